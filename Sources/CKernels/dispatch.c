@@ -1,0 +1,25 @@
+#include "CKernels.h"
+#include "dispatch.h"
+
+// -1: not yet probed; 0/1: the CPU lacks / has AVX2 and FMA. Every thread computes the same
+// answer, so a relaxed race on first use is harmless.
+static int cpu_avx2_fma = -1;
+static int force_portable = 0;
+
+static int cpu_has_avx2_fma(void) {
+    int known = __atomic_load_n(&cpu_avx2_fma, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        __atomic_store_n(&cpu_avx2_fma, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
+int ds_use_avx2(void) {
+    return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && cpu_has_avx2_fma();
+}
+
+void ds_force_portable(int force) { __atomic_store_n(&force_portable, force != 0, __ATOMIC_RELAXED); }
+
+const char *ds_kernel_isa(void) { return ds_use_avx2() ? "avx2-fma" : "portable"; }

@@ -1,0 +1,8 @@
+// Run-time choice between the AVX2+FMA kernels and the portable ones (internal to CKernels).
+#ifndef DEEPSERVE_CKERNELS_DISPATCH_H
+#define DEEPSERVE_CKERNELS_DISPATCH_H
+
+/// Nonzero when the AVX2+FMA kernels may run: the CPU has both and portable mode is not forced.
+int ds_use_avx2(void);
+
+#endif

@@ -1,0 +1,76 @@
+// deepserve's hot loops: packed GEMM, GEMV, im2col and vectorised activations.
+//
+// Each kernel has an AVX2+FMA version (compiled with a per-function target attribute, so the
+// module needs no build flags) and a portable one; the choice is made once, at first use, from
+// what the CPU reports. See Sources/CKernels/README.md for the measurements behind the design.
+#ifndef DEEPSERVE_CKERNELS_H
+#define DEEPSERVE_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Element-wise function applied to a GEMM's result while it is still in cache.
+typedef enum {
+    DS_ACTIVATION_NONE = 0,
+    DS_ACTIVATION_RELU = 1,
+    DS_ACTIVATION_LEAKY_RELU = 2,   // alpha: slope for x < 0
+    DS_ACTIVATION_CLIP = 3,         // alpha: min, beta: max
+    DS_ACTIVATION_SIGMOID = 4,
+    DS_ACTIVATION_TANH = 5,
+} ds_activation_kind;
+
+typedef struct {
+    ds_activation_kind kind;
+    float alpha;
+    float beta;
+} ds_activation;
+
+/// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, then + row_bias[i] + col_bias[j], then activation.
+///
+/// Matrices are row-major with leading dimensions lda/ldb/ldc; op(X) is Xᵀ when trans_x != 0.
+/// row_bias (length M) and col_bias (length N) may be NULL. With beta == 0, C is not read
+/// (it may hold NaNs). Single-threaded; safe to call from many threads at once.
+void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+              float alpha, const float *a, ptrdiff_t lda,
+              const float *b, ptrdiff_t ldb,
+              float beta, float *c, ptrdiff_t ldc,
+              const float *row_bias, const float *col_bias, ds_activation activation);
+
+/// Applies an activation in place to n floats.
+void ds_activation_apply(float *x, ptrdiff_t n, ds_activation activation);
+
+/// y[i] = exp(x[i]); in place allowed.
+void ds_vexp(const float *x, float *y, ptrdiff_t n);
+/// y[i] = 1 / (1 + exp(-x[i])); in place allowed.
+void ds_vsigmoid(const float *x, float *y, ptrdiff_t n);
+/// y[i] = tanh(x[i]); in place allowed.
+void ds_vtanh(const float *x, float *y, ptrdiff_t n);
+
+/// Unfolds one image (channels × height × width) into columns for convolution-as-GEMM:
+/// col[(c·kh + i)·kw + j][oy·out_w + ox] = x[c][oy·stride_h − pad_top + i·dil_h][ox·stride_w − pad_left + j·dil_w],
+/// zero outside the image.
+void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+               ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
+               ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
+               ptrdiff_t out_h, ptrdiff_t out_w, float *col);
+
+/// The inverse scatter of ds_im2col, accumulating: x[c][y][x] += col[...] (used by ConvTranspose).
+void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                   ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
+                   ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
+                   ptrdiff_t in_h, ptrdiff_t in_w, float *x);
+
+/// Which kernels ds_sgemm and friends use on this CPU: "avx2-fma" or "portable".
+const char *ds_kernel_isa(void);
+/// Forces the portable kernels (for tests that compare both paths); 0 restores auto-detection.
+void ds_force_portable(int force);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

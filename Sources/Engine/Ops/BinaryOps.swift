@@ -1,0 +1,179 @@
+/// Element-wise arithmetic with broadcasting: Add, Sub, Mul, Div, Pow, Mod, and the variadic
+/// Max, Min, Sum and Mean.
+struct BinaryArithmetic: Operator {
+    enum Kind: Sendable { case add, sub, mul, div, pow, max, min, mod(fmod: Bool) }
+    let kind: Kind
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        var a = try inputs.required(0)
+        var b = try inputs.required(1)
+        if case .pow = kind, a.dataType != b.dataType {
+            b = try convert(b, to: a.dataType, workspace)   // Pow allows an exponent of another type
+        }
+        guard a.dataType == b.dataType else {
+            throw KernelError("inputs have different element types: \(a.dataType) and \(b.dataType)")
+        }
+        if a.dataType == .bool { a = try convert(a, to: .uint8, workspace); b = try convert(b, to: .uint8, workspace) }
+        return [try Self.apply(kind, a, b, workspace)]
+    }
+
+    static func apply(_ kind: Kind, _ a: Tensor, _ b: Tensor, _ workspace: Workspace) throws -> Tensor {
+        let shape = try Broadcast.shape([a.shape, b.shape])
+        let out = workspace.allocate(a.dataType, shape)
+        try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
+        return out
+    }
+
+    private struct Visitor: NumericVisitor {
+        let kind: Kind, a: Tensor, b: Tensor, out: Tensor
+
+        func visit<T: NumericElement>(_ type: T.Type) throws {
+            switch kind {
+            case .add: binaryLoop(a, b, out, T.self) { $0 + $1 }
+            case .sub: binaryLoop(a, b, out, T.self) { $0 - $1 }
+            case .mul: binaryLoop(a, b, out, T.self) { $0 * $1 }
+            case .div: binaryLoop(a, b, out, T.self) { T.divide($0, $1) }
+            case .pow: binaryLoop(a, b, out, T.self) { T.power($0, $1) }
+            // NaN propagates, as in numpy's maximum/minimum.
+            case .max: binaryLoop(a, b, out, T.self) { $0 != $0 ? $0 : ($1 != $1 ? $1 : Swift.max($0, $1)) }
+            case .min: binaryLoop(a, b, out, T.self) { $0 != $0 ? $0 : ($1 != $1 ? $1 : Swift.min($0, $1)) }
+            case .mod(let fmod): binaryLoop(a, b, out, T.self) { T.modulo($0, $1, fmod: fmod) }
+            }
+        }
+    }
+}
+
+/// Max, Min, Sum and Mean over any number of inputs, broadcasting pairwise.
+struct VariadicArithmetic: Operator {
+    enum Kind: Sendable { case max, min, sum, mean }
+    let kind: Kind
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let tensors = inputs.compactMap { $0 }
+        guard var result = tensors.first else { throw KernelError("needs at least one input") }
+        let pairwise: BinaryArithmetic.Kind = switch kind {
+        case .max: .max
+        case .min: .min
+        case .sum, .mean: .add
+        }
+        for next in tensors.dropFirst() {
+            guard next.dataType == result.dataType else {
+                throw KernelError("inputs have different element types: \(result.dataType) and \(next.dataType)")
+            }
+            result = try BinaryArithmetic.apply(pairwise, result, next, workspace)
+        }
+        if kind == .mean {
+            let divisor = Tensor(shape: [], copying: [Float(tensors.count)], as: .float)
+            result = try BinaryArithmetic.apply(.div, result, try convert(divisor, to: result.dataType, workspace), workspace)
+        } else if tensors.count == 1 {
+            result = copy(result, workspace)
+        }
+        return [result]
+    }
+}
+
+/// Equal, Less, LessOrEqual, Greater, GreaterOrEqual → bool.
+struct Comparison: Operator {
+    enum Kind: Sendable { case equal, less, lessOrEqual, greater, greaterOrEqual }
+    let kind: Kind
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        var a = try inputs.required(0)
+        var b = try inputs.required(1)
+        guard a.dataType == b.dataType else {
+            throw KernelError("inputs have different element types: \(a.dataType) and \(b.dataType)")
+        }
+        if a.dataType == .bool { a = try convert(a, to: .uint8, workspace); b = try convert(b, to: .uint8, workspace) }
+        let out = workspace.allocate(.bool, try Broadcast.shape([a.shape, b.shape]))
+        try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
+        return [out]
+    }
+
+    private struct Visitor: NumericVisitor {
+        let kind: Kind, a: Tensor, b: Tensor, out: Tensor
+
+        func visit<T: NumericElement>(_ type: T.Type) throws {
+            switch kind {
+            case .equal: compareLoop(a, b, out, T.self) { $0 == $1 }
+            case .less: compareLoop(a, b, out, T.self) { $0 < $1 }
+            case .lessOrEqual: compareLoop(a, b, out, T.self) { $0 <= $1 }
+            case .greater: compareLoop(a, b, out, T.self) { $0 > $1 }
+            case .greaterOrEqual: compareLoop(a, b, out, T.self) { $0 >= $1 }
+            }
+        }
+    }
+}
+
+/// And, Or, Xor on bool tensors.
+struct LogicalBinary: Operator {
+    enum Kind: Sendable { case and, or, xor }
+    let kind: Kind
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let a = try inputs.required(0), b = try inputs.required(1)
+        try a.expect(.bool, role: "input A")
+        try b.expect(.bool, role: "input B")
+        let out = workspace.allocate(.bool, try Broadcast.shape([a.shape, b.shape]))
+        switch kind {
+        case .and: binaryLoop(a, b, out, UInt8.self) { $0 & $1 }
+        case .or: binaryLoop(a, b, out, UInt8.self) { $0 | $1 }
+        case .xor: binaryLoop(a, b, out, UInt8.self) { $0 ^ $1 }
+        }
+        return [out]
+    }
+}
+
+/// Where(condition, X, Y): X where the condition holds, else Y, all three broadcast.
+struct Where: Operator {
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let condition = try inputs.required(0), x = try inputs.required(1), y = try inputs.required(2)
+        try condition.expect(.bool, role: "condition")
+        guard x.dataType == y.dataType else { throw KernelError("X is \(x.dataType) but Y is \(y.dataType)") }
+        let shape = try Broadcast.shape([condition.shape, x.shape, y.shape])
+        let out = workspace.allocate(x.dataType, shape)
+        let size = x.dataType.size
+        let c = condition.pointer(as: UInt8.self)
+        let (px, py, po) = (x.storage.bytes, y.storage.bytes, out.storage.bytes)
+        Broadcast.forEachRun(outShape: shape, inputShapes: [condition.shape, x.shape, y.shape]) { o, offsets, strides, count in
+            for i in 0..<count {
+                let useX = c[offsets[0] + i * strides[0]] != 0
+                let source = useX ? px + (offsets[1] + i * strides[1]) * size : py + (offsets[2] + i * strides[2]) * size
+                (po + (o + i) * size).copyMemory(from: source, byteCount: size)
+            }
+        }
+        return [out]
+    }
+}
+
+// MARK: - Loops
+
+/// out = f(a, b) with broadcasting; the common stride patterns get their own loops so they vectorise.
+@inline(__always)
+func binaryLoop<T, R>(_ a: Tensor, _ b: Tensor, _ out: Tensor, _ type: T.Type, _ f: (T, T) -> R) {
+    let pa = a.pointer(as: T.self), pb = b.pointer(as: T.self), po = out.pointer(as: R.self)
+    if a.shape == b.shape {
+        for i in 0..<out.count { po[i] = f(pa[i], pb[i]) }
+        return
+    }
+    Broadcast.forEachRun(outShape: out.shape, inputShapes: [a.shape, b.shape]) { o, offsets, strides, count in
+        let x = pa + offsets[0], y = pb + offsets[1], z = po + o
+        switch (strides[0], strides[1]) {
+        case (1, 1): for i in 0..<count { z[i] = f(x[i], y[i]) }
+        case (1, 0): let v = y[0]; for i in 0..<count { z[i] = f(x[i], v) }
+        case (0, 1): let v = x[0]; for i in 0..<count { z[i] = f(v, y[i]) }
+        default: for i in 0..<count { z[i] = f(x[i * strides[0]], y[i * strides[1]]) }
+        }
+    }
+}
+
+@inline(__always)
+func compareLoop<T>(_ a: Tensor, _ b: Tensor, _ out: Tensor, _ type: T.Type, _ f: (T, T) -> Bool) {
+    binaryLoop(a, b, out, T.self) { f($0, $1) ? UInt8(1) : UInt8(0) }
+}
+
+/// A contiguous copy of a tensor in fresh workspace memory.
+func copy(_ tensor: Tensor, _ workspace: Workspace) -> Tensor {
+    let out = workspace.allocate(tensor.dataType, tensor.shape)
+    out.storage.bytes.copyMemory(from: tensor.storage.bytes, byteCount: tensor.byteCount)
+    return out
+}

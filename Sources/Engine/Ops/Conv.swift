@@ -1,0 +1,120 @@
+import CKernels
+
+/// Conv (1-D and 2-D, any groups, strides, dilations, pads and auto_pad) in NCHW.
+///
+/// Strategy by shape, decided per run: pointwise convolutions are a GEMM straight on the input;
+/// depthwise ones run a direct kernel; everything else unfolds the input (im2col) and runs the
+/// packed GEMM with bias and activation fused into its epilogue.
+struct Conv: ActivationFusing {
+    let window: SpatialWindow
+    let group: Int
+    var activation: Activation?
+
+    init(_ context: NodeContext) throws {
+        window = try SpatialWindow(context, requireKernel: false)
+        group = try context.attributes.int("group", default: 1)
+        guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
+        if let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil, !(3...4).contains(weight.rank) {
+            throw EngineError.unsupportedOperator(
+                opType: "Conv (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
+        }
+    }
+
+    func fused(with activation: Activation) -> any Operator {
+        var copy = self
+        copy.activation = activation
+        return copy
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0), w = try inputs.required(1)
+        let bias = inputs.optional(2)
+        try x.expect(.float, role: "X")
+        try w.expect(.float, role: "W")
+        guard (3...4).contains(x.rank), x.rank == w.rank else {
+            throw KernelError("X \(x.shape) and W \(w.shape) must both be 3-d (1-d conv) or 4-d (2-d conv)")
+        }
+        // A 1-d convolution is a 2-d one with height 1.
+        let x4 = x.rank == 3 ? [x.shape[0], x.shape[1], 1, x.shape[2]] : x.shape
+        let w4 = w.rank == 3 ? [w.shape[0], w.shape[1], 1, w.shape[2]] : w.shape
+        let (batch, channels, height, width) = (x4[0], x4[1], x4[2], x4[3])
+        let outChannels = w4[0]
+        guard channels == w4[1] * group, outChannels % group == 0 else {
+            throw KernelError("X has \(channels) channels but W \(w.shape) with group \(group) expects \(w4[1] * group)")
+        }
+        if let bias {
+            try bias.expect(.float, role: "B")
+            guard bias.count == outChannels else { throw KernelError("B has \(bias.count) values for \(outChannels) output channels") }
+        }
+        let spatial = x.rank == 3 ? [width] : [height, width]
+        let kernelShape = Array(w.shape.dropFirst(2))
+        var g = try window.resolve(input: spatial, kernel: kernelShape)
+        if x.rank == 3 {
+            g = SpatialWindow.Resolved(kernel: [1] + g.kernel, strides: [1] + g.strides, dilations: [1] + g.dilations,
+                                       padBegin: [0] + g.padBegin, padEnd: [0] + g.padEnd, output: [1] + g.output)
+        }
+        let (outH, outW) = (g.output[0], g.output[1])
+        let outShape = x.rank == 3 ? [batch, outChannels, outW] : [batch, outChannels, outH, outW]
+        let out = workspace.allocate(.float, outShape)
+
+        let cinPerGroup = channels / group, coutPerGroup = outChannels / group
+        let kernelSize = cinPerGroup * g.kernel[0] * g.kernel[1]
+        let pixels = outH * outW
+        let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self), py = out.pointer(as: Float.self)
+        let pb = bias?.pointer(as: Float.self)
+        let act = activation?.kernelDescriptor ?? Activation.none
+
+        let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
+        if cinPerGroup == 1 && coutPerGroup == 1 && !pointwise {
+            depthwise(px, pw, pb, py, batch: batch, channels: channels, height: height, width: width, g)
+            if let activation { activation.apply(out.floats) }
+            return [out]
+        }
+        let columns: Tensor? = pointwise ? nil : workspace.allocate(.float, [kernelSize, pixels])
+        defer { if var columns { workspace.recycle(&columns) } }
+        for n in 0..<batch {
+            for gi in 0..<group {
+                let image = px + (n * channels + gi * cinPerGroup) * height * width
+                var matrix = UnsafePointer(image)
+                if let columns {
+                    ds_im2col(image, cinPerGroup, height, width, g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1],
+                              g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], outH, outW, columns.floats.baseAddress)
+                    matrix = UnsafePointer(columns.floats.baseAddress!)
+                }
+                ds_sgemm(0, 0, coutPerGroup, pixels, kernelSize, 1,
+                         pw + gi * coutPerGroup * kernelSize, kernelSize, matrix, pixels, 0,
+                         py + (n * outChannels + gi * coutPerGroup) * pixels, pixels,
+                         pb.map { $0 + gi * coutPerGroup }, nil, act)
+            }
+        }
+        return [out]
+    }
+
+    /// One filter per channel: a direct loop beats unfolding a single channel.
+    private func depthwise(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                           _ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                           _ g: SpatialWindow.Resolved) {
+        let (kh, kw) = (g.kernel[0], g.kernel[1])
+        let (outH, outW) = (g.output[0], g.output[1])
+        for plane in 0..<(batch * channels) {
+            let c = plane % channels
+            let src = x + plane * height * width, dst = y + plane * outH * outW, filter = w + c * kh * kw
+            let b = bias?[c] ?? 0
+            for oy in 0..<outH {
+                for ox in 0..<outW {
+                    var sum = b
+                    for i in 0..<kh {
+                        let iy = oy * g.strides[0] - g.padBegin[0] + i * g.dilations[0]
+                        if iy < 0 || iy >= height { continue }
+                        for j in 0..<kw {
+                            let ix = ox * g.strides[1] - g.padBegin[1] + j * g.dilations[1]
+                            if ix < 0 || ix >= width { continue }
+                            sum += src[iy * width + ix] * filter[i * kw + j]
+                        }
+                    }
+                    dst[oy * outW + ox] = sum
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import CKernels
+
+/// ConvTranspose (1-d and 2-d): a GEMM with the transposed filter, then a fold (col2im) that
+/// scatters each column into the strided output; output_padding, output_shape and auto_pad as ONNX.
+struct ConvTranspose: ActivationFusing {
+    let window: SpatialWindow
+    let group: Int
+    let outputPadding: [Int]?
+    let outputShape: [Int]?
+    var activation: Activation?
+
+    init(_ context: NodeContext) throws {
+        window = try SpatialWindow(context, requireKernel: false)
+        group = try context.attributes.int("group", default: 1)
+        outputPadding = try context.attributes.ints("output_padding")
+        outputShape = try context.attributes.ints("output_shape")
+        guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
+        if let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil, !(3...4).contains(weight.rank) {
+            throw EngineError.unsupportedOperator(
+                opType: "ConvTranspose (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
+        }
+    }
+
+    func fused(with activation: Activation) -> any Operator {
+        var copy = self
+        copy.activation = activation
+        return copy
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0), w = try inputs.required(1)
+        let bias = inputs.optional(2)
+        try x.expect(.float, role: "X")
+        try w.expect(.float, role: "W")
+        guard (3...4).contains(x.rank), x.rank == w.rank else {
+            throw KernelError("X \(x.shape) and W \(w.shape) must both be 3-d or 4-d")
+        }
+        let rank = x.rank - 2
+        let spatial = Array(x.shape.dropFirst(2))
+        let kernel = window.kernel ?? Array(w.shape.dropFirst(2))
+        let strides = window.strides ?? Array(repeating: 1, count: rank)
+        let dilations = window.dilations ?? Array(repeating: 1, count: rank)
+        let extraPadding = outputPadding ?? Array(repeating: 0, count: rank)
+        guard kernel.count == rank, strides.count == rank, dilations.count == rank, extraPadding.count == rank else {
+            throw KernelError("kernel, strides, dilations and output_padding must have \(rank) values")
+        }
+        let (batch, channels) = (x.shape[0], x.shape[1])
+        let coutPerGroup = w.shape[1], outChannels = coutPerGroup * group
+        guard w.shape[0] == channels, channels % group == 0 else {
+            throw KernelError("X has \(channels) channels but W is \(w.shape) with group \(group)")
+        }
+        if let bias, bias.count != outChannels { throw KernelError("B has \(bias.count) values for \(outChannels) output channels") }
+
+        var padBegin = window.pads.map { Array($0.prefix(rank)) } ?? Array(repeating: 0, count: rank)
+        var output = [Int](repeating: 0, count: rank)
+        for axis in 0..<rank {
+            let extent = (kernel[axis] - 1) * dilations[axis] + 1
+            let full = strides[axis] * (spatial[axis] - 1) + extraPadding[axis] + extent
+            var target: Int? = outputShape.map { $0.suffix(rank)[$0.count - rank + axis] }
+            if target == nil, window.autoPad == .sameUpper || window.autoPad == .sameLower {
+                target = spatial[axis] * strides[axis]
+            }
+            if let target {
+                // Python's floor division, as the spec's reference: a negative total (output_shape
+                // larger than the natural size) extends the end.
+                let total = full - target
+                let half = Int((Double(total) / 2).rounded(.down))
+                padBegin[axis] = window.autoPad == .sameUpper ? half : total - half
+                output[axis] = target
+            } else {
+                let padEnd = window.pads.map { $0[rank + axis] } ?? 0
+                output[axis] = full - padBegin[axis] - padEnd
+            }
+            guard output[axis] > 0 else { throw KernelError("output size \(output) is not positive") }
+        }
+        // As 2-d: height 1 for a 1-d transpose.
+        let k2 = rank == 1 ? [1] + kernel : kernel, s2 = rank == 1 ? [1] + strides : strides
+        let d2 = rank == 1 ? [1] + dilations : dilations, p2 = rank == 1 ? [0] + padBegin : padBegin
+        let in2 = rank == 1 ? [1] + spatial : spatial, out2 = rank == 1 ? [1] + output : output
+
+        let out = workspace.allocate(.float, [batch, outChannels] + output)
+        let py = out.pointer(as: Float.self)
+        py.initialize(repeating: 0, count: out.count)
+        let cinPerGroup = channels / group
+        let rows = coutPerGroup * k2[0] * k2[1], pixels = in2[0] * in2[1], outPixels = out2[0] * out2[1]
+        var columns = workspace.allocate(.float, [rows, pixels])
+        defer { workspace.recycle(&columns) }
+        let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self), pc = columns.pointer(as: Float.self)
+        for n in 0..<batch {
+            for gi in 0..<group {
+                ds_sgemm(1, 0, rows, pixels, cinPerGroup, 1, pw + gi * cinPerGroup * rows, rows,
+                         px + (n * channels + gi * cinPerGroup) * pixels, pixels, 0, pc, pixels, nil, nil, Activation.none)
+                ds_col2im_add(pc, coutPerGroup, out2[0], out2[1], k2[0], k2[1], p2[0], p2[1], s2[0], s2[1], d2[0], d2[1],
+                              in2[0], in2[1], py + (n * outChannels + gi * coutPerGroup) * outPixels)
+            }
+        }
+        if bias != nil || activation != nil {
+            let pb = bias?.pointer(as: Float.self)
+            for plane in 0..<(batch * outChannels) {
+                let channel = UnsafeMutableBufferPointer(start: py + plane * outPixels, count: outPixels)
+                if let pb { let b = pb[plane % outChannels]; for i in channel.indices { channel[i] += b } }
+                activation?.apply(channel)
+            }
+        }
+        return [out]
+    }
+}

@@ -1,0 +1,292 @@
+/// Operators that move elements without arithmetic: Transpose, Concat, Split, Slice, Gather, Tile, Pad.
+/// They work on any element type by copying whole elements.
+
+/// Copies elements at `offset + Σ index·strides` (strides in elements, may be negative) into a
+/// contiguous `shape`-shaped block at `dst`.
+func stridedCopy(from src: UnsafeRawPointer, offset: Int, strides: [Int], shape: [Int], elementSize: Int,
+                 to dst: UnsafeMutableRawPointer) {
+    switch elementSize {
+    case 1: stridedCopy(src, offset, strides, shape, dst, UInt8.self)
+    case 2: stridedCopy(src, offset, strides, shape, dst, UInt16.self)
+    case 4: stridedCopy(src, offset, strides, shape, dst, UInt32.self)
+    default: stridedCopy(src, offset, strides, shape, dst, UInt64.self)
+    }
+}
+
+private func stridedCopy<T>(_ src: UnsafeRawPointer, _ offset: Int, _ strides: [Int], _ shape: [Int],
+                            _ dst: UnsafeMutableRawPointer, _ type: T.Type) {
+    let total = shape.reduce(1, *)
+    guard total > 0 else { return }
+    let source = src.assumingMemoryBound(to: T.self), target = dst.assumingMemoryBound(to: T.self)
+    guard let innerLength = shape.last else { target[0] = source[offset]; return }
+    let innerStride = strides.last!
+    let rank = shape.count
+    var counter = [Int](repeating: 0, count: rank)
+    var base = offset
+    var o = 0
+    while o < total {
+        var p = base
+        for i in 0..<innerLength { target[o + i] = source[p]; p += innerStride }
+        o += innerLength
+        var axis = rank - 2
+        while axis >= 0 {
+            counter[axis] += 1
+            base += strides[axis]
+            if counter[axis] < shape[axis] { break }
+            base -= strides[axis] * shape[axis]
+            counter[axis] = 0
+            axis -= 1
+        }
+    }
+}
+
+struct Transpose: Operator {
+    let perm: [Int]?
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0)
+        let perm = self.perm ?? Array((0..<x.rank).reversed())
+        guard perm.count == x.rank, Set(perm) == Set(0..<x.rank) else {
+            throw KernelError("perm \(perm) is not a permutation of the \(x.rank) axes of \(x.shape)")
+        }
+        let strides = contiguousStrides(x.shape)
+        let out = workspace.allocate(x.dataType, perm.map { x.shape[$0] })
+        stridedCopy(from: x.storage.bytes, offset: 0, strides: perm.map { strides[$0] }, shape: out.shape,
+                    elementSize: x.dataType.size, to: out.storage.bytes)
+        return [out]
+    }
+}
+
+struct Concat: Operator {
+    let axis: Int
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let tensors = inputs.compactMap { $0 }
+        guard let first = tensors.first else { throw KernelError("needs at least one input") }
+        let axis = try normalizedAxis(self.axis, rank: first.rank)
+        var shape = first.shape
+        shape[axis] = 0
+        for tensor in tensors {
+            guard tensor.dataType == first.dataType, tensor.rank == first.rank,
+                  tensor.shape.enumerated().allSatisfy({ $0.offset == axis || $0.element == first.shape[$0.offset] })
+            else {
+                throw KernelError("cannot concatenate \(tensors.map(\.description).joined(separator: ", ")) on axis \(axis)")
+            }
+            shape[axis] += tensor.shape[axis]
+        }
+        let out = workspace.allocate(first.dataType, shape)
+        let outer = shape[..<axis].reduce(1, *), size = first.dataType.size
+        let rowBytes = shape[axis...].reduce(1, *) * size
+        var column = 0
+        for tensor in tensors {
+            let chunk = tensor.shape[axis...].reduce(1, *) * size
+            for o in 0..<outer where chunk > 0 {
+                (out.storage.bytes + o * rowBytes + column).copyMemory(from: tensor.storage.bytes + o * chunk, byteCount: chunk)
+            }
+            column += chunk
+        }
+        return [out]
+    }
+}
+
+struct Split: Operator {
+    let axis: Int
+    let attributeSplit: [Int]?
+    let outputCount: Int
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0)
+        let axis = try normalizedAxis(self.axis, rank: x.rank)
+        let dim = x.shape[axis]
+        var sizes = try attributeSplit ?? inputs.optional(1).map { try indexList($0, role: "split") }
+        if sizes == nil {
+            // Equal parts; with num_outputs (opset 18) the last may be smaller.
+            let part = (dim + outputCount - 1) / outputCount
+            sizes = (0..<outputCount).map { max(0, min(part, dim - $0 * part)) }
+        }
+        guard let sizes, sizes.count == outputCount, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == dim else {
+            throw KernelError("split \(sizes ?? []) does not divide dimension \(axis) (\(dim)) into \(outputCount) outputs")
+        }
+        let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), size = x.dataType.size
+        var start = 0
+        return sizes.map { length in
+            var shape = x.shape
+            shape[axis] = length
+            let out = workspace.allocate(x.dataType, shape)
+            for o in 0..<outer where length > 0 {
+                (out.storage.bytes + o * length * inner * size).copyMemory(
+                    from: x.storage.bytes + (o * dim + start) * inner * size, byteCount: length * inner * size)
+            }
+            start += length
+            return out
+        }
+    }
+}
+
+struct Slice: Operator {
+    /// Opset < 10 gives starts/ends/axes as attributes.
+    let attributes: (starts: [Int], ends: [Int], axes: [Int]?)?
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0)
+        let starts: [Int], ends: [Int], givenAxes: [Int]?, steps: [Int]?
+        if let attributes {
+            (starts, ends, givenAxes, steps) = (attributes.starts, attributes.ends, attributes.axes, nil)
+        } else {
+            starts = try indexList(try inputs.required(1), role: "starts")
+            ends = try indexList(try inputs.required(2), role: "ends")
+            givenAxes = try inputs.optional(3).map { try indexList($0, role: "axes") }
+            steps = try inputs.optional(4).map { try indexList($0, role: "steps") }
+        }
+        let axes = try (givenAxes ?? Array(0..<starts.count)).map { try normalizedAxis($0, rank: x.rank) }
+        guard starts.count == ends.count, axes.count == starts.count, steps.map({ $0.count == starts.count }) ?? true,
+              Set(axes).count == axes.count else {
+            throw KernelError("starts, ends, axes and steps must have one value per sliced axis, without repeats")
+        }
+        var begin = [Int](repeating: 0, count: x.rank), step = [Int](repeating: 1, count: x.rank)
+        var shape = x.shape
+        for (i, axis) in axes.enumerated() {
+            let dim = x.shape[axis], s = steps?[i] ?? 1
+            guard s != 0 else { throw KernelError("steps must not be zero") }
+            var start = starts[i] < 0 ? starts[i] + dim : starts[i]
+            var end = ends[i] < 0 ? ends[i] + dim : ends[i]
+            if s > 0 {
+                start = min(max(start, 0), dim)
+                end = min(max(end, 0), dim)
+                shape[axis] = end > start ? (end - start + s - 1) / s : 0
+            } else {
+                start = min(max(start, -1), dim - 1)
+                end = min(max(end, -1), dim - 1)
+                shape[axis] = start > end ? (start - end - s - 1) / -s : 0
+            }
+            begin[axis] = start
+            step[axis] = s
+        }
+        let strides = contiguousStrides(x.shape)
+        let out = workspace.allocate(x.dataType, shape)
+        let offset = zip(begin, strides).reduce(0) { $0 + $1.0 * $1.1 }
+        stridedCopy(from: x.storage.bytes, offset: offset, strides: zip(strides, step).map { $0 * $1 }, shape: shape,
+                    elementSize: x.dataType.size, to: out.storage.bytes)
+        return [out]
+    }
+}
+
+struct Gather: Operator {
+    let axis: Int
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let data = try inputs.required(0), indices = try inputs.required(1)
+        try indices.expect(.int64, .int32, role: "indices")
+        let axis = try normalizedAxis(self.axis, rank: data.rank)
+        let dim = data.shape[axis]
+        let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
+        let out = workspace.allocate(data.dataType, Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...]))
+        let chunk = inner * data.dataType.size
+        let positions = indices.int64Array()
+        for (i, raw) in positions.enumerated() {
+            let index = raw < 0 ? Int(raw) + dim : Int(raw)
+            guard index >= 0, index < dim else { throw KernelError("index \(raw) is out of range for dimension \(axis) of size \(dim)") }
+            for o in 0..<outer where chunk > 0 {
+                (out.storage.bytes + (o * positions.count + i) * chunk).copyMemory(
+                    from: data.storage.bytes + (o * dim + index) * chunk, byteCount: chunk)
+            }
+        }
+        return [out]
+    }
+}
+
+struct Tile: Operator {
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0)
+        let repeats = try indexList(try inputs.required(1), role: "repeats")
+        guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else {
+            throw KernelError("repeats \(repeats) must have one non-negative value per axis of \(x.shape)")
+        }
+        let shape = zip(x.shape, repeats).map { $0 * $1 }
+        let out = workspace.allocate(x.dataType, shape)
+        let strides = contiguousStrides(x.shape), size = x.dataType.size
+        var coordinate = [Int](repeating: 0, count: x.rank)
+        for o in 0..<out.count {
+            var rest = o, source = 0
+            for axis in stride(from: x.rank - 1, through: 0, by: -1) {
+                coordinate[axis] = rest % shape[axis]
+                rest /= shape[axis]
+                source += (coordinate[axis] % x.shape[axis]) * strides[axis]
+            }
+            (out.storage.bytes + o * size).copyMemory(from: x.storage.bytes + source * size, byteCount: size)
+        }
+        return [out]
+    }
+}
+
+struct Pad: Operator {
+    enum Mode: String, Sendable { case constant, reflect, edge, wrap }
+    let mode: Mode
+    /// Opset < 11: pads and value are attributes.
+    let attributePads: [Int]?
+    let attributeValue: Float
+
+    init(_ context: NodeContext) throws {
+        let name = try context.attributes.string("mode", default: "constant")
+        guard let mode = Mode(rawValue: name) else {
+            throw context.invalid("mode", "must be constant, reflect, edge or wrap, is '\(name)'")
+        }
+        self.mode = mode
+        attributePads = context.opset < 11 ? try context.attributes.ints("pads") : nil
+        attributeValue = try context.attributes.float("value", default: 0)
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0)
+        let rank = x.rank
+        let given = try attributePads ?? indexList(try inputs.required(1), role: "pads")
+        let axes = try inputs.optional(3).map { try indexList($0, role: "axes").map { try normalizedAxis($0, rank: rank) } }
+            ?? Array(0..<rank)
+        guard given.count == 2 * axes.count else { throw KernelError("pads has \(given.count) values for \(axes.count) axes") }
+        var begin = [Int](repeating: 0, count: rank), end = [Int](repeating: 0, count: rank)
+        for (i, axis) in axes.enumerated() {
+            begin[axis] = given[i]
+            end[axis] = given[axes.count + i]
+        }
+        let shape = (0..<rank).map { x.shape[$0] + begin[$0] + end[$0] }
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw KernelError("pads \(given) crop more than \(x.shape) holds") }
+        if mode != .constant, zip(x.shape, shape).contains(where: { $0 == 0 && $1 > 0 }) {
+            throw KernelError("\(mode.rawValue) padding needs a non-empty input")
+        }
+        let out = workspace.allocate(x.dataType, shape)
+        let size = x.dataType.size
+        // The fill value, converted to the input's type.
+        var fillValue = Tensor(scalar: attributeValue)
+        if let value = inputs.optional(2), value.count > 0 { fillValue = value }
+        let fillElement = try convert(fillValue.reshaped(fillValue.count == 1 ? [] : fillValue.shape), to: x.dataType, workspace)
+        let strides = contiguousStrides(x.shape)
+        var coordinate = [Int](repeating: 0, count: rank)
+        for o in 0..<out.count {
+            var rest = o, source = 0, inside = true
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                coordinate[axis] = rest % shape[axis]
+                rest /= shape[axis]
+                var c = coordinate[axis] - begin[axis]
+                let dim = x.shape[axis]
+                if c < 0 || c >= dim {
+                    switch mode {
+                    case .constant: inside = false
+                    case .edge: c = min(max(c, 0), dim - 1)
+                    case .wrap: c = ((c % dim) + dim) % dim
+                    case .reflect:
+                        if dim == 1 { c = 0 } else {
+                            let period = 2 * (dim - 1)
+                            c = ((c % period) + period) % period
+                            if c >= dim { c = period - c }
+                        }
+                    }
+                }
+                source += c * strides[axis]
+            }
+            let target = out.storage.bytes + o * size
+            if inside { target.copyMemory(from: x.storage.bytes + source * size, byteCount: size) }
+            else { target.copyMemory(from: fillElement.storage.bytes, byteCount: size) }
+        }
+        return [out]
+    }
+}

@@ -1,0 +1,116 @@
+import CKernels
+
+/// Gemm: Y = alpha · op(A) · op(B) + beta · C, optionally followed by a fused activation.
+struct Gemm: ActivationFusing {
+    let transA: Bool
+    let transB: Bool
+    let alpha: Float
+    let beta: Float
+    var activation: Activation?
+
+    init(_ context: NodeContext) throws {
+        let attributes = context.attributes
+        transA = try attributes.flag("transA", default: false)
+        transB = try attributes.flag("transB", default: false)
+        alpha = try attributes.float("alpha", default: 1)
+        beta = try attributes.float("beta", default: 1)
+    }
+
+    func fused(with activation: Activation) -> any Operator {
+        var copy = self
+        copy.activation = activation
+        return copy
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let a = try inputs.required(0), b = try inputs.required(1)
+        try a.expect(.float, role: "A")
+        try b.expect(.float, role: "B")
+        guard a.rank == 2, b.rank == 2 else { throw KernelError("A and B must be matrices, got \(a.shape) and \(b.shape)") }
+        let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+        let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        guard k == kb else { throw KernelError("inner dimensions differ: A is \(a.shape), B is \(b.shape) (transA \(transA), transB \(transB))") }
+        let out = workspace.allocate(.float, [m, n])
+        var rowBias: UnsafeMutablePointer<Float>? = nil
+        var colBias: UnsafeMutablePointer<Float>? = nil
+        var scaledBias: Tensor?
+        var gemmBeta: Float = 0
+        if let c = inputs.optional(2), beta != 0 {
+            try c.expect(.float, role: "C")
+            let cShape = try Broadcast.shape([c.shape, [m, n]])
+            guard cShape == [m, n] else { throw KernelError("C of shape \(c.shape) does not broadcast to \([m, n])") }
+            // Bias vectors ride in the kernel's epilogue; anything else is copied into Y first.
+            let isRow = c.count == n && (c.rank == 1 || (c.rank == 2 && c.shape[0] == 1))
+            let isColumn = c.count == m && c.rank == 2 && c.shape[1] == 1
+            if isRow || isColumn {
+                let bias = beta == 1 ? c : scaled(c, by: beta, workspace)
+                scaledBias = bias
+                if isRow { colBias = bias.floats.baseAddress } else { rowBias = bias.floats.baseAddress }
+                if isRow && isColumn { rowBias = nil }
+            } else {
+                let y = out.floats.baseAddress!, cp = c.pointer(as: Float.self)
+                Broadcast.forEachRun(outShape: [m, n], inputShapes: [c.shape]) { o, offsets, strides, count in
+                    for i in 0..<count { y[o + i] = beta * cp[offsets[0] + i * strides[0]] }
+                }
+                gemmBeta = 1
+            }
+        }
+        ds_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
+                 a.pointer(as: Float.self), a.shape[1], b.pointer(as: Float.self), b.shape[1],
+                 gemmBeta, out.pointer(as: Float.self), n, rowBias, colBias,
+                 activation?.kernelDescriptor ?? Activation.none)
+        withExtendedLifetime(scaledBias) {}
+        return [out]
+    }
+
+    private func scaled(_ tensor: Tensor, by factor: Float, _ workspace: Workspace) -> Tensor {
+        let out = workspace.allocate(.float, tensor.shape)
+        let src = tensor.pointer(as: Float.self), dst = out.pointer(as: Float.self)
+        for i in 0..<tensor.count { dst[i] = factor * src[i] }
+        return out
+    }
+}
+
+/// MatMul with numpy semantics: batched, broadcast over leading dimensions, 1-D operands promoted.
+struct MatMul: ActivationFusing {
+    var activation: Activation?
+
+    func fused(with activation: Activation) -> any Operator {
+        MatMul(activation: activation)
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let a = try inputs.required(0), b = try inputs.required(1)
+        try a.expect(.float, role: "A")
+        try b.expect(.float, role: "B")
+        guard a.rank >= 1, b.rank >= 1 else { throw KernelError("operands must have rank ≥ 1, got \(a.shape) and \(b.shape)") }
+        // Promote vectors: A [K] → [1, K], B [K] → [K, 1]; the added axis is dropped from the result.
+        let aShape = a.rank == 1 ? [1, a.shape[0]] : a.shape
+        let bShape = b.rank == 1 ? [b.shape[0], 1] : b.shape
+        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
+        let kb = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
+        guard k == kb else { throw KernelError("inner dimensions differ: \(a.shape) × \(b.shape)") }
+        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
+        let batch = try Broadcast.shape([aBatch, bBatch])
+        var outShape = batch + [m, n]
+        let out = workspace.allocate(.float, outShape)
+        let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
+        let act = activation?.kernelDescriptor ?? Activation.none
+
+        if bBatch.reduce(1, *) == 1 && aBatch == batch {
+            // The weight-matrix case: every row of every batch times one B, as a single GEMM.
+            ds_sgemm(0, 0, batch.reduce(1, *) * m, n, k, 1, pa, k, pb, n, 0, po, n, nil, nil, act)
+        } else {
+            Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
+                for i in 0..<count {
+                    let aOffset = (offsets[0] + i * strides[0]) * m * k
+                    let bOffset = (offsets[1] + i * strides[1]) * k * n
+                    ds_sgemm(0, 0, m, n, k, 1, pa + aOffset, k, pb + bOffset, n, 0, po + (o + i) * m * n, n, nil, nil, act)
+                }
+            }
+        }
+        if a.rank == 1 { outShape.remove(at: outShape.count - 2) }
+        if b.rank == 1 { outShape.removeLast() }
+        return [out.reshaped(outShape)]
+    }
+}

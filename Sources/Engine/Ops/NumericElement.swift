@@ -1,0 +1,110 @@
+/// The element types arithmetic runs on, with the operations whose meaning differs between
+/// integers and floats (division, power, modulo, conversion), defined so that no input can trap.
+protocol NumericElement: Comparable, Numeric {
+    static var dataType: DataType { get }
+    static func divide(_ a: Self, _ b: Self) -> Self
+    static func power(_ a: Self, _ b: Self) -> Self
+    /// `fmod` (sign of the dividend) when `fmod` is true, else Python's `%` (sign of the divisor).
+    static func modulo(_ a: Self, _ b: Self, fmod: Bool) -> Self
+    var doubleValue: Double { get }
+    /// Converts, saturating out-of-range values and mapping NaN to zero for integer types.
+    init(converting value: Double)
+    static var isInteger: Bool { get }
+    /// Two's-complement bits widened to 64 (integers; floats convert).
+    var wrappingBits: Int64 { get }
+    init(wrappingBits: Int64)
+}
+
+extension NumericElement where Self: BinaryFloatingPoint {
+    static var isInteger: Bool { false }
+    var wrappingBits: Int64 { Int64(converting: doubleValue) }
+    init(wrappingBits: Int64) { self.init(converting: Double(wrappingBits)) }
+    static func divide(_ a: Self, _ b: Self) -> Self { a / b }
+    static func modulo(_ a: Self, _ b: Self, fmod: Bool) -> Self {
+        let r = a.truncatingRemainder(dividingBy: b)
+        if fmod || r == 0 || (r < 0) == (b < 0) { return r }
+        return r + b
+    }
+}
+
+extension Float: NumericElement {
+    static var dataType: DataType { .float }
+    static func power(_ a: Float, _ b: Float) -> Float { powf(a, b) }
+    var doubleValue: Double { Double(self) }
+    init(converting value: Double) { self.init(value) }
+}
+
+extension Double: NumericElement {
+    static var dataType: DataType { .double }
+    static func power(_ a: Double, _ b: Double) -> Double { pow(a, b) }
+    var doubleValue: Double { self }
+    init(converting value: Double) { self = value }
+}
+
+extension NumericElement where Self: FixedWidthInteger {
+    static var isInteger: Bool { true }
+    var wrappingBits: Int64 { Int64(truncatingIfNeeded: self) }
+    init(wrappingBits: Int64) { self.init(truncatingIfNeeded: wrappingBits) }
+    static func divide(_ a: Self, _ b: Self) -> Self {
+        guard b != 0 else { return 0 }
+        return a.dividedReportingOverflow(by: b).partialValue
+    }
+    static func power(_ a: Self, _ b: Self) -> Self {
+        Self(converting: pow(a.doubleValue, b.doubleValue))
+    }
+    static func modulo(_ a: Self, _ b: Self, fmod: Bool) -> Self {
+        guard b != 0 else { return 0 }
+        let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+        if fmod || r == 0 || (r < 0) == (b < 0) { return r }
+        return r &+ b
+    }
+    var doubleValue: Double { Double(self) }
+    init(converting value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value <= Double(Self.min) {
+            self = .min
+        } else if value >= Double(Self.max) {
+            self = .max
+        } else {
+            self.init(value.rounded(.towardZero))
+        }
+    }
+}
+
+extension Int64: NumericElement { static var dataType: DataType { .int64 } }
+extension Int32: NumericElement { static var dataType: DataType { .int32 } }
+extension Int16: NumericElement { static var dataType: DataType { .int16 } }
+extension Int8: NumericElement { static var dataType: DataType { .int8 } }
+extension UInt64: NumericElement { static var dataType: DataType { .uint64 } }
+extension UInt32: NumericElement { static var dataType: DataType { .uint32 } }
+extension UInt16: NumericElement { static var dataType: DataType { .uint16 } }
+extension UInt8: NumericElement { static var dataType: DataType { .uint8 } }
+
+/// Runs generic code with the Swift type that matches a tensor's element type.
+protocol NumericVisitor {
+    associatedtype Result
+    func visit<T: NumericElement>(_ type: T.Type) throws -> Result
+}
+
+func dispatchNumeric<V: NumericVisitor>(_ dataType: DataType, _ visitor: V) throws -> V.Result {
+    switch dataType {
+    case .float: try visitor.visit(Float.self)
+    case .double: try visitor.visit(Double.self)
+    case .int64: try visitor.visit(Int64.self)
+    case .int32: try visitor.visit(Int32.self)
+    case .int16: try visitor.visit(Int16.self)
+    case .int8: try visitor.visit(Int8.self)
+    case .uint64: try visitor.visit(UInt64.self)
+    case .uint32: try visitor.visit(UInt32.self)
+    case .uint16: try visitor.visit(UInt16.self)
+    case .uint8: try visitor.visit(UInt8.self)
+    case .bool: throw KernelError("bool tensors do not support arithmetic")
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

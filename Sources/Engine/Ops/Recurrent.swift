@@ -1,0 +1,297 @@
+import CKernels
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// LSTM, GRU and RNN as ONNX defines them: forward, reverse or bidirectional; initial states;
+/// per-sequence lengths; clip; custom activations; layout 0 (time-major) or 1 (batch-major).
+///
+/// Each direction first multiplies every time step's input by W in one GEMM (biases fused in its
+/// epilogue); the time loop then only adds H·Rᵀ, one small GEMM per step, and the gate math.
+struct Recurrent: Operator {
+    enum Cell: Sendable { case lstm(inputForget: Bool), gru(linearBeforeReset: Bool), rnn }
+
+    let cell: Cell
+    let hiddenSize: Int
+    let directions: [Bool]   // true = reverse, one entry per direction
+    let activations: [[GateActivation]]   // per direction
+    let clip: Float?
+    let batchMajor: Bool
+
+    var gateCount: Int {
+        switch cell {
+        case .lstm: 4
+        case .gru: 3
+        case .rnn: 1
+        }
+    }
+
+    init(_ context: NodeContext, cell: Cell) throws {
+        let a = context.attributes
+        switch cell {
+        case .lstm: self.cell = .lstm(inputForget: try a.flag("input_forget", default: false))
+        case .gru: self.cell = .gru(linearBeforeReset: try a.int("linear_before_reset", default: 0) != 0)
+        case .rnn: self.cell = .rnn
+        }
+        guard let hidden = try a.int("hidden_size"), hidden > 0 else { throw context.invalid("hidden_size", "is required and must be positive") }
+        hiddenSize = hidden
+        let direction = try a.string("direction", default: "forward")
+        switch direction {
+        case "forward": directions = [false]
+        case "reverse": directions = [true]
+        case "bidirectional": directions = [false, true]
+        default: throw context.invalid("direction", "must be forward, reverse or bidirectional, is '\(direction)'")
+        }
+        let defaults: [String] = switch cell {
+        case .lstm: ["Sigmoid", "Tanh", "Tanh"]
+        case .gru: ["Sigmoid", "Tanh"]
+        case .rnn: ["Tanh"]
+        }
+        let names = try a.strings("activations") ?? (directions.count == 2 ? defaults + defaults : defaults)
+        guard names.count == defaults.count * directions.count else {
+            throw context.invalid("activations", "needs \(defaults.count * directions.count) functions, has \(names.count)")
+        }
+        var alphas = try a.floats("activation_alpha") ?? []
+        var betas = try a.floats("activation_beta") ?? []
+        let parsed = try names.map { name in
+            guard let activation = try GateActivation(name: name, alphas: &alphas, betas: &betas) else {
+                throw context.invalid("activations", "names unknown function '\(name)'")
+            }
+            return activation
+        }
+        activations = (0..<directions.count).map { Array(parsed[($0 * defaults.count)..<(($0 + 1) * defaults.count)]) }
+        clip = try a.float("clip")
+        batchMajor = try a.int("layout", default: 0) == 1
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        var x = try inputs.required(0)
+        let w = try inputs.required(1), r = try inputs.required(2)
+        for (role, tensor) in [("X", x), ("W", w), ("R", r)] { try tensor.expect(.float, role: role) }
+        guard x.rank == 3 else { throw KernelError("X must be 3-d, got \(x.shape)") }
+        if batchMajor { x = try Transpose(perm: [1, 0, 2]).run([x], workspace)[0] }
+        let (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
+        let h = hiddenSize, gates = gateCount, dirs = directions.count
+        guard w.shape == [dirs, gates * h, inputSize] else { throw KernelError("W must be \([dirs, gates * h, inputSize]), got \(w.shape)") }
+        guard r.shape == [dirs, gates * h, h] else { throw KernelError("R must be \([dirs, gates * h, h]), got \(r.shape)") }
+        let bias = inputs.optional(3)
+        if let bias, bias.shape != [dirs, 2 * gates * h] { throw KernelError("B must be \([dirs, 2 * gates * h]), got \(bias.shape)") }
+        let lengths = try inputs.optional(4).map { try indexList($0, role: "sequence_lens") } ?? Array(repeating: steps, count: batch)
+        guard lengths.count == batch, lengths.allSatisfy({ (0...steps).contains($0) }) else {
+            throw KernelError("sequence_lens \(lengths) must give each of the \(batch) sequences a length in 0...\(steps)")
+        }
+        let stateShape = batchMajor ? [batch, dirs, h] : [dirs, batch, h]
+        func initialState(_ index: Int, _ role: String) throws -> Tensor? {
+            guard let state = inputs.optional(index) else { return nil }
+            guard state.shape == stateShape else { throw KernelError("\(role) must be \(stateShape), got \(state.shape)") }
+            return batchMajor ? try Transpose(perm: [1, 0, 2]).run([state], workspace)[0] : state
+        }
+        let initialH = try initialState(5, "initial_h")
+        let initialC: Tensor? = if case .lstm = cell { try initialState(6, "initial_c") } else { nil }
+        let peepholes = inputs.optional(7).flatMap { p -> Tensor? in if case .lstm = cell { p } else { nil } }
+        if let peepholes, peepholes.shape != [dirs, 3 * h] { throw KernelError("P must be \([dirs, 3 * h]), got \(peepholes.shape)") }
+
+        let y = workspace.allocate(.float, [steps, dirs, batch, h])
+        y.floats.initialize(repeating: 0)
+        let yH = workspace.allocate(.float, [dirs, batch, h])
+        let yC = workspace.allocate(.float, [dirs, batch, h])
+        for d in 0..<dirs {
+            try runDirection(d, x: x, w: w, r: r, bias: bias, lengths: lengths, initialH: initialH, initialC: initialC,
+                             peepholes: peepholes, y: y, yH: yH, yC: yC, workspace)
+        }
+        var outputs = [y, yH, yC]
+        if batchMajor {
+            outputs = [try Transpose(perm: [2, 0, 1, 3]).run([y], workspace)[0],
+                       try Transpose(perm: [1, 0, 2]).run([yH], workspace)[0],
+                       try Transpose(perm: [1, 0, 2]).run([yC], workspace)[0]]
+        }
+        if case .lstm = cell { return outputs }
+        return Array(outputs.prefix(2))
+    }
+
+    // swiftlint:disable:next function_parameter_count
+    private func runDirection(_ d: Int, x: Tensor, w: Tensor, r: Tensor, bias: Tensor?, lengths: [Int],
+                              initialH: Tensor?, initialC: Tensor?, peepholes: Tensor?,
+                              y: Tensor, yH: Tensor, yC: Tensor, _ workspace: Workspace) throws {
+        let (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
+        let h = hiddenSize, gates = gateCount, width = gates * h
+        let reverse = directions[d]
+        let act = activations[d]
+        let pw = w.pointer(as: Float.self) + d * width * inputSize
+        let pr = r.pointer(as: Float.self) + d * width * h
+
+        // Input projection for all steps: XW[t·batch + b] = x_tb · Wᵀ + Wb (+ Rb for gates whose
+        // recurrent bias is not applied separately).
+        var inputBias = [Float](repeating: 0, count: width)
+        var recurrentBias = [Float](repeating: 0, count: width)
+        if let bias {
+            let pb = bias.pointer(as: Float.self) + d * 2 * width
+            for i in 0..<width { inputBias[i] = pb[i]; recurrentBias[i] = pb[width + i] }
+        }
+        var foldedBias = inputBias
+        let separateCandidateBias: Bool = if case .gru = cell { true } else { false }
+        for i in 0..<width where !(separateCandidateBias && i >= 2 * h) { foldedBias[i] += recurrentBias[i] }
+        var projected = workspace.allocate(.float, [steps * batch, width])
+        defer { workspace.recycle(&projected) }
+        ds_sgemm(0, 1, steps * batch, width, inputSize, 1, x.pointer(as: Float.self), inputSize, pw, inputSize,
+                 0, projected.pointer(as: Float.self), width, nil, foldedBias, Activation.none)
+
+        var hidden = [Float](repeating: 0, count: batch * h)
+        var cellState = [Float](repeating: 0, count: batch * h)
+        if let initialH { for i in 0..<(batch * h) { hidden[i] = initialH.pointer(as: Float.self)[d * batch * h + i] } }
+        if let initialC { for i in 0..<(batch * h) { cellState[i] = initialC.pointer(as: Float.self)[d * batch * h + i] } }
+        var gatesBuffer = [Float](repeating: 0, count: batch * width)
+        var scratch = [Float](repeating: 0, count: batch * h)
+        let peep = peepholes.map { Array(UnsafeBufferPointer(start: $0.pointer(as: Float.self) + d * 3 * h, count: 3 * h)) }
+        let py = y.pointer(as: Float.self), pp = projected.pointer(as: Float.self)
+        let dirs = directions.count
+
+        for s in 0..<steps {
+            // Gather this step's projected inputs; a sequence that has ended keeps its state.
+            let active = (0..<batch).filter { s < lengths[$0] }
+            if active.isEmpty { continue }
+            for b in active {
+                let t = reverse ? lengths[b] - 1 - s : s
+                for i in 0..<width { gatesBuffer[b * width + i] = pp[(t * batch + b) * width + i] }
+            }
+            switch cell {
+            case .rnn, .lstm:
+                // gates += H · Rᵀ
+                ds_sgemm(0, 1, batch, width, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+            case .gru(let linearBeforeReset):
+                // z and r: += H · R_zrᵀ
+                ds_sgemm(0, 1, batch, 2 * h, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                if linearBeforeReset {
+                    // scratch = H · R_hᵀ + Rb_h (r is applied after the activation of z/r below)
+                    ds_sgemm(0, 1, batch, h, h, 1, hidden, h, pr + 2 * h * h, h, 0, &scratch, h, nil,
+                             Array(recurrentBias[(2 * h)...]), Activation.none)
+                }
+            }
+            for b in active {
+                let t = reverse ? lengths[b] - 1 - s : s
+                try gatesBuffer.withUnsafeMutableBufferPointer { g in
+                    try hidden.withUnsafeMutableBufferPointer { hs in
+                        try cellState.withUnsafeMutableBufferPointer { cs in
+                            try scratch.withUnsafeMutableBufferPointer { sc in
+                                try update(b, g: g.baseAddress! + b * width, hidden: hs, cell: cs, scratch: sc, act: act,
+                                           peep: peep, recurrentBias: recurrentBias, pr: pr)
+                            }
+                        }
+                    }
+                }
+                for i in 0..<h { py[((t * dirs + d) * batch + b) * h + i] = hidden[b * h + i] }
+            }
+        }
+        for i in 0..<(batch * h) {
+            yH.pointer(as: Float.self)[d * batch * h + i] = hidden[i]
+            yC.pointer(as: Float.self)[d * batch * h + i] = cellState[i]
+        }
+    }
+
+    /// The gate math for one sequence `b` at one step; `g` holds its pre-activations (input + recurrent).
+    private func update(_ b: Int, g: UnsafeMutablePointer<Float>, hidden: UnsafeMutableBufferPointer<Float>,
+                        cell cellState: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>,
+                        act: [GateActivation], peep: [Float]?, recurrentBias: [Float], pr: UnsafePointer<Float>) throws {
+        let h = hiddenSize
+        let hb = hidden.baseAddress! + b * h, cb = cellState.baseAddress! + b * h
+        func clipped(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+            guard let clip else { return }
+            for i in 0..<n { p[i] = min(max(p[i], -clip), clip) }
+        }
+        switch cell {
+        case .rnn:
+            clipped(g, h)
+            act[0].apply(g, h)
+            for i in 0..<h { hb[i] = g[i] }
+        case .lstm(let inputForget):
+            // Gate order in ONNX: i, o, f, c.
+            let gi = g, go = g + h, gf = g + 2 * h, gc = g + 3 * h
+            if let peep {
+                for i in 0..<h {
+                    gi[i] += peep[i] * cb[i]
+                    gf[i] += peep[2 * h + i] * cb[i]
+                }
+            }
+            clipped(g, 4 * h)
+            act[0].apply(gi, h)
+            if inputForget { for i in 0..<h { gf[i] = 1 - gi[i] } } else { act[0].apply(gf, h) }
+            act[1].apply(gc, h)
+            for i in 0..<h { cb[i] = gf[i] * cb[i] + gi[i] * gc[i] }
+            if let peep {
+                for i in 0..<h { go[i] += peep[h + i] * cb[i] }
+                if let clip { for i in 0..<h { go[i] = min(max(go[i], -clip), clip) } }
+            }
+            act[0].apply(go, h)
+            let ct = scratch.baseAddress! + b * h
+            for i in 0..<h { ct[i] = cb[i] }
+            act[2].apply(ct, h)
+            for i in 0..<h { hb[i] = go[i] * ct[i] }
+        case .gru(let linearBeforeReset):
+            // Gate order in ONNX: z, r, h.
+            let gz = g, gr = g + h, gh = g + 2 * h
+            clipped(g, 2 * h)
+            act[0].apply(gz, h)
+            act[0].apply(gr, h)
+            if linearBeforeReset {
+                let rh = scratch.baseAddress! + b * h
+                for i in 0..<h { gh[i] += gr[i] * rh[i] }
+            } else {
+                // gh += (r ⊙ H) · R_hᵀ + Rb_h
+                var gated = [Float](repeating: 0, count: h)
+                for i in 0..<h { gated[i] = gr[i] * hb[i] }
+                ds_sgemm(0, 1, 1, h, h, 1, gated, h, pr + 2 * h * h, h, 1, gh, h, nil,
+                         Array(recurrentBias[(2 * h)...]), Activation.none)
+            }
+            clipped(gh, h)
+            act[1].apply(gh, h)
+            for i in 0..<h { hb[i] = (1 - gz[i]) * gh[i] + gz[i] * hb[i] }
+        }
+    }
+}
+
+/// The activation functions ONNX allows inside recurrent cells.
+enum GateActivation: Sendable {
+    case sigmoid, tanh, relu, softsign, softplus
+    case leakyRelu(Float), thresholdedRelu(Float), elu(Float)
+    case hardSigmoid(Float, Float), affine(Float, Float), scaledTanh(Float, Float)
+
+    /// Parses a name, consuming alpha/beta values in order for the functions that take them.
+    init?(name: String, alphas: inout [Float], betas: inout [Float]) throws {
+        func next(_ values: inout [Float], _ fallback: Float) -> Float {
+            values.isEmpty ? fallback : values.removeFirst()
+        }
+        switch name.lowercased() {
+        case "sigmoid": self = .sigmoid
+        case "tanh": self = .tanh
+        case "relu": self = .relu
+        case "softsign": self = .softsign
+        case "softplus": self = .softplus
+        case "leakyrelu": self = .leakyRelu(next(&alphas, 0.01))
+        case "thresholdedrelu": self = .thresholdedRelu(next(&alphas, 1))
+        case "elu": self = .elu(next(&alphas, 1))
+        case "hardsigmoid": self = .hardSigmoid(next(&alphas, 0.2), next(&betas, 0.5))
+        case "affine": self = .affine(next(&alphas, 1), next(&betas, 0))
+        case "scaledtanh": self = .scaledTanh(next(&alphas, 1), next(&betas, 1))
+        default: return nil
+        }
+    }
+
+    func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch self {
+        case .sigmoid: ds_vsigmoid(p, p, n)
+        case .tanh: ds_vtanh(p, p, n)
+        case .relu: for i in 0..<n { p[i] = max(p[i], 0) }
+        case .softsign: for i in 0..<n { p[i] = p[i] / (1 + abs(p[i])) }
+        case .softplus: for i in 0..<n { p[i] = log1pf(expf(p[i])) }
+        case .leakyRelu(let alpha): for i in 0..<n { p[i] = p[i] >= 0 ? p[i] : alpha * p[i] }
+        case .thresholdedRelu(let alpha): for i in 0..<n { p[i] = p[i] > alpha ? p[i] : 0 }
+        case .elu(let alpha): for i in 0..<n { p[i] = p[i] >= 0 ? p[i] : alpha * (expf(p[i]) - 1) }
+        case .hardSigmoid(let alpha, let beta): for i in 0..<n { p[i] = min(max(alpha * p[i] + beta, 0), 1) }
+        case .affine(let alpha, let beta): for i in 0..<n { p[i] = alpha * p[i] + beta }
+        case .scaledTanh(let alpha, let beta): for i in 0..<n { p[i] = alpha * tanhf(beta * p[i]) }
+        }
+    }
+}

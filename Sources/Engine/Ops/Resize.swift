@@ -1,0 +1,199 @@
+/// Resize (opset 10–19) and Upsample (opset 7–9): nearest, linear and cubic interpolation over any
+/// axes, every coordinate transformation mode, applied one axis at a time (all three kernels are
+/// separable, which keeps N-d resizing a sequence of 1-d passes).
+struct Resize: Operator {
+    enum Mode: String, Sendable { case nearest, linear, cubic }
+    enum NearestMode: String, Sendable { case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil }
+    enum Transform: String, Sendable {
+        case halfPixel = "half_pixel", halfPixelSymmetric = "half_pixel_symmetric", pytorchHalfPixel = "pytorch_half_pixel"
+        case alignCorners = "align_corners", asymmetric, tfCropAndResize = "tf_crop_and_resize"
+    }
+    enum AspectPolicy: String, Sendable { case stretch, notLarger = "not_larger", notSmaller = "not_smaller" }
+
+    let mode: Mode
+    let nearestMode: NearestMode
+    let transform: Transform
+    let cubicA: Float
+    let excludeOutside: Bool
+    let extrapolationValue: Float
+    let axes: [Int]?
+    let aspectPolicy: AspectPolicy
+    /// Upsample-7 gives scales as an attribute.
+    let attributeScales: [Float]?
+    /// Where the scales/sizes inputs sit: Upsample-9 and Resize-10 take (X, scales); later Resize (X, roi, scales, sizes).
+    let legacyInputs: Bool
+
+    init(_ context: NodeContext, upsample: Bool) throws {
+        let a = context.attributes
+        let modeName = try a.string("mode", default: "nearest")
+        // Upsample-7 calls linear "bilinear" in some exporters.
+        guard let mode = Mode(rawValue: modeName == "bilinear" ? "linear" : modeName) else {
+            throw context.invalid("mode", "must be nearest, linear or cubic, is '\(modeName)'")
+        }
+        self.mode = mode
+        let legacy = upsample || context.opset < 11
+        legacyInputs = legacy
+        let nearestName = try a.string("nearest_mode", default: legacy ? "floor" : "round_prefer_floor")
+        guard let nearestMode = NearestMode(rawValue: nearestName) else {
+            throw context.invalid("nearest_mode", "is unknown: '\(nearestName)'")
+        }
+        self.nearestMode = nearestMode
+        let transformName = try a.string("coordinate_transformation_mode", default: legacy ? "asymmetric" : "half_pixel")
+        guard let transform = Transform(rawValue: transformName) else {
+            throw context.invalid("coordinate_transformation_mode", "is unknown: '\(transformName)'")
+        }
+        self.transform = transform
+        cubicA = try a.float("cubic_coeff_a", default: -0.75)
+        excludeOutside = try a.flag("exclude_outside", default: false)
+        extrapolationValue = try a.float("extrapolation_value", default: 0)
+        axes = try a.ints("axes")
+        let policyName = try a.string("keep_aspect_ratio_policy", default: "stretch")
+        guard let policy = AspectPolicy(rawValue: policyName) else {
+            throw context.invalid("keep_aspect_ratio_policy", "is unknown: '\(policyName)'")
+        }
+        aspectPolicy = policy
+        if try a.flag("antialias", default: false) {
+            throw EngineError.unsupportedOperator(opType: "Resize (antialias)", domain: context.domain, opset: context.opset, node: context.name)
+        }
+        attributeScales = upsample && context.opset < 9 ? try a.floats("scales") : nil
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0)
+        try x.expect(.float, role: "X")
+        let rank = x.rank
+        let axes = try (self.axes ?? Array(0..<rank)).map { try normalizedAxis($0, rank: rank) }
+        let scalesInput = legacyInputs ? inputs.optional(1) : inputs.optional(2)
+        let sizesInput = legacyInputs ? nil : inputs.optional(3)
+        var scales = [Float](repeating: 1, count: rank)
+        var sizes = x.shape
+        if let sizesInput, sizesInput.count > 0 {
+            let given = try indexList(sizesInput, role: "sizes")
+            guard given.count == axes.count else { throw KernelError("sizes has \(given.count) values for \(axes.count) axes") }
+            try resolveSizes(given, axes: axes, input: x.shape, sizes: &sizes, scales: &scales)
+        } else if let given = attributeScales ?? scalesInput.flatMap({ $0.count > 0 ? $0.floatArray() : nil }) {
+            guard given.count == axes.count else { throw KernelError("scales has \(given.count) values for \(axes.count) axes") }
+            for (axis, scale) in zip(axes, given) {
+                guard scale > 0 else { throw KernelError("scales must be positive, got \(given)") }
+                scales[axis] = scale
+                sizes[axis] = Int((Float(x.shape[axis]) * scale).rounded(.down))
+            }
+        } else {
+            throw KernelError("one of scales and sizes is required")
+        }
+        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(1, *) <= 1 << 28 else {
+            throw KernelError("output size \(sizes) is out of range")
+        }
+        var roi = [Float](repeating: 0, count: rank) + [Float](repeating: 1, count: rank)
+        if transform == .tfCropAndResize, let given = inputs.optional(1), given.count > 0 {
+            let values = given.floatArray()
+            guard values.count == 2 * axes.count else { throw KernelError("roi has \(values.count) values for \(axes.count) axes") }
+            for (i, axis) in axes.enumerated() {
+                roi[axis] = values[i]
+                roi[rank + axis] = values[axes.count + i]
+            }
+        }
+        var current = x
+        for axis in 0..<rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 || transform == .tfCropAndResize {
+            let taps = taps(input: x.shape[axis], output: sizes[axis], scale: scales[axis], roiStart: roi[axis], roiEnd: roi[rank + axis])
+            let next = resizeAxis(current, axis: axis, taps: taps, workspace)
+            if current.storage !== x.storage { workspace.recycle(&current) }
+            current = next
+        }
+        return [current.storage === x.storage ? copy(current, workspace) : current]
+    }
+
+    /// Sizes from the `sizes` input, adjusted by keep_aspect_ratio_policy; scales follow from them.
+    private func resolveSizes(_ given: [Int], axes: [Int], input: [Int], sizes: inout [Int], scales: inout [Float]) throws {
+        var ratios = zip(axes, given).map { Float($0.1) / Float(input[$0.0]) }
+        if aspectPolicy != .stretch {
+            let ratio = aspectPolicy == .notLarger ? ratios.min() ?? 1 : ratios.max() ?? 1
+            ratios = ratios.map { _ in ratio }
+        }
+        for (i, axis) in axes.enumerated() {
+            scales[axis] = ratios[i]
+            sizes[axis] = aspectPolicy == .stretch ? given[i] : Int((Float(input[axis]) * ratios[i]).rounded())
+        }
+    }
+
+    /// For one axis: each output index's source taps, or nil where tf_crop_and_resize extrapolates.
+    private func taps(input: Int, output: Int, scale: Float, roiStart: Float, roiEnd: Float) -> [[(Int, Float)]?] {
+        (0..<output).map { o -> [(Int, Float)]? in
+            let x = sourceCoordinate(Float(o), scale: scale, input: input, output: output, roiStart: roiStart, roiEnd: roiEnd)
+            if transform == .tfCropAndResize && (x < 0 || x > Float(input - 1)) { return nil }
+            switch mode {
+            case .nearest:
+                return [(min(max(nearestIndex(x), 0), input - 1), 1)]
+            case .linear:
+                let clamped = min(max(x, 0), Float(input - 1))
+                let i0 = Int(clamped.rounded(.down)), i1 = min(i0 + 1, input - 1)
+                let t = clamped - Float(i0)
+                return [(i0, 1 - t), (i1, t)]
+            case .cubic:
+                let i0 = Int(x.rounded(.down)), t = x - Float(i0)
+                let a = cubicA
+                func far(_ d: Float) -> Float { ((a * d - 5 * a) * d + 8 * a) * d - 4 * a }
+                func near(_ d: Float) -> Float { ((a + 2) * d - (a + 3)) * d * d + 1 }
+                var taps = [(i0 - 1, far(t + 1)), (i0, near(t)), (i0 + 1, near(1 - t)), (i0 + 2, far(2 - t))]
+                if excludeOutside {
+                    taps = taps.map { ($0.0, (0..<input).contains($0.0) ? $0.1 : 0) }
+                    let total = taps.reduce(0) { $0 + $1.1 }
+                    taps = taps.map { ($0.0, total != 0 ? $0.1 / total : 0) }
+                }
+                return taps.map { (min(max($0.0, 0), input - 1), $0.1) }
+            }
+        }
+    }
+
+    private func sourceCoordinate(_ x: Float, scale: Float, input: Int, output: Int, roiStart: Float, roiEnd: Float) -> Float {
+        switch transform {
+        case .halfPixel: return (x + 0.5) / scale - 0.5
+        case .halfPixelSymmetric:
+            let adjustment = Float(output) / (scale * Float(input))   // 1 unless the size was rounded
+            let center = Float(input) / 2
+            return center * (1 - adjustment) + (x + 0.5) / scale - 0.5
+        case .pytorchHalfPixel: return output > 1 ? (x + 0.5) / scale - 0.5 : 0
+        // The spec's length_resized is input · scale, before rounding to whole pixels.
+        case .alignCorners:
+            let length = Float(input) * scale
+            return length <= 1 ? 0 : x * Float(input - 1) / (length - 1)
+        case .asymmetric: return x / scale
+        case .tfCropAndResize:
+            return output > 1
+                ? roiStart * Float(input - 1) + x * (roiEnd - roiStart) * Float(input - 1) / Float(output - 1)
+                : 0.5 * (roiStart + roiEnd) * Float(input - 1)
+        }
+    }
+
+    private func nearestIndex(_ x: Float) -> Int {
+        switch nearestMode {
+        case .floor: return Int(x.rounded(.down))
+        case .ceil: return Int(x.rounded(.up))
+        case .roundPreferFloor: return x - x.rounded(.down) == 0.5 ? Int(x.rounded(.down)) : Int(x.rounded())
+        case .roundPreferCeil: return x - x.rounded(.down) == 0.5 ? Int(x.rounded(.up)) : Int(x.rounded())
+        }
+    }
+
+    private func resizeAxis(_ x: Tensor, axis: Int, taps: [[(Int, Float)]?], _ workspace: Workspace) -> Tensor {
+        var shape = x.shape
+        shape[axis] = taps.count
+        let out = workspace.allocate(.float, shape)
+        let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), length = x.shape[axis]
+        let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
+        for o in 0..<outer {
+            for (j, tap) in taps.enumerated() {
+                let row = dst + (o * taps.count + j) * inner
+                guard let tap else {
+                    row.initialize(repeating: extrapolationValue, count: inner)
+                    continue
+                }
+                row.initialize(repeating: 0, count: inner)
+                for (index, weight) in tap where weight != 0 {
+                    let source = src + (o * length + index) * inner
+                    for i in 0..<inner { row[i] += weight * source[i] }
+                }
+            }
+        }
+        return out
+    }
+}

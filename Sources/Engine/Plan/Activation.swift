@@ -1,0 +1,48 @@
+import CKernels
+
+/// An element-wise function that can run inside another kernel's epilogue (Conv + Relu, …).
+enum Activation: Sendable, Equatable {
+    case relu
+    case leakyRelu(alpha: Float)
+    case clip(min: Float, max: Float)
+    case sigmoid
+    case tanh
+
+    var kernelDescriptor: ds_activation {
+        switch self {
+        case .relu: ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0)
+        case .leakyRelu(let alpha): ds_activation(kind: DS_ACTIVATION_LEAKY_RELU, alpha: alpha, beta: 0)
+        case .clip(let min, let max): ds_activation(kind: DS_ACTIVATION_CLIP, alpha: min, beta: max)
+        case .sigmoid: ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)
+        case .tanh: ds_activation(kind: DS_ACTIVATION_TANH, alpha: 0, beta: 0)
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .relu: "Relu"
+        case .leakyRelu: "LeakyRelu"
+        case .clip: "Clip"
+        case .sigmoid: "Sigmoid"
+        case .tanh: "Tanh"
+        }
+    }
+
+    static let none = ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0)
+
+    /// Applies the activation in place.
+    func apply(_ values: UnsafeMutableBufferPointer<Float>) {
+        ds_activation_apply(values.baseAddress, values.count, kernelDescriptor)
+    }
+}
+
+/// An operator that is itself a fusable activation (Relu, Clip with constant bounds, …).
+protocol ActivationOperator: Operator {
+    /// nil when this instance cannot be fused (Clip whose bounds are only known at run time).
+    var fusableActivation: Activation? { get }
+}
+
+/// An operator that can absorb the activation applied to its only output.
+protocol ActivationFusing: Operator {
+    func fused(with activation: Activation) -> any Operator
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// A compiled node: its attributes already parsed and validated, ready to run many times.
+///
+/// Operators are immutable and `Sendable`: one instance serves every thread that runs the plan.
+/// `run` receives the node's inputs (nil where an optional input is omitted) and returns its
+/// outputs, allocating them from the caller's workspace.
+protocol Operator: Sendable {
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor]
+}
+
+/// What a kernel throws when its inputs do not fit; the plan adds the node's name and type.
+struct KernelError: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// What an operator factory knows about the node it compiles.
+struct NodeContext {
+    let name: String
+    let opType: String
+    let domain: String
+    /// Opset version of the node's domain that the model imports.
+    let opset: Int
+    let attributes: NodeAttributes
+    let inputCount: Int
+    let outputCount: Int
+    let modelDirectory: URL?
+    /// Inputs whose values are known at load time (initializers, folded constants); nil elsewhere.
+    let constantInputs: [Tensor?]
+
+    func invalid(_ attribute: String, _ reason: String) -> EngineError {
+        attributes.invalid(attribute, reason)
+    }
+}
+
+extension Array where Element == Tensor? {
+    /// Input `index`, which the operator cannot do without.
+    func required(_ index: Int) throws -> Tensor {
+        guard index < count, let tensor = self[index] else { throw KernelError("input \(index) is required") }
+        return tensor
+    }
+
+    func optional(_ index: Int) -> Tensor? { index < count ? self[index] : nil }
+}
+
+extension Tensor {
+    /// Throws unless the element type is one of `types`.
+    func expect(_ types: DataType..., role: String) throws {
+        guard types.contains(dataType) else {
+            throw KernelError("\(role) must be \(types.map(\.description).joined(separator: " or ")), got \(dataType)")
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// A compiled ONNX model: load once, run many times, from many threads at once.
+///
+/// Loading decodes the model, compiles each node into an `Operator`, folds constants, fuses
+/// activations into the ops that feed them and plans when each intermediate buffer can be
+/// reused. A `Plan` is immutable: runs share its weights without locks, and each run keeps its
+/// intermediates in the `Workspace` it is given.
+public final class Plan: Sendable {
+    /// Inputs a run must provide (initializers excluded).
+    public let inputs: [ValueInfo]
+    public let outputs: [ValueInfo]
+    /// Opset version per domain ("" is the default ONNX domain).
+    public let opsets: [String: Int]
+    public let producer: String
+
+    let steps: [Step]
+    /// Value slots as a run starts: constants filled in, everything else nil.
+    let initialSlots: [Tensor?]
+    let inputSlots: [Int]
+    let outputSlots: [Int]
+
+    struct Step: Sendable {
+        let name: String
+        let opType: String
+        let op: any Operator
+        let inputs: [Int?]
+        /// nil for an output the model does not use.
+        let outputs: [Int?]
+        /// Slots whose last reader is this step: their memory goes back to the workspace after it.
+        let releases: [Int]
+    }
+
+    init(inputs: [ValueInfo], outputs: [ValueInfo], opsets: [String: Int], producer: String,
+         steps: [Step], initialSlots: [Tensor?], inputSlots: [Int], outputSlots: [Int]) {
+        self.inputs = inputs
+        self.outputs = outputs
+        self.opsets = opsets
+        self.producer = producer
+        self.steps = steps
+        self.initialSlots = initialSlots
+        self.inputSlots = inputSlots
+        self.outputSlots = outputSlots
+    }
+
+    /// Loads and compiles the model at `url`; external data is read from files beside it.
+    public convenience init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw EngineError.io(path: url.path, reason: error.localizedDescription)
+        }
+        try self.init(modelData: data, modelDirectory: url.deletingLastPathComponent())
+    }
+
+    /// Compiles a serialized ONNX model held in memory.
+    public convenience init(modelData: Data, modelDirectory: URL? = nil) throws {
+        let graph = try Graph(modelData: modelData, modelDirectory: modelDirectory)
+        try self.init(compiling: graph)
+    }
+
+    /// The number of operator steps a run executes (after folding and fusion).
+    public var stepCount: Int { steps.count }
+    /// Op types of the steps a run executes, in order (fused steps read e.g. "Conv+Relu").
+    public var stepOpTypes: [String] { steps.map(\.opType) }
+
+    /// Runs the model. `inputs` maps every graph input's name to a tensor of its declared type and shape.
+    ///
+    /// - Parameter workspace: scratch memory to reuse across runs; give each thread its own.
+    public func run(_ inputs: [String: Tensor], workspace: Workspace = Workspace()) throws -> [String: Tensor] {
+        var slots = initialSlots
+        try bind(inputs, into: &slots)
+        for step in steps {
+            let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
+            let results: [Tensor]
+            do {
+                results = try step.op.run(arguments, workspace)
+            } catch let error as KernelError {
+                throw EngineError.invalidInput(node: step.name, opType: step.opType, reason: error.reason)
+            }
+            for (slot, value) in zip(step.outputs, results) {
+                if let slot { slots[slot] = value }
+            }
+            for slot in step.releases {
+                guard var tensor = slots[slot] else { continue }
+                slots[slot] = nil
+                workspace.recycle(&tensor)
+            }
+        }
+        var result: [String: Tensor] = [:]
+        for (info, slot) in zip(outputs, outputSlots) {
+            guard let value = slots[slot] else {
+                throw EngineError.invalidModel(reason: "output '\(info.name)' was not produced")
+            }
+            result[info.name] = value
+        }
+        return result
+    }
+
+    private func bind(_ given: [String: Tensor], into slots: inout [Tensor?]) throws {
+        for name in given.keys where !inputs.contains(where: { $0.name == name }) {
+            throw EngineError.unknownInput(name: name, known: inputs.map(\.name))
+        }
+        for (info, slot) in zip(inputs, inputSlots) {
+            guard let tensor = given[info.name] else { throw EngineError.missingInput(name: info.name) }
+            if let expected = info.dataType, expected != tensor.dataType {
+                throw EngineError.inputTypeMismatch(name: info.name, expected: expected, got: tensor.dataType)
+            }
+            guard info.accepts(tensor.shape) else {
+                let expected = "[" + (info.shape ?? []).map(\.description).joined(separator: ", ") + "]"
+                throw EngineError.inputShapeMismatch(name: info.name, expected: expected, got: tensor.shape)
+            }
+            slots[slot] = tensor
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct DeepServe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deepserve",
+        abstract: "Serve ONNX networks over HTTP, and inspect, run and benchmark them on the CPU.",
+        subcommands: [Inspect.self, Run.self, Bench.self]
+    )
+}

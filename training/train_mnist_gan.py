@@ -1,0 +1,198 @@
+"""Train models/mnist-gan: a small DCGAN whose generator draws 28x28 digits from a latent.
+
+    python training/train_mnist_gan.py            # ~15 minutes on one CPU thread
+
+Needs models/mnist-cnn/1/model.onnx (train_mnist_cnn.py) for its evaluation: the share of
+1,000 samples the CNN classifies with confidence >= 0.9, and the spread of their classes.
+Data: the 4,000 training digits of the shared split (the 1,000 held-out digits are not used).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import common  # noqa: F401  (one thread)
+from common import (FIXTURES, MODELS, export_onnx, mnist_split, normalize_mnist, ort_run, save_npy,
+                    seed_everything, write_json)
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+NAME = "mnist-gan"
+SEED = 4
+Z = 64
+
+
+class Generator(nn.Module):
+    def __init__(self, z=Z, ch=64):
+        super().__init__()
+        self.ch = ch
+        self.fc = nn.Sequential(nn.Linear(z, ch * 2 * 7 * 7, bias=False), nn.BatchNorm1d(ch * 2 * 7 * 7), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(ch * 2, ch, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),  # 14
+            nn.ConvTranspose2d(ch, 1, 4, stride=2, padding=1), nn.Tanh(),                                       # 28
+        )
+
+    def forward(self, latent):
+        return self.net(self.fc(latent).reshape(-1, self.ch * 2, 7, 7))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ch=64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                                     # 14
+            nn.Conv2d(ch, ch * 2, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2),  # 7
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(ch * 2 * 7 * 7, 1),
+        )
+
+    def forward(self, x):
+        return self.net(x).squeeze(1)
+
+
+@torch.no_grad()
+def recalibrate_bn(g: Generator, gen: torch.Generator, batches=50, bs=256):
+    """Replace the BatchNorm running statistics (an EMA of training-time batches, lagging behind
+    the weights) by exact averages over fresh latent batches of the final weights."""
+    for m in g.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    g.train()
+    for _ in range(batches):
+        g(torch.randn(bs, Z, generator=gen))
+    g.eval()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--ch", type=int, default=64)
+    args = ap.parse_args()
+    seed_everything(SEED)
+    t0 = time.time()
+    cnn_path = MODELS / "mnist-cnn" / "1" / "model.onnx"
+    if not cnn_path.exists():
+        raise SystemExit("run training/train_mnist_cnn.py first: the evaluation needs mnist-cnn")
+
+    x_tr, _, _, _ = mnist_split()
+    xt = torch.from_numpy(x_tr).float().div(127.5).sub(1).unsqueeze(1)   # [-1, 1]
+    g, d = Generator(ch=args.ch), Discriminator(ch=args.ch)
+    g_ema = copy.deepcopy(g).eval()
+    print(f"generator {sum(p.numel() for p in g.parameters()):,} parameters, "
+          f"discriminator {sum(p.numel() for p in d.parameters()):,}")
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(SEED)
+    bs = args.batch_size
+    perm, pos = torch.randperm(len(xt), generator=gen), 0
+    bar = tqdm(range(args.steps), desc=NAME, unit="step", mininterval=2)
+    for step in bar:
+        if pos + bs > len(xt):
+            perm, pos = torch.randperm(len(xt), generator=gen), 0
+        real = xt[perm[pos:pos + bs]]
+        pos += bs
+        z = torch.randn(bs, Z, generator=gen)
+        fake = g(z)
+        # discriminator: non-saturating loss, one-sided label smoothing on real
+        d_real, d_fake = d(real), d(fake.detach())
+        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9)) + \
+            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        # generator
+        d_gen = d(fake)
+        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        with torch.no_grad():   # exponential moving average of the generator weights
+            decay = min(0.999, (1 + step) / (10 + step))
+            for pe, p in zip(g_ema.parameters(), g.parameters()):
+                pe.mul_(decay).add_(p, alpha=1 - decay)
+        if step % 20 == 0:
+            bar.set_postfix(loss_d=f"{loss_d.item():.3f}", loss_g=f"{loss_g.item():.3f}")
+    train_s = time.time() - t0
+
+    recalibrate_bn(g_ema, torch.Generator().manual_seed(SEED + 1))
+
+    # ---------------------------------------------------------------- export + parity
+    out_dir = MODELS / NAME
+    onnx_path = out_dir / "1" / "model.onnx"
+    ref_z = torch.randn(8, Z, generator=torch.Generator().manual_seed(123))
+    diff, _ = export_onnx(g_ema, (ref_z,), onnx_path, ["latent"], ["image"],
+                          {"latent": {0: "batch"}, "image": {0: "batch"}},
+                          doc=f"deepserve mnist-gan generator: latent [N,{Z}] float32 ~ N(0,1) -> "
+                              "image [N,1,28,28] in [-1,1] (pixel = (x+1)/2*255, white digit on black)")
+
+    # ---------------------------------------------------------------- evaluation
+    zs = np.random.RandomState(2024).randn(1000, Z).astype(np.float32)
+    (imgs,) = ort_run(onnx_path, {"latent": zs})
+    (logits,) = ort_run(cnn_path, {"image": normalize_mnist((imgs + 1) / 2).astype(np.float32)})
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    conf, cls = p.max(1), p.argmax(1)
+    confident = conf >= 0.9
+    spread = np.bincount(cls, minlength=10)
+    spread_conf = np.bincount(cls[confident], minlength=10)
+    # real held-out digits through the same yardstick, for comparison
+    _, _, x_ho, _ = mnist_split()
+    (lr,) = ort_run(cnn_path, {"image": normalize_mnist(x_ho[:, None] / 255.0).astype(np.float32)})
+    pr = np.exp(lr - lr.max(1, keepdims=True))
+    pr /= pr.sum(1, keepdims=True)
+    real_conf = float((pr.max(1) >= 0.9).mean())
+    # diversity: mean pixel std over samples, and mean pairwise L2 distance on 200 samples
+    flat = imgs[:200].reshape(200, -1)
+    pair = np.sqrt(((flat[:, None] - flat[None]) ** 2).sum(-1))
+    metrics = {
+        "latent": Z, "samples": 1000, "latent_seed": 2024, "steps": args.steps, "batch_size": bs,
+        "train_seconds": round(train_s, 1),
+        "share_confidence_ge_0.9": float(confident.mean()),
+        "class_counts_all": spread.tolist(),
+        "class_counts_confident": spread_conf.tolist(),
+        "min_class_share": float(spread.min() / 1000), "max_class_share": float(spread.max() / 1000),
+        "mean_confidence": float(conf.mean()),
+        "real_heldout_share_confidence_ge_0.9": real_conf,
+        "output_min": float(imgs.min()), "output_max": float(imgs.max()),
+        "mean_pairwise_l2_200": float(pair[np.triu_indices(200, 1)].mean()),
+        "parity_max_abs_diff": diff, "torch": torch.__version__,
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    print(f"share of 1,000 samples with mnist-cnn confidence >= 0.9: {confident.mean():.3f} "
+          f"(real held-out digits: {real_conf:.3f})")
+    print(f"class counts (argmax, all 1,000): {spread.tolist()}")
+    print(f"class counts (confident only):     {spread_conf.tolist()}")
+
+    write_json(out_dir / "config.json", {
+        "name": NAME,
+        "task": "image-generation",
+        "description": "DCGAN generator: draws a 28x28 handwritten-looking digit from a latent vector.",
+        "inputs": [{"name": "latent", "dtype": "float32", "shape": [-1, Z]}],
+        "outputs": [{"name": "image", "dtype": "float32", "shape": [-1, 1, 28, 28]}],
+        "latent": {"input": "latent", "dim": Z, "distribution": "normal", "mean": 0.0, "std": 1.0},
+        "postprocessing": {"output": "image", "output_range": [-1.0, 1.0], "to_pixels": "(x+1)*127.5",
+                           "width": 28, "height": 28, "channels": 1, "polarity": "white-on-black"},
+        "batching": {"max_batch_size": 64, "max_queue_delay_microseconds": 2000},
+    })
+
+    # ---------------------------------------------------------------- fixtures
+    fx = FIXTURES / NAME
+    (ref_out,) = ort_run(onnx_path, {"latent": ref_z.numpy()})
+    save_npy(fx, "input_latent", ref_z.numpy().astype(np.float32))
+    save_npy(fx, "output_image", ref_out.astype(np.float32))
+    grid = imgs[:64, 0].reshape(8, 8, 28, 28).transpose(0, 2, 1, 3).reshape(224, 224)
+    common.CACHE.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(((grid + 1) * 127.5).clip(0, 255).astype(np.uint8)).resize((448, 448), Image.NEAREST) \
+        .save(common.CACHE / "gan_samples.png")
+    print(f"done in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
