@@ -24,6 +24,11 @@ struct Pool: Operator {
         let out = workspace.allocate(.float, Array(x.shape.prefix(2)) + g.output)
         let indices = workspace.allocate(.int64, out.shape)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self), pi = indices.pointer(as: Int64.self)
+        if rank == 2 && storageOrder == 0 {
+            pool2D(px, py, pi, planes: planes, height: spatial[0], width: spatial[1], g)
+            if case .max = kind { return [out, indices] }
+            return [out]
+        }
         let inStrides = contiguousStrides(spatial)
         // Column-major strides, for storage_order 1.
         var columnStrides = [Int](repeating: 1, count: rank)
@@ -92,6 +97,62 @@ struct Pool: Operator {
         }
         if case .max = kind { return [out, indices] }
         return [out]
+    }
+}
+
+extension Pool {
+    /// The common 2-d case, with the window clipped to the image once per output pixel.
+    private func pool2D(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int64>,
+                        planes: Int, height: Int, width: Int, _ g: SpatialWindow.Resolved) {
+        let (outH, outW) = (g.output[0], g.output[1])
+        let (kh, kw) = (g.kernel[0], g.kernel[1]), (sh, sw) = (g.strides[0], g.strides[1])
+        let (dh, dw) = (g.dilations[0], g.dilations[1]), (ph, pw) = (g.padBegin[0], g.padBegin[1])
+        // First and one-past-last kernel tap inside [0, size) for a window starting at `first`.
+        func taps(_ first: Int, _ size: Int, _ kernel: Int, _ dilation: Int) -> (Int, Int) {
+            let low = first < 0 ? (-first + dilation - 1) / dilation : 0
+            let high = min(kernel, first >= size ? 0 : (size - first + dilation - 1) / dilation)
+            return (low, max(low, high))
+        }
+        // Taps inside the padded input, for count_include_pad.
+        func paddedTaps(_ first: Int, _ size: Int, _ padEnd: Int, _ kernel: Int, _ dilation: Int) -> Int {
+            let limit = size + padEnd - first
+            return max(0, min(kernel, (limit + dilation - 1) / dilation))
+        }
+        for plane in 0..<planes {
+            let src = x + plane * height * width, dst = y + plane * outH * outW
+            for oy in 0..<outH {
+                let y0 = oy * sh - ph
+                let (i0, i1) = taps(y0, height, kh, dh)
+                for ox in 0..<outW {
+                    let x0 = ox * sw - pw
+                    let (j0, j1) = taps(x0, width, kw, dw)
+                    let o = oy * outW + ox
+                    switch kind {
+                    case .max:
+                        var best = -Float.infinity, bestIndex = -1
+                        for i in i0..<i1 {
+                            let row = (y0 + i * dh) * width
+                            for j in j0..<j1 {
+                                let index = row + x0 + j * dw
+                                if src[index] > best || bestIndex < 0 { best = src[index]; bestIndex = index }
+                            }
+                        }
+                        dst[o] = best
+                        indices[plane * outH * outW + o] = Int64(plane * height * width + max(bestIndex, 0))
+                    case .average(let includePad):
+                        var sum: Float = 0
+                        for i in i0..<i1 {
+                            let row = src + (y0 + i * dh) * width + x0
+                            for j in j0..<j1 { sum += row[j * dw] }
+                        }
+                        let count = includePad
+                            ? paddedTaps(y0, height, g.padEnd[0], kh, dh) * paddedTaps(x0, width, g.padEnd[1], kw, dw)
+                            : (i1 - i0) * (j1 - j0)
+                        dst[o] = count > 0 ? sum / Float(count) : 0
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -69,15 +69,44 @@ public final class Plan: Sendable {
     ///
     /// - Parameter workspace: scratch memory to reuse across runs; give each thread its own.
     public func run(_ inputs: [String: Tensor], workspace: Workspace = Workspace()) throws -> [String: Tensor] {
+        try execute(inputs, workspace, observer: nil)
+    }
+
+    /// What a traced run reports after each step.
+    public struct StepRecord: Sendable {
+        public let name: String
+        public let opType: String
+        public let inputShapes: [[Int]?]
+        public let outputShapes: [[Int]]
+        public let seconds: Double
+    }
+
+    /// Runs the model and reports every step with its shapes and time (for inspect and profiling).
+    public func trace(_ inputs: [String: Tensor], workspace: Workspace = Workspace(),
+                      _ observer: (StepRecord) -> Void) throws -> [String: Tensor] {
+        try withoutActuallyEscaping(observer) { observer in
+            try execute(inputs, workspace) { step, arguments, results, seconds in
+                observer(StepRecord(name: step.name, opType: step.opType, inputShapes: arguments.map { $0?.shape },
+                                    outputShapes: results.map(\.shape), seconds: seconds))
+            }
+        }
+    }
+
+    private func execute(_ inputs: [String: Tensor], _ workspace: Workspace,
+                         observer: ((Step, [Tensor?], [Tensor], Double) -> Void)?) throws -> [String: Tensor] {
         var slots = initialSlots
         try bind(inputs, into: &slots)
         for step in steps {
             let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
             let results: [Tensor]
+            let start = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             do {
                 results = try step.op.run(arguments, workspace)
             } catch let error as KernelError {
                 throw EngineError.invalidInput(node: step.name, opType: step.opType, reason: error.reason)
+            }
+            if let observer {
+                observer(step, arguments, results, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             for (slot, value) in zip(step.outputs, results) {
                 if let slot { slots[slot] = value }
@@ -96,6 +125,20 @@ public final class Plan: Sendable {
             result[info.name] = value
         }
         return result
+    }
+
+    /// Zero-filled inputs of the declared shapes, symbolic dimensions set to `dynamicSize`.
+    public func placeholderInputs(dynamicSize: Int = 1) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: inputs.map { info in
+            let shape = (info.shape ?? []).map { $0.fixedValue ?? dynamicSize }
+            return (info.name, Tensor.zeros(info.dataType ?? .float, shape: shape))
+        })
+    }
+
+    /// Output shapes for given input shapes, found by running the plan on zeros (every operator
+    /// checks its inputs as it runs, so this is also the load-time validation of a static model).
+    public func inferShapes(dynamicSize: Int = 1) throws -> [String: [Int]] {
+        try run(placeholderInputs(dynamicSize: dynamicSize)).mapValues(\.shape)
     }
 
     private func bind(_ given: [String: Tensor], into slots: inout [Tensor?]) throws {

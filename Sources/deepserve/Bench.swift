@@ -1,0 +1,140 @@
+import ArgumentParser
+import Dispatch
+import Engine
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a model's latency and throughput on random inputs.",
+        discussion: """
+            Each thread runs the same compiled plan with its own workspace, as the server's workers do.
+            Latency is per run; throughput counts samples (runs × batch) per second over all threads.
+            """)
+
+    @Argument(help: "Path to a .onnx file.")
+    var model: String
+
+    @Option(help: "Batch size, used for symbolic (dynamic) dimensions.")
+    var batch = 1
+
+    @Option(help: "Threads running the model at once.")
+    var threads = 1
+
+    @Option(help: "Timed runs per thread.")
+    var runs = 100
+
+    @Option(help: "Untimed runs per thread before measuring.")
+    var warmup = 10
+
+    @Flag(help: "Print one JSON object instead of text (for bench/ scripts).")
+    var json = false
+
+    @Flag(help: "Also print time per operator type (single thread).")
+    var profile = false
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup not negative") }
+    }
+
+    func run() throws {
+        let plan = try Plan(contentsOf: URL(fileURLWithPath: model))
+        let inputs = randomInputs(plan)
+        let latencies = LatencyLog()
+        let failure = FailureBox()
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            let workspace = Workspace()
+            do {
+                for _ in 0..<warmup { _ = try plan.run(inputs, workspace: workspace) }
+                var local: [Double] = []
+                for _ in 0..<runs {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = try plan.run(inputs, workspace: workspace)
+                    local.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                }
+                latencies.append(local)
+            } catch {
+                failure.set(error)
+            }
+        }
+        if let error = failure.error { throw error }
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
+        let sorted = latencies.values.sorted()
+        let median = sorted[sorted.count / 2], p90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)]
+        // Throughput over the timed runs only: total timed work divided by the threads sharing it.
+        let timedSeconds = sorted.reduce(0, +) / 1000 / Double(threads)
+        let throughput = Double(runs * threads * batch) / timedSeconds
+        if json {
+            let fields = ["\"model\": \"\(model)\"", "\"batch\": \(batch)", "\"threads\": \(threads)", "\"runs\": \(runs)",
+                          "\"median_ms\": \(median)", "\"p90_ms\": \(p90)", "\"throughput_per_s\": \(throughput)",
+                          "\"wall_s\": \(wall)"]
+            print("{" + fields.joined(separator: ", ") + "}")
+        } else {
+            print("model: \(model)  batch \(batch), \(threads) thread(s), \(runs) runs each after \(warmup) warm-up")
+            print(String(format: "latency: median %.3f ms, p90 %.3f ms", median, p90))
+            print(String(format: "throughput: %.1f samples/s", throughput))
+        }
+        if profile { try printProfile(plan, inputs) }
+    }
+
+    private func randomInputs(_ plan: Plan) -> [String: Tensor] {
+        var generator = SplitMix64(seed: 42)
+        return Dictionary(uniqueKeysWithValues: plan.inputs.map { info in
+            let shape = (info.shape ?? []).map { $0.fixedValue ?? batch }
+            let count = shape.reduce(1, *)
+            let tensor: Tensor = switch info.dataType ?? .float {
+            case .int64: Tensor(shape: shape, int64s: (0..<count).map { _ in Int64(generator.next() % 16) })
+            case .int32: Tensor(shape: shape, int32s: (0..<count).map { _ in Int32(generator.next() % 16) })
+            case .float: Tensor(shape: shape, floats: (0..<count).map { _ in Float(generator.nextUnit()) })
+            default: Tensor.zeros(info.dataType ?? .float, shape: shape)
+            }
+            return (info.name, tensor)
+        })
+    }
+
+    private func printProfile(_ plan: Plan, _ inputs: [String: Tensor]) throws {
+        var totals: [String: (seconds: Double, count: Int)] = [:]
+        let workspace = Workspace()
+        for _ in 0..<max(1, min(runs, 50)) {
+            _ = try plan.trace(inputs, workspace: workspace) { record in
+                totals[record.opType, default: (0, 0)].seconds += record.seconds
+                totals[record.opType, default: (0, 0)].count += 1
+            }
+        }
+        let all = totals.values.reduce(0) { $0 + $1.seconds }
+        print("time per operator type:")
+        for (op, value) in totals.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            print("  " + op.padding(toLength: 28, withPad: " ", startingAt: 0)
+                  + String(format: "%6.1f %%  (%d calls)", 100 * value.seconds / all, value.count))
+        }
+    }
+}
+
+/// Per-thread latencies gathered from concurrentPerform.
+private final class LatencyLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [Double] = []
+    func append(_ more: [Double]) { lock.withLock { values += more } }
+}
+
+private final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var error: Error?
+    func set(_ error: Error) { lock.withLock { self.error = error } }
+}
+
+/// A small deterministic generator, so benchmark inputs are the same every run.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
