@@ -248,26 +248,30 @@ static void gemv(int trans_b, ptrdiff_t n, ptrdiff_t k, float alpha, const float
 
 // MARK: - Driver
 
-void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-              float alpha, const float *a, ptrdiff_t lda,
-              const float *b, ptrdiff_t ldb,
-              float beta, float *c, ptrdiff_t ldc,
-              const float *row_bias, const float *col_bias, ds_activation act) {
-    if (m <= 0 || n <= 0) return;
+size_t ds_sgemm_packed_a_size(ptrdiff_t m, ptrdiff_t k) {
+    const ptrdiff_t padded = (m + MR - 1) / MR * MR;
+    return (size_t)(padded > 0 ? padded : MR) * (size_t)(k > 0 ? k : 1);
+}
+
+// Layout of a pre-packed A: K blocks of KC (outer), each holding the M rows padded to MR, packed
+// as pack_a does for its MC blocks. Block (pc, ic) therefore starts at pc·Mpad + ic·kc.
+void ds_sgemm_pack_a(int trans_a, ptrdiff_t m, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda, float *packed) {
+    const ptrdiff_t padded = (m + MR - 1) / MR * MR;
+    for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+        const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+        for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+            const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
+            pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, packed + pc * padded + ic * kc);
+        }
+    }
+}
+
+// The shared blocked loop; A comes pre-packed (prepacked != NULL) or is packed per block.
+static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                         const float *a, ptrdiff_t lda, const float *prepacked,
+                         const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                         const float *row_bias, const float *col_bias, ds_activation act) {
     const int epilogue = needs_epilogue(row_bias, col_bias, act);
-
-    if (k <= 0 || alpha == 0) {
-        for (ptrdiff_t i = 0; i < m; i++)
-            for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
-        if (epilogue) apply_epilogue(c, ldc, m, n, row_bias, col_bias, act);
-        return;
-    }
-    if (m == 1) {
-        gemv(trans_b, n, k, alpha, a, trans_a ? lda : 1, b, ldb, beta, c);
-        if (epilogue) apply_epilogue(c, ldc, 1, n, row_bias, col_bias, act);
-        return;
-    }
-
     if (beta != 0 && beta != 1)
         for (ptrdiff_t i = 0; i < m; i++)
             for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] *= beta;
@@ -275,6 +279,7 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     const micro_kernel_fn kernel = ds_use_avx2() ? micro_kernel_avx2 : micro_kernel_portable;
     pack_buffers *buffers = thread_pack_buffers();
     float edge[MR * NR] __attribute__((aligned(64)));
+    const ptrdiff_t m_padded = (m + MR - 1) / MR * MR;
 
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
@@ -285,13 +290,19 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
             pack_b(trans_b, b, ldb, pc, kc, jc, nc, buffers->b);
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
-                pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, buffers->a);
+                const float *a_block;
+                if (prepacked) {
+                    a_block = prepacked + pc * m_padded + ic * kc;
+                } else {
+                    pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, buffers->a);
+                    a_block = buffers->a;
+                }
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
                     const float *b_sliver = buffers->b + jr * kc;
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
-                        const float *a_sliver = buffers->a + ir * kc;
+                        const float *a_sliver = a_block + ir * kc;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         if (rows == MR && cols == NR) {
                             kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate);
@@ -311,4 +322,42 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
             }
         }
     }
+}
+
+// C = beta·C (or 0), then the epilogue: what a GEMM with an empty product leaves.
+static void degenerate(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ldc,
+                       const float *row_bias, const float *col_bias, ds_activation act) {
+    for (ptrdiff_t i = 0; i < m; i++)
+        for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+    if (needs_epilogue(row_bias, col_bias, act)) apply_epilogue(c, ldc, m, n, row_bias, col_bias, act);
+}
+
+void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+              float alpha, const float *a, ptrdiff_t lda,
+              const float *b, ptrdiff_t ldb,
+              float beta, float *c, ptrdiff_t ldc,
+              const float *row_bias, const float *col_bias, ds_activation act) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) {
+        degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
+        return;
+    }
+    if (m == 1) {
+        gemv(trans_b, n, k, alpha, a, trans_a ? lda : 1, b, ldb, beta, c);
+        if (needs_epilogue(row_bias, col_bias, act)) apply_epilogue(c, ldc, 1, n, row_bias, col_bias, act);
+        return;
+    }
+    gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc, row_bias, col_bias, act);
+}
+
+void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a,
+                        int trans_b, const float *b, ptrdiff_t ldb,
+                        float beta, float *c, ptrdiff_t ldc,
+                        const float *row_bias, const float *col_bias, ds_activation act) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
+        return;
+    }
+    gemm_blocked(0, trans_b, m, n, k, 1, NULL, 0, packed_a, b, ldb, beta, c, ldc, row_bias, col_bias, act);
 }

@@ -1,7 +1,6 @@
 // Convolution's unfold (im2col) and fold (col2im) for one image in NCHW layout.
 #include "CKernels.h"
 
-#include <string.h>
 
 void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
@@ -15,7 +14,7 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                     const ptrdiff_t iy = oy * stride_h - pad_top + ki * dilation_h;
                     float *dst = col + oy * out_w;
                     if (iy < 0 || iy >= height) {
-                        memset(dst, 0, sizeof(float) * out_w);
+                        for (ptrdiff_t ox = 0; ox < out_w; ox++) dst[ox] = 0;
                         continue;
                     }
                     const float *src_row = plane + iy * width;
@@ -26,9 +25,12 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                         ptrdiff_t hi = width - x0 < out_w ? width - x0 : out_w;
                         if (lo > out_w) lo = out_w;
                         if (hi < lo) hi = lo;
-                        memset(dst, 0, sizeof(float) * lo);
-                        memcpy(dst + lo, src_row + lo + x0, sizeof(float) * (hi - lo));
-                        memset(dst + hi, 0, sizeof(float) * (out_w - hi));
+                        // Plain loops, not memcpy: rows are short (tens of floats) and the calls dominate.
+                        const float *src = src_row + x0;
+                        ptrdiff_t ox = 0;
+                        for (; ox < lo; ox++) dst[ox] = 0;
+                        for (; ox < hi; ox++) dst[ox] = src[ox];
+                        for (; ox < out_w; ox++) dst[ox] = 0;
                     } else {
                         for (ptrdiff_t ox = 0; ox < out_w; ox++) {
                             const ptrdiff_t ix = ox * stride_w + x0;

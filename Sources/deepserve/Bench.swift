@@ -96,12 +96,21 @@ struct Bench: ParsableCommand {
 
     private func printProfile(_ plan: Plan, _ inputs: [String: Tensor]) throws {
         var totals: [String: (seconds: Double, count: Int)] = [:]
+        var nodes: [String: (seconds: Double, shapes: String)] = [:]
         let workspace = Workspace()
         for _ in 0..<max(1, min(runs, 50)) {
             _ = try plan.trace(inputs, workspace: workspace) { record in
                 totals[record.opType, default: (0, 0)].seconds += record.seconds
                 totals[record.opType, default: (0, 0)].count += 1
+                let key = "\(record.opType) \(record.name)"
+                nodes[key, default: (0, "")].seconds += record.seconds
+                nodes[key]!.shapes = "\(record.inputShapes.compactMap { $0 }) → \(record.outputShapes)"
             }
+        }
+        let nodeTotal = nodes.values.reduce(0) { $0 + $1.seconds }
+        print("slowest nodes:")
+        for (node, value) in nodes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(8) {
+            print(String(format: "  %5.1f %%  ", 100 * value.seconds / nodeTotal) + node + "  " + value.shapes)
         }
         let all = totals.values.reduce(0) { $0 + $1.seconds }
         print("time per operator type:")

@@ -40,6 +40,19 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
               float beta, float *c, ptrdiff_t ldc,
               const float *row_bias, const float *col_bias, ds_activation activation);
 
+/// Floats needed to hold A (m × k) pre-packed for ds_sgemm_prepacked.
+size_t ds_sgemm_packed_a_size(ptrdiff_t m, ptrdiff_t k);
+
+/// Packs alpha · op(A) once (e.g. a layer's weights at load) into `packed`
+/// (ds_sgemm_packed_a_size floats, 64-byte aligned).
+void ds_sgemm_pack_a(int trans_a, ptrdiff_t m, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda, float *packed);
+
+/// ds_sgemm with A already packed by ds_sgemm_pack_a: skips re-packing the weights on every call.
+void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a,
+                        int trans_b, const float *b, ptrdiff_t ldb,
+                        float beta, float *c, ptrdiff_t ldc,
+                        const float *row_bias, const float *col_bias, ds_activation activation);
+
 /// Applies an activation in place to n floats.
 void ds_activation_apply(float *x, ptrdiff_t n, ds_activation activation);
 

@@ -9,14 +9,29 @@ struct Conv: ActivationFusing {
     let window: SpatialWindow
     let group: Int
     var activation: Activation?
+    /// The weights packed for the GEMM, one matrix per group, when they are a constant.
+    let packedWeights: [PackedMatrix]?
+    let packedWeightShape: [Int]?
 
     init(_ context: NodeContext) throws {
         window = try SpatialWindow(context, requireKernel: false)
         group = try context.attributes.int("group", default: 1)
         guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
-        if let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil, !(3...4).contains(weight.rank) {
+        let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
+        if let weight, !(3...4).contains(weight.rank) {
             throw EngineError.unsupportedOperator(
                 opType: "Conv (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
+        }
+        if let weight, weight.dataType == .float, weight.shape[0] % group == 0, weight.shape[1] > 1 || weight.shape[0] != group {
+            let perGroup = weight.shape[0] / group, kernelSize = weight.shape.dropFirst().reduce(1, *)
+            let source = weight.pointer(as: Float.self)
+            packedWeights = (0..<group).map { gi in
+                PackedMatrix(rows: perGroup, columns: kernelSize, source: source + gi * perGroup * kernelSize, stride: kernelSize)
+            }
+            packedWeightShape = weight.shape
+        } else {
+            packedWeights = nil
+            packedWeightShape = nil
         }
     }
 
@@ -81,10 +96,14 @@ struct Conv: ActivationFusing {
                               g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], outH, outW, columns.floats.baseAddress)
                     matrix = UnsafePointer(columns.floats.baseAddress!)
                 }
-                ds_sgemm(0, 0, coutPerGroup, pixels, kernelSize, 1,
-                         pw + gi * coutPerGroup * kernelSize, kernelSize, matrix, pixels, 0,
-                         py + (n * outChannels + gi * coutPerGroup) * pixels, pixels,
-                         pb.map { $0 + gi * coutPerGroup }, nil, act)
+                let target = py + (n * outChannels + gi * coutPerGroup) * pixels
+                let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
+                if let packed = packedWeights, packedWeightShape == w.shape {
+                    packed[gi].multiply(matrix, n: pixels, ldb: pixels, into: target, ldc: pixels, rowBias: groupBias, activation: act)
+                } else {
+                    ds_sgemm(0, 0, coutPerGroup, pixels, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
+                             matrix, pixels, 0, target, pixels, groupBias, nil, act)
+                }
             }
         }
         return [out]

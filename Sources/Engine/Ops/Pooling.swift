@@ -5,9 +5,11 @@ struct Pool: Operator {
     let window: SpatialWindow
     /// MaxPool's optional Indices output: flat indices, row-major (0) or column-major (1) per image.
     let storageOrder: Int
+    let wantsIndices: Bool
 
     init(_ context: NodeContext, kind: Kind) throws {
         self.kind = kind
+        wantsIndices = context.outputCount > 1
         window = try SpatialWindow(context, requireKernel: true)
         storageOrder = try context.attributes.int("storage_order", default: 0)
     }
@@ -22,13 +24,13 @@ struct Pool: Operator {
         let planes = x.shape[0] * x.shape[1]
         let inSize = spatial.reduce(1, *), outSize = g.output.reduce(1, *)
         let out = workspace.allocate(.float, Array(x.shape.prefix(2)) + g.output)
-        let indices = workspace.allocate(.int64, out.shape)
-        let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self), pi = indices.pointer(as: Int64.self)
-        if rank == 2 && storageOrder == 0 {
-            pool2D(px, py, pi, planes: planes, height: spatial[0], width: spatial[1], g)
-            if case .max = kind { return [out, indices] }
+        let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
+        if rank == 2 && !wantsIndices {
+            pool2D(px, py, planes: planes, height: spatial[0], width: spatial[1], g)
             return [out]
         }
+        let indices = workspace.allocate(.int64, out.shape)
+        let pi = indices.pointer(as: Int64.self)
         let inStrides = contiguousStrides(spatial)
         // Column-major strides, for storage_order 1.
         var columnStrides = [Int](repeating: 1, count: rank)
@@ -95,15 +97,13 @@ struct Pool: Operator {
                 }
             }
         }
-        if case .max = kind { return [out, indices] }
-        return [out]
+        return wantsIndices ? [out, indices] : [out]
     }
 }
 
 extension Pool {
     /// The common 2-d case, with the window clipped to the image once per output pixel.
-    private func pool2D(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int64>,
-                        planes: Int, height: Int, width: Int, _ g: SpatialWindow.Resolved) {
+    private func pool2D(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, height: Int, width: Int, _ g: SpatialWindow.Resolved) {
         let (outH, outW) = (g.output[0], g.output[1])
         let (kh, kw) = (g.kernel[0], g.kernel[1]), (sh, sw) = (g.strides[0], g.strides[1])
         let (dh, dw) = (g.dilations[0], g.dilations[1]), (ph, pw) = (g.padBegin[0], g.padBegin[1])
@@ -129,16 +129,13 @@ extension Pool {
                     let o = oy * outW + ox
                     switch kind {
                     case .max:
-                        var best = -Float.infinity, bestIndex = -1
+                        // NaN-free max; an all-NaN or empty window yields -inf like the generic path.
+                        var best = -Float.infinity
                         for i in i0..<i1 {
-                            let row = (y0 + i * dh) * width
-                            for j in j0..<j1 {
-                                let index = row + x0 + j * dw
-                                if src[index] > best || bestIndex < 0 { best = src[index]; bestIndex = index }
-                            }
+                            let row = src + (y0 + i * dh) * width + x0
+                            for j in j0..<j1 { best = Swift.max(best, row[j * dw]) }
                         }
                         dst[o] = best
-                        indices[plane * outH * outW + o] = Int64(plane * height * width + max(bestIndex, 0))
                     case .average(let includePad):
                         var sum: Float = 0
                         for i in i0..<i1 {
