@@ -97,20 +97,8 @@ public final class Plan: Sendable {
         var slots = initialSlots
         try bind(inputs, into: &slots)
         for step in steps {
-            let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
-            let results: [Tensor]
-            let start = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            do {
-                results = try step.op.run(arguments, workspace)
-            } catch let error as KernelError {
-                throw EngineError.invalidInput(node: step.name, opType: step.opType, reason: error.reason)
-            }
-            if let observer {
-                observer(step, arguments, results, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            }
-            for (slot, value) in zip(step.outputs, results) {
-                if let slot { slots[slot] = value }
-            }
+            try perform(step, &slots, workspace, observer)
+            // Only now are the step's argument references gone, so a dying value can be unique.
             for slot in step.releases {
                 guard var tensor = slots[slot] else { continue }
                 slots[slot] = nil
@@ -125,6 +113,22 @@ public final class Plan: Sendable {
             result[info.name] = value
         }
         return result
+    }
+
+    private func perform(_ step: Step, _ slots: inout [Tensor?], _ workspace: Workspace,
+                         _ observer: ((Step, [Tensor?], [Tensor], Double) -> Void)?) throws {
+        let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
+        let start = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        let results: [Tensor]
+        do {
+            results = try step.op.run(arguments, workspace)
+        } catch let error as KernelError {
+            throw EngineError.invalidInput(node: step.name, opType: step.opType, reason: error.reason)
+        }
+        observer?(step, arguments, results, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        for (slot, value) in zip(step.outputs, results) {
+            if let slot { slots[slot] = value }
+        }
     }
 
     /// Zero-filled inputs of the declared shapes, symbolic dimensions set to `dynamicSize`.

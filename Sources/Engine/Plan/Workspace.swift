@@ -10,6 +10,9 @@ public final class Workspace {
     private let maximumPooledBytes: Int
     private var pooledBytes = 0
 
+    /// Bytes currently held for reuse.
+    public var pooledByteCount: Int { pooledBytes }
+
     public init(maximumPooledBytes: Int = 512 << 20) {
         self.maximumPooledBytes = maximumPooledBytes
     }

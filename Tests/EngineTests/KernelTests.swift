@@ -1,0 +1,104 @@
+import CKernels
+import XCTest
+@testable import Engine
+
+/// The C kernels against plain double-precision references, on both the AVX2 and portable paths.
+final class KernelTests: XCTestCase {
+    override func tearDown() { ds_force_portable(0) }
+
+    private func reference(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: [Float], b: [Float],
+                           beta: Float, c: [Float], rowBias: [Float]?, colBias: [Float]?) -> [Float] {
+        var out = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let av = transA ? a[p * m + i] : a[i * k + p]
+                    let bv = transB ? b[j * k + p] : b[p * n + j]
+                    sum += Double(av) * Double(bv)
+                }
+                var value = Float(Double(alpha) * sum) + (beta == 0 ? 0 : beta * c[i * n + j])
+                value += (rowBias?[i] ?? 0) + (colBias?[j] ?? 0)
+                out[i * n + j] = value
+            }
+        }
+        return out
+    }
+
+    func testGEMMMatchesReference() {
+        var random = TestRandom(seed: 1)
+        let shapes = [(1, 1, 1), (7, 5, 3), (6, 16, 1), (13, 37, 600), (100, 70, 513), (1, 300, 257), (97, 1, 20), (200, 33, 1100)]
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for (m, n, k) in shapes {
+                for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for beta: Float in [0, 1, 0.5] {
+                        let a = random.floats(m * k), b = random.floats(k * n), c = random.floats(m * n)
+                        let rowBias = m % 2 == 1 ? random.floats(m) : nil, colBias = n % 2 == 0 ? random.floats(n) : nil
+                        var out = c
+                        ds_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, 0.75, a, transA ? m : k, b, transB ? k : n,
+                                 beta, &out, n, rowBias, colBias, Activation.none)
+                        let expected = reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, a: a, b: b,
+                                                 beta: beta, c: c, rowBias: rowBias, colBias: colBias)
+                        assertClose(out, expected, tolerance: 1e-4, "\(m)×\(n)×\(k) tA \(transA) tB \(transB) β \(beta) \(String(cString: ds_kernel_isa()))")
+                    }
+                }
+            }
+        }
+    }
+
+    func testPrepackedGEMMAndFusedActivations() {
+        var random = TestRandom(seed: 2)
+        for (m, n, k) in [(64, 196, 800), (5, 9, 700), (130, 17, 3)] {
+            let a = random.floats(m * k), b = random.floats(k * n), bias = random.floats(m)
+            var packed = [Float](repeating: 0, count: ds_sgemm_packed_a_size(m, k))
+            ds_sgemm_pack_a(0, m, k, 1, a, k, &packed)
+            let linear = reference(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0,
+                                   c: [], rowBias: bias, colBias: nil)
+            let activations: [(Activation, (Float) -> Float)] = [
+                (.relu, { max($0, 0) }), (.leakyRelu(alpha: 0.1), { $0 >= 0 ? $0 : 0.1 * $0 }),
+                (.clip(min: -1, max: 2), { min(max($0, -1), 2) }), (.sigmoid, { 1 / (1 + exp(-$0)) }), (.tanh, { tanh($0) }),
+            ]
+            for (activation, function) in activations {
+                var out = [Float](repeating: .nan, count: m * n)
+                ds_sgemm_prepacked(m, n, k, packed, 0, b, n, 0, &out, n, bias, nil, activation.kernelDescriptor)
+                assertClose(out, linear.map(function), tolerance: 1e-4, "\(m)×\(n)×\(k) \(activation)")
+            }
+        }
+    }
+
+    func testVectorisedFunctionsAccuracy() {
+        // exp saturates at exp(88.376) ≈ 2.4e38 (the Cephes range reduction's limit), so test below that.
+        let xs = stride(from: Float(-90), through: 88.3, by: 0.37).map { $0 } + [0, 1e-6, -1e-6, 88.3, -104]
+        var exps = xs, sigmoids = xs, tanhs = xs
+        ds_vexp(xs, &exps, xs.count)
+        ds_vsigmoid(xs, &sigmoids, xs.count)
+        ds_vtanh(xs, &tanhs, xs.count)
+        for (i, x) in xs.enumerated() {
+            let e = Foundation.exp(Double(x))
+            if e < Double(Float.greatestFiniteMagnitude) && e > 1e-37 {
+                XCTAssertEqual(Double(exps[i]), e, accuracy: e * 2e-6, "exp(\(x))")
+            }
+            XCTAssertEqual(Double(sigmoids[i]), 1 / (1 + Foundation.exp(-Double(x))), accuracy: 1e-6, "sigmoid(\(x))")
+            XCTAssertEqual(Double(tanhs[i]), Foundation.tanh(Double(x)), accuracy: 2e-7, "tanh(\(x))")
+        }
+    }
+
+    func testIm2colAndCol2imAreAdjoint() {
+        // <im2col(x), c> = <x, col2im(c)> for any x and c, which pins both index maps to each other.
+        var random = TestRandom(seed: 4)
+        let (channels, height, width, kh, kw) = (2, 5, 7, 3, 2)
+        let (padTop, padLeft, strideH, strideW, dilationH, dilationW) = (1, 2, 2, 1, 1, 2)
+        let outH = (height + 2 * padTop - (kh - 1) * dilationH - 1) / strideH + 1
+        let outW = (width + 2 * padLeft - (kw - 1) * dilationW - 1) / strideW + 1
+        let x = random.floats(channels * height * width)
+        let c = random.floats(channels * kh * kw * outH * outW)
+        var columns = [Float](repeating: 0, count: c.count)
+        ds_im2col(x, channels, height, width, kh, kw, padTop, padLeft, strideH, strideW, dilationH, dilationW, outH, outW, &columns)
+        var folded = [Float](repeating: 0, count: x.count)
+        ds_col2im_add(c, channels, height, width, kh, kw, padTop, padLeft, strideH, strideW, dilationH, dilationW, outH, outW, &folded)
+        let left = zip(columns, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let right = zip(x, folded).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        XCTAssertEqual(left, right, accuracy: 1e-4)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import XCTest
+@testable import Engine
+
+/// Running plans: input validation, symbolic batch sizes, folding, fusion, threads.
+final class RunTests: XCTestCase {
+    /// x [N, 3] · W [3, 2] + b, then Relu.
+    private func denseModel() -> ModelBuilder {
+        var model = ModelBuilder()
+        model.input("x", ["N", 3])
+        model.output("y", ["N", 2])
+        model.initializer("W", [3, 2], floats: [1, -1, 2, 0.5, -3, 1])
+        model.initializer("b", [2], floats: [0.5, -0.5])
+        model.node("MatMul", ["x", "W"], ["xw"])
+        model.node("Add", ["xw", "b"], ["z"])
+        model.node("Relu", ["z"], ["y"])
+        return model
+    }
+
+    private func runError(_ plan: Plan, _ inputs: [String: Tensor]) -> EngineError? {
+        do {
+            _ = try plan.run(inputs)
+            XCTFail("run succeeded")
+            return nil
+        } catch {
+            return error as? EngineError
+        }
+    }
+
+    func testDynamicBatch() throws {
+        let plan = try denseModel().plan()
+        XCTAssertEqual(plan.inputs.first?.shape, [.symbolic("N"), .fixed(3)])
+        for batch in [1, 5] {
+            let x = Tensor(shape: [batch, 3], floats: Array(repeating: 1, count: 3 * batch))
+            let y = try XCTUnwrap(try plan.run(["x": x])["y"])
+            XCTAssertEqual(y.shape, [batch, 2])
+            XCTAssertEqual(Array(y.floatArray().prefix(2)), [0.5, 0])   // [0, 0.5] + [0.5, -0.5], relu
+        }
+    }
+
+    func testInputValidation() throws {
+        let plan = try denseModel().plan()
+        XCTAssertEqual(runError(plan, [:]), .missingInput(name: "x"))
+        let x = Tensor(shape: [1, 3], floats: [1, 2, 3])
+        XCTAssertEqual(runError(plan, ["x": x, "extra": x]), .unknownInput(name: "extra", known: ["x"]))
+        XCTAssertEqual(runError(plan, ["x": Tensor(shape: [1, 3], int64s: [1, 2, 3])]),
+                       .inputTypeMismatch(name: "x", expected: .float, got: .int64))
+        XCTAssertEqual(runError(plan, ["x": Tensor(shape: [1, 4], floats: [1, 2, 3, 4])]),
+                       .inputShapeMismatch(name: "x", expected: "[N, 3]", got: [1, 4]))
+        XCTAssertEqual(runError(plan, ["x": Tensor(shape: [3], floats: [1, 2, 3])]),
+                       .inputShapeMismatch(name: "x", expected: "[N, 3]", got: [3]))
+    }
+
+    func testKernelErrorNamesTheNode() throws {
+        var model = ModelBuilder()
+        model.input("a", ["N", "K"])
+        model.input("b", ["K", "M"])
+        model.output("c", ["N", "M"])
+        model.node("MatMul", ["a", "b"], ["c"], name: "product")
+        let plan = try model.plan()
+        let error = runError(plan, ["a": Tensor(shape: [2, 3], floats: Array(repeating: 1, count: 6)),
+                                    "b": Tensor(shape: [4, 2], floats: Array(repeating: 1, count: 8))])
+        guard case .invalidInput(let node, let opType, let reason)? = error else { return XCTFail("\(String(describing: error))") }
+        XCTAssertEqual([node, opType], ["product", "MatMul"])
+        XCTAssertTrue(reason.contains("[2, 3]"), reason)
+    }
+
+    func testConstantSubgraphsAreFolded() throws {
+        // A PyTorch-style flatten through the shape: Shape → Gather → Unsqueeze → Concat → Reshape.
+        var model = ModelBuilder()
+        model.input("x", [2, 3, 4])
+        model.output("y", [2, 12])
+        model.initializer("table", [2, 3, 4], floats: Array(repeating: 0, count: 24))
+        model.initializer("zero", [], int64s: [0])
+        model.initializer("minus_one", [1], int64s: [-1])
+        model.initializer("axes", [1], int64s: [0])
+        model.node("Shape", ["table"], ["shape"])
+        model.node("Gather", ["shape", "zero"], ["batch"])
+        model.node("Unsqueeze", ["batch", "axes"], ["batch1"])
+        model.node("Concat", ["batch1", "minus_one"], ["target"], attributes: [ModelBuilder.int("axis", 0)])
+        model.node("Reshape", ["x", "target"], ["y"])
+        let plan = try model.plan()
+        XCTAssertEqual(plan.stepOpTypes, ["Reshape"])
+        let y = try XCTUnwrap(try plan.run(["x": Tensor(shape: [2, 3, 4], floats: (0..<24).map(Float.init))])["y"])
+        XCTAssertEqual(y.shape, [2, 12])
+        XCTAssertEqual(y.floatArray(), (0..<24).map(Float.init))
+    }
+
+    func testActivationFusionKeepsResults() throws {
+        var random = TestRandom(seed: 3)
+        let weights = random.floats(8 * 3 * 3 * 3), bias = random.floats(8)
+        func convModel(exposeIntermediate: Bool) -> ModelBuilder {
+            var model = ModelBuilder()
+            model.input("x", ["N", 3, 9, 9])
+            model.output("y", ["N", 8, 9, 9])
+            if exposeIntermediate { model.output("pre", ["N", 8, 9, 9]) }
+            model.initializer("w", [8, 3, 3, 3], floats: weights)
+            model.initializer("b", [8], floats: bias)
+            model.node("Conv", ["x", "w", "b"], ["pre"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+            model.node("Relu", ["pre"], ["y"])
+            return model
+        }
+        let fused = try convModel(exposeIntermediate: false).plan()
+        let unfused = try convModel(exposeIntermediate: true).plan()
+        XCTAssertEqual(fused.stepOpTypes, ["Conv+Relu"])
+        XCTAssertEqual(unfused.stepOpTypes, ["Conv", "Relu"])
+        let x = Tensor(shape: [2, 3, 9, 9], floats: random.floats(2 * 3 * 81))
+        let a = try XCTUnwrap(try fused.run(["x": x])["y"]).floatArray()
+        let b = try XCTUnwrap(try unfused.run(["x": x])["y"]).floatArray()
+        XCTAssertEqual(a, b)
+        XCTAssertTrue(a.contains(0) && a.contains { $0 > 0 }, "the test data should exercise both sides of Relu")
+    }
+
+    func testPrepackedWeightsMatchWeightsGivenAtRunTime() throws {
+        var random = TestRandom(seed: 11)
+        let weights = random.floats(12 * 4 * 3 * 3)
+        var constant = ModelBuilder()
+        constant.input("x", [1, 8, 10, 10])
+        constant.output("y", [1, 12, 8, 8])
+        constant.initializer("w", [12, 4, 3, 3], floats: weights)
+        constant.node("Conv", ["x", "w"], ["y"], attributes: [ModelBuilder.int("group", 2)])
+        var dynamic = ModelBuilder()
+        dynamic.input("x", [1, 8, 10, 10])
+        dynamic.input("w", [12, 4, 3, 3])
+        dynamic.output("y", [1, 12, 8, 8])
+        dynamic.node("Conv", ["x", "w"], ["y"], attributes: [ModelBuilder.int("group", 2)])
+        let x = Tensor(shape: [1, 8, 10, 10], floats: random.floats(800))
+        let a = try XCTUnwrap(try constant.plan().run(["x": x])["y"]).floatArray()
+        let b = try XCTUnwrap(try dynamic.plan().run(["x": x, "w": Tensor(shape: [12, 4, 3, 3], floats: weights)])["y"]).floatArray()
+        assertClose(a, b, tolerance: 1e-5)
+    }
+
+    func testConcurrentRunsShareThePlanAndAgree() throws {
+        var random = TestRandom(seed: 5)
+        var model = ModelBuilder()
+        model.input("x", ["N", 4, 12, 12])
+        model.output("y", ["N", 10])
+        model.initializer("w1", [16, 4, 3, 3], floats: random.floats(16 * 36))
+        model.initializer("b1", [16], floats: random.floats(16))
+        model.initializer("w2", [10, 16 * 36], floats: random.floats(10 * 576))
+        model.node("Conv", ["x", "w1", "b1"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+        model.node("Relu", ["c"], ["r"])
+        model.node("MaxPool", ["r"], ["p"], attributes: [ModelBuilder.ints("kernel_shape", [2, 2]), ModelBuilder.ints("strides", [2, 2])])
+        model.node("Flatten", ["p"], ["f"])
+        model.node("Gemm", ["f", "w2"], ["y"], attributes: [ModelBuilder.int("transB", 1)])
+        let plan = try model.plan()
+        let inputs = (0..<8).map { _ in Tensor(shape: [3, 4, 12, 12], floats: random.floats(3 * 4 * 144)) }
+        let expected = try inputs.map { try XCTUnwrap(try plan.run(["x": $0])["y"]).floatArray() }
+        let mismatches = Counter()
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            let workspace = Workspace()
+            for round in 0..<25 {
+                let index = (thread + round) % inputs.count
+                let result = try? plan.run(["x": inputs[index]], workspace: workspace)["y"]?.floatArray()
+                if result != expected[index] { mismatches.increment() }
+            }
+        }
+        XCTAssertEqual(mismatches.value, 0)
+    }
+
+    func testWorkspaceRecyclesIntermediates() throws {
+        let plan = try denseModel().plan()
+        let workspace = Workspace()
+        let x = Tensor(shape: [64, 3], floats: Array(repeating: 1, count: 192))
+        _ = try plan.run(["x": x], workspace: workspace)
+        XCTAssertGreaterThan(workspace.pooledByteCount, 0, "the MatMul and Add results die inside the run")
+    }
+
+    func testTraceReportsShapesAndFLOPs() throws {
+        let plan = try denseModel().plan()
+        var records: [Plan.StepRecord] = []
+        _ = try plan.trace(["x": Tensor(shape: [4, 3], floats: Array(repeating: 1, count: 12))]) { records.append($0) }
+        XCTAssertEqual(records.map(\.opType), ["MatMul", "Add", "Relu"])
+        XCTAssertEqual(records.first?.outputShapes, [[4, 2]])
+        XCTAssertEqual(records.first?.estimatedFLOPs, 2 * 4 * 2 * 3)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}
