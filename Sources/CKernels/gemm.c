@@ -3,7 +3,8 @@
 // (12 AVX2 accumulators) computes each C tile. The bias and activation epilogue runs on each tile
 // right after its last K block, while the tile is still in L1.
 //
-// Block sizes: measured on the project's Zen 3 machines (shared/KERNELS.md): KC 512 / MC 96 / NC 2048.
+// Block sizes: measured on the project's machines (shared/KERNELS.md): KC 512 / MC 96 / NC 2048.
+// They can be overridden at compile time (-DKC=…) for tuning experiments.
 #include "CKernels.h"
 #include "dispatch.h"
 
@@ -14,9 +15,15 @@
 
 #define MR 6
 #define NR 16
+#ifndef KC
 #define KC 512
+#endif
+#ifndef MC
 #define MC 96
+#endif
+#ifndef NC
 #define NC 2048
+#endif
 
 // MARK: - Per-thread packing buffers
 

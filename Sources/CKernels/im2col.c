@@ -5,14 +5,15 @@
 void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-               ptrdiff_t out_h, ptrdiff_t out_w, float *col) {
+               ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col) {
     for (ptrdiff_t c = 0; c < channels; c++) {
         const float *plane = x + c * height * width;
         for (ptrdiff_t ki = 0; ki < kernel_h; ki++) {
             for (ptrdiff_t kj = 0; kj < kernel_w; kj++) {
-                for (ptrdiff_t oy = 0; oy < out_h; oy++) {
+                for (ptrdiff_t row = 0; row < out_rows; row++) {
+                    const ptrdiff_t oy = out_row_begin + row;
                     const ptrdiff_t iy = oy * stride_h - pad_top + ki * dilation_h;
-                    float *dst = col + oy * out_w;
+                    float *dst = col + row * out_w;
                     if (iy < 0 || iy >= height) {
                         for (ptrdiff_t ox = 0; ox < out_w; ox++) dst[ox] = 0;
                         continue;
@@ -38,7 +39,7 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                         }
                     }
                 }
-                col += out_h * out_w;
+                col += out_rows * out_w;
             }
         }
     }

@@ -85,29 +85,42 @@ struct Conv: ActivationFusing {
             if let activation { activation.apply(out.floats) }
             return [out]
         }
-        let columns: Tensor? = pointwise ? nil : workspace.allocate(.float, [kernelSize, pixels])
+        // Unfold a band of output rows at a time so the columns stay in L2 while the GEMM reads them.
+        let bandRows = pointwise ? outH : max(1, min(outH, Self.columnBudget / max(1, kernelSize * outW)))
+        let columns: Tensor? = pointwise ? nil : workspace.allocate(.float, [kernelSize, bandRows * outW])
         defer { if var columns { workspace.recycle(&columns) } }
         for n in 0..<batch {
             for gi in 0..<group {
                 let image = px + (n * channels + gi * cinPerGroup) * height * width
-                var matrix = UnsafePointer(image)
-                if let columns {
-                    ds_im2col(image, cinPerGroup, height, width, g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1],
-                              g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], outH, outW, columns.floats.baseAddress)
-                    matrix = UnsafePointer(columns.floats.baseAddress!)
-                }
                 let target = py + (n * outChannels + gi * coutPerGroup) * pixels
                 let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
-                if let packed = packedWeights, packedWeightShape == w.shape {
-                    packed[gi].multiply(matrix, n: pixels, ldb: pixels, into: target, ldc: pixels, rowBias: groupBias, activation: act)
-                } else {
-                    ds_sgemm(0, 0, coutPerGroup, pixels, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
-                             matrix, pixels, 0, target, pixels, groupBias, nil, act)
+                var row = 0
+                while row < outH {
+                    let rows = min(bandRows, outH - row)
+                    var matrix = UnsafePointer(image), ldb = pixels
+                    if let columns {
+                        ds_im2col(image, cinPerGroup, height, width, g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1],
+                                  g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], row, rows, outW,
+                                  columns.floats.baseAddress)
+                        matrix = UnsafePointer(columns.floats.baseAddress!)
+                        ldb = rows * outW
+                    }
+                    let band = target + row * outW
+                    if let packed = packedWeights, packedWeightShape == w.shape {
+                        packed[gi].multiply(matrix, n: rows * outW, ldb: ldb, into: band, ldc: pixels, rowBias: groupBias, activation: act)
+                    } else {
+                        ds_sgemm(0, 0, coutPerGroup, rows * outW, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
+                                 matrix, ldb, 0, band, pixels, groupBias, nil, act)
+                    }
+                    row += rows
                 }
             }
         }
         return [out]
     }
+
+    /// Floats of unfolded columns per band: about half of a 1 MiB L2, leaving room for the packed panels.
+    static let columnBudget = 128 * 1024
 
     /// One filter per channel: a direct loop beats unfolding a single channel.
     private func depthwise(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
