@@ -78,6 +78,15 @@ void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdi
                    ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                    ptrdiff_t in_h, ptrdiff_t in_w, float *x);
 
+/// 2-d pooling of `planes` images. Max pooling when `divisors` is NULL, else average pooling
+/// that multiplies each output by divisors[oy·out_w + ox] (1 / the window's count). For kernel
+/// column j, output columns [column_begin[j], column_end[j]) are the ones that read inside the image.
+void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t width,
+               ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
+               ptrdiff_t pad_top, ptrdiff_t pad_left, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
+               ptrdiff_t out_h, ptrdiff_t out_w, const ptrdiff_t *column_begin, const ptrdiff_t *column_end,
+               const float *divisors, float *y);
+
 /// Which kernels ds_sgemm and friends use on this CPU: "avx2-fma" or "portable".
 const char *ds_kernel_isa(void);
 /// Forces the portable kernels (for tests that compare both paths); 0 restores auto-detection.

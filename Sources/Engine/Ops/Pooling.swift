@@ -1,3 +1,5 @@
+import CKernels
+
 /// MaxPool and AveragePool over any number of spatial dimensions (NC + spatial).
 struct Pool: Operator {
     enum Kind: Sendable { case max, average(countIncludePad: Bool) }
@@ -118,38 +120,23 @@ extension Pool {
             let limit = size + padEnd - first
             return max(0, min(kernel, (limit + dilation - 1) / dilation))
         }
-        for plane in 0..<planes {
-            let src = x + plane * height * width, dst = y + plane * outH * outW
-            for oy in 0..<outH {
-                let y0 = oy * sh - ph
-                let (i0, i1) = taps(y0, height, kh, dh)
-                for ox in 0..<outW {
-                    let x0 = ox * sw - pw
-                    let (j0, j1) = taps(x0, width, kw, dw)
-                    let o = oy * outW + ox
-                    switch kind {
-                    case .max:
-                        // NaN-free max; an all-NaN or empty window yields -inf like the generic path.
-                        var best = -Float.infinity
-                        for i in i0..<i1 {
-                            let row = src + (y0 + i * dh) * width + x0
-                            for j in j0..<j1 { best = Swift.max(best, row[j * dw]) }
-                        }
-                        dst[o] = best
-                    case .average(let includePad):
-                        var sum: Float = 0
-                        for i in i0..<i1 {
-                            let row = src + (y0 + i * dh) * width + x0
-                            for j in j0..<j1 { sum += row[j * dw] }
-                        }
-                        let count = includePad
-                            ? paddedTaps(y0, height, g.padEnd[0], kh, dh) * paddedTaps(x0, width, g.padEnd[1], kw, dw)
-                            : (i1 - i0) * (j1 - j0)
-                        dst[o] = count > 0 ? sum / Float(count) : 0
-                    }
-                }
+        let columnRanges = (0..<kw).map { j -> (Int, Int) in
+            let valid = (0..<outW).filter { ox in let ix = ox * sw - pw + j * dw; return ix >= 0 && ix < width }
+            return (valid.first ?? 0, (valid.last ?? -1) + 1)
+        }
+        var divisors: [Float]?
+        if case .average(let includePad) = kind {
+            divisors = (0..<(outH * outW)).map { o in
+                let (oy, ox) = (o / outW, o % outW)
+                let (i0, i1) = taps(oy * sh - ph, height, kh, dh), (j0, j1) = taps(ox * sw - pw, width, kw, dw)
+                let count = includePad
+                    ? paddedTaps(oy * sh - ph, height, g.padEnd[0], kh, dh) * paddedTaps(ox * sw - pw, width, g.padEnd[1], kw, dw)
+                    : (i1 - i0) * (j1 - j0)
+                return count > 0 ? 1 / Float(count) : 0
             }
         }
+        ds_pool2d(x, planes, height, width, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW,
+                  columnRanges.map(\.0), columnRanges.map(\.1), divisors, y)
     }
 }
 

@@ -208,7 +208,7 @@ func broadcastCopy(_ x: Tensor, to shape: [Int], _ workspace: Workspace) -> Tens
 }
 
 /// Range(start, limit, delta) for float, double, int32 and int64 scalars.
-struct Range: Operator {
+struct ArithmeticRange: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let start = try inputs.required(0), limit = try inputs.required(1), delta = try inputs.required(2)
         guard start.count == 1, limit.count == 1, delta.count == 1,

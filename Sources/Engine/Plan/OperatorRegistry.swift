@@ -120,7 +120,7 @@ enum OperatorRegistry {
         table["ConstantOfShape"] = { try ConstantOfShape($0) }
         table["Expand"] = { _ in Expand() }
         table["Tile"] = { _ in Tile() }
-        table["Range"] = { _ in Range() }
+        table["Range"] = { _ in ArithmeticRange() }
         table["Pad"] = { try Pad($0) }
         table["Resize"] = { try Resize($0, upsample: false) }
         table["Upsample"] = { try Resize($0, upsample: true) }
