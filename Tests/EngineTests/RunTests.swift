@@ -159,18 +159,25 @@ final class RunTests: XCTestCase {
     }
 
     func testWorkspaceRecyclesIntermediates() throws {
-        let plan = try denseModel().plan()
+        var model = ModelBuilder()
+        model.input("x", [64, 3])
+        model.output("y", [64, 3])
+        model.node("Exp", ["x"], ["e"])
+        model.node("Log", ["e"], ["y"])
+        let plan = try model.plan()
         let workspace = Workspace()
         let x = Tensor(shape: [64, 3], floats: Array(repeating: 1, count: 192))
         _ = try plan.run(["x": x], workspace: workspace)
-        XCTAssertGreaterThan(workspace.pooledByteCount, 0, "the MatMul and Add results die inside the run")
+        XCTAssertEqual(workspace.pooledByteCount, 64 * 3 * 4, "Exp's result dies inside the run")
+        _ = try plan.run(["x": x], workspace: workspace)
+        XCTAssertEqual(workspace.pooledByteCount, 64 * 3 * 4, "the second run reuses it instead of allocating")
     }
 
     func testTraceReportsShapesAndFLOPs() throws {
         let plan = try denseModel().plan()
         var records: [Plan.StepRecord] = []
         _ = try plan.trace(["x": Tensor(shape: [4, 3], floats: Array(repeating: 1, count: 12))]) { records.append($0) }
-        XCTAssertEqual(records.map(\.opType), ["MatMul", "Add", "Relu"])
+        XCTAssertEqual(records.map(\.opType), ["MatMul+Add+Relu"])
         XCTAssertEqual(records.first?.outputShapes, [[4, 2]])
         XCTAssertEqual(records.first?.estimatedFLOPs, 2 * 4 * 2 * 3)
     }
@@ -181,4 +188,61 @@ final class Counter: @unchecked Sendable {
     private var count = 0
     var value: Int { lock.withLock { count } }
     func increment() { lock.withLock { count += 1 } }
+}
+
+/// Graph-level optimisations keep results: BatchNormalization folded into Conv, MatMul + Add fused.
+final class FoldingTests: XCTestCase {
+    func testBatchNormalizationFoldsIntoConv() throws {
+        var random = TestRandom(seed: 21)
+        func model(foldable: Bool) -> ModelBuilder {
+            var model = ModelBuilder()
+            model.input("x", [2, 3, 6, 6])
+            model.output("y", [2, 4, 6, 6])
+            if !foldable { model.output("c", [2, 4, 6, 6]) }   // a second reader blocks the fold
+            var local = TestRandom(seed: 9)
+            model.initializer("w", [4, 3, 3, 3], floats: local.floats(108))
+            model.initializer("b", [4], floats: local.floats(4))
+            model.initializer("gamma", [4], floats: [1.5, 0.5, -1, 2])
+            model.initializer("beta", [4], floats: local.floats(4))
+            model.initializer("mean", [4], floats: local.floats(4))
+            model.initializer("var", [4], floats: [0.5, 1, 2, 0.25])
+            model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+            model.node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["n"])
+            model.node("Relu", ["n"], ["y"])
+            return model
+        }
+        let folded = try model(foldable: true).plan(), unfolded = try model(foldable: false).plan()
+        XCTAssertEqual(folded.stepOpTypes, ["Conv+Relu"])
+        XCTAssertEqual(unfolded.stepOpTypes, ["Conv", "BatchNormalization", "Relu"])
+        let x = Tensor(shape: [2, 3, 6, 6], floats: random.floats(216))
+        let a = try XCTUnwrap(try folded.run(["x": x])["y"]).floatArray()
+        let b = try XCTUnwrap(try unfolded.run(["x": x])["y"]).floatArray()
+        assertClose(a, b, tolerance: 1e-5)
+    }
+
+    func testMatMulAddFusesTheBias() throws {
+        var random = TestRandom(seed: 22)
+        var model = ModelBuilder()
+        model.input("x", ["N", 5, 8])
+        model.output("y", ["N", 5, 3])
+        let w = random.floats(24), b = random.floats(3)
+        model.initializer("w", [8, 3], floats: w)
+        model.initializer("b", [3], floats: b)
+        model.node("MatMul", ["x", "w"], ["xw"])
+        model.node("Add", ["b", "xw"], ["z"])
+        model.node("Tanh", ["z"], ["y"])
+        let plan = try model.plan()
+        XCTAssertEqual(plan.stepOpTypes, ["MatMul+Add+Tanh"])
+        let xs = random.floats(2 * 5 * 8)
+        let y = try XCTUnwrap(try plan.run(["x": Tensor(shape: [2, 5, 8], floats: xs)])["y"]).floatArray()
+        var expected: [Float] = []
+        for row in 0..<10 {
+            for j in 0..<3 {
+                var sum = b[j]
+                for k in 0..<8 { sum += xs[row * 8 + k] * w[k * 3 + j] }
+                expected.append(tanh(sum))
+            }
+        }
+        assertClose(y, expected, tolerance: 1e-5)
+    }
 }

@@ -71,12 +71,28 @@ struct Gemm: ActivationFusing {
     }
 }
 
-/// MatMul with numpy semantics: batched, broadcast over leading dimensions, 1-D operands promoted.
+/// MatMul with numpy semantics: batched, broadcast over leading dimensions, 1-D operands promoted;
+/// optionally with a fused bias along the last axis (MatMul + Add) and activation.
 struct MatMul: ActivationFusing {
     var activation: Activation?
+    /// Added along the last axis of the result (from a fused Add).
+    var bias: Tensor?
 
     func fused(with activation: Activation) -> any Operator {
-        MatMul(activation: activation)
+        var copy = self
+        copy.activation = activation
+        return copy
+    }
+
+    /// This MatMul with `bias` added along its last axis, when `bias` is a float vector that fits
+    /// the constant 2-d weight's column count (and broadcasting can't change the result's shape).
+    func fused(withBias bias: Tensor, weight: Tensor?) -> MatMul? {
+        guard self.bias == nil, activation == nil, bias.dataType == .float, let weight, weight.rank == 2,
+              bias.rank == 1, bias.count == weight.shape[1]
+        else { return nil }
+        var copy = self
+        copy.bias = bias
+        return copy
     }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
@@ -96,16 +112,18 @@ struct MatMul: ActivationFusing {
         let out = workspace.allocate(.float, outShape)
         let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
         let act = activation?.kernelDescriptor ?? Activation.none
+        let colBias = bias.map { UnsafePointer($0.pointer(as: Float.self)) }
+        if colBias != nil { precondition(bias?.count == n, "fused bias must match the weight's columns") }
 
         if bBatch.reduce(1, *) == 1 && aBatch == batch {
             // The weight-matrix case: every row of every batch times one B, as a single GEMM.
-            ds_sgemm(0, 0, batch.reduce(1, *) * m, n, k, 1, pa, k, pb, n, 0, po, n, nil, nil, act)
+            ds_sgemm(0, 0, batch.reduce(1, *) * m, n, k, 1, pa, k, pb, n, 0, po, n, nil, colBias, act)
         } else {
             Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
                 for i in 0..<count {
                     let aOffset = (offsets[0] + i * strides[0]) * m * k
                     let bOffset = (offsets[1] + i * strides[1]) * k * n
-                    ds_sgemm(0, 0, m, n, k, 1, pa + aOffset, k, pb + bOffset, n, 0, po + (o + i) * m * n, n, nil, nil, act)
+                    ds_sgemm(0, 0, m, n, k, 1, pa + aOffset, k, pb + bOffset, n, 0, po + (o + i) * m * n, n, nil, colBias, act)
                 }
             }
         }

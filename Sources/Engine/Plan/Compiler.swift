@@ -5,6 +5,7 @@ import Foundation
 extension Plan {
     convenience init(compiling source: Graph) throws {
         var graph = source
+        graph.foldBatchNormalizationIntoConv()
         let ordered = try Self.topologicalOrder(graph)
         var nodes: [(node: GraphNode, op: any Operator)] = []
         for node in ordered {
@@ -15,7 +16,9 @@ extension Plan {
                 nodes.append((node, op))
             }
         }
-        nodes = Self.fuseActivations(nodes, graphOutputs: Set(graph.outputs.map(\.name)))
+        let graphOutputs = Set(graph.outputs.map(\.name))
+        nodes = Self.fuseBiases(nodes, graphOutputs: graphOutputs, constants: graph.constants)
+        nodes = Self.fuseActivations(nodes, graphOutputs: graphOutputs)
         try self.init(planning: nodes, graph: graph)
     }
 
@@ -99,6 +102,39 @@ extension Plan {
     }
 
     // MARK: Fusion
+
+    /// Folds `Add(MatMul(x, W), b)` with a constant bias along the last axis into the MatMul's
+    /// GEMM epilogue (PyTorch exports nn.Linear on 3-d inputs this way).
+    private static func fuseBiases(_ nodes: [(node: GraphNode, op: any Operator)], graphOutputs: Set<String>,
+                                   constants: [String: Tensor]) -> [(node: GraphNode, op: any Operator)] {
+        var readers: [String: Int] = [:]
+        for (node, _) in nodes { for input in node.inputs { readers[input, default: 0] += 1 } }
+        var producerIndex: [String: Int] = [:]
+        var result: [(node: GraphNode, op: any Operator)?] = []
+        for (node, op) in nodes {
+            var fusedIntoProducer = false
+            if node.opType == "Add", node.domain.isEmpty, node.inputs.count == 2 {
+                for (source, other) in [(node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])] {
+                    guard let index = producerIndex[source], readers[source] == 1, !graphOutputs.contains(source),
+                          let producer = result[index], producer.node.opType == "MatMul",
+                          let matmul = producer.op as? MatMul, let bias = constants[other],
+                          let fused = matmul.fused(withBias: bias, weight: constants[producer.node.inputs[1]])
+                    else { continue }
+                    var fusedNode = producer.node
+                    fusedNode.outputs = node.outputs
+                    fusedNode.opType += "+Add"
+                    result[index] = (fusedNode, fused)
+                    for output in node.outputs { producerIndex[output] = index }
+                    fusedIntoProducer = true
+                    break
+                }
+            }
+            if fusedIntoProducer { continue }
+            for output in node.outputs { producerIndex[output] = result.count }
+            result.append((node, op))
+        }
+        return result.compactMap { $0 }
+    }
 
     /// Folds an activation into the Conv/Gemm/MatMul that feeds it when nothing else reads the
     /// intermediate value.
