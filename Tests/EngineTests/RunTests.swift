@@ -1,3 +1,4 @@
+import ONNXProto
 import Foundation
 import XCTest
 @testable import Engine
@@ -246,3 +247,33 @@ final class FoldingTests: XCTestCase {
         assertClose(y, expected, tolerance: 1e-5)
     }
 }
+
+/// Shapes computed from run-time data are checked, never trusted: absurd sizes are errors, not traps.
+final class HostileShapeTests: XCTestCase {
+    private func assertRejected(_ opType: String, _ inputs: [(String, Tensor)], attributes: [ONNXProtoAttribute] = [],
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        var model = ModelBuilder()
+        for (name, tensor) in inputs { model.input(name, tensor.shape.map { .fixed($0) }, type: tensor.dataType.rawValue) }
+        model.output("y", [1])
+        model.node(opType, inputs.map(\.0), ["y"], name: "hostile", attributes: attributes)
+        let plan = try model.plan()
+        XCTAssertThrowsError(try plan.run(Dictionary(uniqueKeysWithValues: inputs)), file: file, line: line) { error in
+            guard case .invalidInput(let node, _, _)? = error as? EngineError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertEqual(node, "hostile", file: file, line: line)
+        }
+    }
+
+    func testAbsurdShapesAreRejected() throws {
+        let huge = Tensor(shape: [3], int64s: [1 << 40, 1 << 40, 1 << 40])
+        try assertRejected("ConstantOfShape", [("shape", huge)])
+        try assertRejected("Expand", [("x", Tensor(shape: [1], floats: [1])), ("shape", huge)])
+        try assertRejected("Tile", [("x", Tensor(shape: [2], floats: [1, 2])), ("repeats", Tensor(shape: [1], int64s: [.max]))])
+        try assertRejected("Range", [("start", Tensor(scalar: 0)), ("limit", Tensor(scalar: 1e30)), ("delta", Tensor(scalar: 1e-30))])
+        try assertRejected("Reshape", [("x", Tensor(shape: [4], floats: [1, 2, 3, 4])),
+                                       ("shape", Tensor(shape: [3], int64s: [1 << 62, 1 << 62, -1]))])
+        try assertRejected("Pad", [("x", Tensor(shape: [2], floats: [1, 2])), ("pads", Tensor(shape: [2], int64s: [.max, .max]))])
+        try assertRejected("Gather", [("x", Tensor(shape: [2], floats: [1, 2])), ("i", Tensor(shape: [1], int64s: [7]))])
+    }
+}
+
+typealias ONNXProtoAttribute = Onnx_AttributeProto

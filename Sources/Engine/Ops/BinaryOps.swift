@@ -19,7 +19,7 @@ struct BinaryArithmetic: Operator {
 
     static func apply(_ kind: Kind, _ a: Tensor, _ b: Tensor, _ workspace: Workspace) throws -> Tensor {
         let shape = try Broadcast.shape([a.shape, b.shape])
-        let out = workspace.allocate(a.dataType, shape)
+        let out = try workspace.allocate(a.dataType, shape)
         try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
         return out
     }
@@ -66,7 +66,7 @@ struct VariadicArithmetic: Operator {
             let divisor = Tensor(shape: [], copying: [Float(tensors.count)], as: .float)
             result = try BinaryArithmetic.apply(.div, result, try convert(divisor, to: result.dataType, workspace), workspace)
         } else if tensors.count == 1 {
-            result = copy(result, workspace)
+            result = try copy(result, workspace)
         }
         return [result]
     }
@@ -84,7 +84,7 @@ struct Comparison: Operator {
             throw KernelError("inputs have different element types: \(a.dataType) and \(b.dataType)")
         }
         if a.dataType == .bool { a = try convert(a, to: .uint8, workspace); b = try convert(b, to: .uint8, workspace) }
-        let out = workspace.allocate(.bool, try Broadcast.shape([a.shape, b.shape]))
+        let out = try workspace.allocate(.bool, try Broadcast.shape([a.shape, b.shape]))
         try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
         return [out]
     }
@@ -113,7 +113,7 @@ struct LogicalBinary: Operator {
         let a = try inputs.required(0), b = try inputs.required(1)
         try a.expect(.bool, role: "input A")
         try b.expect(.bool, role: "input B")
-        let out = workspace.allocate(.bool, try Broadcast.shape([a.shape, b.shape]))
+        let out = try workspace.allocate(.bool, try Broadcast.shape([a.shape, b.shape]))
         switch kind {
         case .and: binaryLoop(a, b, out, UInt8.self) { $0 & $1 }
         case .or: binaryLoop(a, b, out, UInt8.self) { $0 | $1 }
@@ -130,7 +130,7 @@ struct Where: Operator {
         try condition.expect(.bool, role: "condition")
         guard x.dataType == y.dataType else { throw KernelError("X is \(x.dataType) but Y is \(y.dataType)") }
         let shape = try Broadcast.shape([condition.shape, x.shape, y.shape])
-        let out = workspace.allocate(x.dataType, shape)
+        let out = try workspace.allocate(x.dataType, shape)
         let size = x.dataType.size
         let c = condition.pointer(as: UInt8.self)
         let (px, py, po) = (x.storage.bytes, y.storage.bytes, out.storage.bytes)
@@ -172,8 +172,8 @@ func compareLoop<T>(_ a: Tensor, _ b: Tensor, _ out: Tensor, _ type: T.Type, _ f
 }
 
 /// A contiguous copy of a tensor in fresh workspace memory.
-func copy(_ tensor: Tensor, _ workspace: Workspace) -> Tensor {
-    let out = workspace.allocate(tensor.dataType, tensor.shape)
+func copy(_ tensor: Tensor, _ workspace: Workspace) throws -> Tensor {
+    let out = try workspace.allocate(tensor.dataType, tensor.shape)
     out.storage.bytes.copyMemory(from: tensor.storage.bytes, byteCount: tensor.byteCount)
     return out
 }

@@ -70,7 +70,7 @@ struct Conv: ActivationFusing {
         }
         let (outH, outW) = (g.output[0], g.output[1])
         let outShape = x.rank == 3 ? [batch, outChannels, outW] : [batch, outChannels, outH, outW]
-        let out = workspace.allocate(.float, outShape)
+        let out = try workspace.allocate(.float, outShape)
 
         let cinPerGroup = channels / group, coutPerGroup = outChannels / group
         let kernelSize = cinPerGroup * g.kernel[0] * g.kernel[1]
@@ -87,7 +87,7 @@ struct Conv: ActivationFusing {
         }
         // Unfold a band of output rows at a time so the columns stay in L2 while the GEMM reads them.
         let bandRows = pointwise ? outH : max(1, min(outH, Self.columnBudget / max(1, kernelSize * outW)))
-        let columns: Tensor? = pointwise ? nil : workspace.allocate(.float, [kernelSize, bandRows * outW])
+        let columns: Tensor? = pointwise ? nil : try workspace.allocate(.float, [kernelSize, bandRows * outW])
         defer { if var columns { workspace.recycle(&columns) } }
         for n in 0..<batch {
             for gi in 0..<group {

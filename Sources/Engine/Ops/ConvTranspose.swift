@@ -78,12 +78,12 @@ struct ConvTranspose: ActivationFusing {
         let d2 = rank == 1 ? [1] + dilations : dilations, p2 = rank == 1 ? [0] + padBegin : padBegin
         let in2 = rank == 1 ? [1] + spatial : spatial, out2 = rank == 1 ? [1] + output : output
 
-        let out = workspace.allocate(.float, [batch, outChannels] + output)
+        let out = try workspace.allocate(.float, [batch, outChannels] + output)
         let py = out.pointer(as: Float.self)
         py.initialize(repeating: 0, count: out.count)
         let cinPerGroup = channels / group
         let rows = coutPerGroup * k2[0] * k2[1], pixels = in2[0] * in2[1], outPixels = out2[0] * out2[1]
-        var columns = workspace.allocate(.float, [rows, pixels])
+        var columns = try workspace.allocate(.float, [rows, pixels])
         defer { workspace.recycle(&columns) }
         let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self), pc = columns.pointer(as: Float.self)
         for n in 0..<batch {

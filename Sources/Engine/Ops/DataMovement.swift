@@ -50,7 +50,7 @@ struct Transpose: Operator {
             throw KernelError("perm \(perm) is not a permutation of the \(x.rank) axes of \(x.shape)")
         }
         let strides = contiguousStrides(x.shape)
-        let out = workspace.allocate(x.dataType, perm.map { x.shape[$0] })
+        let out = try workspace.allocate(x.dataType, perm.map { x.shape[$0] })
         stridedCopy(from: x.storage.bytes, offset: 0, strides: perm.map { strides[$0] }, shape: out.shape,
                     elementSize: x.dataType.size, to: out.storage.bytes)
         return [out]
@@ -74,7 +74,7 @@ struct Concat: Operator {
             }
             shape[axis] += tensor.shape[axis]
         }
-        let out = workspace.allocate(first.dataType, shape)
+        let out = try workspace.allocate(first.dataType, shape)
         let outer = shape[..<axis].reduce(1, *), size = first.dataType.size
         let rowBytes = shape[axis...].reduce(1, *) * size
         var column = 0
@@ -104,15 +104,15 @@ struct Split: Operator {
             let part = (dim + outputCount - 1) / outputCount
             sizes = (0..<outputCount).map { max(0, min(part, dim - $0 * part)) }
         }
-        guard let sizes, sizes.count == outputCount, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == dim else {
+        guard let sizes, sizes.count == outputCount, sizes.allSatisfy({ (0...dim).contains($0) }), sizes.reduce(0, +) == dim else {
             throw KernelError("split \(sizes ?? []) does not divide dimension \(axis) (\(dim)) into \(outputCount) outputs")
         }
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), size = x.dataType.size
         var start = 0
-        return sizes.map { length in
+        return try sizes.map { length in
             var shape = x.shape
             shape[axis] = length
-            let out = workspace.allocate(x.dataType, shape)
+            let out = try workspace.allocate(x.dataType, shape)
             for o in 0..<outer where length > 0 {
                 (out.storage.bytes + o * length * inner * size).copyMemory(
                     from: x.storage.bytes + (o * dim + start) * inner * size, byteCount: length * inner * size)
@@ -146,7 +146,9 @@ struct Slice: Operator {
         var begin = [Int](repeating: 0, count: x.rank), step = [Int](repeating: 1, count: x.rank)
         var shape = x.shape
         for (i, axis) in axes.enumerated() {
-            let dim = x.shape[axis], s = steps?[i] ?? 1
+            // Steps beyond ±2^40 select the same elements as any step past the dimension; clamping
+            // them keeps the arithmetic below from overflowing.
+            let dim = x.shape[axis], s = min(max(steps?[i] ?? 1, -(1 << 40)), 1 << 40)
             guard s != 0 else { throw KernelError("steps must not be zero") }
             var start = starts[i] < 0 ? starts[i] + dim : starts[i]
             var end = ends[i] < 0 ? ends[i] + dim : ends[i]
@@ -163,7 +165,7 @@ struct Slice: Operator {
             step[axis] = s
         }
         let strides = contiguousStrides(x.shape)
-        let out = workspace.allocate(x.dataType, shape)
+        let out = try workspace.allocate(x.dataType, shape)
         let offset = zip(begin, strides).reduce(0) { $0 + $1.0 * $1.1 }
         stridedCopy(from: x.storage.bytes, offset: offset, strides: zip(strides, step).map { $0 * $1 }, shape: shape,
                     elementSize: x.dataType.size, to: out.storage.bytes)
@@ -180,7 +182,7 @@ struct Gather: Operator {
         let axis = try normalizedAxis(self.axis, rank: data.rank)
         let dim = data.shape[axis]
         let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
-        let out = workspace.allocate(data.dataType, Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...]))
+        let out = try workspace.allocate(data.dataType, Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...]))
         let chunk = inner * data.dataType.size
         let positions = indices.int64Array()
         for (i, raw) in positions.enumerated() {
@@ -202,8 +204,12 @@ struct Tile: Operator {
         guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else {
             throw KernelError("repeats \(repeats) must have one non-negative value per axis of \(x.shape)")
         }
-        let shape = zip(x.shape, repeats).map { $0 * $1 }
-        let out = workspace.allocate(x.dataType, shape)
+        let shape = try zip(x.shape, repeats).map { dim, times in
+            let (product, overflow) = dim.multipliedReportingOverflow(by: times)
+            guard !overflow else { throw KernelError("repeats \(repeats) overflow the shape \(x.shape)") }
+            return product
+        }
+        let out = try workspace.allocate(x.dataType, shape)
         let strides = contiguousStrides(x.shape), size = x.dataType.size
         var coordinate = [Int](repeating: 0, count: x.rank)
         for o in 0..<out.count {
@@ -243,6 +249,7 @@ struct Pad: Operator {
         let axes = try inputs.optional(3).map { try indexList($0, role: "axes").map { try normalizedAxis($0, rank: rank) } }
             ?? Array(0..<rank)
         guard given.count == 2 * axes.count else { throw KernelError("pads has \(given.count) values for \(axes.count) axes") }
+        guard given.allSatisfy({ abs($0) <= 1 << 31 }) else { throw KernelError("pads \(given) are out of range") }
         var begin = [Int](repeating: 0, count: rank), end = [Int](repeating: 0, count: rank)
         for (i, axis) in axes.enumerated() {
             begin[axis] = given[i]
@@ -253,7 +260,7 @@ struct Pad: Operator {
         if mode != .constant, zip(x.shape, shape).contains(where: { $0 == 0 && $1 > 0 }) {
             throw KernelError("\(mode.rawValue) padding needs a non-empty input")
         }
-        let out = workspace.allocate(x.dataType, shape)
+        let out = try workspace.allocate(x.dataType, shape)
         let size = x.dataType.size
         // The fill value, converted to the input's type.
         var fillValue = Tensor(scalar: attributeValue)

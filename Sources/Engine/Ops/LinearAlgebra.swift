@@ -30,7 +30,7 @@ struct Gemm: ActivationFusing {
         let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
         let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         guard k == kb else { throw KernelError("inner dimensions differ: A is \(a.shape), B is \(b.shape) (transA \(transA), transB \(transB))") }
-        let out = workspace.allocate(.float, [m, n])
+        let out = try workspace.allocate(.float, [m, n])
         var rowBias: UnsafeMutablePointer<Float>? = nil
         var colBias: UnsafeMutablePointer<Float>? = nil
         var scaledBias: Tensor?
@@ -43,7 +43,7 @@ struct Gemm: ActivationFusing {
             let isRow = c.count == n && (c.rank == 1 || (c.rank == 2 && c.shape[0] == 1))
             let isColumn = c.count == m && c.rank == 2 && c.shape[1] == 1
             if isRow || isColumn {
-                let bias = beta == 1 ? c : scaled(c, by: beta, workspace)
+                let bias = beta == 1 ? c : try scaled(c, by: beta, workspace)
                 scaledBias = bias
                 if isRow { colBias = bias.floats.baseAddress } else { rowBias = bias.floats.baseAddress }
                 if isRow && isColumn { rowBias = nil }
@@ -63,8 +63,8 @@ struct Gemm: ActivationFusing {
         return [out]
     }
 
-    private func scaled(_ tensor: Tensor, by factor: Float, _ workspace: Workspace) -> Tensor {
-        let out = workspace.allocate(.float, tensor.shape)
+    private func scaled(_ tensor: Tensor, by factor: Float, _ workspace: Workspace) throws -> Tensor {
+        let out = try workspace.allocate(.float, tensor.shape)
         let src = tensor.pointer(as: Float.self), dst = out.pointer(as: Float.self)
         for i in 0..<tensor.count { dst[i] = factor * src[i] }
         return out
@@ -109,7 +109,7 @@ struct MatMul: ActivationFusing {
         let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
         let batch = try Broadcast.shape([aBatch, bBatch])
         var outShape = batch + [m, n]
-        let out = workspace.allocate(.float, outShape)
+        let out = try workspace.allocate(.float, outShape)
         let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
         let act = activation?.kernelDescriptor ?? Activation.none
         let colBias = bias.map { UnsafePointer($0.pointer(as: Float.self)) }

@@ -32,7 +32,7 @@ struct BatchNormalization: Operator {
         }
         let (scale, bias, mean, variance) = (parameters[0].pointer(as: Float.self), parameters[1].pointer(as: Float.self),
                                              parameters[2].pointer(as: Float.self), parameters[3].pointer(as: Float.self))
-        let out = workspace.allocate(.float, x.shape)
+        let out = try workspace.allocate(.float, x.shape)
         let size = x.shape.dropFirst(2).reduce(1, *)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for plane in 0..<(x.shape[0] * channels) {
@@ -60,7 +60,7 @@ struct InstanceNormalization: Operator {
         guard x.rank >= 2, scale.count == x.shape[1], bias.count == x.shape[1] else {
             throw KernelError("scale \(scale.shape) and B \(bias.shape) must have one value per channel of \(x.shape)")
         }
-        let out = workspace.allocate(.float, x.shape)
+        let out = try workspace.allocate(.float, x.shape)
         let channels = x.shape[1], size = x.shape.dropFirst(2).reduce(1, *)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         let ps = scale.pointer(as: Float.self), pb = bias.pointer(as: Float.self)
@@ -90,19 +90,19 @@ struct LayerNormalization: Operator {
         let normShape = Array(x.shape[axis...])
         let size = normShape.reduce(1, *), rows = x.count / max(size, 1)
         // Scale and bias broadcast to the normalised shape.
-        let scaleFull = workspace.allocate(.float, normShape)
+        let scaleFull = try workspace.allocate(.float, normShape)
         let ones = Tensor(shape: normShape, floats: [Float](repeating: 1, count: size))
         binaryLoop(ones, scale, scaleFull, Float.self) { $0 * $1 }
         var biasFull: Tensor?
         if let bias {
-            let full = workspace.allocate(.float, normShape)
+            let full = try workspace.allocate(.float, normShape)
             binaryLoop(ones, bias, full, Float.self) { $0 * $1 }
             biasFull = full
         }
-        let out = workspace.allocate(.float, x.shape)
+        let out = try workspace.allocate(.float, x.shape)
         // Mean and InvStdDev outputs keep the normalised axes with size 1.
         let statisticsShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
-        let means = workspace.allocate(.float, statisticsShape), inverseDeviations = workspace.allocate(.float, statisticsShape)
+        let means = try workspace.allocate(.float, statisticsShape), inverseDeviations = try workspace.allocate(.float, statisticsShape)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         let ps = scaleFull.pointer(as: Float.self), pb = biasFull?.pointer(as: Float.self)
         for row in 0..<rows {
@@ -146,7 +146,7 @@ struct Softmax: Operator {
         let x = try inputs.required(0)
         try x.expect(.float, role: "input")
         let axis = try normalizedAxis(self.axis, rank: x.rank)
-        let out = workspace.allocate(.float, x.shape)
+        let out = try workspace.allocate(.float, x.shape)
         let (outer, length, inner): (Int, Int, Int) = flattensTrailingAxes
             ? (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
             : (x.shape[..<axis].reduce(1, *), x.rank == 0 ? 1 : x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))

@@ -25,13 +25,13 @@ struct Pool: Operator {
         let rank = spatial.count
         let planes = x.shape[0] * x.shape[1]
         let inSize = spatial.reduce(1, *), outSize = g.output.reduce(1, *)
-        let out = workspace.allocate(.float, Array(x.shape.prefix(2)) + g.output)
+        let out = try workspace.allocate(.float, Array(x.shape.prefix(2)) + g.output)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         if rank == 2 && !wantsIndices {
             pool2D(px, py, planes: planes, height: spatial[0], width: spatial[1], g)
             return [out]
         }
-        let indices = workspace.allocate(.int64, out.shape)
+        let indices = try workspace.allocate(.int64, out.shape)
         let pi = indices.pointer(as: Int64.self)
         let inStrides = contiguousStrides(spatial)
         // Column-major strides, for storage_order 1.
@@ -149,7 +149,7 @@ struct GlobalPool: Operator {
         try x.expect(.float, role: "X")
         guard x.rank >= 2 else { throw KernelError("X must be N × C × spatial…, got \(x.shape)") }
         let planes = x.shape[0] * x.shape[1], size = x.shape.dropFirst(2).reduce(1, *)
-        let out = workspace.allocate(.float, Array(x.shape.prefix(2)) + Array(repeating: 1, count: x.rank - 2))
+        let out = try workspace.allocate(.float, Array(x.shape.prefix(2)) + Array(repeating: 1, count: x.rank - 2))
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for plane in 0..<planes {
             let values = UnsafeBufferPointer(start: px + plane * size, count: size)

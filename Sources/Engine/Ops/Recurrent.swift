@@ -36,7 +36,9 @@ struct Recurrent: Operator {
         case .gru: self.cell = .gru(linearBeforeReset: try a.int("linear_before_reset", default: 0) != 0)
         case .rnn: self.cell = .rnn
         }
-        guard let hidden = try a.int("hidden_size"), hidden > 0 else { throw context.invalid("hidden_size", "is required and must be positive") }
+        guard let hidden = try a.int("hidden_size"), hidden > 0, hidden <= 1 << 20 else {
+            throw context.invalid("hidden_size", "is required and must be in 1...\(1 << 20)")
+        }
         hiddenSize = hidden
         let direction = try a.string("direction", default: "forward")
         switch direction {
@@ -94,10 +96,10 @@ struct Recurrent: Operator {
         let peepholes = inputs.optional(7).flatMap { p -> Tensor? in if case .lstm = cell { p } else { nil } }
         if let peepholes, peepholes.shape != [dirs, 3 * h] { throw KernelError("P must be \([dirs, 3 * h]), got \(peepholes.shape)") }
 
-        let y = workspace.allocate(.float, [steps, dirs, batch, h])
+        let y = try workspace.allocate(.float, [steps, dirs, batch, h])
         y.floats.initialize(repeating: 0)
-        let yH = workspace.allocate(.float, [dirs, batch, h])
-        let yC = workspace.allocate(.float, [dirs, batch, h])
+        let yH = try workspace.allocate(.float, [dirs, batch, h])
+        let yC = try workspace.allocate(.float, [dirs, batch, h])
         for d in 0..<dirs {
             try runDirection(d, x: x, w: w, r: r, bias: bias, lengths: lengths, initialH: initialH, initialC: initialC,
                              peepholes: peepholes, y: y, yH: yH, yC: yC, workspace)
@@ -134,7 +136,7 @@ struct Recurrent: Operator {
         var foldedBias = inputBias
         let separateCandidateBias: Bool = if case .gru = cell { true } else { false }
         for i in 0..<width where !(separateCandidateBias && i >= 2 * h) { foldedBias[i] += recurrentBias[i] }
-        var projected = workspace.allocate(.float, [steps * batch, width])
+        var projected = try workspace.allocate(.float, [steps * batch, width])
         defer { workspace.recycle(&projected) }
         ds_sgemm(0, 1, steps * batch, width, inputSize, 1, x.pointer(as: Float.self), inputSize, pw, inputSize,
                  0, projected.pointer(as: Float.self), width, nil, foldedBias, Activation.none)

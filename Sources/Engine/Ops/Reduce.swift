@@ -57,7 +57,7 @@ struct Reduce: Operator {
             }
         }
         let groupSize = Double(Swift.max(1, reduced.reduce(1) { $0 * x.shape[$1] }))
-        let out = workspace.allocate(x.dataType, outShape)
+        let out = try workspace.allocate(x.dataType, outShape)
         for i in 0..<outCount {
             var v = accumulator[i]
             switch kind {
@@ -102,7 +102,7 @@ struct ArgExtreme: Operator {
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
         var shape = x.shape
         if keepDims { shape[axis] = 1 } else { shape.remove(at: axis) }
-        let out = workspace.allocate(.int64, shape)
+        let out = try workspace.allocate(.int64, shape)
         let values = x.floatArray()
         for o in 0..<outer {
             for i in 0..<inner {

@@ -75,13 +75,15 @@ struct Resize: Operator {
             guard given.count == axes.count else { throw KernelError("scales has \(given.count) values for \(axes.count) axes") }
             for (axis, scale) in zip(axes, given) {
                 guard scale > 0 else { throw KernelError("scales must be positive, got \(given)") }
+                let size = (Double(x.shape[axis]) * Double(scale)).rounded(.down)
+                guard size <= Double(1 << 28) else { throw KernelError("scale \(scale) gives an output too large") }
                 scales[axis] = scale
-                sizes[axis] = Int((Float(x.shape[axis]) * scale).rounded(.down))
+                sizes[axis] = Int(size)
             }
         } else {
             throw KernelError("one of scales and sizes is required")
         }
-        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(1, *) <= 1 << 28 else {
+        guard sizes.allSatisfy({ $0 >= 0 }), try checkedElementCount(sizes) <= 1 << 28 else {
             throw KernelError("output size \(sizes) is out of range")
         }
         var roi = [Float](repeating: 0, count: rank) + [Float](repeating: 1, count: rank)
@@ -96,11 +98,11 @@ struct Resize: Operator {
         var current = x
         for axis in 0..<rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 || transform == .tfCropAndResize {
             let taps = taps(input: x.shape[axis], output: sizes[axis], scale: scales[axis], roiStart: roi[axis], roiEnd: roi[rank + axis])
-            let next = resizeAxis(current, axis: axis, taps: taps, workspace)
+            let next = try resizeAxis(current, axis: axis, taps: taps, workspace)
             if current.storage !== x.storage { workspace.recycle(&current) }
             current = next
         }
-        return [current.storage === x.storage ? copy(current, workspace) : current]
+        return [current.storage === x.storage ? try copy(current, workspace) : current]
     }
 
     /// Sizes from the `sizes` input, adjusted by keep_aspect_ratio_policy; scales follow from them.
@@ -112,7 +114,9 @@ struct Resize: Operator {
         }
         for (i, axis) in axes.enumerated() {
             scales[axis] = ratios[i]
-            sizes[axis] = aspectPolicy == .stretch ? given[i] : Int((Float(input[axis]) * ratios[i]).rounded())
+            let adjusted = (Double(input[axis]) * Double(ratios[i])).rounded()
+            guard adjusted.isFinite, adjusted <= Double(1 << 28) else { throw KernelError("sizes \(given) are too large") }
+            sizes[axis] = aspectPolicy == .stretch ? given[i] : Int(adjusted)
         }
     }
 
@@ -174,10 +178,10 @@ struct Resize: Operator {
         }
     }
 
-    private func resizeAxis(_ x: Tensor, axis: Int, taps: [[(Int, Float)]?], _ workspace: Workspace) -> Tensor {
+    private func resizeAxis(_ x: Tensor, axis: Int, taps: [[(Int, Float)]?], _ workspace: Workspace) throws -> Tensor {
         var shape = x.shape
         shape[axis] = taps.count
-        let out = workspace.allocate(.float, shape)
+        let out = try workspace.allocate(.float, shape)
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), length = x.shape[axis]
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
         for o in 0..<outer {

@@ -40,11 +40,11 @@ struct Reshape: Operator {
         }
         let count = input.reduce(1, *)
         if let inferred {
-            let known = shape.enumerated().filter { $0.offset != inferred }.reduce(1) { $0 * $1.element }
+            let known = try checkedElementCount(shape.enumerated().filter { $0.offset != inferred }.map(\.element))
             guard known > 0, count % known == 0 else { throw KernelError("cannot reshape \(input) to \(requested)") }
             shape[inferred] = count / known
         }
-        guard shape.reduce(1, *) == count else { throw KernelError("cannot reshape \(input) (\(count) elements) to \(requested)") }
+        guard try checkedElementCount(shape) == count else { throw KernelError("cannot reshape \(input) (\(count) elements) to \(requested)") }
         return shape
     }
 }
@@ -122,7 +122,7 @@ struct Identity: Operator {
             throw KernelError("Dropout in training mode is random; the engine runs inference only")
         }
         guard outputCount > 1 else { return [x] }
-        let mask = workspace.allocate(.bool, x.shape)
+        let mask = try workspace.allocate(.bool, x.shape)
         mask.storage.bytes.initializeMemory(as: UInt8.self, repeating: 1, count: x.count)
         return [x, mask]
     }
@@ -168,7 +168,7 @@ struct ConstantOfShape: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let shape = try indexList(try inputs.required(0), role: "shape")
         guard shape.allSatisfy({ $0 >= 0 }) else { throw KernelError("shape \(shape) has a negative dimension") }
-        let out = workspace.allocate(value.dataType, shape)
+        let out = try workspace.allocate(value.dataType, shape)
         fill(out, with: value)
         return [out]
     }
@@ -188,13 +188,13 @@ struct Expand: Operator {
         let x = try inputs.required(0)
         let requested = try indexList(try inputs.required(1), role: "shape")
         let shape = try Broadcast.shape([x.shape, requested])
-        return [broadcastCopy(x, to: shape, workspace)]
+        return [try broadcastCopy(x, to: shape, workspace)]
     }
 }
 
 /// A contiguous copy of `x` broadcast to `shape` (which must be a broadcast of x's shape).
-func broadcastCopy(_ x: Tensor, to shape: [Int], _ workspace: Workspace) -> Tensor {
-    let out = workspace.allocate(x.dataType, shape)
+func broadcastCopy(_ x: Tensor, to shape: [Int], _ workspace: Workspace) throws -> Tensor {
+    let out = try workspace.allocate(x.dataType, shape)
     let size = x.dataType.size
     let src = x.storage.bytes, dst = out.storage.bytes
     Broadcast.forEachRun(outShape: shape, inputShapes: [x.shape]) { o, offsets, strides, count in
@@ -215,15 +215,14 @@ struct ArithmeticRange: Operator {
               start.dataType == limit.dataType, start.dataType == delta.dataType else {
             throw KernelError("start, limit and delta must be scalars of one type")
         }
-        let (s, l, d) = (Double(start.element(at: 0)), Double(limit.element(at: 0)), Double(delta.element(at: 0)))
+        let (s, l, d) = (start.int64OrDouble(at: 0), limit.int64OrDouble(at: 0), delta.int64OrDouble(at: 0))
         let integer = [.int64, .int32].contains(start.dataType)
         let (si, li, di) = integer ? (start.int64Array()[0], limit.int64Array()[0], delta.int64Array()[0]) : (0, 0, 0)
         guard (integer ? di != 0 : d != 0) else { throw KernelError("delta must not be zero") }
-        let count = integer
-            ? max(0, Int((Double(li - si) / Double(di)).rounded(.up)))
-            : max(0, Int(((l - s) / d).rounded(.up)))
-        guard count <= 1 << 28 else { throw KernelError("range of \(count) elements is too large") }
-        let out = workspace.allocate(start.dataType, [count])
+        let exactCount = integer ? ((Double(li) - Double(si)) / Double(di)).rounded(.up) : ((l - s) / d).rounded(.up)
+        guard exactCount.isFinite, exactCount <= Double(1 << 28) else { throw KernelError("a range of \(exactCount) elements is too large") }
+        let count = max(0, Int(exactCount))
+        let out = try workspace.allocate(start.dataType, [count])
         switch start.dataType {
         case .float:
             let (sf, df) = (start.pointer(as: Float.self)[0], delta.pointer(as: Float.self)[0])

@@ -18,7 +18,7 @@ struct UnaryFloat: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0)
         try x.expect(.float, role: "input")
-        let out = workspace.allocate(.float, x.shape)
+        let out = try workspace.allocate(.float, x.shape)
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self), n = x.count
         func map(_ f: (Float) -> Float) { for i in 0..<n { dst[i] = f(src[i]) } }
         switch kind {
@@ -57,7 +57,7 @@ struct ActivationOp: ActivationOperator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0)
         try x.expect(.float, role: "input")
-        let out = copy(x, workspace)
+        let out = try copy(x, workspace)
         activation.apply(out.floats)
         return [out]
     }
@@ -90,7 +90,7 @@ struct Clip: ActivationOperator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0)
         if let constantBounds, x.dataType == .float {
-            let out = copy(x, workspace)
+            let out = try copy(x, workspace)
             Activation.clip(min: constantBounds.min, max: constantBounds.max).apply(out.floats)
             return [out]
         }
@@ -98,7 +98,7 @@ struct Clip: ActivationOperator {
         for bound in [low, high].compactMap({ $0 }) where bound.count != 1 || bound.dataType != x.dataType {
             throw KernelError("min and max must be scalars of the input's type \(x.dataType)")
         }
-        let out = workspace.allocate(x.dataType, x.shape)
+        let out = try workspace.allocate(x.dataType, x.shape)
         try dispatchNumeric(x.dataType, Visitor(x: x, low: low, high: high, out: out))
         return [out]
     }
@@ -125,7 +125,7 @@ struct SignedUnary: Operator {
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0)
-        let out = workspace.allocate(x.dataType, x.shape)
+        let out = try workspace.allocate(x.dataType, x.shape)
         try dispatchNumeric(x.dataType, Visitor(kind: kind, x: x, out: out))
         return [out]
     }
@@ -151,7 +151,7 @@ struct LogicalNot: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0)
         try x.expect(.bool, role: "input")
-        let out = workspace.allocate(.bool, x.shape)
+        let out = try workspace.allocate(.bool, x.shape)
         let src = x.pointer(as: UInt8.self), dst = out.pointer(as: UInt8.self)
         for i in 0..<x.count { dst[i] = src[i] == 0 ? 1 : 0 }
         return [out]
@@ -164,7 +164,7 @@ struct PRelu: Operator {
         let x = try inputs.required(0), slope = try inputs.required(1)
         try x.expect(.float, role: "X")
         try slope.expect(.float, role: "slope")
-        let out = workspace.allocate(.float, try Broadcast.shape([x.shape, slope.shape]))
+        let out = try workspace.allocate(.float, try Broadcast.shape([x.shape, slope.shape]))
         binaryLoop(x, slope, out, Float.self) { $0 >= 0 ? $0 : $0 * $1 }
         return [out]
     }
@@ -182,7 +182,7 @@ struct Cast: Operator {
 /// (saturating, NaN → 0), anything to bool is `!= 0`.
 func convert(_ tensor: Tensor, to target: DataType, _ workspace: Workspace) throws -> Tensor {
     if tensor.dataType == target { return tensor }
-    let out = workspace.allocate(target, tensor.shape)
+    let out = try workspace.allocate(target, tensor.shape)
     if target == .bool {
         let dst = out.pointer(as: UInt8.self)
         for i in 0..<tensor.count { dst[i] = tensor.element(at: i) != 0 ? 1 : 0 }

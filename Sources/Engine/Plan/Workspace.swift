@@ -17,9 +17,17 @@ public final class Workspace {
         self.maximumPooledBytes = maximumPooledBytes
     }
 
+    /// The most one tensor may hold: shapes computed from a model's data (Reshape, Expand, Tile,
+    /// ConstantOfShape, Resize…) are checked against it instead of trusted.
+    public static let maximumTensorBytes = 8 << 30
+
     /// An uninitialised tensor, reusing pooled memory when a block fits without wasting more than half.
-    func allocate(_ dataType: DataType, _ shape: [Int]) -> Tensor {
-        let needed = shape.reduce(1, *) * dataType.size
+    /// Throws (rather than trapping) when the shape is negative, overflows or is absurdly large.
+    func allocate(_ dataType: DataType, _ shape: [Int]) throws -> Tensor {
+        let needed = try checkedElementCount(shape) * dataType.size
+        guard needed <= Self.maximumTensorBytes else {
+            throw KernelError("a \(dataType) tensor of shape \(shape) would need \(needed) bytes, more than the \(Self.maximumTensorBytes)-byte limit")
+        }
         if let index = bestFit(needed) {
             let storage = free.remove(at: index)
             pooledBytes -= storage.byteCount
@@ -42,4 +50,16 @@ public final class Workspace {
         guard let index = free.firstIndex(where: { $0.byteCount >= needed }) else { return nil }
         return free[index].byteCount <= max(needed * 2, 4096) ? index : nil
     }
+}
+
+/// The element count of a shape, or an error if a dimension is negative or the product overflows.
+func checkedElementCount(_ shape: [Int]) throws -> Int {
+    var count = 1
+    for dim in shape {
+        guard dim >= 0 else { throw KernelError("shape \(shape) has a negative dimension") }
+        let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+        guard !overflow else { throw KernelError("shape \(shape) has more elements than can be counted") }
+        count = product
+    }
+    return count
 }
