@@ -145,3 +145,41 @@ final class LoadingErrorTests: XCTestCase {
         }
     }
 }
+
+/// Corrupted models (bytes flipped at random) either load and run or fail with an error — the
+/// process never traps. A crash here takes the whole test run down, which is the point.
+final class CorruptModelTests: XCTestCase {
+    func testFlippedBytesNeverCrash() throws {
+        var model = ModelBuilder()
+        model.input("x", ["N", 2, 6, 6])
+        model.output("y", ["N", 3])
+        var random = TestRandom(seed: 99)
+        model.initializer("w", [4, 2, 3, 3], floats: random.floats(72))
+        model.initializer("fc", [4 * 16, 3], floats: random.floats(192))
+        model.initializer("shape", [2], int64s: [0, -1])
+        model.node("Conv", ["x", "w"], ["c"], attributes: [ModelBuilder.ints("strides", [1, 1])])
+        model.node("Relu", ["c"], ["r"])
+        model.node("Reshape", ["r", "shape"], ["f"])
+        model.node("MatMul", ["f", "fc"], ["m"])
+        model.node("Softmax", ["m"], ["y"], attributes: [ModelBuilder.int("axis", 1)])
+        let original = [UInt8](try model.data())
+        XCTAssertNoThrow(try Plan(modelData: Data(original)).inferShapes(dynamicSize: 2))
+        var outcomes = (loaded: 0, rejected: 0)
+        for trial in 0..<3000 {
+            var bytes = original
+            for _ in 0..<(1 + trial % 4) {
+                let index = Int(UInt32(bitPattern: Int32(truncatingIfNeeded: Int((random.next() + 1) * 1e6)))) % bytes.count
+                bytes[index] ^= UInt8(truncatingIfNeeded: Int((random.next() + 1) * 127) | 1)
+            }
+            do {
+                let plan = try Plan(modelData: Data(bytes))
+                _ = try plan.inferShapes(dynamicSize: 2)
+                outcomes.loaded += 1
+            } catch is EngineError {
+                outcomes.rejected += 1
+            }
+        }
+        XCTAssertGreaterThan(outcomes.rejected, 0)
+        print("corrupted models: \(outcomes.loaded) ran, \(outcomes.rejected) rejected with an error")
+    }
+}
