@@ -273,10 +273,27 @@ void ds_sgemm_pack_a(int trans_a, ptrdiff_t m, ptrdiff_t k, float alpha, const f
     }
 }
 
-// The shared blocked loop; A comes pre-packed (prepacked != NULL) or is packed per block.
+size_t ds_sgemm_packed_b_size(ptrdiff_t k, ptrdiff_t n) {
+    const ptrdiff_t padded = (n + NR - 1) / NR * NR;
+    return (size_t)(padded > 0 ? padded : NR) * (size_t)(k > 0 ? k : 1);
+}
+
+// Layout of a pre-packed B: NC column blocks (outer), each holding its K blocks of KC rows packed as
+// pack_b does. Block (jc, pc) starts at jc·k + pc·ncp, ncp being the block's width padded to NR.
+void ds_sgemm_pack_b(int trans_b, ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *packed) {
+    for (ptrdiff_t jc = 0; jc < n; jc += NC) {
+        const ptrdiff_t nc = n - jc < NC ? n - jc : NC, ncp = (nc + NR - 1) / NR * NR;
+        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+            const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+            pack_b(trans_b, b, ldb, pc, kc, jc, nc, packed + jc * k + pc * ncp);
+        }
+    }
+}
+
+// The shared blocked loop; A and B each come pre-packed (non-NULL prepacked pointer) or are packed per block.
 static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                          const float *a, ptrdiff_t lda, const float *prepacked,
-                         const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                         const float *b, ptrdiff_t ldb, const float *prepacked_b, float beta, float *c, ptrdiff_t ldc,
                          const float *row_bias, const float *col_bias, ds_activation act) {
     const int epilogue = needs_epilogue(row_bias, col_bias, act);
     if (beta != 0 && beta != 1)
@@ -294,7 +311,13 @@ static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptr
             const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
             const int accumulate = pc > 0 || beta != 0;
             const int last_block = pc + kc == k;
-            pack_b(trans_b, b, ldb, pc, kc, jc, nc, buffers->b);
+            const float *b_block;
+            if (prepacked_b) {
+                b_block = prepacked_b + jc * k + pc * ((nc + NR - 1) / NR * NR);
+            } else {
+                pack_b(trans_b, b, ldb, pc, kc, jc, nc, buffers->b);
+                b_block = buffers->b;
+            }
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
                 const float *a_block;
@@ -306,7 +329,7 @@ static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptr
                 }
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
-                    const float *b_sliver = buffers->b + jr * kc;
+                    const float *b_sliver = b_block + jr * kc;
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
                         const float *a_sliver = a_block + ir * kc;
@@ -354,7 +377,7 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
         if (needs_epilogue(row_bias, col_bias, act)) apply_epilogue(c, ldc, 1, n, row_bias, col_bias, act);
         return;
     }
-    gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc, row_bias, col_bias, act);
+    gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act);
 }
 
 void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a,
@@ -366,5 +389,16 @@ void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *pack
         degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
         return;
     }
-    gemm_blocked(0, trans_b, m, n, k, 1, NULL, 0, packed_a, b, ldb, beta, c, ldc, row_bias, col_bias, act);
+    gemm_blocked(0, trans_b, m, n, k, 1, NULL, 0, packed_a, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act);
+}
+
+void ds_sgemm_prepacked_b(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                          const float *packed_b, float beta, float *c, ptrdiff_t ldc,
+                          const float *row_bias, const float *col_bias, ds_activation act) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) {
+        degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
+        return;
+    }
+    gemm_blocked(trans_a, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, packed_b, beta, c, ldc, row_bias, col_bias, act);
 }

@@ -67,6 +67,26 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testPrepackedRightOperand() {
+        var random = TestRandom(seed: 8)
+        for (m, n, k) in [(2, 3, 4), (32, 128, 3136), (7, 2100, 600), (33, 10, 1)] {
+            for (transA, transB) in [(false, false), (false, true), (true, true)] {
+                let a = random.floats(m * k), b = random.floats(k * n), colBias = random.floats(n)
+                // The micro-kernel reads packed B with aligned loads: 64-byte alignment is part of the contract.
+                let size = ds_sgemm_packed_b_size(k, n)
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: size * 4, alignment: 64)
+                defer { raw.deallocate() }
+                let packed = raw.bindMemory(to: Float.self, capacity: size)
+                ds_sgemm_pack_b(transB ? 1 : 0, k, n, b, transB ? k : n, packed)
+                var out = [Float](repeating: .nan, count: m * n)
+                ds_sgemm_prepacked_b(transA ? 1 : 0, m, n, k, 2, a, transA ? m : k, packed, 0, &out, n, nil, colBias, Activation.none)
+                let expected = reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 2, a: a, b: b, beta: 0,
+                                         c: [], rowBias: nil, colBias: colBias)
+                assertClose(out, expected, tolerance: 1e-4, "\(m)×\(n)×\(k) tA \(transA) tB \(transB)")
+            }
+        }
+    }
+
     func testVectorisedFunctionsAccuracy() {
         // exp saturates at exp(88.376) ≈ 2.4e38 (the Cephes range reduction's limit), so test below that.
         let xs = stride(from: Float(-90), through: 88.3, by: 0.37).map { $0 } + [0, 1e-6, -1e-6, 88.3, -104]

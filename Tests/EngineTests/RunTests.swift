@@ -131,6 +131,37 @@ final class RunTests: XCTestCase {
         assertClose(a, b, tolerance: 1e-5)
     }
 
+    func testDenseLayersWithPackedWeightsMatchWeightsGivenAtRunTime() throws {
+        var random = TestRandom(seed: 12)
+        let weights = random.floats(20 * 30), bias = random.floats(20)
+        func model(constant: Bool, op: String) -> ModelBuilder {
+            var model = ModelBuilder()
+            model.input("x", ["N", 30])
+            model.output("y", ["N", 20])
+            if constant {
+                model.initializer("w", op == "Gemm" ? [20, 30] : [30, 20], floats: weights)
+            } else {
+                model.input("w", op == "Gemm" ? [20, 30] : [30, 20])
+            }
+            model.initializer("b", [20], floats: bias)
+            if op == "Gemm" {
+                model.node("Gemm", ["x", "w", "b"], ["y"], attributes: [ModelBuilder.int("transB", 1), ModelBuilder.float("alpha", 0.5)])
+            } else {
+                model.node("MatMul", ["x", "w"], ["y"])
+            }
+            return model
+        }
+        for op in ["Gemm", "MatMul"] {
+            for batch in [1, 7] {
+                let x = Tensor(shape: [batch, 30], floats: random.floats(batch * 30))
+                let w = Tensor(shape: op == "Gemm" ? [20, 30] : [30, 20], floats: weights)
+                let packed = try XCTUnwrap(try model(constant: true, op: op).plan().run(["x": x])["y"]).floatArray()
+                let plain = try XCTUnwrap(try model(constant: false, op: op).plan().run(["x": x, "w": w])["y"]).floatArray()
+                assertClose(packed, plain, tolerance: 1e-5, "\(op) batch \(batch)")
+            }
+        }
+    }
+
     func testConcurrentRunsShareThePlanAndAgree() throws {
         var random = TestRandom(seed: 5)
         var model = ModelBuilder()

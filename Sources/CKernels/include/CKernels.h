@@ -53,6 +53,18 @@ void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *pack
                         float beta, float *c, ptrdiff_t ldc,
                         const float *row_bias, const float *col_bias, ds_activation activation);
 
+/// Floats needed to hold op(B) (k × n) pre-packed for ds_sgemm_prepacked_b.
+size_t ds_sgemm_packed_b_size(ptrdiff_t k, ptrdiff_t n);
+
+/// Packs op(B) once (e.g. a dense layer's weights at load) into `packed` (64-byte aligned).
+void ds_sgemm_pack_b(int trans_b, ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *packed);
+
+/// ds_sgemm with B already packed by ds_sgemm_pack_b. Unlike ds_sgemm it never takes the GEMV
+/// path, so callers keep the unpacked B for m == 1.
+void ds_sgemm_prepacked_b(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                          const float *packed_b, float beta, float *c, ptrdiff_t ldc,
+                          const float *row_bias, const float *col_bias, ds_activation activation);
+
 /// Applies an activation in place to n floats.
 void ds_activation_apply(float *x, ptrdiff_t n, ds_activation activation);
 

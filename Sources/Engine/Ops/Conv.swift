@@ -26,7 +26,7 @@ struct Conv: ActivationFusing {
             let perGroup = weight.shape[0] / group, kernelSize = weight.shape.dropFirst().reduce(1, *)
             let source = weight.pointer(as: Float.self)
             packedWeights = (0..<group).map { gi in
-                PackedMatrix(rows: perGroup, columns: kernelSize, source: source + gi * perGroup * kernelSize, stride: kernelSize)
+                PackedMatrix(left: source + gi * perGroup * kernelSize, rows: perGroup, columns: kernelSize, stride: kernelSize)
             }
             packedWeightShape = weight.shape
         } else {

@@ -7,6 +7,8 @@ struct Gemm: ActivationFusing {
     let alpha: Float
     let beta: Float
     var activation: Activation?
+    /// B packed at load when it is a constant (the layer's weights), for batches of more than one row.
+    let packedB: PackedMatrix?
 
     init(_ context: NodeContext) throws {
         let attributes = context.attributes
@@ -14,6 +16,12 @@ struct Gemm: ActivationFusing {
         transB = try attributes.flag("transB", default: false)
         alpha = try attributes.float("alpha", default: 1)
         beta = try attributes.float("beta", default: 1)
+        if context.constantInputs.count > 1, let b = context.constantInputs[1], b.dataType == .float, b.rank == 2 {
+            let (k, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+            packedB = PackedMatrix(right: b.pointer(as: Float.self), k: k, n: n, stride: b.shape[1], transposed: transB)
+        } else {
+            packedB = nil
+        }
     }
 
     func fused(with activation: Activation) -> any Operator {
@@ -55,10 +63,15 @@ struct Gemm: ActivationFusing {
                 gemmBeta = 1
             }
         }
-        ds_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
-                 a.pointer(as: Float.self), a.shape[1], b.pointer(as: Float.self), b.shape[1],
-                 gemmBeta, out.pointer(as: Float.self), n, rowBias, colBias,
-                 activation?.kernelDescriptor ?? Activation.none)
+        let act = activation?.kernelDescriptor ?? Activation.none
+        if m > 1, let packedB, packedB.rows == k, packedB.columns == n {
+            packedB.multiply(left: a.pointer(as: Float.self), m: m, lda: a.shape[1], transposed: transA, alpha: alpha,
+                             into: out.pointer(as: Float.self), ldc: n, beta: gemmBeta, rowBias: rowBias, colBias: colBias,
+                             activation: act)
+        } else {
+            ds_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a.pointer(as: Float.self), a.shape[1],
+                     b.pointer(as: Float.self), b.shape[1], gemmBeta, out.pointer(as: Float.self), n, rowBias, colBias, act)
+        }
         withExtendedLifetime(scaledBias) {}
         return [out]
     }
@@ -77,6 +90,14 @@ struct MatMul: ActivationFusing {
     var activation: Activation?
     /// Added along the last axis of the result (from a fused Add).
     var bias: Tensor?
+    /// A constant 2-d B (the weights) packed at load, for products of more than one row.
+    var packedB: PackedMatrix?
+
+    init(_ context: NodeContext) {
+        if context.constantInputs.count > 1, let b = context.constantInputs[1], b.dataType == .float, b.rank == 2 {
+            packedB = PackedMatrix(right: b.pointer(as: Float.self), k: b.shape[0], n: b.shape[1], stride: b.shape[1], transposed: false)
+        }
+    }
 
     func fused(with activation: Activation) -> any Operator {
         var copy = self
@@ -117,7 +138,12 @@ struct MatMul: ActivationFusing {
 
         if bBatch.reduce(1, *) == 1 && aBatch == batch {
             // The weight-matrix case: every row of every batch times one B, as a single GEMM.
-            ds_sgemm(0, 0, batch.reduce(1, *) * m, n, k, 1, pa, k, pb, n, 0, po, n, nil, colBias, act)
+            let rows = batch.reduce(1, *) * m
+            if rows > 1, b.rank == 2, let packedB, packedB.rows == k, packedB.columns == n {
+                packedB.multiply(left: pa, m: rows, lda: k, into: po, ldc: n, colBias: colBias, activation: act)
+            } else {
+                ds_sgemm(0, 0, rows, n, k, 1, pa, k, pb, n, 0, po, n, nil, colBias, act)
+            }
         } else {
             Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
                 for i in 0..<count {

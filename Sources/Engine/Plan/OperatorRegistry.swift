@@ -63,7 +63,7 @@ enum OperatorRegistry {
 
         // Linear algebra and convolution.
         table["Gemm"] = { try Gemm($0) }
-        table["MatMul"] = { _ in MatMul() }
+        table["MatMul"] = { MatMul($0) }
         table["Conv"] = { try Conv($0) }
         table["ConvTranspose"] = { try ConvTranspose($0) }
         table["MaxPool"] = { try Pool($0, kind: .max) }
