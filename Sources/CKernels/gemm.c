@@ -206,6 +206,46 @@ static float dot_avx2(const float *x, const float *y, ptrdiff_t n) {
     return total;
 }
 
+// Four dot products of x with consecutive rows of b at once: x is loaded once per step for all
+// four, and eight independent accumulators keep the FMA units busy (a GEMV is load-bound).
+__attribute__((target("avx2,fma")))
+static void dot4_avx2(const float *x, const float *b, ptrdiff_t ldb, ptrdiff_t n, float *out) {
+    const float *r0 = b, *r1 = b + ldb, *r2 = b + 2 * ldb, *r3 = b + 3 * ldb;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r0 + i), a0);
+        a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r1 + i), a1);
+        a2 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r2 + i), a2);
+        a3 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r3 + i), a3);
+        c0 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r0 + i + 8), c0);
+        c1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r1 + i + 8), c1);
+        c2 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r2 + i + 8), c2);
+        c3 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r3 + i + 8), c3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x0 = _mm256_loadu_ps(x + i);
+        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r0 + i), a0);
+        a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r1 + i), a1);
+        a2 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r2 + i), a2);
+        a3 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r3 + i), a3);
+    }
+    a0 = _mm256_add_ps(a0, c0); a1 = _mm256_add_ps(a1, c1); a2 = _mm256_add_ps(a2, c2); a3 = _mm256_add_ps(a3, c3);
+    // Transpose-and-add: one vector holding the four horizontal sums.
+    const __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
+    const __m256 s = _mm256_hadd_ps(s01, s23);
+    const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    _mm_storeu_ps(out, sums);
+    for (; i < n; i++) {
+        out[0] += x[i] * r0[i];
+        out[1] += x[i] * r1[i];
+        out[2] += x[i] * r2[i];
+        out[3] += x[i] * r3[i];
+    }
+}
+
 static float dot_portable(const float *x, const float *y, ptrdiff_t n) {
     float total = 0;
     for (ptrdiff_t i = 0; i < n; i++) total += x[i] * y[i];
@@ -230,7 +270,15 @@ static void gemv(int trans_b, ptrdiff_t n, ptrdiff_t k, float alpha, const float
                  const float *b, ptrdiff_t ldb, float beta, float *y) {
     const int fast = ds_use_avx2();
     if (trans_b && incx == 1) {
-        for (ptrdiff_t j = 0; j < n; j++) {
+        ptrdiff_t j = 0;
+        if (fast) {
+            for (; j + 4 <= n; j += 4) {
+                float d[4];
+                dot4_avx2(x, b + j * ldb, ldb, k, d);
+                for (int r = 0; r < 4; r++) y[j + r] = alpha * d[r] + (beta == 0 ? 0 : beta * y[j + r]);
+            }
+        }
+        for (; j < n; j++) {
             const float d = fast ? dot_avx2(x, b + j * ldb, k) : dot_portable(x, b + j * ldb, k);
             y[j] = alpha * d + (beta == 0 ? 0 : beta * y[j]);
         }
