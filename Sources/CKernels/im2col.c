@@ -1,11 +1,88 @@
 // Convolution's unfold (im2col) and fold (col2im) for one image in NCHW layout.
 #include "CKernels.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+// A per-thread scratch buffer for the column-padded copy of an image (freed when the thread exits).
+static pthread_key_t padded_key;
+static pthread_once_t padded_once = PTHREAD_ONCE_INIT;
+typedef struct { float *data; size_t capacity; } scratch;
+static void scratch_free(void *p) { scratch *s = p; free(s->data); free(s); }
+static void padded_key_create(void) { pthread_key_create(&padded_key, scratch_free); }
+
+static float *padded_buffer(size_t count) {
+    pthread_once(&padded_once, padded_key_create);
+    scratch *s = pthread_getspecific(padded_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) abort();
+        pthread_setspecific(padded_key, s);
+    }
+    if (s->capacity < count) {
+        free(s->data);
+        s->data = malloc(count * sizeof(float));
+        if (!s->data) abort();
+        s->capacity = count;
+    }
+    return s->data;
+}
+
+// Copies n floats in 8-float blocks, the last block overlapping the one before (n >= 8): two vector
+// moves for a 14-wide row instead of a loop with a scalar tail.
+static inline void copy_row(float *dst, const float *src, ptrdiff_t n) {
+    if (n < 8) {
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = src[i];
+        return;
+    }
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof(float));
+    if (i < n) memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+}
+
+// Stride-1 unfold: pad the image's columns once, then every column row is a plain copy.
+static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                           ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
+                           ptrdiff_t stride_h, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
+                           ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col) {
+    const ptrdiff_t reach = out_w + (kernel_w - 1) * dilation_w;   // padded columns any row reads
+    const ptrdiff_t padded_w = reach > pad_left + width ? reach : pad_left + width;
+    float *padded = padded_buffer((size_t)(channels * height * padded_w));
+    for (ptrdiff_t r = 0; r < channels * height; r++) {
+        float *row = padded + r * padded_w;
+        for (ptrdiff_t i = 0; i < pad_left; i++) row[i] = 0;
+        memcpy(row + pad_left, x + r * width, width * sizeof(float));
+        for (ptrdiff_t i = pad_left + width; i < padded_w; i++) row[i] = 0;
+    }
+    for (ptrdiff_t c = 0; c < channels; c++) {
+        for (ptrdiff_t ki = 0; ki < kernel_h; ki++) {
+            for (ptrdiff_t kj = 0; kj < kernel_w; kj++) {
+                for (ptrdiff_t row = 0; row < out_rows; row++) {
+                    const ptrdiff_t iy = (out_row_begin + row) * stride_h - pad_top + ki * dilation_h;
+                    float *dst = col + row * out_w;
+                    if (iy < 0 || iy >= height) {
+                        for (ptrdiff_t ox = 0; ox < out_w; ox++) dst[ox] = 0;
+                    } else {
+                        copy_row(dst, padded + (c * height + iy) * padded_w + kj * dilation_w, out_w);
+                    }
+                }
+                col += out_rows * out_w;
+            }
+        }
+    }
+}
+
 
 void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col) {
+    if (stride_w == 1) {
+        im2col_stride1(x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, dilation_h,
+                       dilation_w, out_row_begin, out_rows, out_w, col);
+        return;
+    }
     for (ptrdiff_t c = 0; c < channels; c++) {
         const float *plane = x + c * height * width;
         for (ptrdiff_t ki = 0; ki < kernel_h; ki++) {
