@@ -45,7 +45,7 @@ static inline void copy_row(float *dst, const float *src, ptrdiff_t n) {
 static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                            ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                            ptrdiff_t stride_h, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-                           ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col) {
+                           ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
     const ptrdiff_t reach = out_w + (kernel_w - 1) * dilation_w;   // padded columns any row reads
     const ptrdiff_t padded_w = reach > pad_left + width ? reach : pad_left + width;
     float *padded = padded_buffer((size_t)(channels * height * padded_w));
@@ -67,7 +67,7 @@ static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height,
                         copy_row(dst, padded + (c * height + iy) * padded_w + kj * dilation_w, out_w);
                     }
                 }
-                col += out_rows * out_w;
+                col += ld_col;
             }
         }
     }
@@ -77,10 +77,10 @@ static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height,
 void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-               ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col) {
+               ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
     if (stride_w == 1) {
         im2col_stride1(x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, dilation_h,
-                       dilation_w, out_row_begin, out_rows, out_w, col);
+                       dilation_w, out_row_begin, out_rows, out_w, col, ld_col);
         return;
     }
     for (ptrdiff_t c = 0; c < channels; c++) {
@@ -116,7 +116,7 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                         }
                     }
                 }
-                col += out_rows * out_w;
+                col += ld_col;
             }
         }
     }

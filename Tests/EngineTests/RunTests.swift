@@ -162,6 +162,28 @@ final class RunTests: XCTestCase {
         }
     }
 
+    func testBatchedConvolutionMatchesOneImageAtATime() throws {
+        // Batches of small maps run as one wide GEMM; single images take the banded path.
+        var random = TestRandom(seed: 13)
+        for (stride, group) in [(1, 1), (2, 1), (2, 2)] {
+            var model = ModelBuilder()
+            let side: Int = (9 + 2 - 3) / stride + 1
+            let perGroup: Int = 4 / group
+            model.input("x", ["N", 4, 9, 9])
+            model.output("y", ["N", 6, .fixed(side), .fixed(side)])
+            model.initializer("w", [6, perGroup, 3, 3], floats: random.floats(6 * perGroup * 9))
+            model.initializer("b", [6], floats: random.floats(6))
+            model.node("Conv", ["x", "w", "b"], ["y"], attributes: [
+                ModelBuilder.ints("pads", [1, 1, 1, 1]), ModelBuilder.ints("strides", [stride, stride]), ModelBuilder.int("group", group),
+            ])
+            let plan = try model.plan()
+            let images = (0..<5).map { _ in random.floats(4 * 81) }
+            let batched = try XCTUnwrap(try plan.run(["x": Tensor(shape: [5, 4, 9, 9], floats: images.flatMap { $0 })])["y"]).floatArray()
+            let single = try images.flatMap { try XCTUnwrap(try plan.run(["x": Tensor(shape: [1, 4, 9, 9], floats: $0)])["y"]).floatArray() }
+            assertClose(batched, single, tolerance: 1e-5, "stride \(stride) group \(group)")
+        }
+    }
+
     func testConcurrentRunsShareThePlanAndAgree() throws {
         var random = TestRandom(seed: 5)
         var model = ModelBuilder()

@@ -78,11 +78,12 @@ void ds_vtanh(const float *x, float *y, ptrdiff_t n);
 /// Unfolds one image (channels × height × width) into columns for convolution-as-GEMM, for the
 /// output rows [out_row_begin, out_row_begin + out_rows):
 /// col[(c·kh + i)·kw + j][r·out_w + ox] = x[c][(out_row_begin + r)·stride_h − pad_top + i·dil_h][ox·stride_w − pad_left + j·dil_w],
-/// zero outside the image. Unfolding a band of rows at a time keeps the columns in cache.
+/// zero outside the image, rows of `col` being `ld_col` floats apart (≥ out_rows·out_w; larger when
+/// several images share one column matrix). Unfolding a band of rows at a time keeps the columns in cache.
 void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-               ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col);
+               ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col);
 
 /// The inverse scatter of ds_im2col, accumulating: x[c][y][x] += col[...] (used by ConvTranspose).
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,

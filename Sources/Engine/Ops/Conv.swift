@@ -85,34 +85,73 @@ struct Conv: ActivationFusing {
             if let activation { activation.apply(out.floats) }
             return [out]
         }
-        // Unfold a band of output rows at a time so the columns stay in L2 while the GEMM reads them.
-        let bandRows = pointwise ? outH : max(1, min(outH, Self.columnBudget / max(1, kernelSize * outW)))
-        let columns: Tensor? = pointwise ? nil : try workspace.allocate(.float, [kernelSize, bandRows * outW])
-        defer { if var columns { workspace.recycle(&columns) } }
+        let packed = packedWeights.flatMap { packedWeightShape == w.shape ? $0 : nil }
+        func multiply(group gi: Int, columns: UnsafePointer<Float>, n: Int, ldb: Int, into target: UnsafeMutablePointer<Float>, ldc: Int) {
+            let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
+            if let packed {
+                packed[gi].multiply(columns, n: n, ldb: ldb, into: target, ldc: ldc, rowBias: groupBias, activation: act)
+            } else {
+                ds_sgemm(0, 0, coutPerGroup, n, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
+                         columns, ldb, 0, target, ldc, groupBias, nil, act)
+            }
+        }
+        func unfold(_ image: UnsafePointer<Float>, rows: Range<Int>, into columns: UnsafeMutablePointer<Float>, ld: Int) {
+            ds_im2col(image, cinPerGroup, height, width, g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1],
+                      g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], rows.lowerBound, rows.count, outW, columns, ld)
+        }
+        let imageSize = channels * height * width, outputSize = outChannels * pixels
+
+        if pointwise {
+            for n in 0..<batch {
+                for gi in 0..<group {
+                    multiply(group: gi, columns: px + n * imageSize + gi * cinPerGroup * pixels, n: pixels, ldb: pixels,
+                             into: py + n * outputSize + gi * coutPerGroup * pixels, ldc: pixels)
+                }
+            }
+            return [out]
+        }
+
+        let imagesPerGemm = min(batch, max(1, Self.columnBudget / max(1, kernelSize * pixels)))
+        if imagesPerGemm > 1 {
+            // Small feature maps, several images: unfold them side by side and run one wide GEMM,
+            // then scatter its rows back to NCHW. A 7×7 map alone leaves most of a 16-wide tile idle.
+            let span = imagesPerGemm * pixels   // columns of the shared matrix
+            var columns = try workspace.allocate(.float, [kernelSize, span])
+            var product = try workspace.allocate(.float, [coutPerGroup, span])
+            defer { workspace.recycle(&columns); workspace.recycle(&product) }
+            let pc = columns.pointer(as: Float.self), pr = product.pointer(as: Float.self)
+            for first in stride(from: 0, to: batch, by: imagesPerGemm) {
+                let images = min(imagesPerGemm, batch - first)
+                for gi in 0..<group {
+                    for i in 0..<images {
+                        unfold(px + (first + i) * imageSize + gi * cinPerGroup * height * width, rows: 0..<outH,
+                               into: pc + i * pixels, ld: span)
+                    }
+                    multiply(group: gi, columns: pc, n: images * pixels, ldb: span, into: pr, ldc: span)
+                    for i in 0..<images {
+                        for m in 0..<coutPerGroup {
+                            (py + (first + i) * outputSize + (gi * coutPerGroup + m) * pixels)
+                                .update(from: pr + m * span + i * pixels, count: pixels)
+                        }
+                    }
+                }
+            }
+            return [out]
+        }
+
+        // Large feature maps: unfold a band of output rows at a time so the columns stay in L2.
+        let bandRows = max(1, min(outH, Self.columnBudget / max(1, kernelSize * outW)))
+        var columns = try workspace.allocate(.float, [kernelSize, bandRows * outW])
+        defer { workspace.recycle(&columns) }
+        let pc = columns.pointer(as: Float.self)
         for n in 0..<batch {
             for gi in 0..<group {
-                let image = px + (n * channels + gi * cinPerGroup) * height * width
-                let target = py + (n * outChannels + gi * coutPerGroup) * pixels
-                let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
-                var row = 0
-                while row < outH {
+                let image = px + n * imageSize + gi * cinPerGroup * height * width
+                let target = py + n * outputSize + gi * coutPerGroup * pixels
+                for row in stride(from: 0, to: outH, by: bandRows) {
                     let rows = min(bandRows, outH - row)
-                    var matrix = UnsafePointer(image), ldb = pixels
-                    if let columns {
-                        ds_im2col(image, cinPerGroup, height, width, g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1],
-                                  g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], row, rows, outW,
-                                  columns.floats.baseAddress)
-                        matrix = UnsafePointer(columns.floats.baseAddress!)
-                        ldb = rows * outW
-                    }
-                    let band = target + row * outW
-                    if let packed = packedWeights, packedWeightShape == w.shape {
-                        packed[gi].multiply(matrix, n: rows * outW, ldb: ldb, into: band, ldc: pixels, rowBias: groupBias, activation: act)
-                    } else {
-                        ds_sgemm(0, 0, coutPerGroup, rows * outW, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
-                                 matrix, ldb, 0, band, pixels, groupBias, nil, act)
-                    }
-                    row += rows
+                    unfold(image, rows: row..<(row + rows), into: pc, ld: rows * outW)
+                    multiply(group: gi, columns: pc, n: rows * outW, ldb: rows * outW, into: target + row * outW, ldc: pixels)
                 }
             }
         }
