@@ -274,6 +274,45 @@ final class FoldingTests: XCTestCase {
         assertClose(a, b, tolerance: 1e-5)
     }
 
+    func testBatchNormalizationFoldsIntoConvTransposeAndMatMul() throws {
+        var random = TestRandom(seed: 23)
+        let parameters = (random.floats(5).map { $0 + 1.5 }, random.floats(5), random.floats(5), random.floats(5).map { $0 + 1.2 })
+        func model(_ layer: String, foldable: Bool) -> ModelBuilder {
+            var model = ModelBuilder()
+            var local = TestRandom(seed: 31)
+            if layer == "MatMul" {
+                model.input("x", ["N", 4])
+                model.output("y", ["N", 5])
+                model.initializer("w", [4, 5], floats: local.floats(20))
+                model.node("MatMul", ["x", "w"], ["c"])
+            } else {
+                model.input("x", ["N", 3, 4, 4])
+                model.output("y", ["N", 5, 8, 8])
+                model.initializer("w", [3, 5, 2, 2], floats: local.floats(60))
+                model.initializer("b", [5], floats: local.floats(5))
+                model.node("ConvTranspose", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("strides", [2, 2])])
+            }
+            if !foldable { model.output("c", layer == "MatMul" ? ["N", 5] : ["N", 5, 8, 8]) }
+            model.initializer("gamma", [5], floats: parameters.0)
+            model.initializer("beta", [5], floats: parameters.1)
+            model.initializer("mean", [5], floats: parameters.2)
+            model.initializer("var", [5], floats: parameters.3)
+            model.node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["n"])
+            model.node("Relu", ["n"], ["y"])
+            return model
+        }
+        for (layer, fused) in [("MatMul", "MatMul+Add+Relu"), ("ConvTranspose", "ConvTranspose+Relu")] {
+            let folded = try model(layer, foldable: true).plan(), unfolded = try model(layer, foldable: false).plan()
+            XCTAssertEqual(folded.stepOpTypes, [fused])
+            XCTAssertEqual(unfolded.stepOpTypes.count, 3)
+            let shape = layer == "MatMul" ? [3, 4] : [3, 3, 4, 4]
+            let x = Tensor(shape: shape, floats: random.floats(shape.reduce(1, *)))
+            let a = try XCTUnwrap(try folded.run(["x": x])["y"]).floatArray()
+            let b = try XCTUnwrap(try unfolded.run(["x": x])["y"]).floatArray()
+            assertClose(a, b, tolerance: 1e-5, layer)
+        }
+    }
+
     func testMatMulAddFusesTheBias() throws {
         var random = TestRandom(seed: 22)
         var model = ModelBuilder()

@@ -5,7 +5,7 @@ import Foundation
 extension Plan {
     convenience init(compiling source: Graph) throws {
         var graph = source
-        graph.foldBatchNormalizationIntoConv()
+        graph.foldBatchNormalization()
         let ordered = try Self.topologicalOrder(graph)
         var nodes: [(node: GraphNode, op: any Operator)] = []
         for node in ordered {
