@@ -125,7 +125,7 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                    ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                    ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-                   ptrdiff_t in_h, ptrdiff_t in_w, float *x) {
+                   ptrdiff_t in_h, ptrdiff_t in_w, float *x, ptrdiff_t ld_col) {
     // `height`/`width` describe x (the fold's output); `in_h`/`in_w` the column grid.
     for (ptrdiff_t c = 0; c < channels; c++) {
         float *plane = x + c * height * width;
@@ -141,7 +141,7 @@ void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdi
                         if (ix >= 0 && ix < width) dst_row[ix] += src[ox];
                     }
                 }
-                col += in_h * in_w;
+                col += ld_col;
             }
         }
     }

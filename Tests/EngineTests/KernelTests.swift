@@ -116,7 +116,7 @@ final class KernelTests: XCTestCase {
         var columns = [Float](repeating: 0, count: c.count)
         ds_im2col(x, channels, height, width, kh, kw, padTop, padLeft, strideH, strideW, dilationH, dilationW, 0, outH, outW, &columns, outH * outW)
         var folded = [Float](repeating: 0, count: x.count)
-        ds_col2im_add(c, channels, height, width, kh, kw, padTop, padLeft, strideH, strideW, dilationH, dilationW, outH, outW, &folded)
+        ds_col2im_add(c, channels, height, width, kh, kw, padTop, padLeft, strideH, strideW, dilationH, dilationW, outH, outW, &folded, outH * outW)
         let left = zip(columns, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         let right = zip(x, folded).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         XCTAssertEqual(left, right, accuracy: 1e-4)

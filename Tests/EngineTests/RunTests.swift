@@ -184,6 +184,29 @@ final class RunTests: XCTestCase {
         }
     }
 
+    func testConvTransposeBatchedAndPackedMatchesPlain() throws {
+        var random = TestRandom(seed: 14)
+        for group in [1, 2] {
+            let weights = random.floats(4 * 3 * 3 * 3)
+            func model(constant: Bool) -> ModelBuilder {
+                var model = ModelBuilder()
+                model.input("x", ["N", 4, 5, 5])
+                model.output("y", ["N", .fixed(3 * group), 11, 11])
+                if constant { model.initializer("w", [4, 3, 3, 3], floats: weights) } else { model.input("w", [4, 3, 3, 3]) }
+                model.node("ConvTranspose", ["x", "w"], ["y"], attributes: [
+                    ModelBuilder.ints("strides", [2, 2]), ModelBuilder.int("group", group),
+                ])
+                return model
+            }
+            let images = (0..<6).map { _ in random.floats(100) }
+            let w = Tensor(shape: [4, 3, 3, 3], floats: weights)
+            let batched = try XCTUnwrap(try model(constant: true).plan().run(["x": Tensor(shape: [6, 4, 5, 5], floats: images.flatMap { $0 })])["y"])
+            let plain = try model(constant: false).plan()
+            let single = try images.flatMap { try XCTUnwrap(try plain.run(["x": Tensor(shape: [1, 4, 5, 5], floats: $0), "w": w])["y"]).floatArray() }
+            assertClose(batched.floatArray(), single, tolerance: 1e-5, "group \(group)")
+        }
+    }
+
     func testConcurrentRunsShareThePlanAndAgree() throws {
         var random = TestRandom(seed: 5)
         var model = ModelBuilder()

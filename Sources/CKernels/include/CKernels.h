@@ -85,11 +85,12 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col);
 
-/// The inverse scatter of ds_im2col, accumulating: x[c][y][x] += col[...] (used by ConvTranspose).
+/// The inverse scatter of ds_im2col, accumulating: x[c][y][x] += col[...] (used by ConvTranspose);
+/// rows of `col` are `ld_col` floats apart (≥ in_h·in_w).
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                    ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                    ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-                   ptrdiff_t in_h, ptrdiff_t in_w, float *x);
+                   ptrdiff_t in_h, ptrdiff_t in_w, float *x, ptrdiff_t ld_col);
 
 /// 2-d pooling of `planes` images. Max pooling when `divisors` is NULL, else average pooling
 /// that multiplies each output by divisors[oy·out_w + ox] (1 / the window's count). For kernel

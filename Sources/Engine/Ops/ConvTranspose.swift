@@ -8,6 +8,9 @@ struct ConvTranspose: ActivationFusing {
     let outputPadding: [Int]?
     let outputShape: [Int]?
     var activation: Activation?
+    /// Wᵀ per group, packed at load when W is a constant.
+    let packedWeights: [PackedMatrix]?
+    let packedWeightShape: [Int]?
 
     init(_ context: NodeContext) throws {
         window = try SpatialWindow(context, requireKernel: false)
@@ -15,9 +18,22 @@ struct ConvTranspose: ActivationFusing {
         outputPadding = try context.attributes.ints("output_padding")
         outputShape = try context.attributes.ints("output_shape")
         guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
-        if let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil, !(3...4).contains(weight.rank) {
+        let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
+        if let weight, !(3...4).contains(weight.rank) {
             throw EngineError.unsupportedOperator(
                 opType: "ConvTranspose (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
+        }
+        if let weight, weight.dataType == .float, weight.shape[0] % group == 0 {
+            // W is [Cin, Cout/g, k…]; group g's GEMM multiplies by its slice transposed: rows Cout/g·k…, columns Cin/g.
+            let cinPerGroup = weight.shape[0] / group, rows = weight.shape.dropFirst().reduce(1, *)
+            let source = weight.pointer(as: Float.self)
+            packedWeights = (0..<group).map { gi in
+                PackedMatrix(left: source + gi * cinPerGroup * rows, rows: rows, columns: cinPerGroup, stride: rows, transposed: true)
+            }
+            packedWeightShape = weight.shape
+        } else {
+            packedWeights = nil
+            packedWeightShape = nil
         }
     }
 
@@ -83,15 +99,39 @@ struct ConvTranspose: ActivationFusing {
         py.initialize(repeating: 0, count: out.count)
         let cinPerGroup = channels / group
         let rows = coutPerGroup * k2[0] * k2[1], pixels = in2[0] * in2[1], outPixels = out2[0] * out2[1]
-        var columns = try workspace.allocate(.float, [rows, pixels])
-        defer { workspace.recycle(&columns) }
-        let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self), pc = columns.pointer(as: Float.self)
-        for n in 0..<batch {
+        let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self)
+        let packed = packedWeights.flatMap { packedWeightShape == w.shape ? $0 : nil }
+        // Several small images side by side make one wide GEMM (see Conv); their inputs are
+        // gathered into one matrix [Cin/g × images·pixels] first.
+        let imagesPerGemm = min(batch, max(1, Conv.columnBudget / max(1, rows * pixels)))
+        let span = imagesPerGemm * pixels
+        var columns = try workspace.allocate(.float, [rows, span])
+        var gathered = try workspace.allocate(.float, [cinPerGroup, imagesPerGemm > 1 ? span : 0])
+        defer { workspace.recycle(&columns); workspace.recycle(&gathered) }
+        let pc = columns.pointer(as: Float.self), pg = gathered.pointer(as: Float.self)
+        for first in stride(from: 0, to: batch, by: imagesPerGemm) {
+            let images = min(imagesPerGemm, batch - first)
             for gi in 0..<group {
-                ds_sgemm(1, 0, rows, pixels, cinPerGroup, 1, pw + gi * cinPerGroup * rows, rows,
-                         px + (n * channels + gi * cinPerGroup) * pixels, pixels, 0, pc, pixels, nil, nil, Activation.none)
-                ds_col2im_add(pc, coutPerGroup, out2[0], out2[1], k2[0], k2[1], p2[0], p2[1], s2[0], s2[1], d2[0], d2[1],
-                              in2[0], in2[1], py + (n * outChannels + gi * coutPerGroup) * outPixels)
+                var input = px + (first * channels + gi * cinPerGroup) * pixels, ldb = pixels
+                if imagesPerGemm > 1 {
+                    for i in 0..<images {
+                        for c in 0..<cinPerGroup {
+                            (pg + c * span + i * pixels).update(from: px + ((first + i) * channels + gi * cinPerGroup + c) * pixels, count: pixels)
+                        }
+                    }
+                    input = pg
+                    ldb = span
+                }
+                if let packed {
+                    packed[gi].multiply(input, n: images * pixels, ldb: ldb, into: pc, ldc: span)
+                } else {
+                    ds_sgemm(1, 0, rows, images * pixels, cinPerGroup, 1, pw + gi * cinPerGroup * rows, rows,
+                             input, ldb, 0, pc, span, nil, nil, Activation.none)
+                }
+                for i in 0..<images {
+                    ds_col2im_add(pc + i * pixels, coutPerGroup, out2[0], out2[1], k2[0], k2[1], p2[0], p2[1], s2[0], s2[1],
+                                  d2[0], d2[1], in2[0], in2[1], py + ((first + i) * outChannels + gi * coutPerGroup) * outPixels, span)
+                }
             }
         }
         if bias != nil || activation != nil {

@@ -15,13 +15,14 @@ final class PackedMatrix: @unchecked Sendable {
     private let storage: TensorStorage
     private var packed: UnsafeMutablePointer<Float> { storage.bytes.assumingMemoryBound(to: Float.self) }
 
-    /// Packs A (`rows × columns`, row-major with leading dimension `stride`) as the left operand.
-    init(left source: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int) {
+    /// Packs A (`rows × columns`; stored row-major with leading dimension `stride`, or as its
+    /// transpose when `transposed`) as the left operand.
+    init(left source: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int, transposed: Bool = false) {
         side = .left
         self.rows = rows
         self.columns = columns
         storage = TensorStorage(byteCount: ds_sgemm_packed_a_size(rows, columns) * MemoryLayout<Float>.size)
-        ds_sgemm_pack_a(0, rows, columns, 1, source, stride, packed)
+        ds_sgemm_pack_a(transposed ? 1 : 0, rows, columns, 1, source, stride, packed)
     }
 
     /// Packs op(B) (`k × n`; B is stored n × k when `transposed`) as the right operand.
