@@ -9,29 +9,16 @@ struct Conv: ActivationFusing {
     let window: SpatialWindow
     let group: Int
     var activation: Activation?
-    /// The weights packed for the GEMM, one matrix per group, when they are a constant.
-    let packedWeights: [PackedMatrix]?
-    let packedWeightShape: [Int]?
+    /// The filters packed for the GEMM when they are a constant (W [Cout, Cin/g, k…]: group g's
+    /// rows are its Cout/g filters).
+    let filters: PackedFilters?
 
     init(_ context: NodeContext) throws {
         window = try SpatialWindow(context, requireKernel: false)
-        group = try context.attributes.int("group", default: 1)
-        guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
-        let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
-        if let weight, !(3...4).contains(weight.rank) {
-            throw EngineError.unsupportedOperator(
-                opType: "Conv (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
-        }
-        if let weight, weight.dataType == .float, weight.shape[0] % group == 0, weight.shape[1] > 1 || weight.shape[0] != group {
-            let perGroup = weight.shape[0] / group, kernelSize = weight.shape.dropFirst().reduce(1, *)
-            let source = weight.pointer(as: Float.self)
-            packedWeights = (0..<group).map { gi in
-                PackedMatrix(left: source + gi * perGroup * kernelSize, rows: perGroup, columns: kernelSize, stride: kernelSize)
-            }
-            packedWeightShape = weight.shape
-        } else {
-            packedWeights = nil
-            packedWeightShape = nil
+        let weightShape = context.constantInputs.count > 1 ? context.constantInputs[1]?.shape : nil
+        let kernelSize = weightShape.map { $0.dropFirst().reduce(1, *) } ?? 0
+        (group, filters) = try PackedFilters.load(context) { source, slice in
+            PackedMatrix(left: source, rows: slice / max(kernelSize, 1), columns: kernelSize, stride: kernelSize)
         }
     }
 
@@ -85,7 +72,7 @@ struct Conv: ActivationFusing {
             if let activation { activation.apply(out.floats) }
             return [out]
         }
-        let packed = packedWeights.flatMap { packedWeightShape == w.shape ? $0 : nil }
+        let packed = filters?.matching(w)
         func multiply(group gi: Int, columns: UnsafePointer<Float>, n: Int, ldb: Int, into target: UnsafeMutablePointer<Float>, ldc: Int) {
             let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
             if let packed {

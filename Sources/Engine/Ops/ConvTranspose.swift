@@ -8,32 +8,18 @@ struct ConvTranspose: ActivationFusing {
     let outputPadding: [Int]?
     let outputShape: [Int]?
     var activation: Activation?
-    /// Wᵀ per group, packed at load when W is a constant.
-    let packedWeights: [PackedMatrix]?
-    let packedWeightShape: [Int]?
+    /// Wᵀ per group, packed at load when W is a constant (W [Cin, Cout/g, k…]: group g multiplies
+    /// by its slice transposed, rows Cout/g·k…, columns Cin/g).
+    let filters: PackedFilters?
 
     init(_ context: NodeContext) throws {
         window = try SpatialWindow(context, requireKernel: false)
-        group = try context.attributes.int("group", default: 1)
         outputPadding = try context.attributes.ints("output_padding")
         outputShape = try context.attributes.ints("output_shape")
-        guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
-        let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
-        if let weight, !(3...4).contains(weight.rank) {
-            throw EngineError.unsupportedOperator(
-                opType: "ConvTranspose (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
-        }
-        if let weight, weight.dataType == .float, weight.shape[0] % group == 0 {
-            // W is [Cin, Cout/g, k…]; group g's GEMM multiplies by its slice transposed: rows Cout/g·k…, columns Cin/g.
-            let cinPerGroup = weight.shape[0] / group, rows = weight.shape.dropFirst().reduce(1, *)
-            let source = weight.pointer(as: Float.self)
-            packedWeights = (0..<group).map { gi in
-                PackedMatrix(left: source + gi * cinPerGroup * rows, rows: rows, columns: cinPerGroup, stride: rows, transposed: true)
-            }
-            packedWeightShape = weight.shape
-        } else {
-            packedWeights = nil
-            packedWeightShape = nil
+        let weightShape = context.constantInputs.count > 1 ? context.constantInputs[1]?.shape : nil
+        let rows = weightShape.map { $0.dropFirst().reduce(1, *) } ?? 0
+        (group, filters) = try PackedFilters.load(context) { source, slice in
+            PackedMatrix(left: source, rows: rows, columns: slice / max(rows, 1), stride: rows, transposed: true)
         }
     }
 
@@ -100,7 +86,7 @@ struct ConvTranspose: ActivationFusing {
         let cinPerGroup = channels / group
         let rows = coutPerGroup * k2[0] * k2[1], pixels = in2[0] * in2[1], outPixels = out2[0] * out2[1]
         let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self)
-        let packed = packedWeights.flatMap { packedWeightShape == w.shape ? $0 : nil }
+        let packed = filters?.matching(w)
         // Several small images side by side make one wide GEMM (see Conv); their inputs are
         // gathered into one matrix [Cin/g × images·pixels] first.
         let imagesPerGemm = min(batch, max(1, Conv.columnBudget / max(1, rows * pixels)))
