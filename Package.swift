@@ -41,5 +41,10 @@ let package = Package(
             name: "EngineTests",
             dependencies: ["Engine", "ONNXProto", "CKernels"]
         ),
+        // Runs the built `deepserve` executable as a user would.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["deepserve"]
+        ),
     ]
 )

@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+/// The `deepserve` executable as a user runs it: inspect, run and bench on a PyTorch-exported model.
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let model = root.appendingPathComponent("models/mnist-cnn/1/model.onnx").path
+
+    /// The binary SwiftPM built next to this test bundle.
+    private func binary() throws -> URL {
+        var folder = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = folder.appendingPathComponent("deepserve")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        for bundle in Bundle.allBundles {
+            let candidate = bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("deepserve")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "the deepserve executable was not built next to the tests"])
+    }
+
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testInspectDescribesTheModel() throws {
+        let (status, output) = try run(["inspect", Self.model])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("image: float32 [batch, 1, 28, 28]"), output)
+        XCTAssertTrue(output.contains("Conv+Relu ×2"), output)
+        XCTAssertTrue(output.contains("unsupported operators: none"), output)
+        XCTAssertTrue(output.contains("estimated FLOPs"), output)
+    }
+
+    func testInspectRejectsANonModelClearly() throws {
+        let (status, output) = try run(["inspect", Self.root.appendingPathComponent("README.md").path])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("not an ONNX model"), output)
+    }
+
+    func testRunWritesNumpyOutputsThatMatchOnnxRuntime() throws {
+        let fixtures = Self.root.appendingPathComponent("Tests/Fixtures/models/mnist-cnn")
+        let outputDir = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: outputDir) }
+        let (status, output) = try run(["run", Self.model, "--input", "image=\(fixtures.appendingPathComponent("input_image.npy").path)",
+                                        "--output-dir", outputDir.path])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("logits: float32 [8, 10]"), output)
+        let written = try Data(contentsOf: outputDir.appendingPathComponent("logits.npy"))
+        let reference = try Data(contentsOf: fixtures.appendingPathComponent("output_logits.npy"))
+        XCTAssertEqual(written.count, reference.count)
+        let values = { (data: Data) -> [Float] in data.suffix(80 * 4).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+        for (a, b) in zip(values(written), values(reference)) { XCTAssertEqual(a, b, accuracy: 1e-3) }
+    }
+
+    func testRunRejectsAWrongInputName() throws {
+        let fixtures = Self.root.appendingPathComponent("Tests/Fixtures/models/mnist-cnn")
+        let (status, output) = try run(["run", Self.model, "--input", "pixels=\(fixtures.appendingPathComponent("input_image.npy").path)"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("unknown input 'pixels'"), output)
+    }
+
+    func testBenchPrintsJSON() throws {
+        let (status, output) = try run(["bench", Self.model, "--batch", "2", "--threads", "2", "--runs", "3", "--warmup", "1", "--json"])
+        XCTAssertEqual(status, 0, output)
+        let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["batch"] as? Int, 2)
+        XCTAssertGreaterThan(object?["median_ms"] as? Double ?? 0, 0)
+        XCTAssertGreaterThan(object?["throughput_per_s"] as? Double ?? 0, 0)
+    }
+}
