@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+@testable import Engine
+
+/// What the shipped networks are for, checked through the Swift engine: the autoencoder tells
+/// digits from non-digits at the threshold its config suggests, and the generator's samples are in
+/// range and varied. (Parity with onnxruntime is in ShippedModelTests.)
+final class ModelZooTests: XCTestCase {
+    static let models = ShippedModelTests.modelsFolder
+    static let fixtures = ShippedModelTests.fixturesFolder
+
+    private func config(_ model: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: Self.models.appendingPathComponent(model).appendingPathComponent("config.json"))
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    private func perImageMSE(_ images: Tensor, _ reconstructions: Tensor) -> [Float] {
+        let size = images.count / images.shape[0]
+        let a = images.floatArray(), b = reconstructions.floatArray()
+        return (0..<images.shape[0]).map { n in
+            (0..<size).reduce(Float(0)) { sum, i in let d = a[n * size + i] - b[n * size + i]; return sum + d * d } / Float(size)
+        }
+    }
+
+    func testAutoencoderSeparatesDigitsFromNonDigits() throws {
+        let anomaly = try XCTUnwrap(try config("mnist-autoencoder")["anomaly"] as? [String: Any])
+        let threshold = Float(try XCTUnwrap(anomaly["threshold"] as? Double))
+        let plan = try Plan(contentsOf: Self.models.appendingPathComponent("mnist-autoencoder/1/model.onnx"))
+        let folder = Self.fixtures.appendingPathComponent("mnist-autoencoder")
+        for (file, isDigit) in [("input_image.npy", true), ("nondigits_image.npy", false)] {
+            let images = try NumpyFile.read(contentsOf: folder.appendingPathComponent(file))
+            let outputs = try plan.run(["image": images])
+            let errors = perImageMSE(images, try XCTUnwrap(outputs["reconstruction"]))
+            for (i, error) in errors.enumerated() {
+                if isDigit {
+                    XCTAssertLessThan(error, threshold, "digit \(i) of \(file) would be flagged as an anomaly")
+                } else {
+                    XCTAssertGreaterThan(error, threshold, "non-digit \(i) of \(file) would pass as a digit")
+                }
+            }
+        }
+    }
+
+    func testGeneratorSamplesAreInRangeAndVaried() throws {
+        let plan = try Plan(contentsOf: Self.models.appendingPathComponent("mnist-gan/1/model.onnx"))
+        let latent = try XCTUnwrap(plan.inputs.first)
+        let dimension = try XCTUnwrap(latent.shape?.last?.fixedValue)
+        var random = TestRandom(seed: 2024)
+        // Roughly normal latents: the sum of uniforms, scaled to unit variance.
+        let values = (0..<(16 * dimension)).map { _ in (random.next() + random.next() + random.next()) }
+        let images = try XCTUnwrap(try plan.run([latent.name: Tensor(shape: [16, dimension], floats: values)])[plan.outputs[0].name])
+        XCTAssertEqual(images.shape, [16, 1, 28, 28])
+        let pixels = images.floatArray()
+        XCTAssertTrue(pixels.allSatisfy { $0 >= -1 && $0 <= 1 }, "tanh output must stay in [-1, 1]")
+        // Digits are mostly background (≈ −1) with some ink (≈ +1).
+        let ink = Float(pixels.filter { $0 > 0 }.count) / Float(pixels.count)
+        XCTAssertTrue((0.03...0.5).contains(ink), "share of ink pixels \(ink)")
+        // Different latents give different images.
+        var minimumDistance = Float.infinity
+        for a in 0..<16 {
+            for b in (a + 1)..<16 {
+                let d = (0..<784).reduce(Float(0)) { $0 + abs(pixels[a * 784 + $1] - pixels[b * 784 + $1]) } / 784
+                minimumDistance = min(minimumDistance, d)
+            }
+        }
+        XCTAssertGreaterThan(minimumDistance, 0.02, "two samples are nearly identical: the generator may have collapsed")
+    }
+}
