@@ -29,4 +29,8 @@ enum { DS_GUNZIP_OK = 0, DS_GUNZIP_TOO_LARGE = 1, DS_GUNZIP_CORRUPT = 2 };
 // (so a zip bomb costs at most limit bytes). Caller frees *output on DS_GUNZIP_OK.
 int ds_gunzip(const uint8_t *input, size_t length, size_t limit, uint8_t **output, size_t *output_length);
 
+// ---- sockets ----
+// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC (Glibc's Swift overlay hides accept4 behind _GNU_SOURCE).
+int ds_accept_nonblocking(int fd);
+
 #endif
