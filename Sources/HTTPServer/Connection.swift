@@ -20,9 +20,11 @@ final class Connection: @unchecked Sendable {
     let queue: DispatchQueue
     let context: ServerContext
     let transport: Transport
-    private let readSource: DispatchSourceRead
-    private let writeSource: DispatchSourceWrite
-    private let timer: DispatchSourceTimer
+    // Made in start(): Dispatch traps when a source that never ran is released, and a refused connection never starts.
+    private var readSource: DispatchSourceRead!
+    private var writeSource: DispatchSourceWrite!
+    private var timer: DispatchSourceTimer!
+    private let fd: Int32
     private var readSuspended = false
     private var readWantsWrite = false
     private var writeSuspended = true
@@ -48,13 +50,14 @@ final class Connection: @unchecked Sendable {
         self.context = context
         self.queue = DispatchQueue(label: "http.connection")
         self.parser = HTTPRequestParser(limits: context.limits)
-        readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        timer = DispatchSource.makeTimerSource(queue: queue)
+        self.fd = fd
     }
 
     func start() {
         queue.async { [self] in
+            readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            timer = DispatchSource.makeTimerSource(queue: queue)
             for source in [readSource, writeSource, timer] as [DispatchSourceProtocol] {
                 source.setCancelHandler { [self] in sourceCancelled() }
             }
@@ -98,6 +101,9 @@ final class Connection: @unchecked Sendable {
         }
         lastProgress = .now()
         if phase == .reading { processInput() }
+        // Stopped by the per-wake-up bound rather than by an empty socket: bytes may wait in OpenSSL's buffer, where the
+        // read source can't see them, so come back for them.
+        if total != .max && phase == .reading { queue.async { [self] in readAvailable() } }
     }
 
     /// Turns buffered bytes into requests until one is complete (then waits for its response) or input runs out.
@@ -255,7 +261,7 @@ final class Connection: @unchecked Sendable {
         case .reading:
             next = (headStarted ?? lastProgress) + limits.headerReadTimeout.dispatchInterval
         case .handling where pendingOutboundBytes > 0, .lingering:
-            next = lastProgress + (phase == .lingering ? .seconds(2) : limits.writeIdleTimeout.dispatchInterval)
+            next = lastProgress + (phase == .lingering ? .milliseconds(500) : limits.writeIdleTimeout.dispatchInterval)
         default:
             next = nil
         }

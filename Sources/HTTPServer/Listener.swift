@@ -9,7 +9,10 @@ final class Listener: @unchecked Sendable {
     let port: Int
     private let source: DispatchSourceRead
     private let context: ServerContext
-    private static let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 33\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}".utf8)
+    private static let refusal: [UInt8] = {
+        let body = #"{"error":"too many connections"}"#
+        return Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
+    }()
 
     init(host: String, port: Int, context: ServerContext) throws(Socket.Error) {
         _ = Socket.ignoreSIGPIPE
