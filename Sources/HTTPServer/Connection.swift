@@ -249,29 +249,40 @@ final class Connection: @unchecked Sendable {
 
     private var deadline: DispatchTime?
 
-    func armTimer() {
-        guard phase != .closed else { return }
+    /// When the timeout that applies to the connection's state now runs out (nil: none applies).
+    private func currentDeadline() -> DispatchTime? {
         let limits = context.limits
-        let next: DispatchTime?
         switch phase {
         case .reading where parser.isBetweenRequests:
-            next = lastProgress + limits.keepAliveIdleTimeout.dispatchInterval
+            return lastProgress + limits.keepAliveIdleTimeout.dispatchInterval
         case .reading where parser.isReadingBody:
-            next = lastProgress + limits.bodyIdleTimeout.dispatchInterval
+            return lastProgress + limits.bodyIdleTimeout.dispatchInterval
         case .reading:
-            next = (headStarted ?? lastProgress) + limits.headerReadTimeout.dispatchInterval
-        case .handling where pendingOutboundBytes > 0, .lingering:
-            next = lastProgress + (phase == .lingering ? .milliseconds(500) : limits.writeIdleTimeout.dispatchInterval)
+            // From the head's first byte, not the last: trickling a byte at a time doesn't extend it (slowloris).
+            return (headStarted ?? lastProgress) + limits.headerReadTimeout.dispatchInterval
+        case .handling where pendingOutboundBytes > 0:
+            return lastProgress + limits.writeIdleTimeout.dispatchInterval
+        case .lingering:
+            return lastProgress + .milliseconds(500)
         default:
-            next = nil
+            return nil
         }
+    }
+
+    func armTimer() {
+        guard phase != .closed else { return }
+        let next = currentDeadline()
         guard next != deadline else { return }
         deadline = next
         timer.schedule(deadline: next ?? .distantFuture)
     }
 
     private func timerFired() {
-        guard let deadline, DispatchTime.now() >= deadline else { return armTimer() }
+        // Progress since the timer was set (a write, a body byte) moves the deadline: check it afresh.
+        guard let current = currentDeadline(), DispatchTime.now() >= current else {
+            deadline = nil
+            return armTimer()
+        }
         self.deadline = nil
         switch phase {
         case .reading where !parser.isBetweenRequests:

@@ -52,6 +52,18 @@ final class TestClient {
         }
     }
 
+    /// Reads until the server closes, then parses what came as one response (cheap for big bodies).
+    func readUntilClose() -> TestResponse? {
+        while fill() {}
+        return TestResponse.parse(&pending, headRequest: false, closed: true)
+    }
+
+    /// Shrinks our receive buffer (before the server sends much) so a non-reading client stalls the server sooner.
+    func setReceiveBuffer(_ bytes: Int32) {
+        var size = bytes
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Whether the server closes the connection within the receive timeout (no further bytes).
     func waitForClose() -> Bool {
         while fill() {}
