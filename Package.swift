@@ -7,13 +7,15 @@ let package = Package(
     products: [
         .executable(name: "deepserve", targets: ["deepserve"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // Hot loops that need AVX2/FMA intrinsics, chosen at run time (see Sources/CKernels/README.md).
+        // Hot loops that need AVX2/FMA intrinsics, chosen at run time (see docs/ARCHITECTURE.md).
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3"])]
@@ -30,16 +32,31 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // Thin C wrappers over OpenSSL and zlib (their macros and structs don't import cleanly into Swift).
+        .target(
+            name: "CHTTPShims",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("z")]
+        ),
+        // HTTP/1.1 server on Glibc sockets and Dispatch: parser, connections, router, gzip, TLS. Knows nothing of models.
+        .target(
+            name: "HTTPServer",
+            dependencies: ["CHTTPShims", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "deepserve",
             dependencies: [
-                "Engine",
+                "Engine", "HTTPServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "EngineTests",
             dependencies: ["Engine", "ONNXProto", "CKernels"]
+        ),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: ["HTTPServer", "CHTTPShims", .product(name: "Logging", package: "swift-log")]
         ),
         // Runs the built `deepserve` executable as a user would.
         .testTarget(

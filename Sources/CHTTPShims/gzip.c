@@ -1,0 +1,66 @@
+#include "CHTTPShims.h"
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int ds_gzip(const uint8_t *input, size_t length, int level, uint8_t **output, size_t *output_length) {
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    // 15 + 16: largest window, gzip wrapper.
+    if (deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
+    size_t capacity = deflateBound(&s, (uLong)length) + 32;
+    uint8_t *out = malloc(capacity);
+    if (!out) { deflateEnd(&s); return -1; }
+    s.next_in = (Bytef *)input;
+    s.avail_in = (uInt)length;
+    s.next_out = out;
+    s.avail_out = (uInt)capacity;
+    int rc = deflate(&s, Z_FINISH);
+    deflateEnd(&s);
+    if (rc != Z_STREAM_END) { free(out); return -1; }
+    *output = out;
+    *output_length = capacity - s.avail_out;
+    return 0;
+}
+
+int ds_gunzip(const uint8_t *input, size_t length, size_t limit, uint8_t **output, size_t *output_length) {
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, 15 + 16) != Z_OK) return DS_GUNZIP_CORRUPT;
+    size_t capacity = length * 4 + 64;
+    if (capacity > limit + 1) capacity = limit + 1;
+    uint8_t *out = malloc(capacity);
+    if (!out) { inflateEnd(&s); return DS_GUNZIP_CORRUPT; }
+    s.next_in = (Bytef *)input;
+    s.avail_in = (uInt)length;
+    size_t produced = 0;
+    int result = DS_GUNZIP_CORRUPT;
+    for (;;) {
+        if (produced == capacity) {
+            if (capacity > limit) { result = DS_GUNZIP_TOO_LARGE; break; }
+            size_t grown = capacity * 2;
+            if (grown > limit + 1) grown = limit + 1;  // one byte past the limit is enough to know it is too large
+            uint8_t *bigger = realloc(out, grown);
+            if (!bigger) break;
+            out = bigger;
+            capacity = grown;
+        }
+        s.next_out = out + produced;
+        s.avail_out = (uInt)(capacity - produced);
+        int rc = inflate(&s, Z_NO_FLUSH);
+        produced = capacity - s.avail_out;
+        if (produced > limit) { result = DS_GUNZIP_TOO_LARGE; break; }
+        if (rc == Z_STREAM_END) {
+            // Trailing garbage after the member is refused rather than ignored.
+            result = s.avail_in == 0 ? DS_GUNZIP_OK : DS_GUNZIP_CORRUPT;
+            break;
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+        if (rc == Z_BUF_ERROR && s.avail_in == 0) break;  // truncated stream
+    }
+    inflateEnd(&s);
+    if (result != DS_GUNZIP_OK) { free(out); return result; }
+    *output = out;
+    *output_length = produced;
+    return DS_GUNZIP_OK;
+}

@@ -1,0 +1,374 @@
+import Dispatch
+import Glibc
+import Logging
+
+/// One client socket: reads bytes into the parser, runs one request at a time (pipelined requests wait their turn, so
+/// they are answered in order), writes responses, and enforces the timeouts.
+///
+/// All mutable state lives on `queue`. Reading stops while a response is pending, which is our back-pressure: a client
+/// that sends without reading fills its own TCP window, not our memory. The socket is closed only in the last cancel
+/// handler of its Dispatch sources.
+final class Connection: @unchecked Sendable {
+    enum Phase {
+        case reading
+        case handling
+        /// Our side is shut; we drain what the client still sends for a moment so it sees our last response, not an RST.
+        case lingering
+        case closed
+    }
+
+    let queue: DispatchQueue
+    let context: ServerContext
+    let transport: Transport
+    // Made in start(): Dispatch traps when a source that never ran is released, and a refused connection never starts.
+    private var readSource: DispatchSourceRead!
+    private var writeSource: DispatchSourceWrite!
+    private var timer: DispatchSourceTimer!
+    private let fd: Int32
+    private var readSuspended = false
+    private var readWantsWrite = false
+    private var writeSuspended = true
+    private var sourcesAlive = 3
+
+    var phase = Phase.reading
+    var parser: HTTPRequestParser
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    /// Stream producers waiting for our buffer to drain below the high watermark.
+    private var drainWaiters: [CheckedContinuation<Void, Error>] = []
+
+    // The request in progress.
+    var exchange: Exchange?
+    /// Set when the response being written is the last on this connection.
+    var closeAfterResponse = false
+    /// When the current request's head began arriving (the header read timeout runs from here).
+    private var headStarted: DispatchTime?
+    private var lastProgress = DispatchTime.now()
+
+    init(fd: Int32, transport: Transport, context: ServerContext) {
+        self.transport = transport
+        self.context = context
+        self.queue = DispatchQueue(label: "http.connection")
+        self.parser = HTTPRequestParser(limits: context.limits)
+        self.fd = fd
+    }
+
+    func start() {
+        queue.async { [self] in
+            readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            timer = DispatchSource.makeTimerSource(queue: queue)
+            for source in [readSource, writeSource, timer] as [DispatchSourceProtocol] {
+                source.setCancelHandler { [self] in sourceCancelled() }
+            }
+            readSource.setEventHandler { [self] in readAvailable() }
+            writeSource.setEventHandler { [self] in flush() }
+            timer.setEventHandler { [self] in timerFired() }
+            timer.schedule(deadline: .distantFuture)
+            timer.activate()
+            readSource.activate()
+            armTimer()
+        }
+    }
+
+    // MARK: reading
+
+    private static let readChunk = 64 * 1024
+
+    func readAvailable() {
+        guard phase == .reading || phase == .lingering else { return }
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        // Bounded per wake-up so one fast client can't hog the queue, and so pipelined input stays small.
+        while total < 4 * Self.readChunk {
+            let result = buffer.withUnsafeMutableBytes { transport.read(into: $0) }
+            switch result {
+            case .transferred(let n):
+                total += n
+                if phase == .lingering { continue }
+                if parser.isBetweenRequests { headStarted = .now() }
+                parser.append(buffer[..<n])
+            case .wouldBlock(let wantsWrite):
+                if wantsWrite {
+                    readWantsWrite = true
+                    resumeWriting()
+                }
+                total = .max
+            case .closed, .failed:
+                close()
+                return
+            }
+        }
+        lastProgress = .now()
+        if phase == .reading { processInput() }
+        // Stopped by the per-wake-up bound rather than by an empty socket: bytes may wait in OpenSSL's buffer, where the
+        // read source can't see them, so come back for them.
+        if total != .max && phase == .reading { queue.async { [self] in readAvailable() } }
+    }
+
+    /// Turns buffered bytes into requests until one is complete (then waits for its response) or input runs out.
+    func processInput() {
+        while phase == .reading {
+            let event: HTTPRequestParser.Event?
+            do {
+                event = try parser.next()
+            } catch {
+                respondToParseError(error)
+                return
+            }
+            if let exchange, exchange.awaitingContinue, parser.isReadingBody {
+                exchange.awaitingContinue = false
+                enqueue(ResponseHead.continueResponse)
+            }
+            guard let event else { break }
+            switch event {
+            case .head(let head):
+                headStarted = nil
+                beginExchange(head)
+            case .body(let bytes):
+                exchange?.body += bytes
+            case .end:
+                guard let exchange else { continue }
+                phase = .handling
+                suspendReading()
+                exchange.run(on: self)
+            }
+        }
+        armTimer()
+    }
+
+    private func respondToParseError(_ error: HTTPParseError) {
+        let head = exchange?.head
+        exchange = Exchange(head: head, requestID: Exchange.requestID(for: head), context: context)
+        closeAfterResponse = true
+        phase = .handling
+        suspendReading()
+        exchange!.route = .error(HTTPError(error.status, error.reason))
+        exchange!.respond(on: self)
+    }
+
+    private func beginExchange(_ head: HTTPRequestHead) {
+        let exchange = Exchange(head: head, requestID: Exchange.requestID(for: head), context: context)
+        self.exchange = exchange
+        if case .found(let route, _) = exchange.route, let limit = route.maxBodySize { parser.maxBodySize = limit }
+        exchange.awaitingContinue = head.expectsContinue && head.framing != .none && head.framing != .contentLength(0)
+    }
+
+    // MARK: writing
+
+    func enqueue(_ bytes: [UInt8]) {
+        guard phase != .closed else { return }
+        if outboundOffset == outbound.count {
+            outbound = bytes
+            outboundOffset = 0
+        } else {
+            outbound += bytes
+        }
+        flush()
+    }
+
+    var pendingOutboundBytes: Int { outbound.count - outboundOffset }
+
+    func flush() {
+        if readWantsWrite && pendingOutboundBytes == 0 {
+            // A TLS read needed the socket writable (handshake traffic); now it is: read again.
+            readWantsWrite = false
+            suspendWriting()
+            readAvailable()
+            return
+        }
+        while pendingOutboundBytes > 0 {
+            let result = outbound.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
+            switch result {
+            case .transferred(let n):
+                outboundOffset += n
+                lastProgress = .now()
+            case .wouldBlock:
+                resumeWriting()
+                armTimer()
+                return
+            case .closed, .failed:
+                close()
+                return
+            }
+        }
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+        outboundOffset = 0
+        suspendWriting()
+        drained()
+    }
+
+    /// Our buffer emptied: let stream producers go on, or finish the exchange.
+    private func drained() {
+        let waiters = drainWaiters
+        drainWaiters = []
+        waiters.forEach { $0.resume() }
+        if let exchange, exchange.responseComplete { finishExchange() }
+    }
+
+    func writeStreamPiece(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, Error>) {
+        guard phase == .handling, let exchange, !exchange.responseComplete else {
+            continuation.resume(throwing: ConnectionClosedError())
+            return
+        }
+        exchange.bytesSent += bytes.count
+        if !exchange.isHead { enqueue(exchange.chunkedResponse ? ResponseHead.chunk(bytes) : bytes) }
+        if phase == .closed {
+            continuation.resume(throwing: ConnectionClosedError())
+        } else if pendingOutboundBytes > context.limits.writeBufferHighWatermark {
+            drainWaiters.append(continuation)
+        } else {
+            continuation.resume()
+        }
+    }
+
+    /// The response was fully handed to us; once flushed, the exchange ends.
+    func completeResponse() {
+        guard let exchange else { return }
+        exchange.responseComplete = true
+        if pendingOutboundBytes == 0 { finishExchange() }
+    }
+
+    private func finishExchange() {
+        guard let exchange else { return }
+        exchange.logAccess()
+        self.exchange = nil
+        if closeAfterResponse || context.isShuttingDown {
+            linger()
+            return
+        }
+        parser.maxBodySize = context.limits.maxBodySize
+        phase = .reading
+        resumeReading()
+        // Pipelined requests may already sit in the parser (or, with TLS, inside OpenSSL's buffer).
+        processInput()
+        if phase == .reading { readAvailable() }
+    }
+
+    // MARK: timeouts
+
+    private var deadline: DispatchTime?
+
+    /// When the timeout that applies to the connection's state now runs out (nil: none applies).
+    private func currentDeadline() -> DispatchTime? {
+        let limits = context.limits
+        switch phase {
+        case .reading where parser.isBetweenRequests:
+            return lastProgress + limits.keepAliveIdleTimeout.dispatchInterval
+        case .reading where parser.isReadingBody:
+            return lastProgress + limits.bodyIdleTimeout.dispatchInterval
+        case .reading:
+            // From the head's first byte, not the last: trickling a byte at a time doesn't extend it (slowloris).
+            return (headStarted ?? lastProgress) + limits.headerReadTimeout.dispatchInterval
+        case .handling where pendingOutboundBytes > 0:
+            return lastProgress + limits.writeIdleTimeout.dispatchInterval
+        case .lingering:
+            return lastProgress + .milliseconds(500)
+        default:
+            return nil
+        }
+    }
+
+    func armTimer() {
+        guard phase != .closed else { return }
+        let next = currentDeadline()
+        guard next != deadline else { return }
+        deadline = next
+        timer.schedule(deadline: next ?? .distantFuture)
+    }
+
+    private func timerFired() {
+        // Progress since the timer was set (a write, a body byte) moves the deadline: check it afresh.
+        guard let current = currentDeadline(), DispatchTime.now() >= current else {
+            deadline = nil
+            return armTimer()
+        }
+        self.deadline = nil
+        switch phase {
+        case .reading where !parser.isBetweenRequests:
+            // A slow client (slowloris): answer 408 and close.
+            let head = exchange?.head
+            exchange = Exchange(head: head, requestID: Exchange.requestID(for: head), context: context)
+            exchange!.route = .error(HTTPError(.requestTimeout, parser.isReadingBody ? "body not received in time" : "request head not received in time"))
+            closeAfterResponse = true
+            phase = .handling
+            suspendReading()
+            exchange!.respond(on: self)
+        default:
+            close()
+        }
+    }
+
+    // MARK: closing
+
+    /// Ends our side, then reads and drops for a moment so the client receives our last response intact.
+    private func linger() {
+        transport.shutdownWrite()
+        phase = .lingering
+        resumeReading()
+        armTimer()
+    }
+
+    /// Graceful shutdown: close now if idle; otherwise finish the current response and close after it.
+    func shutdownGracefully() {
+        queue.async { [self] in
+            closeAfterResponse = true
+            if phase == .reading && parser.isBetweenRequests { close() }
+        }
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        let waiters = drainWaiters
+        drainWaiters = []
+        waiters.forEach { $0.resume(throwing: ConnectionClosedError()) }
+        if let exchange, !exchange.loggedAccess { exchange.status = exchange.status ?? .init(code: 499, reasonPhrase: "Client Closed"); exchange.logAccess() }
+        exchange = nil
+        resumeReading()
+        resumeWriting()
+        readSource.cancel()
+        writeSource.cancel()
+        timer.cancel()
+    }
+
+    private func sourceCancelled() {
+        sourcesAlive -= 1
+        guard sourcesAlive == 0 else { return }
+        transport.close()
+        context.unregister(self)
+    }
+
+    private func suspendReading() {
+        guard !readSuspended else { return }
+        readSuspended = true
+        readSource.suspend()
+    }
+
+    private func resumeReading() {
+        guard readSuspended else { return }
+        readSuspended = false
+        readSource.resume()
+    }
+
+    private func suspendWriting() {
+        guard !writeSuspended else { return }
+        writeSuspended = true
+        writeSource.suspend()
+    }
+
+    private func resumeWriting() {
+        guard writeSuspended else { return }
+        writeSuspended = false
+        // A write source starts inactive; activate it the first time, resume it after.
+        if !writeActivated { writeActivated = true; writeSource.activate() } else { writeSource.resume() }
+    }
+    private var writeActivated = false
+}
+
+extension Duration {
+    var dispatchInterval: DispatchTimeInterval {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+    }
+}

@@ -1,0 +1,171 @@
+import Dispatch
+import Logging
+
+/// One request and its response on a connection: routing result, body, timing, and what the access log needs.
+/// Touched only on its connection's queue (the handler gets a copy of the request, not this).
+final class Exchange: @unchecked Sendable {
+    enum Routing {
+        case found(Router.Route, parameters: [String: String])
+        case error(HTTPError)
+    }
+
+    let head: HTTPRequestHead?
+    let requestID: String
+    let started = DispatchTime.now()
+    var route: Routing
+    var body: [UInt8] = []
+    var awaitingContinue = false
+    var status: HTTPStatus?
+    var bytesSent = 0
+    var chunkedResponse = false
+    var responseComplete = false
+    var loggedAccess = false
+    private let logger: Logger
+
+    init(head: HTTPRequestHead?, requestID: String, context: ServerContext) {
+        self.head = head
+        self.requestID = requestID
+        self.logger = context.logger
+        guard let head else {
+            route = .error(HTTPError(.badRequest, "bad request"))
+            return
+        }
+        switch context.router.match(method: head.method, segments: head.pathSegments) {
+        case .found(let found, let parameters): route = .found(found, parameters: parameters)
+        case .notFound: route = .error(HTTPError(.notFound, "no route for \(head.path)"))
+        case .methodNotAllowed(let allow):
+            route = .error(HTTPError(.methodNotAllowed, "method \(head.method) not allowed", headers: ["Allow": allow.joined(separator: ", ")]))
+        }
+    }
+
+    var isHead: Bool { head?.method == "HEAD" }
+
+    /// The client's X-Request-Id when it is short and printable, else a fresh one.
+    static func requestID(for head: HTTPRequestHead?) -> String {
+        if let given = head?.headers["X-Request-Id"], !given.isEmpty, given.utf8.count <= 128,
+           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return given
+        }
+        return RequestIDGenerator.next()
+    }
+
+    /// Runs the handler as a task (never on the I/O queue), then sends its response on the connection's queue.
+    func run(on connection: Connection) {
+        guard case .found(let found, let parameters) = route, let head else { return respond(on: connection) }
+        // gzip-encoded bodies are decoded here, with the body limit applied to the decoded size.
+        var body = self.body
+        if let encoding = head.headers["Content-Encoding"]?.lowercased(), encoding != "identity" {
+            guard encoding == "gzip" || encoding == "x-gzip" else {
+                route = .error(HTTPError(.unsupportedMediaType, "unsupported content coding \(encoding)"))
+                return respond(on: connection)
+            }
+            do {
+                body = try Gzip.decompress(body, limit: found.maxBodySize ?? connection.context.limits.maxBodySize)
+            } catch .tooLarge {
+                connection.closeAfterResponse = true
+                route = .error(HTTPError(.contentTooLarge, "decoded body larger than \(found.maxBodySize ?? connection.context.limits.maxBodySize) bytes"))
+                return respond(on: connection)
+            } catch {
+                route = .error(HTTPError(.badRequest, "corrupt gzip body"))
+                return respond(on: connection)
+            }
+        }
+        let request = HTTPRequest(head: head, body: body, pathParameters: parameters, requestID: requestID)
+        let handler = found.handler
+        Task {
+            let response: HTTPResponse
+            do {
+                response = try await handler(request)
+            } catch let error as HTTPError {
+                response = error.response
+            } catch {
+                connection.context.logger.error("handler failed", metadata: ["path": "\(head.path)", "error": "\(error)", "request_id": "\(request.requestID)"])
+                response = HTTPError(.internalServerError, "internal error").response
+            }
+            connection.queue.async { self.send(response, on: connection) }
+        }
+    }
+
+    /// Answers a routing, parsing or decoding error without running a handler.
+    func respond(on connection: Connection) {
+        guard case .error(let error) = route else { return }
+        if error.status.code >= 400 && head == nil { connection.closeAfterResponse = true }
+        send(error.response, on: connection)
+    }
+
+    private func send(_ response: HTTPResponse, on connection: Connection) {
+        guard connection.phase == .handling, connection.exchange === self else { return }
+        let minorVersion = head?.minorVersion ?? 1
+        if let head, !head.keepAlive { connection.closeAfterResponse = true }
+        let keepAlive = !connection.closeAfterResponse && !connection.context.isShuttingDown
+        var headers = response.headers
+        headers.replace(name: "X-Request-Id", value: requestID)
+        status = response.status
+        switch response.body {
+        case .bytes(var bytes):
+            if connection.context.compressResponses, bytes.count >= Gzip.minimumSize, !headers.contains("Content-Encoding"),
+               Gzip.isCompressible(contentType: headers["Content-Type"]),
+               let head, Gzip.isAccepted(by: head.headers.values("Accept-Encoding")), let compressed = Gzip.compress(bytes) {
+                bytes = compressed
+                headers.add(name: "Content-Encoding", value: "gzip")
+                headers.add(name: "Vary", value: "Accept-Encoding")
+            }
+            var out = ResponseHead.encode(status: response.status, headers: headers, framing: .contentLength(bytes.count),
+                                          keepAlive: keepAlive, minorVersion: minorVersion)
+            if !isHead && !response.status.forbidsBody {
+                out += bytes
+                bytesSent = bytes.count
+            }
+            connection.enqueue(out)
+            connection.completeResponse()
+        case .stream(let produce):
+            // HTTP/1.0 has no chunked coding: the body then ends when we close.
+            chunkedResponse = minorVersion == 1
+            if !chunkedResponse { connection.closeAfterResponse = true }
+            connection.enqueue(ResponseHead.encode(status: response.status, headers: headers, framing: chunkedResponse ? .chunked : .untilClose,
+                                                   keepAlive: keepAlive && chunkedResponse, minorVersion: minorVersion))
+            if isHead { return connection.completeResponse() }
+            let writer = ResponseBodyWriter(connection: connection)
+            Task {
+                do {
+                    try await produce(writer)
+                    connection.queue.async {
+                        guard connection.exchange === self else { return }
+                        if self.chunkedResponse { connection.enqueue(ResponseHead.lastChunk) }
+                        connection.completeResponse()
+                    }
+                } catch {
+                    // Mid-stream there is no way to send an error status: cut the connection so the client sees it broke.
+                    connection.queue.async { if connection.exchange === self { connection.close() } }
+                }
+            }
+        }
+    }
+
+    func logAccess() {
+        guard !loggedAccess else { return }
+        loggedAccess = true
+        let micros = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1000
+        let code = status?.code ?? 0
+        let method = head?.method ?? "-"
+        let path = head?.path ?? "-"
+        logger.info("\(method) \(path) \(code) \(bytesSent)B \(Double(micros) / 1000)ms", metadata: [
+            "method": "\(method)", "path": "\(path)", "status": "\(code)", "bytes": "\(bytesSent)",
+            "duration_ms": "\(Double(micros) / 1000)", "request_id": "\(requestID)",
+        ])
+    }
+}
+
+/// Request ids: a random per-process prefix and a counter, cheap and unique enough to correlate logs.
+enum RequestIDGenerator {
+    private static let prefix = String(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF, radix: 16)
+    private static let counter = Locked<UInt64>(0)
+
+    static func next() -> String {
+        let n = counter.withLock { value -> UInt64 in
+            value += 1
+            return value
+        }
+        return "\(prefix)-\(String(n, radix: 16))"
+    }
+}

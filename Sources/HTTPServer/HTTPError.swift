@@ -1,0 +1,39 @@
+/// An error a handler throws to answer with a status and a JSON body `{"error": message}`.
+public struct HTTPError: Error, Sendable, Equatable {
+    public var status: HTTPStatus
+    public var message: String
+    public var headers: HTTPHeaders
+
+    public init(_ status: HTTPStatus, _ message: String, headers: HTTPHeaders = HTTPHeaders()) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+    }
+
+    public var response: HTTPResponse {
+        var response = HTTPResponse.json(status, "{\"error\":\(JSONString.quote(message))}")
+        for (name, value) in headers { response.headers.add(name: name, value: value) }
+        return response
+    }
+}
+
+/// The little JSON the server writes itself (error bodies, log lines), without Foundation's encoder.
+enum JSONString {
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

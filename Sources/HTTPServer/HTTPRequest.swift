@@ -1,0 +1,25 @@
+/// A whole request as a handler sees it: the head, the body (gzip already decoded), and what routing found.
+public struct HTTPRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+    /// Values of the route pattern's `{name}` segments.
+    public var pathParameters: [String: String]
+    /// The client's `X-Request-Id` if it sent a sane one, else one we made; echoed in the response.
+    public var requestID: String
+
+    public init(head: HTTPRequestHead, body: [UInt8] = [], pathParameters: [String: String] = [:], requestID: String = "") {
+        self.head = head
+        self.body = body
+        self.pathParameters = pathParameters
+        self.requestID = requestID
+    }
+
+    public var method: String { head.method }
+    public var path: String { head.path }
+    public var headers: HTTPHeaders { head.headers }
+    public func query(_ name: String) -> String? { head.query(name) }
+}
+
+/// A handler: takes a request, answers later. It runs as a Swift task, never on an I/O thread, so it may await a
+/// worker pool. Throw `HTTPError` for a client-facing error; anything else becomes a 500.
+public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse

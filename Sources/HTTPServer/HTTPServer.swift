@@ -1,0 +1,65 @@
+import Dispatch
+import Logging
+
+/// An HTTP/1.1 server on Glibc sockets and Dispatch. Give it a router; it knows nothing of what the routes do.
+public final class HTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        /// 0 picks a free port; read it back from `port` after `start()`.
+        public var port: Int
+        public var limits: HTTPServerLimits
+        public var tls: TLSConfiguration?
+        /// gzip responses the client accepts, when their type is compressible.
+        public var compressResponses: Bool
+        /// How long graceful shutdown lets in-flight requests run before connections are cut.
+        public var shutdownGracePeriod: Duration
+
+        public init(host: String = "127.0.0.1", port: Int = 8080, limits: HTTPServerLimits = HTTPServerLimits(),
+                    tls: TLSConfiguration? = nil, compressResponses: Bool = true, shutdownGracePeriod: Duration = .seconds(10)) {
+            self.host = host
+            self.port = port
+            self.limits = limits
+            self.tls = tls
+            self.compressResponses = compressResponses
+            self.shutdownGracePeriod = shutdownGracePeriod
+        }
+    }
+
+    public let configuration: Configuration
+    private let context: ServerContext
+    private let listener: Listener
+
+    /// Binds and starts accepting at once; throws if the address can't be bound or the TLS files can't be loaded.
+    public init(configuration: Configuration, router: Router, logger: Logger) throws {
+        self.configuration = configuration
+        let tls = try configuration.tls.map { configuration throws(TLSSetupError) in try TLSContext(configuration) }
+        context = ServerContext(router: router, limits: configuration.limits, logger: logger, tls: tls,
+                                compressResponses: configuration.compressResponses)
+        listener = try Listener(host: configuration.host, port: configuration.port, context: context)
+    }
+
+    /// The port actually bound.
+    public var port: Int { listener.port }
+
+    public var openConnections: Int { context.openConnections }
+
+    /// Stops accepting, closes idle connections, lets in-flight requests finish for up to `gracePeriod`
+    /// (default: the configuration's), then cuts what is left. Returns when every connection is closed.
+    public func shutdown(gracePeriod: Duration? = nil) async {
+        listener.stop()
+        let connections = context.beginShutdown()
+        connections.forEach { $0.shutdownGracefully() }
+        let grace = gracePeriod ?? configuration.shutdownGracePeriod
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = Locked(false)
+            let finish: @Sendable () -> Void = {
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume() }
+            }
+            context.whenAllClosed(finish)
+            DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) { [context] in
+                for connection in context.beginShutdown() { connection.queue.async { connection.close() } }
+                context.whenAllClosed(finish)
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// Routes by method and path pattern; `{name}` segments capture a parameter. Unknown path: 404; known path, other
+/// method: 405 with `Allow`. HEAD is served by the GET route (the body is dropped by the connection).
+public struct Router: Sendable {
+    struct Route: Sendable {
+        enum Segment: Sendable, Equatable { case literal(String), parameter(String) }
+        let method: String
+        let segments: [Segment]
+        let maxBodySize: Int?
+        let handler: HTTPHandler
+    }
+
+    enum Match {
+        case found(Route, parameters: [String: String])
+        case methodNotAllowed(allow: [String])
+        case notFound
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    /// Adds a route. `maxBodySize` overrides the server's default body limit for it.
+    public mutating func add(_ method: String, _ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
+        let segments = pattern.split(separator: "/").map { part -> Route.Segment in
+            part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+        }
+        routes.append(Route(method: method, segments: segments, maxBodySize: maxBodySize, handler: handler))
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }
+    public mutating func post(_ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
+        add("POST", pattern, maxBodySize: maxBodySize, handler)
+    }
+
+    func match(method: String, segments: [String]) -> Match {
+        var allowed: [String] = []
+        for route in routes {
+            guard let parameters = Self.bind(route.segments, to: segments) else { continue }
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .found(route, parameters: parameters)
+            }
+            allowed.append(route.method)
+            if route.method == "GET" { allowed.append("HEAD") }
+        }
+        if allowed.isEmpty { return .notFound }
+        var seen = Set<String>()
+        return .methodNotAllowed(allow: allowed.filter { seen.insert($0).inserted })
+    }
+
+    private static func bind(_ pattern: [Route.Segment], to segments: [String]) -> [String: String]? {
+        guard pattern.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (part, segment) in zip(pattern, segments) {
+            switch part {
+            case .literal(let literal): guard literal == segment else { return nil }
+            case .parameter(let name): parameters[name] = segment
+            }
+        }
+        return parameters
+    }
+}
