@@ -42,10 +42,15 @@ let package = Package(
             name: "HTTPServer",
             dependencies: ["CHTTPShims", .product(name: "Logging", package: "swift-log")]
         ),
+        // Models on disk, the worker pool with batching, and the HTTP endpoints that join them.
+        .target(
+            name: "Serving",
+            dependencies: ["Engine", "HTTPServer", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "deepserve",
             dependencies: [
-                "Engine", "HTTPServer",
+                "Engine", "HTTPServer", "Serving",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -57,6 +62,10 @@ let package = Package(
         .testTarget(
             name: "HTTPServerTests",
             dependencies: ["HTTPServer", "CHTTPShims", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: ["Serving", "Engine", "HTTPServer"]
         ),
         // Runs the built `deepserve` executable as a user would.
         .testTarget(
