@@ -63,7 +63,7 @@ struct TextGenerationRoutes: Sendable {
         guard prompt.count <= 4096 else { throw ServingError.badRequest("\"prompt\" is longer than 4096 characters") }
         func number(_ key: String) throws -> Double? {
             guard let value = body[key] else { return nil }
-            guard let number = value as? NSNumber, !(value is Bool) else { throw ServingError.badRequest("\"\(key)\" must be a number") }
+            guard let number = value as? NSNumber else { throw ServingError.badRequest("\"\(key)\" must be a number") }
             return number.doubleValue
         }
         let limit = defaults?.maxTokensLimit ?? 4000

@@ -143,7 +143,7 @@ final class ServingEndToEndTests: XCTestCase {
     }
 
     func testGenerationIsDeterministicForASeed() throws {
-        let body = #"{"prompt":"ROMEO.\n","max_tokens":60,"seed":11,"temperature":0.8,"top_k":20}"#
+        let body = #"{"prompt":"ROMEO.\n","max_tokens":60,"seed":1,"temperature":0.8,"top_k":20}"#
         let first = try json(try request("POST", "/v1/models/shakespeare-lstm/generate", body: body).body)
         let second = try json(try request("POST", "/v1/models/shakespeare-lstm/generate", body: body).body)
         let text = try XCTUnwrap(first["text"] as? String)
@@ -151,7 +151,7 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertEqual(first["finish_reason"] as? String, "length")
         XCTAssertEqual(text, second["text"] as? String)
         let other = try json(try request("POST", "/v1/models/shakespeare-lstm/generate",
-                                         body: #"{"prompt":"ROMEO.\n","max_tokens":60,"seed":12}"#).body)
+                                         body: #"{"prompt":"ROMEO.\n","max_tokens":60,"seed":2}"#).body)
         XCTAssertNotEqual(text, other["text"] as? String)
     }
 
