@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Hot loops that need AVX2/FMA intrinsics, chosen at run time (see docs/ARCHITECTURE.md).
@@ -45,13 +47,19 @@ let package = Package(
         // Models on disk, the worker pool with batching, and the HTTP endpoints that join them.
         .target(
             name: "Serving",
-            dependencies: ["Engine", "HTTPServer", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Engine", "HTTPServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .executableTarget(
             name: "deepserve",
             dependencies: [
                 "Engine", "HTTPServer", "Serving",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,7 +73,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ServingTests",
-            dependencies: ["Serving", "Engine", "HTTPServer"]
+            dependencies: [
+                "Serving", "Engine", "HTTPServer",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         // Runs the built `deepserve` executable as a user would.
         .testTarget(

@@ -209,6 +209,7 @@ public final class InferenceScheduler: @unchecked Sendable {
             let end = DispatchTime.now()
             let compute = Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let rows = live.reduce(0) { $0 + $1.rows }
+            ServingMetrics.recordExecution(model: queue.model.name, rows: rows, requests: live.count, computeSeconds: compute)
             onBatch?(queue.model.name, rows, live.count, compute)
             let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows))
             for (job, part) in zip(live, parts) {

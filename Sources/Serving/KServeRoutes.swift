@@ -6,8 +6,9 @@ import HTTPServer
 struct KServeRoutes: Sendable {
     let repository: ModelRepository
     let scheduler: InferenceScheduler
+    let metrics: ServingMetrics
 
-    func register(on router: inout Router) {
+    func register(on router: inout MeteredRouter) {
         router.get("/v2") { _ in
             .json(.ok, #"{"name":"deepserve","version":"\#(ServingService.version)","extensions":["model_repository"]}"#)
         }
@@ -66,7 +67,8 @@ struct KServeRoutes: Sendable {
                 return name
             }
         }
-        let (outputs, _) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        metrics.recordInference(model: model.name, timing: timing)
         let id = (body["id"] as? String).map { #","id":\#(TensorJSON.quoted($0))"# } ?? ""
         let encoded = wanted.compactMap { name in outputs[name].map { TensorJSON.encode(name: name, $0) } }.joined(separator: ",")
         return .json(.ok, #"{"model_name":\#(TensorJSON.quoted(model.name)),"model_version":"\#(model.version)"\#(id),"outputs":[\#(encoded)]}"#)

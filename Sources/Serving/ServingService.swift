@@ -8,21 +8,36 @@ public final class ServingService: Sendable {
 
     public let repository: ModelRepository
     public let scheduler: InferenceScheduler
+    /// The metrics backend's exposition text (Prometheus format), served at /metrics.
+    private let metricsText: (@Sendable () -> String)?
+    private let metrics = ServingMetrics()
 
-    public init(repository: ModelRepository, scheduler: InferenceScheduler) {
+    public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil) {
         self.repository = repository
         self.scheduler = scheduler
+        self.metricsText = metricsText
     }
 
-    /// Adds every serving route (health, KServe V2, task endpoints) to `router`.
+    /// Adds every serving route (health, metrics, KServe V2, task endpoints) to `router`.
     public func register(on router: inout Router) {
+        // Probes and metrics are cheap and never queue behind inference, and are not themselves metered.
         router.get("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
         router.get("/health/ready") { [repository] _ in
             repository.isReady
                 ? .json(.ok, #"{"status":"ready"}"#)
                 : .json(.serviceUnavailable, #"{"status":"loading","failed":\#(repository.loadFailures.count)}"#)
         }
-        KServeRoutes(repository: repository, scheduler: scheduler).register(on: &router)
-        TextGenerationRoutes(repository: repository, scheduler: scheduler).register(on: &router)
+        if let metricsText {
+            router.get("/metrics") { [metrics, repository, scheduler] _ in
+                metrics.refreshGauges(repository: repository, scheduler: scheduler)
+                var response = HTTPResponse.text(.ok, metricsText())
+                response.headers.replace(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+                return response
+            }
+        }
+        var metered = MeteredRouter(router: router, metrics: metrics)
+        KServeRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        TextGenerationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        router = metered.router
     }
 }

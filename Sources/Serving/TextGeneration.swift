@@ -9,6 +9,7 @@ import HTTPServer
 struct TextGenerationRoutes: Sendable {
     let repository: ModelRepository
     let scheduler: InferenceScheduler
+    let metrics: ServingMetrics
 
     struct Request {
         var prompt: String
@@ -21,7 +22,7 @@ struct TextGenerationRoutes: Sendable {
         var stream: Bool
     }
 
-    func register(on router: inout Router) {
+    func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/generate", maxBodySize: 64 << 10) { [self] request in
             try await respondAsync { try await generate(request) }
         }
@@ -36,7 +37,7 @@ struct TextGenerationRoutes: Sendable {
         }
         let request = try parse(try JSONBody.object(http), model: model, accept: http.headers["Accept"])
         let generator = Generator(model: model, recurrent: recurrent, vocabulary: vocabulary, scheduler: scheduler,
-                                  request: request, deadline: http.deadline)
+                                  metrics: metrics, request: request, deadline: http.deadline)
         if request.stream {
             var response = HTTPResponse.stream(.ok, contentType: "text/event-stream") { writer in
                 do {
@@ -94,6 +95,7 @@ struct Generator: Sendable {
     let recurrent: ModelConfig.Recurrent
     let vocabulary: [String]
     let scheduler: InferenceScheduler
+    let metrics: ServingMetrics
     let request: TextGenerationRoutes.Request
     let deadline: Duration?
 
@@ -149,7 +151,8 @@ struct Generator: Sendable {
         let timeMajor = recurrent.layout == "time-first"
         var inputs = state
         inputs[recurrent.tokenInput] = Tensor(shape: timeMajor ? [ids.count, 1] : [1, ids.count], int64s: ids.map(Int64.init))
-        let (outputs, _) = try await scheduler.infer(model, inputs: inputs, deadline: deadline)
+        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: deadline)
+        metrics.recordInference(model: model.name, timing: timing)
         for entry in recurrent.state {
             guard let next = outputs[entry.output] else {
                 throw ServingError.inference(model: model.name, reason: "the model did not produce state output '\(entry.output)'")

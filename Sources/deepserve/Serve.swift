@@ -3,6 +3,8 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Logging
+import Metrics
+import Prometheus
 import Serving
 
 struct Serve: AsyncParsableCommand {
@@ -100,7 +102,9 @@ struct Serve: AsyncParsableCommand {
         settings.defaultDeadline = .milliseconds(defaultDeadlineMs)
         let scheduler = InferenceScheduler(settings: settings)
         let repository = ModelRepository(root: URL(fileURLWithPath: modelRepository))
-        let service = ServingService(repository: repository, scheduler: scheduler)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() })
         var router = Router()
         service.register(on: &router)
 

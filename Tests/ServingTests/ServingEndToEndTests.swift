@@ -3,6 +3,8 @@ import Foundation
 import Glibc
 import HTTPServer
 import Logging
+import Metrics
+import Prometheus
 import XCTest
 @testable import Serving
 
@@ -16,7 +18,9 @@ final class ServingEndToEndTests: XCTestCase {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         try! repository.loadAll(logger: logger)
-        service = ServingService(repository: repository, scheduler: InferenceScheduler())
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        service = ServingService(repository: repository, scheduler: InferenceScheduler(), metricsText: { registry.emitToString() })
         var router = Router()
         service.register(on: &router)
         server = try! HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: logger)
@@ -29,8 +33,14 @@ final class ServingEndToEndTests: XCTestCase {
         service.scheduler.shutdown()
     }
 
-    /// One request on its own connection: status, headers and body.
     func request(_ method: String, _ path: String, body: String = "", headers: [String: String] = [:]) throws
+        -> (status: Int, headers: [String: String], body: String)
+    {
+        try Self.request(method, path, body: body, headers: headers)
+    }
+
+    /// One request on its own connection: status, headers and body.
+    static func request(_ method: String, _ path: String, body: String = "", headers: [String: String] = [:]) throws
         -> (status: Int, headers: [String: String], body: String)
     {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -170,6 +180,31 @@ final class ServingEndToEndTests: XCTestCase {
         let events = response.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
         XCTAssertEqual(events.filter { $0.hasPrefix("data: {\"token\"") }.count, 12, response.body)
         XCTAssertTrue(events.last?.hasPrefix("event: done") ?? false, response.body)
+    }
+
+    func testMetricsShowRequestsBatchesAndQueues() throws {
+        // Sixteen digits at once over separate connections: the scheduler batches some of them.
+        let images = try NumpyFile.read(contentsOf: SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout/images.npy"))
+        let pixels = images.rows(0..<1).floatArray().map { "\($0)" }.joined(separator: ",")
+        let body = #"{"inputs":[{"name":"image","shape":[1,1,28,28],"datatype":"FP32","data":[\#(pixels)]}]}"#
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in
+            XCTAssertEqual(try? Self.request("POST", "/v2/models/mnist-cnn/infer", body: body).status, 200)
+        }
+        let metrics = try request("GET", "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.headers["content-type"]?.hasPrefix("text/plain") ?? false)
+        func value(_ prefix: String) -> Double {
+            metrics.body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
+        }
+        let requests = value(#"deepserve_inference_requests_total{model="mnist-cnn"}"#)
+        let executions = value(#"deepserve_inference_executions_total{model="mnist-cnn"}"#)
+        XCTAssertGreaterThanOrEqual(requests, 16, metrics.body)
+        XCTAssertGreaterThan(executions, 0)
+        XCTAssertLessThan(executions, requests, "batching: fewer executions than requests")
+        XCTAssertTrue(metrics.body.contains(#"deepserve_http_requests_total{route="/v2/models/{name}/infer",status="200"}"#), metrics.body)
+        XCTAssertTrue(metrics.body.contains(#"deepserve_queue_depth{model="mnist-cnn"} 0"#))
+        XCTAssertTrue(metrics.body.contains(#"deepserve_model_loaded_version{model="shakespeare-lstm"} 1"#))
+        XCTAssertTrue(metrics.body.contains("deepserve_inference_compute_seconds_bucket"))
     }
 
     func testGenerationRejectsBadRequests() throws {
