@@ -184,7 +184,7 @@ def make_jpegs():
         image.save(buffer, "JPEG", **options)
         decoded = Image.open(io.BytesIO(buffer.getvalue()))
         expected = np.asarray(decoded.convert("L" if decoded.mode == "L" else "RGB"))
-        save(name, buffer.getvalue(), expected, tolerance=2)
+        save(name, buffer.getvalue(), expected, tolerance=1)  # PIL and Debian ship different libjpeg-turbo builds
 
 
 def make_pnms():
