@@ -31,6 +31,19 @@ static void guard_emit_message(j_common_ptr cinfo, int level) {
 
 static void guard_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+// A progressive JPEG can hold thousands of tiny scans, each a pass over the whole coefficient buffer: a small
+// file that burns seconds of CPU. Real encoders write about ten; more than this many is refused.
+enum { MAX_SCANS = 256 };
+
+static void guard_progress(j_common_ptr cinfo) {
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (cinfo->is_decompressor && d->input_scan_number > MAX_SCANS) {
+        struct guard *g = (struct guard *)cinfo->err;
+        if (g->errbuf && g->errlen) snprintf(g->errbuf, g->errlen, "more than %d scans", MAX_SCANS);
+        longjmp(g->jump, 1);
+    }
+}
+
 static void guard_install(struct jpeg_decompress_struct *cinfo, struct guard *g, char *errbuf, size_t errlen) {
     cinfo->err = jpeg_std_error(&g->pub);
     g->pub.error_exit = guard_error_exit;
@@ -78,6 +91,8 @@ int ds_jpeg_decode(const uint8_t *input, size_t length, int channels, uint8_t *o
         return DS_JPEG_ERROR;
     }
     jpeg_create_decompress(&cinfo);
+    struct jpeg_progress_mgr progress = { .progress_monitor = guard_progress };
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, input, (unsigned long)length);
     jpeg_read_header(&cinfo, TRUE);
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
