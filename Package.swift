@@ -54,10 +54,15 @@ let package = Package(
             name: "Imaging",
             dependencies: ["CImaging"]
         ),
+        // Models on disk, the worker pool with batching, and the HTTP endpoints that join them.
+        .target(
+            name: "Serving",
+            dependencies: ["Engine", "HTTPServer", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "deepserve",
             dependencies: [
-                "Engine", "HTTPServer",
+                "Engine", "HTTPServer", "Serving",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -74,6 +79,10 @@ let package = Package(
             name: "ImagingTests",
             dependencies: ["Imaging", "CImaging"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: ["Serving", "Engine", "HTTPServer"]
         ),
         // Runs the built `deepserve` executable as a user would.
         .testTarget(

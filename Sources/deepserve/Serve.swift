@@ -3,12 +3,25 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Logging
+import Serving
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve over HTTP (for now the health routes alone: GET /health/live and /health/ready).")
+        abstract: "Serve the models of a model repository over HTTP (KServe V2, text generation, health probes).")
 
     enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Option(help: "Folder of models: NAME/config.json and NAME/VERSION/model.onnx.")
+    var modelRepository = "models"
+
+    @Option(help: "Inference worker threads (default: one per core).")
+    var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    @Option(help: "Requests a model may queue before 503 (unless its config sets batching.queue_size).")
+    var queueSize = 128
+
+    @Option(help: "Milliseconds a request may wait and run before 504 (a request can ask for less with X-Deadline-Ms).")
+    var defaultDeadlineMs = 30_000
 
     @Option(help: "Address to listen on (IPv4 or IPv6; :: for every address).")
     var host = "127.0.0.1"
@@ -55,6 +68,13 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard workers >= 1, workers <= 256 else { throw ValidationError("--workers must be 1...256") }
+        guard queueSize >= 1 else { throw ValidationError("--queue-size must be at least 1") }
+        guard defaultDeadlineMs >= 1 else { throw ValidationError("--default-deadline-ms must be positive") }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: modelRepository, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ValidationError("--model-repository '\(modelRepository)' is not a folder")
+        }
     }
 
     func run() async throws {
@@ -74,9 +94,15 @@ struct Serve: AsyncParsableCommand {
         limits.bodyIdleTimeout = .milliseconds(Int(bodyTimeout * 1000))
         limits.keepAliveIdleTimeout = .milliseconds(Int(keepAliveTimeout * 1000))
 
+        var settings = InferenceScheduler.Settings()
+        settings.workers = workers
+        settings.defaultQueueSize = queueSize
+        settings.defaultDeadline = .milliseconds(defaultDeadlineMs)
+        let scheduler = InferenceScheduler(settings: settings)
+        let repository = ModelRepository(root: URL(fileURLWithPath: modelRepository))
+        let service = ServingService(repository: repository, scheduler: scheduler)
         var router = Router()
-        router.get("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
-        router.get("/health/ready") { _ in .json(.ok, #"{"status":"ready"}"#) }
+        service.register(on: &router)
 
         let server = try HTTPServer(
             configuration: .init(
@@ -84,11 +110,15 @@ struct Serve: AsyncParsableCommand {
                 tls: tlsCert.map { TLSConfiguration(certificatePath: $0, privateKeyPath: tlsKey!) },
                 shutdownGracePeriod: .milliseconds(Int(shutdownGrace * 1000))),
             router: router, logger: logger)
-        logger.info("listening on \(host):\(server.port)\(tlsCert == nil ? "" : " (TLS)")")
+        logger.info("listening on \(tlsCert == nil ? "http" : "https")://\(host):\(server.port) (\(workers) inference workers)")
+        // Listening first, loading second: /health/live answers at once, /health/ready once every model is in.
+        try repository.loadAll(logger: logger)
+        logger.info("\(repository.loaded.count) model(s) ready: \(repository.loaded.map(\.name).joined(separator: ", "))")
 
         let signal = await ShutdownSignal.wait()
         logger.info("\(signal) received: shutting down")
         await server.shutdown()
+        scheduler.shutdown()
         logger.info("stopped")
     }
 }

@@ -115,6 +115,17 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
+    /// The elements converted to Double (exact for float32, float64 and integers up to 2^53).
+    public func doubleArray() -> [Double] {
+        (0..<count).map { i in
+            switch dataType {
+            case .double: pointer(as: Double.self)[i]
+            case .int64: Double(pointer(as: Int64.self)[i])
+            default: Double(element(at: i))
+            }
+        }
+    }
+
     /// Element `i` (flat index) converted to Float.
     func element(at i: Int) -> Float {
         switch dataType {

@@ -1,0 +1,247 @@
+import Engine
+import Foundation
+
+/// Runs inference on a fixed pool of worker threads, never on the I/O threads that call `infer`.
+///
+/// Each model has a bounded queue. A worker takes the model whose oldest request has waited
+/// longest; when the model allows batching it waits up to `max_queue_delay_microseconds` for
+/// `max_batch_size` requests of compatible shapes, runs them as one batch along axis 0 and hands
+/// each caller its slice. A full queue refuses at once (503); a request whose deadline passes while
+/// queued is answered 504 without running. Each worker owns a `Workspace`, so runs of one shared
+/// plan never contend for memory.
+public final class InferenceScheduler: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        public var defaultQueueSize = 128
+        public var defaultDeadline: Duration = .seconds(30)
+        public init() {}
+    }
+
+    /// What a finished request reports besides its outputs.
+    public struct Timing: Sendable {
+        public let queueSeconds: Double
+        public let computeSeconds: Double
+        public let batchSize: Int
+    }
+
+    final class Job: @unchecked Sendable {
+        let inputs: [String: Tensor]
+        let enqueued = DispatchTime.now()
+        let deadline: DispatchTime
+        let rows: Int
+        private var continuation: CheckedContinuation<([String: Tensor], Timing), Error>?
+
+        init(inputs: [String: Tensor], deadline: DispatchTime, rows: Int,
+             continuation: CheckedContinuation<([String: Tensor], Timing), Error>) {
+            self.inputs = inputs
+            self.deadline = deadline
+            self.rows = rows
+            self.continuation = continuation
+        }
+
+        func finish(_ result: Result<([String: Tensor], Timing), Error>) {
+            continuation?.resume(with: result)
+            continuation = nil
+        }
+    }
+
+    private final class ModelQueue {
+        let model: LoadedModel
+        let plan: Plan
+        var jobs: [Job] = []
+        let capacity: Int
+        let maxBatch: Int
+        let maxDelay: Double
+        init(model: LoadedModel, plan: Plan, capacity: Int) {
+            self.model = model
+            self.plan = plan
+            self.capacity = capacity
+            maxBatch = max(1, model.config.batching?.maxBatchSize ?? 1)
+            maxDelay = Double(model.config.batching?.maxQueueDelayMicroseconds ?? 0) / 1e6
+        }
+    }
+
+    public let settings: Settings
+    private let condition = NSCondition()
+    private var queues: [ObjectIdentifier: ModelQueue] = [:]
+    private var stopping = false
+    private var threads: [Thread] = []
+    /// Called after every run (model, rows in the batch, requests in it, compute seconds), for metrics.
+    public typealias BatchObserver = @Sendable (_ model: String, _ rows: Int, _ requests: Int, _ computeSeconds: Double) -> Void
+    private let onBatch: BatchObserver?
+
+    public init(settings: Settings = Settings(), onBatch: BatchObserver? = nil) {
+        self.settings = settings
+        self.onBatch = onBatch
+        for index in 0..<settings.workers {
+            let thread = Thread { [unowned self] in self.workerLoop() }
+            thread.name = "deepserve-worker-\(index)"
+            thread.stackSize = 8 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    /// Requests waiting, per model name.
+    public var queueDepths: [String: Int] {
+        condition.lock()
+        defer { condition.unlock() }
+        var depths: [String: Int] = [:]
+        for queue in queues.values { depths[queue.model.name, default: 0] += queue.jobs.count }
+        return depths
+    }
+
+    /// Runs `plan` (the model's main plan unless a component is given) on `inputs`.
+    public func infer(_ model: LoadedModel, plan: Plan? = nil, inputs: [String: Tensor], deadline: Duration? = nil)
+        async throws -> ([String: Tensor], Timing)
+    {
+        let plan = plan ?? model.plan
+        let limit = deadline ?? settings.defaultDeadline
+        let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+        let due = DispatchTime.now() + .nanoseconds(Int(clamping: nanoseconds))
+        let rows = inputs.values.first.flatMap { $0.shape.first } ?? 1
+        return try await withCheckedThrowingContinuation { continuation in
+            let job = Job(inputs: inputs, deadline: due, rows: rows, continuation: continuation)
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else { return job.finish(.failure(ServingError.shuttingDown)) }
+            let key = ObjectIdentifier(plan)
+            let queue = queues[key] ?? ModelQueue(model: model, plan: plan,
+                                                  capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize)
+            queues[key] = queue
+            guard queue.jobs.count < queue.capacity else {
+                return job.finish(.failure(ServingError.queueFull(model: model.name, capacity: queue.capacity)))
+            }
+            queue.jobs.append(job)
+            condition.signal()
+        }
+    }
+
+    /// Stops the workers after the queued work is done.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    // MARK: Workers
+
+    private func workerLoop() {
+        let workspace = Workspace()
+        while let (queue, batch) = nextBatch() {
+            run(batch, on: queue, workspace)
+        }
+    }
+
+    /// Blocks until there is work: the jobs of one model to run together (nil once stopped and drained).
+    private func nextBatch() -> (ModelQueue, [Job])? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            let waiting = queues.values.filter { !$0.jobs.isEmpty }
+            guard let queue = waiting.min(by: { $0.jobs[0].enqueued < $1.jobs[0].enqueued }) else {
+                if stopping { return nil }
+                condition.wait()
+                continue
+            }
+            // Hold a batchable queue open until it fills or its oldest request has waited long enough.
+            if queue.maxBatch > 1, queue.jobs.count < queue.maxBatch, !stopping {
+                let age = Double(DispatchTime.now().uptimeNanoseconds - queue.jobs[0].enqueued.uptimeNanoseconds) / 1e9
+                if age < queue.maxDelay {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: queue.maxDelay - age))
+                    continue
+                }
+            }
+            return (queue, takeBatch(from: queue))
+        }
+    }
+
+    /// The oldest job and those behind it that can share its batch (same non-batch dimensions).
+    private func takeBatch(from queue: ModelQueue) -> [Job] {
+        let first = queue.jobs.removeFirst()
+        var batch = [first]
+        guard queue.maxBatch > 1, Self.isBatchable(first, queue.plan) else { return batch }
+        var rows = first.rows
+        var index = 0
+        while index < queue.jobs.count, rows < queue.maxBatch {
+            let candidate = queue.jobs[index]
+            if rows + candidate.rows <= queue.maxBatch, Self.compatible(first, candidate) {
+                batch.append(queue.jobs.remove(at: index))
+                rows += candidate.rows
+            } else {
+                index += 1
+            }
+        }
+        return batch
+    }
+
+    /// Batching concatenates along axis 0, so every input must have a dynamic first dimension.
+    private static func isBatchable(_ job: Job, _ plan: Plan) -> Bool {
+        plan.inputs.allSatisfy { info in
+            guard let first = info.shape?.first, first.fixedValue == nil else { return false }
+            return job.inputs[info.name].map { $0.rank >= 1 && $0.shape[0] == job.rows } ?? false
+        }
+    }
+
+    private static func compatible(_ a: Job, _ b: Job) -> Bool {
+        a.inputs.allSatisfy { name, tensor in
+            guard let other = b.inputs[name] else { return false }
+            return other.dataType == tensor.dataType && other.rank == tensor.rank && other.shape.dropFirst() == tensor.shape.dropFirst()
+        }
+    }
+
+    private func run(_ batch: [Job], on queue: ModelQueue, _ workspace: Workspace) {
+        let start = DispatchTime.now()
+        var live: [Job] = []
+        for job in batch {
+            if job.deadline < start {
+                let waited = Int((start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1_000_000)
+                job.finish(.failure(ServingError.deadlineExceeded(model: queue.model.name, milliseconds: waited)))
+            } else {
+                live.append(job)
+            }
+        }
+        guard !live.isEmpty else { return }
+        do {
+            let inputs = live.count == 1 ? live[0].inputs : try Self.concatenate(live.map(\.inputs))
+            let outputs = try queue.plan.run(inputs, workspace: workspace)
+            let end = DispatchTime.now()
+            let compute = Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            let rows = live.reduce(0) { $0 + $1.rows }
+            onBatch?(queue.model.name, rows, live.count, compute)
+            let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows))
+            for (job, part) in zip(live, parts) {
+                let queued = Double(start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1e9
+                job.finish(.success((part, Timing(queueSeconds: queued, computeSeconds: compute, batchSize: rows))))
+            }
+        } catch {
+            for job in live { job.finish(.failure(error)) }
+        }
+    }
+
+    static func concatenate(_ inputs: [[String: Tensor]]) throws -> [String: Tensor] {
+        var result: [String: Tensor] = [:]
+        for name in inputs[0].keys {
+            let parts = inputs.compactMap { $0[name] }
+            result[name] = try Tensor.concatenate(parts)
+        }
+        return result
+    }
+
+    static func split(_ outputs: [String: Tensor], rows: [Int]) throws -> [[String: Tensor]] {
+        var parts = Array(repeating: [String: Tensor](), count: rows.count)
+        let total = rows.reduce(0, +)
+        for (name, tensor) in outputs {
+            guard tensor.rank >= 1, tensor.shape[0] == total else {
+                throw ServingError.inference(model: name, reason: "output '\(name)' of shape \(tensor.shape) cannot be split into a batch of \(total)")
+            }
+            var offset = 0
+            for (index, count) in rows.enumerated() {
+                parts[index][name] = tensor.rows(offset..<(offset + count))
+                offset += count
+            }
+        }
+        return parts
+    }
+}

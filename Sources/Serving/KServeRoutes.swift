@@ -1,0 +1,111 @@
+import Engine
+import Foundation
+import HTTPServer
+
+/// The KServe V2 / Open Inference Protocol endpoints, for every model, with raw tensors.
+struct KServeRoutes: Sendable {
+    let repository: ModelRepository
+    let scheduler: InferenceScheduler
+
+    func register(on router: inout Router) {
+        router.get("/v2") { _ in
+            .json(.ok, #"{"name":"deepserve","version":"\#(ServingService.version)","extensions":["model_repository"]}"#)
+        }
+        router.get("/v2/health/live") { _ in .json(.ok, #"{"live":true}"#) }
+        router.get("/v2/health/ready") { [repository] _ in
+            repository.isReady ? .json(.ok, #"{"ready":true}"#) : .json(.serviceUnavailable, #"{"ready":false}"#)
+        }
+        for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
+            router.get(prefix) { [self] request in try respond { try metadata(try model(for: request)) } }
+            router.get(prefix + "/ready") { [self] request in
+                try respond { let model = try model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
+            }
+            router.post(prefix + "/infer") { [self] request in try await respondAsync { try await infer(request) } }
+        }
+    }
+
+    /// The loaded model a URL names, checking its version when the URL gives one.
+    func model(for request: HTTPRequest) throws -> LoadedModel {
+        let name = request.pathParameters["name"] ?? ""
+        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
+        let model = try repository.model(name)
+        if let version = request.pathParameters["version"], version != String(model.version) {
+            throw ServingError.versionNotFound(model: name, version: version)
+        }
+        return model
+    }
+
+    private func metadata(_ model: LoadedModel) -> HTTPResponse {
+        func specs(_ values: [ValueInfo]) -> String {
+            values.map { value in
+                let shape = (value.shape ?? []).map { $0.fixedValue.map(String.init) ?? "-1" }.joined(separator: ",")
+                let type = value.dataType.map(TensorJSON.datatype) ?? "UNKNOWN"
+                return #"{"name":\#(TensorJSON.quoted(value.name)),"datatype":"\#(type)","shape":[\#(shape)]}"#
+            }.joined(separator: ",")
+        }
+        return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"versions":["\#(model.version)"],"platform":"onnx","inputs":[\#(specs(model.plan.inputs))],"outputs":[\#(specs(model.plan.outputs))]}"#)
+    }
+
+    private func infer(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let model = try model(for: request)
+        let body = try JSONBody.object(request)
+        guard let inputObjects = body["inputs"] as? [Any], !inputObjects.isEmpty else {
+            throw ServingError.badRequest("the request needs an \"inputs\" array")
+        }
+        var inputs: [String: Tensor] = [:]
+        for object in inputObjects {
+            let (name, tensor) = try TensorJSON.decode(object)
+            guard inputs.updateValue(tensor, forKey: name) == nil else { throw ServingError.badRequest("input '\(name)' is given twice") }
+        }
+        var wanted = model.plan.outputs.map(\.name)
+        if let requested = body["outputs"] as? [[String: Any]] {
+            wanted = try requested.map { object in
+                guard let name = object["name"] as? String, model.plan.outputs.contains(where: { $0.name == name }) else {
+                    throw ServingError.badRequest("requested output \(object["name"] ?? "?") is not an output of '\(model.name)'")
+                }
+                return name
+            }
+        }
+        let (outputs, _) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        let id = (body["id"] as? String).map { #","id":\#(TensorJSON.quoted($0))"# } ?? ""
+        let encoded = wanted.compactMap { name in outputs[name].map { TensorJSON.encode(name: name, $0) } }.joined(separator: ",")
+        return .json(.ok, #"{"model_name":\#(TensorJSON.quoted(model.name)),"model_version":"\#(model.version)"\#(id),"outputs":[\#(encoded)]}"#)
+    }
+}
+
+/// Runs a handler body, turning every thrown error into its HTTP answer.
+func respond(_ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+    do { return try body() } catch { throw HTTPError.from(error) }
+}
+
+func respondAsync(_ body: () async throws -> HTTPResponse) async throws -> HTTPResponse {
+    do { return try await body() } catch { throw HTTPError.from(error) }
+}
+
+enum JSONBody {
+    /// The request body as a JSON object, or a 400/415 that says why not. The content type is not
+    /// insisted on (curl -d sends form-urlencoded), but a body that is clearly something else is 415.
+    static func object(_ request: HTTPRequest) throws -> [String: Any] {
+        if let type = request.headers["Content-Type"]?.lowercased(),
+           ["image/", "audio/", "video/", "multipart/"].contains(where: { type.hasPrefix($0) }) {
+            throw ServingError.unsupportedMediaType("expected application/json, got \(type)")
+        }
+        guard !request.body.isEmpty else { throw ServingError.badRequest("the request body is empty; send a JSON object") }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(request.body))
+        } catch {
+            throw ServingError.badRequest("the body is not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else { throw ServingError.badRequest("the body must be a JSON object") }
+        return object
+    }
+}
+
+extension HTTPRequest {
+    /// The caller's deadline: `X-Deadline-Ms` header or `timeout_ms` query parameter (else the server default).
+    var deadline: Duration? {
+        guard let text = headers["X-Deadline-Ms"] ?? query("timeout_ms"), let ms = Int(text), ms > 0 else { return nil }
+        return .milliseconds(min(ms, 600_000))
+    }
+}

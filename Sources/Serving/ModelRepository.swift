@@ -1,0 +1,85 @@
+import Dispatch
+import Engine
+import Foundation
+import Logging
+
+/// The models on disk (`models/NAME/config.json`, `models/NAME/VERSION/model.onnx`), loaded at
+/// start-up in parallel. The highest numbered version folder is served unless config.json pins one.
+public final class ModelRepository: @unchecked Sendable {
+    public let root: URL
+    private let lock = NSLock()
+    private var models: [String: LoadedModel] = [:]
+    private var failures: [String: String] = [:]
+    private var expected: Set<String> = []
+
+    public init(root: URL) {
+        self.root = root
+    }
+
+    /// Model names are folder names: letters, digits, '-', '_' and '.', never '..' — so a name from
+    /// a URL can never reach outside the repository.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 128 && name != "." && name != ".." && !name.hasPrefix(".")
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+    }
+
+    /// Folders in the repository that hold a config.json.
+    public func modelNames() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: root.path).sorted().filter { name in
+            Self.isValidName(name) && FileManager.default.fileExists(atPath: root.appendingPathComponent(name).appendingPathComponent("config.json").path)
+        }
+    }
+
+    /// Loads every model, several at once; a model that fails is logged and reported by `failures`.
+    public func loadAll(logger: Logger) throws {
+        let names = try modelNames()
+        lock.withLock { expected = Set(names) }
+        DispatchQueue.concurrentPerform(iterations: names.count) { index in
+            let name = names[index]
+            do {
+                let model = try load(name)
+                logger.info("loaded model \(name) version \(model.version) in \(String(format: "%.0f", model.loadSeconds * 1000)) ms")
+            } catch {
+                logger.error("model \(name) failed to load: \(error)")
+            }
+        }
+    }
+
+    /// Loads (or reloads) one model. A failed load leaves the version that was serving in place.
+    @discardableResult
+    public func load(_ name: String) throws -> LoadedModel {
+        guard Self.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
+        let folder = root.appendingPathComponent(name)
+        do {
+            let config = try ModelConfig.decode(try Data(contentsOf: folder.appendingPathComponent("config.json")))
+            let version = try config.version ?? highestVersion(in: folder)
+            let model = try LoadedModel.load(name: name, folder: folder, version: version)
+            lock.withLock {
+                models[name] = model
+                failures[name] = nil
+                expected.insert(name)
+            }
+            return model
+        } catch {
+            lock.withLock { failures[name] = "\(error)" }
+            throw error
+        }
+    }
+
+    private func highestVersion(in folder: URL) throws -> Int {
+        let versions = try FileManager.default.contentsOfDirectory(atPath: folder.path).compactMap(Int.init).filter { $0 > 0 }
+        guard let highest = versions.max() else { throw ServingError.badRequest("\(folder.lastPathComponent) has no version folder") }
+        return highest
+    }
+
+    public func model(_ name: String) throws -> LoadedModel {
+        guard let model = lock.withLock({ models[name] }) else { throw ServingError.modelNotFound(name) }
+        return model
+    }
+
+    public var loaded: [LoadedModel] { lock.withLock { models.values.sorted { $0.name < $1.name } } }
+    public var loadFailures: [String: String] { lock.withLock { failures } }
+
+    /// Ready when every model the repository holds is loaded.
+    public var isReady: Bool { lock.withLock { !expected.isEmpty && expected.allSatisfy { models[$0] != nil } } }
+}

@@ -1,0 +1,103 @@
+import Engine
+import Foundation
+import Logging
+import XCTest
+@testable import Serving
+
+/// The worker pool: answers match single runs, batching happens, full queues and late requests are refused.
+final class SchedulerTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let models = root.appendingPathComponent("models")
+
+    static func digits(_ count: Int) throws -> [Tensor] {
+        let images = try NumpyFile.read(contentsOf: root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout/images.npy"))
+        return (0..<count).map { images.rows(($0 % 200)..<($0 % 200 + 1)) }
+    }
+
+    func testConcurrentRequestsAreBatchedAndEachGetsItsOwnAnswer() async throws {
+        let repository = ModelRepository(root: Self.models)
+        let model = try repository.load("mnist-cnn")
+        let batches = BatchLog()
+        var settings = InferenceScheduler.Settings()
+        settings.defaultQueueSize = 256   // room for all 200 at once
+        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, rows, requests, _ in batches.record(rows: rows, requests: requests) })
+        defer { scheduler.shutdown() }
+        let images = try Self.digits(200)
+        let expected = try images.map { try XCTUnwrap(try model.plan.run(["image": $0])["logits"]).floatArray() }
+        let answers = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
+            for (index, image) in images.enumerated() {
+                group.addTask {
+                    let (outputs, _) = try await scheduler.infer(model, inputs: ["image": image])
+                    return (index, outputs["logits"]?.floatArray() ?? [])
+                }
+            }
+            var answers = [[Float]](repeating: [], count: images.count)
+            for try await (index, logits) in group { answers[index] = logits }
+            return answers
+        }
+        for (index, (answer, reference)) in zip(answers, expected).enumerated() {
+            XCTAssertEqual(answer.count, 10, "request \(index)")
+            for (a, b) in zip(answer, reference) { XCTAssertEqual(a, b, accuracy: 1e-4, "request \(index)") }
+        }
+        XCTAssertEqual(batches.requests, 200)
+        XCTAssertGreaterThan(batches.largestBatch, 1, "200 requests at once should share batches")
+    }
+
+    func testFullQueueIsRefused() async throws {
+        let repository = ModelRepository(root: Self.models)
+        let model = try repository.load("shakespeare-lstm")   // not batchable: every request runs alone
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 1
+        settings.defaultQueueSize = 4
+        let scheduler = InferenceScheduler(settings: settings)
+        defer { scheduler.shutdown() }
+        let state = Tensor.zeros(.float, shape: [2, 1, 256])
+        let inputs = ["tokens": Tensor(shape: [1, 400], int64s: Array(repeating: 5, count: 400)), "h0": state, "c0": state]
+        let outcomes = await withTaskGroup(of: ServingError?.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    do { _ = try await scheduler.infer(model, inputs: inputs); return nil } catch { return error as? ServingError }
+                }
+            }
+            var refused = 0, served = 0
+            for await outcome in group {
+                if case .queueFull? = outcome { refused += 1 } else if outcome == nil { served += 1 }
+            }
+            return (refused, served)
+        }
+        XCTAssertGreaterThan(outcomes.0, 0, "a queue of 4 cannot hold 40 requests")
+        XCTAssertGreaterThan(outcomes.1, 0)
+        XCTAssertEqual(outcomes.0 + outcomes.1, 40)
+    }
+
+    func testRequestPastItsDeadlineIsNotRun() async throws {
+        let repository = ModelRepository(root: Self.models)
+        let model = try repository.load("shakespeare-lstm")
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 1
+        let scheduler = InferenceScheduler(settings: settings)
+        defer { scheduler.shutdown() }
+        let state = Tensor.zeros(.float, shape: [2, 1, 256])
+        let slow = ["tokens": Tensor(shape: [1, 2000], int64s: Array(repeating: 5, count: 2000)), "h0": state, "c0": state]
+        let quick = ["tokens": Tensor(shape: [1, 1], int64s: [5]), "h0": state, "c0": state]
+        async let busy = scheduler.infer(model, inputs: slow)
+        try await Task.sleep(for: .milliseconds(5))
+        do {
+            _ = try await scheduler.infer(model, inputs: quick, deadline: .milliseconds(1))
+            XCTFail("the request should have expired behind the slow one")
+        } catch let error as ServingError {
+            guard case .deadlineExceeded(let name, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(name, "shakespeare-lstm")
+        }
+        _ = try await busy
+    }
+}
+
+final class BatchLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total = 0
+    private var largest = 0
+    func record(rows: Int, requests: Int) { lock.withLock { total += requests; largest = max(largest, rows) } }
+    var requests: Int { lock.withLock { total } }
+    var largestBatch: Int { lock.withLock { largest } }
+}

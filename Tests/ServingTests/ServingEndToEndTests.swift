@@ -1,0 +1,182 @@
+import Engine
+import Foundation
+import Glibc
+import HTTPServer
+import Logging
+import XCTest
+@testable import Serving
+
+/// The serving endpoints over real loopback sockets, against the shipped models.
+final class ServingEndToEndTests: XCTestCase {
+    nonisolated(unsafe) static var server: HTTPServer!
+    nonisolated(unsafe) static var service: ServingService!
+
+    override class func setUp() {
+        let repository = ModelRepository(root: SchedulerTests.models)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        try! repository.loadAll(logger: logger)
+        service = ServingService(repository: repository, scheduler: InferenceScheduler())
+        var router = Router()
+        service.register(on: &router)
+        server = try! HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: logger)
+    }
+
+    override class func tearDown() {
+        let done = DispatchSemaphore(value: 0)
+        Task { await server.shutdown(); done.signal() }
+        done.wait()
+        service.scheduler.shutdown()
+    }
+
+    /// One request on its own connection: status, headers and body.
+    func request(_ method: String, _ path: String, body: String = "", headers: [String: String] = [:]) throws
+        -> (status: Int, headers: [String: String], body: String)
+    {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(Self.server.port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let bodyBytes = Array(body.utf8)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: \(bodyBytes.count)\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        let message = Array((head + "\r\n").utf8) + bodyBytes
+        _ = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received += buffer[..<n]
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw POSIXError(.EPROTO) }
+        let lines = text[..<split.lowerBound].split(separator: "\r\n")
+        let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var payload = String(text[split.upperBound...])
+        if fields["transfer-encoding"] == "chunked" { payload = Self.dechunk(payload) }
+        return (status, fields, payload)
+    }
+
+    static func dechunk(_ text: String) -> String {
+        var rest = Substring(text), out = ""
+        while let line = rest.range(of: "\r\n"), let size = Int(rest[..<line.lowerBound], radix: 16), size > 0 {
+            let start = line.upperBound
+            let bytes = Array(rest[start...].utf8)
+            out += String(decoding: bytes.prefix(size), as: UTF8.self)
+            rest = Substring(String(decoding: bytes.dropFirst(size + 2), as: UTF8.self))
+        }
+        return out
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func testHealthAndServerMetadata() throws {
+        XCTAssertEqual(try request("GET", "/health/live").status, 200)
+        XCTAssertEqual(try request("GET", "/health/ready").status, 200)
+        XCTAssertEqual(try request("GET", "/v2/health/ready").status, 200)
+        XCTAssertEqual(try json(try request("GET", "/v2").body)["name"] as? String, "deepserve")
+    }
+
+    func testModelMetadataAndReadiness() throws {
+        let metadata = try json(try request("GET", "/v2/models/mnist-cnn").body)
+        XCTAssertEqual(metadata["versions"] as? [String], ["1"])
+        let inputs = try XCTUnwrap(metadata["inputs"] as? [[String: Any]])
+        XCTAssertEqual(inputs.first?["shape"] as? [Int], [-1, 1, 28, 28])
+        XCTAssertEqual(try request("GET", "/v2/models/mnist-cnn/versions/1/ready").status, 200)
+        XCTAssertEqual(try request("GET", "/v2/models/mnist-cnn/versions/7").status, 404)
+        XCTAssertEqual(try request("GET", "/v2/models/nothing-here").status, 404)
+        XCTAssertEqual(try request("GET", "/v2/models/..%2F..%2Fetc").status, 400)
+    }
+
+    func testV2InferClassifiesADigit() throws {
+        let images = try NumpyFile.read(contentsOf: SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout/images.npy"))
+        let labels = try NumpyFile.read(contentsOf: SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout/labels.npy"))
+        let pixels = images.rows(0..<2).floatArray().map { "\($0)" }.joined(separator: ",")
+        let body = #"{"id":"req-1","inputs":[{"name":"image","shape":[2,1,28,28],"datatype":"FP32","data":[\#(pixels)]}]}"#
+        let response = try request("POST", "/v2/models/mnist-cnn/infer", body: body, headers: ["Content-Type": "application/json"])
+        XCTAssertEqual(response.status, 200, response.body)
+        let object = try json(response.body)
+        XCTAssertEqual(object["id"] as? String, "req-1")
+        let output = try XCTUnwrap((object["outputs"] as? [[String: Any]])?.first)
+        XCTAssertEqual(output["shape"] as? [Int], [2, 10])
+        let logits = try XCTUnwrap(output["data"] as? [Double])
+        for row in 0..<2 {
+            let predicted = (0..<10).max { logits[row * 10 + $0] < logits[row * 10 + $1] }!
+            XCTAssertEqual(Int64(predicted), labels.int64Array()[row])
+        }
+    }
+
+    func testV2InferErrors() throws {
+        let cases: [(String, Int, String)] = [
+            ("not json", 400, "not valid JSON"),
+            (#"{"inputs":[]}"#, 400, "inputs"),
+            (#"{"inputs":[{"name":"image","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}"#, 400, "must have shape"),
+            (#"{"inputs":[{"name":"image","shape":[1,2],"datatype":"FP32","data":[1,2,3]}]}"#, 400, "3 values for shape"),
+            (#"{"inputs":[{"name":"pixels","shape":[1],"datatype":"FP32","data":[1]}]}"#, 400, "unknown input"),
+            (#"{"inputs":[{"name":"image","shape":[1],"datatype":"FP16","data":[1]}]}"#, 400, "FP16 is not supported"),
+            (#"{"inputs":[{"name":"image","shape":[1],"datatype":"FP32","data":["x"]}]}"#, 400, "non-numeric"),
+        ]
+        for (body, status, message) in cases {
+            let response = try request("POST", "/v2/models/mnist-cnn/infer", body: body)
+            XCTAssertEqual(response.status, status, body)
+            XCTAssertTrue(response.body.contains(message), "\(body) → \(response.body)")
+            XCTAssertNoThrow(try json(response.body), "errors are JSON")
+        }
+        XCTAssertEqual(try request("POST", "/v2/models/mnist-cnn/infer", body: "{}", headers: ["Content-Type": "image/png"]).status, 415)
+        XCTAssertEqual(try request("POST", "/v2/models/absent/infer", body: "{}").status, 404)
+    }
+
+    func testGenerationIsDeterministicForASeed() throws {
+        let body = #"{"prompt":"ROMEO.\n","max_tokens":60,"seed":1,"temperature":0.8,"top_k":20}"#
+        let first = try json(try request("POST", "/v1/models/shakespeare-lstm/generate", body: body).body)
+        let second = try json(try request("POST", "/v1/models/shakespeare-lstm/generate", body: body).body)
+        let text = try XCTUnwrap(first["text"] as? String)
+        XCTAssertEqual(text.count, 60)
+        XCTAssertEqual(first["finish_reason"] as? String, "length")
+        XCTAssertEqual(text, second["text"] as? String)
+        let other = try json(try request("POST", "/v1/models/shakespeare-lstm/generate",
+                                         body: #"{"prompt":"ROMEO.\n","max_tokens":60,"seed":2}"#).body)
+        XCTAssertNotEqual(text, other["text"] as? String)
+    }
+
+    func testGenerationStopsAtAStopString() throws {
+        let body = #"{"prompt":"KING.\n","max_tokens":400,"seed":3,"stop":"\n"}"#
+        let result = try json(try request("POST", "/v1/models/shakespeare-lstm/generate", body: body).body)
+        XCTAssertEqual(result["finish_reason"] as? String, "stop")
+        XCTAssertFalse((result["text"] as? String ?? "\n").contains("\n"))
+    }
+
+    func testGenerationStreamsServerSentEvents() throws {
+        let response = try request("POST", "/v1/models/shakespeare-lstm/generate",
+                                   body: #"{"prompt":"ROMEO.\n","max_tokens":12,"seed":5}"#, headers: ["Accept": "text/event-stream"])
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.headers["content-type"], "text/event-stream")
+        let events = response.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        XCTAssertEqual(events.filter { $0.hasPrefix("data: {\"token\"") }.count, 12, response.body)
+        XCTAssertTrue(events.last?.hasPrefix("event: done") ?? false, response.body)
+    }
+
+    func testGenerationRejectsBadRequests() throws {
+        for body in [#"{}"#, #"{"prompt":5}"#, #"{"prompt":"a","max_tokens":0}"#, #"{"prompt":"a","temperature":-1}"#,
+                     #"{"prompt":"a","top_p":0}"#, #"{"prompt":"a","stop":3}"#] {
+            XCTAssertEqual(try request("POST", "/v1/models/shakespeare-lstm/generate", body: body).status, 400, body)
+        }
+        XCTAssertEqual(try request("POST", "/v1/models/mnist-cnn/generate", body: #"{"prompt":"a"}"#).status, 400)
+    }
+}
