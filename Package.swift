@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "deepserve", targets: ["deepserve"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -44,6 +45,17 @@ let package = Package(
             name: "HTTPServer",
             dependencies: ["CHTTPShims", .product(name: "Logging", package: "swift-log")]
         ),
+        // Thin C wrappers over zlib (PNG's IDAT streams) and libjpeg-turbo (with its longjmp errors caught in C).
+        .target(
+            name: "CImaging",
+            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("jpeg")]
+        ),
+        // Decoding (PNG, JPEG, PGM/PPM), PNG encoding, resizing and pixel <-> tensor conversion. Knows nothing of
+        // models or HTTP.
+        .target(
+            name: "Imaging",
+            dependencies: ["CImaging"]
+        ),
         // Models on disk, the worker pool with batching, and the HTTP endpoints that join them.
         .target(
             name: "Serving",
@@ -70,6 +82,11 @@ let package = Package(
         .testTarget(
             name: "HTTPServerTests",
             dependencies: ["HTTPServer", "CHTTPShims", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ImagingTests",
+            dependencies: ["Imaging", "CImaging"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ServingTests",

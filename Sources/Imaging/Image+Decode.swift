@@ -1,0 +1,37 @@
+import Foundation
+
+extension Image {
+    /// The format `data` is in, from its first bytes; nil if none we decode.
+    public static func sniff(_ data: Data) -> ImageFormat? {
+        let head = [UInt8](data.prefix(8))
+        if head.count >= 8 && head == PNGDecoder.signature { return .png }
+        if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF { return .jpeg }
+        if head.count >= 2 && head[0] == UInt8(ascii: "P") && (UInt8(ascii: "1")...UInt8(ascii: "7")).contains(head[1]) {
+            return .pnm
+        }
+        return nil
+    }
+
+    /// Decodes a PNG, JPEG, PGM or PPM image, found by its first bytes.
+    ///
+    /// The header's dimensions are checked against `limits` before any pixel is decoded. The channels are the
+    /// image's own (see `PNGDecoder`, `JPEGDecoder`, `PNMDecoder`); use `grayscale()` or `rgb()` to fix them.
+    public static func decode(_ data: Data, limits: ImageLimits = .default) throws(ImageError) -> Image {
+        guard let format = sniff(data) else {
+            let prefix = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+            throw .unsupportedFormat(prefix: prefix.isEmpty ? "nothing (empty)" : prefix)
+        }
+        return try decode(data, as: format, limits: limits)
+    }
+
+    /// Decodes `data` as `format`.
+    public static func decode(_ data: Data, as format: ImageFormat, limits: ImageLimits = .default) throws(ImageError)
+        -> Image
+    {
+        switch format {
+        case .png: return try PNGDecoder.decode([UInt8](data), limits: limits)
+        case .jpeg: return try JPEGDecoder.decode([UInt8](data), limits: limits)
+        case .pnm: return try PNMDecoder.decode([UInt8](data), limits: limits)
+        }
+    }
+}
