@@ -161,7 +161,14 @@ def export_onnx(model: torch.nn.Module, args: tuple, path: Path, input_names, ou
     except TypeError:  # torch without the `dynamo` switch: the TorchScript exporter is the only one
         torch.onnx.export(model, args, str(path), **kwargs)
 
+    inputs = check_inputs if check_inputs is not None else args
+    with torch.no_grad():
+        ref = model(*inputs)
+    if isinstance(ref, torch.Tensor):
+        ref = (ref,)
+
     m = onnx.load(str(path))
+    pin_static_output_dims(m, dynamic_axes, {n: tuple(r.shape) for n, r in zip(output_names, ref)})
     onnx.checker.check_model(m)
     if doc:
         m.doc_string = doc
@@ -174,11 +181,6 @@ def export_onnx(model: torch.nn.Module, args: tuple, path: Path, input_names, ou
     if bad:
         raise SystemExit(f"[export] FAIL: ops outside the engine's list: {bad}")
 
-    inputs = check_inputs if check_inputs is not None else args
-    with torch.no_grad():
-        ref = model(*inputs)
-    if isinstance(ref, torch.Tensor):
-        ref = (ref,)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {n: t.detach().cpu().numpy() for n, t in zip(input_names, inputs)}
     outs = sess.run(list(output_names), feed)
@@ -188,6 +190,18 @@ def export_onnx(model: torch.nn.Module, args: tuple, path: Path, input_names, ou
     if not diff < 1e-4:
         raise SystemExit(f"[parity] FAIL: max abs diff {diff} >= 1e-4")
     return diff, outs
+
+
+def pin_static_output_dims(m: onnx.ModelProto, dynamic_axes: dict, shapes: dict) -> None:
+    """The TorchScript exporter leaves some output dims symbolic (e.g. after ConvTranspose) although
+    they are fixed: write the measured size into every output dim not declared dynamic."""
+    for out in m.graph.output:
+        if out.name not in shapes:
+            continue
+        dyn = set(dynamic_axes.get(out.name, {}))
+        for i, d in enumerate(out.type.tensor_type.shape.dim):
+            if i not in dyn and not d.HasField("dim_value"):
+                d.dim_value = int(shapes[out.name][i])
 
 
 def ort_run(path: Path, feed: dict) -> list[np.ndarray]:

@@ -305,10 +305,10 @@ def main():
                 "chelsea), upright letters H K M N W X, 6 uniform noise",
                 fixture_nondigits_mse=[float(v) for v in nd_mse])
     print("fixture non-digit MSE:", np.round(nd_mse, 4))
-    # preview sheet of reconstructions (not shipped; for a look)
+    # top row: 8 held-out digits, bottom row: their reconstructions (for the model card)
     sheet = np.concatenate([np.concatenate(list(ref_np[:, 0]), 1), np.concatenate(list(rec[:, 0]), 1)], 0)
     Image.fromarray((sheet * 255).astype(np.uint8)).resize((8 * 56, 112), Image.NEAREST).save(
-        common.CACHE.mkdir(parents=True, exist_ok=True) or common.CACHE / "autoencoder_preview.png")
+        out_dir / "reconstructions.png", optimize=True)
     print(f"done in {time.time() - t0:.0f} s")
 
 
