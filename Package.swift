@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Serving",
             dependencies: [
-                "Engine", "HTTPServer",
+                "Engine", "HTTPServer", "Imaging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Imaging
 
 /// One version of a model, compiled and ready: its config, its main plan and any component plans
 /// (an autoencoder's encoder and decoder), plus the task-specific files the config names.
@@ -11,10 +12,12 @@ public final class LoadedModel: Sendable {
     public let components: [String: Plan]
     public let labels: [String]?
     public let vocabulary: [String]?
+    /// How images become the input tensor (image tasks), from config.json's `preprocessing`.
+    public let imagePreprocessing: ImagePreprocessing?
     public let loadSeconds: Double
 
     init(name: String, version: Int, config: ModelConfig, plan: Plan, components: [String: Plan],
-         labels: [String]?, vocabulary: [String]?, loadSeconds: Double) {
+         labels: [String]?, vocabulary: [String]?, imagePreprocessing: ImagePreprocessing?, loadSeconds: Double) {
         self.name = name
         self.version = version
         self.config = config
@@ -22,6 +25,7 @@ public final class LoadedModel: Sendable {
         self.components = components
         self.labels = labels
         self.vocabulary = vocabulary
+        self.imagePreprocessing = imagePreprocessing
         self.loadSeconds = loadSeconds
     }
 
@@ -30,7 +34,14 @@ public final class LoadedModel: Sendable {
     /// fails here and not on its first request.
     static func load(name: String, folder: URL, version: Int) throws -> LoadedModel {
         let start = Date()
-        let config = try ModelConfig.decode(try Data(contentsOf: folder.appendingPathComponent("config.json")))
+        let configData = try Data(contentsOf: folder.appendingPathComponent("config.json"))
+        let config = try ModelConfig.decode(configData)
+        var imagePreprocessing: ImagePreprocessing?
+        if let object = try JSONSerialization.jsonObject(with: configData) as? [String: Any],
+           let preprocessing = object["preprocessing"] {
+            imagePreprocessing = try JSONDecoder().decode(ImagePreprocessing.self,
+                                                          from: try JSONSerialization.data(withJSONObject: preprocessing))
+        }
         guard config.name == name else {
             throw ServingError.badRequest("config.json of folder '\(name)' names the model '\(config.name)'")
         }
@@ -57,6 +68,7 @@ public final class LoadedModel: Sendable {
             return tokens
         }
         return LoadedModel(name: name, version: version, config: config, plan: plan, components: components,
-                           labels: labels, vocabulary: vocabulary, loadSeconds: Date().timeIntervalSince(start))
+                           labels: labels, vocabulary: vocabulary, imagePreprocessing: imagePreprocessing,
+                           loadSeconds: Date().timeIntervalSince(start))
     }
 }

@@ -66,6 +66,15 @@ public struct ModelConfig: Codable, Sendable {
     public var generation: Generation?
     public var batching: Batching?
     public var anomaly: Anomaly?
+    public var postprocessing: Postprocessing?
+
+    public struct Postprocessing: Codable, Sendable {
+        public var topK: Int?
+    }
+
+    var postprocessingTopK: Int? { postprocessing?.topK }
+    /// "white-on-black" or "black-on-white": what the network was trained on.
+    var preprocessingPolarity: String? { preprocessing?.polarity }
 
     static func decode(_ data: Data) throws -> ModelConfig {
         let decoder = JSONDecoder()

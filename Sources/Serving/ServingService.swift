@@ -38,6 +38,7 @@ public final class ServingService: Sendable {
         var metered = MeteredRouter(router: router, metrics: metrics)
         KServeRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         TextGenerationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         router = metered.router
     }
 }

@@ -39,6 +39,41 @@ final class ModelZooTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(accuracy, 0.97)
     }
 
+    /// Cross-entropy of the character LSTM on a passage of a play it never saw (Twelfth Night).
+    /// onnxruntime measures 1.3048 nats (1.88 bits) per character; the ceiling of 1.40 leaves room
+    /// for rounding, while a broken LSTM sits near ln 84 ≈ 4.43. Also checks that feeding the text
+    /// in two calls, carrying the state, matches feeding it in one.
+    func testCharacterLSTMLossOnUnseenText() throws {
+        let vocabulary = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.models.appendingPathComponent("shakespeare-lstm/vocab.json"))) as? [String: Any])["tokens"] as? [String]
+        let index = Dictionary(try XCTUnwrap(vocabulary).enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("shakespeare-heldout.txt"), encoding: .utf8)
+        let ids = text.map { Int64(index[String($0)] ?? index[" "]!) }
+        let plan = try Plan(contentsOf: Self.models.appendingPathComponent("shakespeare-lstm/1/model.onnx"))
+        let zeros = Tensor.zeros(.float, shape: [2, 1, 256])
+        func run(_ tokens: ArraySlice<Int64>, _ h: Tensor, _ c: Tensor) throws -> [String: Tensor] {
+            try plan.run(["tokens": Tensor(shape: [1, tokens.count], int64s: Array(tokens)), "h0": h, "c0": c])
+        }
+        let whole = try run(ids.dropLast(), zeros, zeros)
+        let logits = try XCTUnwrap(whole["logits"]).floatArray(), classes = vocabulary!.count
+        var loss = 0.0
+        for t in 0..<(ids.count - 1) {
+            let row = logits[(t * classes)..<((t + 1) * classes)].map(Double.init)
+            let top = row.max()!
+            let logSum = log(row.reduce(0) { $0 + exp($1 - top) }) + top
+            loss += logSum - row[Int(ids[t + 1])]
+        }
+        loss /= Double(ids.count - 1)
+        print("shakespeare-lstm: \(loss) nats (\(loss / log(2)) bits) per character on unseen text")
+        XCTAssertLessThan(loss, 1.40)
+
+        let half = (ids.count - 1) / 2
+        let first = try run(ids[..<half], zeros, zeros)
+        let second = try run(ids[half..<(ids.count - 1)], try XCTUnwrap(first["hn"]), try XCTUnwrap(first["cn"]))
+        let stitched = try XCTUnwrap(first["logits"]).floatArray() + XCTUnwrap(second["logits"]).floatArray()
+        assertClose(stitched, logits, tolerance: 1e-3, "state carried between calls")
+    }
+
     func testAutoencoderSeparatesDigitsFromNonDigits() throws {
         let anomaly = try XCTUnwrap(try config("mnist-autoencoder")["anomaly"] as? [String: Any])
         let threshold = Float(try XCTUnwrap(anomaly["threshold"] as? Double))

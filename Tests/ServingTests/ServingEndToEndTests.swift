@@ -43,6 +43,12 @@ final class ServingEndToEndTests: XCTestCase {
     static func request(_ method: String, _ path: String, body: String = "", headers: [String: String] = [:]) throws
         -> (status: Int, headers: [String: String], body: String)
     {
+        try request(method, path, bodyBytes: Array(body.utf8), headers: headers)
+    }
+
+    static func request(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String]) throws
+        -> (status: Int, headers: [String: String], body: String)
+    {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -55,7 +61,6 @@ final class ServingEndToEndTests: XCTestCase {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        let bodyBytes = Array(body.utf8)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: \(bodyBytes.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         let message = Array((head + "\r\n").utf8) + bodyBytes
@@ -205,6 +210,66 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertTrue(metrics.body.contains(#"deepserve_queue_depth{model="mnist-cnn"} 0"#))
         XCTAssertTrue(metrics.body.contains(#"deepserve_model_loaded_version{model="shakespeare-lstm"} 1"#))
         XCTAssertTrue(metrics.body.contains("deepserve_inference_compute_seconds_bucket"))
+    }
+
+    static let heldout = SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout")
+
+    func testClassifyAPNGDigit() throws {
+        let labels = try String(contentsOf: Self.heldout.appendingPathComponent("labels.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        var correct = 0
+        for row in labels.prefix(20) {
+            let png = try Data(contentsOf: Self.heldout.appendingPathComponent(String(row[0])))
+            let response = try Self.requestBytes("POST", "/v1/models/mnist-cnn/classify?top_k=3", body: [UInt8](png), contentType: "image/png")
+            XCTAssertEqual(response.status, 200, response.body)
+            let predictions = try XCTUnwrap(try json(response.body)["predictions"] as? [[String: Any]])
+            XCTAssertEqual(predictions.count, 3)
+            if predictions.first?["label"] as? String == String(row[1]) { correct += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(correct, 19, "the CNN gets ~98.5 % of these digits right")
+    }
+
+    func testClassifySeveralBase64ImagesInOneRequest() throws {
+        let names = ["000.png", "001.png", "002.png"]
+        let images = try names.map { try Data(contentsOf: Self.heldout.appendingPathComponent($0)).base64EncodedString() }
+        let body = #"{"images":[\#(images.map { "\"\($0)\"" }.joined(separator: ","))]}"#
+        let response = try request("POST", "/v1/models/mnist-cnn/classify", body: body, headers: ["Content-Type": "application/json"])
+        XCTAssertEqual(response.status, 200, response.body)
+        let results = try XCTUnwrap(try json(response.body)["results"] as? [[String: Any]])
+        XCTAssertEqual(results.count, 3)
+        let probabilities = (results[0]["predictions"] as? [[String: Any]])?.compactMap { $0["probability"] as? Double } ?? []
+        XCTAssertEqual(probabilities.count, 3, "top_k defaults to the config's 3")
+        XCTAssertEqual(probabilities, probabilities.sorted(by: >))
+    }
+
+    func testClassifyRejectsBadImages() throws {
+        let png = [UInt8](try Data(contentsOf: Self.heldout.appendingPathComponent("000.png")))
+        XCTAssertEqual(try Self.requestBytes("POST", "/v1/models/mnist-cnn/classify", body: Array(png.prefix(40)), contentType: "image/png").status, 400)
+        XCTAssertEqual(try Self.requestBytes("POST", "/v1/models/mnist-cnn/classify", body: Array("GIF89a....".utf8), contentType: "image/gif").status, 415)
+        XCTAssertEqual(try request("POST", "/v1/models/mnist-cnn/classify", body: "hello", headers: ["Content-Type": "text/plain"]).status, 415)
+        XCTAssertEqual(try request("POST", "/v1/models/mnist-cnn/classify?top_k=0", body: "x", headers: ["Content-Type": "image/png"]).status, 400)
+        XCTAssertEqual(try request("POST", "/v1/models/shakespeare-lstm/classify", body: "x", headers: ["Content-Type": "image/png"]).status, 400)
+        // A PNG header claiming 100000 × 100000 pixels: refused before anything is allocated.
+        var bomb: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let ihdr: [UInt8] = Array("IHDR".utf8) + [0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0, 8, 0, 0, 0, 0]
+        bomb += [0, 0, 0, 13] + ihdr + Self.crc32(ihdr)
+        XCTAssertEqual(try Self.requestBytes("POST", "/v1/models/mnist-cnn/classify", body: bomb, contentType: "image/png").status, 413)
+    }
+
+    static func crc32(_ bytes: [UInt8]) -> [UInt8] {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        crc ^= 0xFFFF_FFFF
+        return [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]
+    }
+
+    static func requestBytes(_ method: String, _ path: String, body: [UInt8], contentType: String) throws
+        -> (status: Int, headers: [String: String], body: String)
+    {
+        try request(method, path, bodyBytes: body, headers: ["Content-Type": contentType])
     }
 
     func testGenerationRejectsBadRequests() throws {

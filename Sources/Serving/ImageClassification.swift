@@ -1,0 +1,133 @@
+import Engine
+import Foundation
+import HTTPServer
+import Imaging
+
+/// `POST /v1/models/{name}/classify[?top_k=N]`: an image (PNG, JPEG, PGM/PPM) as the raw body, or
+/// JSON `{"image": "<base64>"}` / `{"images": ["<base64>", …]}`, through the model's preprocessing,
+/// the network and a softmax → the top-k labels with their probabilities. Several images in one
+/// request run as one batch and get one answer each.
+struct ImageClassificationRoutes: Sendable {
+    let repository: ModelRepository
+    let scheduler: InferenceScheduler
+    let metrics: ServingMetrics
+    /// Images larger than this are refused before decoding (decompression bombs).
+    static let limits = ImageLimits(maxWidth: 8192, maxHeight: 8192, maxPixels: 40_000_000)
+
+    func register(on router: inout MeteredRouter) {
+        router.post("/v1/models/{name}/classify", maxBodySize: 32 << 20) { [self] request in
+            try await respondAsync { try await classify(request) }
+        }
+    }
+
+    private func classify(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let name = request.pathParameters["name"] ?? ""
+        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
+        let model = try repository.model(name)
+        guard model.config.task == "image-classification", let preprocessing = model.imagePreprocessing,
+              let input = model.plan.inputs.first, let output = model.plan.outputs.first else {
+            throw ServingError.badRequest("model '\(name)' does not classify images (task \(model.config.task))")
+        }
+        let topK = try request.query("top_k").map { text -> Int in
+            guard let k = Int(text), k >= 1 else { throw ServingError.badRequest("top_k must be a positive integer, got '\(text)'") }
+            return k
+        } ?? model.config.postprocessingTopK ?? 5
+        let (images, single) = try ImagePayload.images(from: request)
+        let polarity = model.config.preprocessingPolarity
+        var batch: [Float] = []
+        for (index, data) in images.enumerated() {
+            do {
+                var image = try Image.decode(data, limits: Self.limits)
+                // A white-on-black model shown dark ink on light paper: invert it, as a person would expect.
+                if polarity == "white-on-black", !preprocessing.invert, image.hasLightBackground { image = image.inverted() }
+                batch += preprocessing.tensor(from: image)
+            } catch {
+                throw ImagePayload.httpError(error, index: images.count > 1 ? index : nil)
+            }
+        }
+        let shape = [images.count, preprocessing.channels, preprocessing.height, preprocessing.width]
+        let (outputs, timing) = try await scheduler.infer(model, inputs: [input.name: Tensor(shape: shape, floats: batch)],
+                                                         deadline: request.deadline)
+        metrics.recordInference(model: model.name, timing: timing)
+        guard let logits = outputs[output.name], logits.rank == 2, logits.shape[0] == images.count else {
+            throw ServingError.inference(model: name, reason: "output '\(output.name)' is not [batch, classes]")
+        }
+        let classes = logits.shape[1], values = logits.floatArray()
+        let results = (0..<images.count).map { row in
+            predictions(Array(values[(row * classes)..<((row + 1) * classes)]), labels: model.labels, topK: topK)
+        }
+        let head = #""model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version)"#
+        if single { return .json(.ok, "{\(head),\"predictions\":\(results[0])}") }
+        return .json(.ok, "{\(head),\"results\":[\(results.map { "{\"predictions\":\($0)}" }.joined(separator: ","))]}")
+    }
+
+    /// Softmax, then the k most probable classes as JSON.
+    private func predictions(_ logits: [Float], labels: [String]?, topK: Int) -> String {
+        let top = logits.max() ?? 0
+        let exps = logits.map { Foundation.exp(Double($0 - top)) }
+        let total = exps.reduce(0, +)
+        let order = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(topK)
+        return "[" + order.map { index in
+            let label = labels.flatMap { index < $0.count ? $0[index] : nil } ?? String(index)
+            return #"{"label":\#(TensorJSON.quoted(label)),"index":\#(index),"probability":\#(exps[index] / total)}"#
+        }.joined(separator: ",") + "]"
+    }
+}
+
+/// Images in a request body: raw bytes, or base64 in JSON.
+enum ImagePayload {
+    static func images(from request: HTTPRequest) throws -> (images: [Data], single: Bool) {
+        let type = request.headers["Content-Type"]?.lowercased() ?? "application/octet-stream"
+        guard !request.body.isEmpty else { throw ServingError.badRequest("the request has no image: send it as the body") }
+        if type.hasPrefix("application/json") {
+            let object = try JSONBody.object(request)
+            if let one = object["image"] as? String { return ([try decodeBase64(one, index: nil)], true) }
+            if let many = object["images"] as? [String], !many.isEmpty, many.count <= 256 {
+                return (try many.enumerated().map { try decodeBase64($0.element, index: $0.offset) }, false)
+            }
+            throw ServingError.badRequest(#"JSON bodies need "image" (base64) or "images" (a list of 1 to 256 base64 strings)"#)
+        }
+        let accepted = ["image/", "application/octet-stream"]
+        guard accepted.contains(where: { type.hasPrefix($0) }) else {
+            throw ServingError.unsupportedMediaType("send an image (image/png, image/jpeg, image/x-portable-graymap…) or JSON, not \(type)")
+        }
+        return ([Data(request.body)], true)
+    }
+
+    private static func decodeBase64(_ text: String, index: Int?) throws -> Data {
+        let payload = text.range(of: "base64,").map { String(text[$0.upperBound...]) } ?? text   // data: URLs too
+        guard let data = Data(base64Encoded: payload, options: .ignoreUnknownCharacters) else {
+            throw ServingError.badRequest("image\(index.map { " \($0)" } ?? "") is not valid base64")
+        }
+        return data
+    }
+
+    /// 415 for formats we can't read, 413 for decompression bombs, 400 for broken files.
+    static func httpError(_ error: Error, index: Int?) -> Error {
+        let which = index.map { "image \($0): " } ?? ""
+        guard let error = error as? ImageError else { return error }
+        switch error {
+        case .unsupportedFormat: return HTTPError(.unsupportedMediaType, "\(which)\(error)")
+        case .tooLarge: return HTTPError(.contentTooLarge, "\(which)\(error)")
+        default: return HTTPError(.badRequest, "\(which)\(error)")
+        }
+    }
+}
+
+extension Image {
+    /// Whether the border is mostly light (dark ink on paper rather than light strokes on black).
+    var hasLightBackground: Bool {
+        let gray = grayscale()
+        guard gray.width > 2, gray.height > 2 else { return false }
+        var sum = 0, count = 0
+        for x in 0..<gray.width {
+            sum += Int(gray.pixels[x]) + Int(gray.pixels[(gray.height - 1) * gray.width + x])
+            count += 2
+        }
+        for y in 0..<gray.height {
+            sum += Int(gray.pixels[y * gray.width]) + Int(gray.pixels[y * gray.width + gray.width - 1])
+            count += 2
+        }
+        return sum / max(count, 1) > 127
+    }
+}
