@@ -39,6 +39,7 @@ public final class ServingService: Sendable {
         KServeRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         TextGenerationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        ImageModelRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         router = metered.router
     }
 }

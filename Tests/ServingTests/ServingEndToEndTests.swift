@@ -256,6 +256,39 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertEqual(try Self.requestBytes("POST", "/v1/models/mnist-cnn/classify", body: bomb, contentType: "image/png").status, 413)
     }
 
+    func testReconstructFlagsNonDigits() throws {
+        let digit = [UInt8](try Data(contentsOf: Self.heldout.appendingPathComponent("000.png")))
+        let answer = try json(try Self.requestBytes("POST", "/v1/models/mnist-autoencoder/reconstruct", body: digit, contentType: "image/png").body)
+        XCTAssertEqual(answer["anomaly"] as? Bool, false)
+        XCTAssertEqual((answer["latent"] as? [Double])?.count, 16)
+        XCTAssertLessThan(answer["error"] as? Double ?? 1, 0.0343)
+        XCTAssertNotNil(Data(base64Encoded: answer["reconstruction"] as? String ?? ""))
+        // A 28×28 checkerboard is nothing like a digit.
+        var board: [UInt8] = []
+        for y in 0..<28 { for x in 0..<28 { board.append((x / 2 + y / 2) % 2 == 0 ? 255 : 0) } }
+        let pgm = Array("P5\n28 28\n255\n".utf8) + board
+        let noise = try json(try Self.requestBytes("POST", "/v1/models/mnist-autoencoder/reconstruct", body: pgm, contentType: "image/x-portable-graymap").body)
+        XCTAssertEqual(noise["anomaly"] as? Bool, true, "\(noise["error"] ?? "")")
+        let png = try Self.request("POST", "/v1/models/mnist-autoencoder/reconstruct", bodyBytes: digit,
+                                   headers: ["Content-Type": "image/png", "Accept": "image/png"])
+        XCTAssertEqual(png.headers["content-type"], "image/png")
+        XCTAssertEqual(try request("POST", "/v1/models/mnist-cnn/reconstruct", body: "x", headers: ["Content-Type": "image/png"]).status, 400)
+    }
+
+    func testSamplesAreSeededAndValidated() throws {
+        let first = try json(try request("POST", "/v1/models/mnist-gan/sample", body: #"{"count":4,"seed":9}"#).body)
+        let again = try json(try request("POST", "/v1/models/mnist-gan/sample", body: #"{"count":4,"seed":9}"#).body)
+        XCTAssertEqual((first["images"] as? [String])?.count, 4)
+        XCTAssertEqual(first["images"] as? [String], again["images"] as? [String], "same seed, same digits")
+        let walk = try json(try request("POST", "/v1/models/mnist-gan/sample", body: #"{"interpolate":{"from":1,"to":2,"steps":5}}"#).body)
+        XCTAssertEqual(walk["count"] as? Int, 5)
+        let grid = try request("POST", "/v1/models/mnist-gan/sample", body: #"{"count":10,"seed":1}"#, headers: ["Accept": "image/png"])
+        XCTAssertEqual(grid.headers["content-type"], "image/png")
+        for body in [#"{"count":0}"#, #"{"count":1000}"#, #"{"latent":[[1,2]]}"#, #"{"interpolate":{"from":1}}"#] {
+            XCTAssertEqual(try request("POST", "/v1/models/mnist-gan/sample", body: body).status, 400, body)
+        }
+    }
+
     static func crc32(_ bytes: [UInt8]) -> [UInt8] {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {

@@ -1,0 +1,162 @@
+import Engine
+import Foundation
+import HTTPServer
+import Imaging
+
+/// The two image-producing tasks:
+///
+/// - `POST /v1/models/{name}/reconstruct` — an image in (raw or base64 JSON); out, as `Accept` asks, the
+///   reconstructed PNG, or JSON with that PNG in base64, the latent vector, the reconstruction error and
+///   whether it is above the model's anomaly threshold.
+/// - `POST /v1/models/{name}/sample` — `{"count", "seed"}`, explicit `{"latent": [[…]]}`, or
+///   `{"interpolate": {"from": seed, "to": seed, "steps": n}}` → one PNG grid (`Accept: image/png`) or JSON
+///   with one base64 PNG per sample.
+struct ImageModelRoutes: Sendable {
+    let repository: ModelRepository
+    let scheduler: InferenceScheduler
+    let metrics: ServingMetrics
+
+    func register(on router: inout MeteredRouter) {
+        router.post("/v1/models/{name}/reconstruct", maxBodySize: 32 << 20) { [self] request in
+            try await respondAsync { try await reconstruct(request) }
+        }
+        router.post("/v1/models/{name}/sample", maxBodySize: 1 << 20) { [self] request in
+            try await respondAsync { try await sample(request) }
+        }
+    }
+
+    private func model(_ request: HTTPRequest, task: String) throws -> LoadedModel {
+        let name = request.pathParameters["name"] ?? ""
+        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
+        let model = try repository.model(name)
+        guard model.config.task == task else {
+            throw ServingError.badRequest("model '\(name)' has task \(model.config.task), not \(task)")
+        }
+        return model
+    }
+
+    private func run(_ model: LoadedModel, _ inputs: [String: Tensor], _ request: HTTPRequest) async throws -> [String: Tensor] {
+        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        metrics.recordInference(model: model.name, timing: timing)
+        return outputs
+    }
+
+    // MARK: Reconstruction
+
+    private func reconstruct(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let model = try model(request, task: "reconstruction")
+        guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first else {
+            throw ServingError.inference(model: model.name, reason: "config.json has no image preprocessing")
+        }
+        let (images, single) = try ImagePayload.images(from: request)
+        guard single else { throw ServingError.badRequest("reconstruct takes one image") }
+        let pixels: [Float]
+        do {
+            var image = try Image.decode(images[0], limits: ImageClassificationRoutes.limits)
+            if model.config.preprocessingPolarity == "white-on-black", !preprocessing.invert, image.hasLightBackground {
+                image = image.inverted()
+            }
+            pixels = preprocessing.tensor(from: image)
+        } catch {
+            throw ImagePayload.httpError(error, index: nil)
+        }
+        let shape = [1, preprocessing.channels, preprocessing.height, preprocessing.width]
+        let outputs = try await run(model, [input.name: Tensor(shape: shape, floats: pixels)], request)
+        guard let reconstruction = outputs["reconstruction"] ?? outputs[model.plan.outputs[0].name],
+              reconstruction.count == pixels.count else {
+            throw ServingError.inference(model: model.name, reason: "the model's output does not match its input image")
+        }
+        let values = reconstruction.floatArray()
+        let error = zip(values, pixels).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(max(pixels.count, 1))
+        let png = try Image(tensor: values, width: preprocessing.width, height: preprocessing.height,
+                        channels: preprocessing.channels, range: .unit).pngData()
+        if request.headers["Accept"]?.contains("image/png") ?? false {
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "image/png"], body: .bytes([UInt8](png)))
+        }
+        let latent = outputs["latent"].map { "[" + $0.floatArray().map { "\($0)" }.joined(separator: ",") + "]" } ?? "null"
+        let threshold = model.config.anomaly?.threshold
+        let anomaly = threshold.map { error > $0 ? "true" : "false" } ?? "null"
+        return .json(.ok, #"{"model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version),"reconstruction":"\#(png.base64EncodedString())","latent":\#(latent),"error":\#(error),"threshold":\#(threshold.map { "\($0)" } ?? "null"),"anomaly":\#(anomaly)}"#)
+    }
+
+    // MARK: Sampling
+
+    private func sample(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let model = try model(request, task: "image-generation")
+        guard let input = model.plan.inputs.first, let dimension = input.shape?.last?.fixedValue else {
+            throw ServingError.inference(model: model.name, reason: "the generator's latent input has no fixed size")
+        }
+        let body = request.body.isEmpty ? [:] : try JSONBody.object(request)
+        let latents = try Self.latents(body, dimension: dimension)
+        let outputs = try await run(model, [input.name: Tensor(shape: [latents.count, dimension], floats: latents.flatMap { $0 })], request)
+        guard let images = outputs[model.plan.outputs[0].name], images.rank == 4, images.shape[0] == latents.count else {
+            throw ServingError.inference(model: model.name, reason: "the generator's output is not [N, C, H, W]")
+        }
+        let (channels, height, width) = (images.shape[1], images.shape[2], images.shape[3])
+        let size = channels * height * width, values = images.floatArray()
+        let samples = try (0..<latents.count).map { n in
+            try Image(tensor: Array(values[(n * size)..<((n + 1) * size)]), width: width, height: height, channels: channels, range: .signed)
+        }
+        if request.headers["Accept"]?.contains("image/png") ?? false {
+            let png = Self.grid(samples).pngData()
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "image/png"], body: .bytes([UInt8](png)))
+        }
+        let encoded = samples.map { "\"\($0.pngData().base64EncodedString())\"" }.joined(separator: ",")
+        return .json(.ok, #"{"model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version),"count":\#(samples.count),"images":[\#(encoded)]}"#)
+    }
+
+    /// Latent vectors from explicit values, an interpolation between two seeds, or `count` draws from a seed.
+    static func latents(_ body: [String: Any], dimension: Int) throws -> [[Float]] {
+        if let given = body["latent"] {
+            guard let rows = given as? [[NSNumber]], !rows.isEmpty, rows.count <= 64, rows.allSatisfy({ $0.count == dimension }) else {
+                throw ServingError.badRequest("\"latent\" must be 1 to 64 lists of \(dimension) numbers")
+            }
+            return rows.map { $0.map(\.floatValue) }
+        }
+        if let interpolation = body["interpolate"] {
+            guard let spec = interpolation as? [String: Any], let from = spec["from"] as? NSNumber, let to = spec["to"] as? NSNumber else {
+                throw ServingError.badRequest(#""interpolate" needs "from" and "to" seeds (and optional "steps")"#)
+            }
+            let steps = (spec["steps"] as? NSNumber)?.intValue ?? 8
+            guard (2...64).contains(steps) else { throw ServingError.badRequest("\"steps\" must be 2...64") }
+            let a = gaussian(seed: from.uint64Value, count: dimension), b = gaussian(seed: to.uint64Value, count: dimension)
+            return (0..<steps).map { step in
+                let t = Float(step) / Float(steps - 1)
+                return zip(a, b).map { (1 - t) * $0 + t * $1 }
+            }
+        }
+        let count = (body["count"] as? NSNumber)?.intValue ?? 1
+        guard (1...64).contains(count) else { throw ServingError.badRequest("\"count\" must be 1...64") }
+        let seed = (body["seed"] as? NSNumber)?.uint64Value ?? UInt64.random(in: 0...UInt64.max)
+        let values = gaussian(seed: seed, count: count * dimension)
+        return (0..<count).map { Array(values[($0 * dimension)..<(($0 + 1) * dimension)]) }
+    }
+
+    /// Standard normal draws (Box–Muller) from a seeded generator: the same seed, the same digits.
+    static func gaussian(seed: UInt64, count: Int) -> [Float] {
+        var random = SplitMix64(seed: seed)
+        return (0..<count).map { _ in
+            let u = max(random.nextUnit(), 1e-12), v = random.nextUnit()
+            return Float((-2 * Foundation.log(u)).squareRoot() * cos(2 * Double.pi * v))
+        }
+    }
+
+    /// Images side by side in rows of up to 8, with a 2-pixel gap.
+    static func grid(_ images: [Image]) -> Image {
+        guard let first = images.first else { return Image(width: 1, height: 1, channels: 1) }
+        let columns = min(8, images.count), rows = (images.count + columns - 1) / columns, gap = 2
+        let width = columns * first.width + (columns - 1) * gap, height = rows * first.height + (rows - 1) * gap
+        var pixels = [UInt8](repeating: 0, count: width * height * first.channels)
+        for (index, image) in images.enumerated() {
+            let (x0, y0) = ((index % columns) * (first.width + gap), (index / columns) * (first.height + gap))
+            for y in 0..<image.height {
+                for x in 0..<image.width {
+                    for c in 0..<image.channels {
+                        pixels[((y0 + y) * width + x0 + x) * first.channels + c] = image.pixels[(y * image.width + x) * image.channels + c]
+                    }
+                }
+            }
+        }
+        return Image(width: width, height: height, channels: first.channels, pixels: pixels)
+    }
+}
