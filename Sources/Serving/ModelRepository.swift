@@ -72,6 +72,14 @@ public final class ModelRepository: @unchecked Sendable {
         return highest
     }
 
+    /// Stops serving a model (requests already running finish with it); it no longer counts for readiness.
+    public func unload(_ name: String) throws {
+        try lock.withLock {
+            guard models.removeValue(forKey: name) != nil else { throw ServingError.modelNotFound(name) }
+            expected.remove(name)
+        }
+    }
+
     public func model(_ name: String) throws -> LoadedModel {
         guard let model = lock.withLock({ models[name] }) else { throw ServingError.modelNotFound(name) }
         return model

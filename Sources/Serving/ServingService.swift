@@ -10,12 +10,18 @@ public final class ServingService: Sendable {
     public let scheduler: InferenceScheduler
     /// The metrics backend's exposition text (Prometheus format), served at /metrics.
     private let metricsText: (@Sendable () -> String)?
+    /// Enables the model-repository control API; nil leaves it off.
+    private let adminToken: String?
+    private let logger: Logger
     private let metrics = ServingMetrics()
 
-    public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil) {
+    public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil,
+                adminToken: String? = nil, logger: Logger = Logger(label: "deepserve.serving")) {
         self.repository = repository
         self.scheduler = scheduler
         self.metricsText = metricsText
+        self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : $0 }
+        self.logger = logger
     }
 
     /// Adds every serving route (health, metrics, KServe V2, task endpoints) to `router`.
@@ -40,6 +46,9 @@ public final class ServingService: Sendable {
         TextGenerationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageModelRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        if let adminToken {
+            ControlRoutes(repository: repository, token: adminToken, logger: logger).register(on: &metered)
+        }
         router = metered.router
     }
 }

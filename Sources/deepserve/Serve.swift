@@ -25,6 +25,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Milliseconds a request may wait and run before 504 (a request can ask for less with X-Deadline-Ms).")
     var defaultDeadlineMs = 30_000
 
+    @Option(help: "Bearer token that enables the control API (/v2/repository/…); also read from DEEPSERVE_ADMIN_TOKEN. Without one the control API is off.")
+    var adminToken: String?
+
     @Option(help: "Address to listen on (IPv4 or IPv6; :: for every address).")
     var host = "127.0.0.1"
 
@@ -104,7 +107,9 @@ struct Serve: AsyncParsableCommand {
         let repository = ModelRepository(root: URL(fileURLWithPath: modelRepository))
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() })
+        let token = adminToken ?? ProcessInfo.processInfo.environment["DEEPSERVE_ADMIN_TOKEN"]
+        let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() },
+                                     adminToken: token, logger: logger)
         var router = Router()
         service.register(on: &router)
 

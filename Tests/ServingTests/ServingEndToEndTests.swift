@@ -46,14 +46,14 @@ final class ServingEndToEndTests: XCTestCase {
         try request(method, path, bodyBytes: Array(body.utf8), headers: headers)
     }
 
-    static func request(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String]) throws
+    static func request(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil) throws
         -> (status: Int, headers: [String: String], body: String)
     {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(Self.server.port).bigEndian
+        address.sin_port = UInt16(port ?? Self.server.port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -106,6 +106,10 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertEqual(try request("GET", "/health/ready").status, 200)
         XCTAssertEqual(try request("GET", "/v2/health/ready").status, 200)
         XCTAssertEqual(try json(try request("GET", "/v2").body)["name"] as? String, "deepserve")
+    }
+
+    func testControlAPIIsOffWithoutAToken() throws {
+        XCTAssertEqual(try request("POST", "/v2/repository/index").status, 404)
     }
 
     func testModelMetadataAndReadiness() throws {

@@ -1,0 +1,75 @@
+import Foundation
+import HTTPServer
+import Logging
+
+/// Triton's model-repository extension: `POST /v2/repository/index`, `POST /v2/repository/models/{name}/load`
+/// and `…/unload`, behind a bearer token. Without a configured token the routes do not exist.
+///
+/// A load that fails (corrupt file, unknown op, bad config) answers 400 with the reason and leaves the
+/// version that was serving in place; requests already running keep the model they started with.
+struct ControlRoutes: Sendable {
+    let repository: ModelRepository
+    let token: String
+    let logger: Logger
+
+    func register(on router: inout MeteredRouter) {
+        router.post("/v2/repository/index") { [self] request in
+            try respond {
+                try authorize(request)
+                let loaded = Dictionary(repository.loaded.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+                let failures = repository.loadFailures
+                let entries = try repository.modelNames().map { name -> String in
+                    if let model = loaded[name] {
+                        return #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#
+                    }
+                    let reason = failures[name].map { #","reason":\#(TensorJSON.quoted($0))"# } ?? ""
+                    return #"{"name":\#(TensorJSON.quoted(name)),"state":"UNAVAILABLE"\#(reason)}"#
+                }
+                return .json(.ok, "[" + entries.joined(separator: ",") + "]")
+            }
+        }
+        router.post("/v2/repository/models/{name}/load") { [self] request in
+            try respond {
+                try authorize(request)
+                let name = request.pathParameters["name"] ?? ""
+                do {
+                    let model = try repository.load(name)
+                    logger.info("loaded model \(name) version \(model.version) on request")
+                    return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#)
+                } catch let error as ServingError {
+                    throw error
+                } catch {
+                    logger.error("loading model \(name) failed, the serving version (if any) stays: \(error)")
+                    throw ServingError.badRequest("loading '\(name)' failed: \(error)")
+                }
+            }
+        }
+        router.post("/v2/repository/models/{name}/unload") { [self] request in
+            try respond {
+                try authorize(request)
+                let name = request.pathParameters["name"] ?? ""
+                guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
+                try repository.unload(name)
+                logger.info("unloaded model \(name) on request")
+                return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"state":"UNAVAILABLE"}"#)
+            }
+        }
+    }
+
+    private func authorize(_ request: HTTPRequest) throws {
+        let given = request.headers["Authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else {
+            throw HTTPError(.unauthorized, "the control API needs 'Authorization: Bearer <admin token>'",
+                            headers: ["WWW-Authenticate": "Bearer"])
+        }
+    }
+
+    /// Compares without returning early, so response time does not leak how much of a guess was right.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0
+    }
+}
