@@ -61,12 +61,16 @@ struct ServingMetrics: Sendable {
 struct MeteredRouter {
     var router: Router
     let metrics: ServingMetrics
+    /// "METHOD /pattern" of every route added, for the OpenAPI consistency test.
+    private(set) var routes: [String] = []
 
     mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) {
         router.get(pattern, metrics.instrument(route: pattern, handler))
+        routes.append("GET \(pattern)")
     }
 
     mutating func post(_ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
         router.post(pattern, maxBodySize: maxBodySize, metrics.instrument(route: pattern, handler))
+        routes.append("POST \(pattern)")
     }
 }

@@ -12,11 +12,14 @@ public final class ServingService: Sendable {
     private let metricsText: (@Sendable () -> String)?
     /// Enables the model-repository control API; nil leaves it off.
     private let adminToken: String?
+    /// The OpenAPI document served at /openapi.yaml.
+    private let openAPISpec: String?
     private let logger: Logger
     private let metrics = ServingMetrics()
 
     public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil,
-                adminToken: String? = nil, logger: Logger = Logger(label: "deepserve.serving")) {
+                adminToken: String? = nil, openAPISpec: String? = nil, logger: Logger = Logger(label: "deepserve.serving")) {
+        self.openAPISpec = openAPISpec
         self.repository = repository
         self.scheduler = scheduler
         self.metricsText = metricsText
@@ -24,8 +27,11 @@ public final class ServingService: Sendable {
         self.logger = logger
     }
 
-    /// Adds every serving route (health, metrics, KServe V2, task endpoints) to `router`.
-    public func register(on router: inout Router) {
+    /// Adds every serving route (health, metrics, KServe V2, task endpoints) to `router`; returns them
+    /// as "METHOD /pattern".
+    @discardableResult
+    public func register(on router: inout Router) -> [String] {
+        var routes = ["GET /health/live", "GET /health/ready"]
         // Probes and metrics are cheap and never queue behind inference, and are not themselves metered.
         router.get("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
         router.get("/health/ready") { [repository] _ in
@@ -33,7 +39,16 @@ public final class ServingService: Sendable {
                 ? .json(.ok, #"{"status":"ready"}"#)
                 : .json(.serviceUnavailable, #"{"status":"loading","failed":\#(repository.loadFailures.count)}"#)
         }
+        if let openAPISpec {
+            router.get("/openapi.yaml") { _ in
+                var response = HTTPResponse.text(.ok, openAPISpec)
+                response.headers.replace(name: "Content-Type", value: "application/yaml")
+                return response
+            }
+            routes.append("GET /openapi.yaml")
+        }
         if let metricsText {
+            routes.append("GET /metrics")
             router.get("/metrics") { [metrics, repository, scheduler] _ in
                 metrics.refreshGauges(repository: repository, scheduler: scheduler)
                 var response = HTTPResponse.text(.ok, metricsText())
@@ -50,5 +65,6 @@ public final class ServingService: Sendable {
             ControlRoutes(repository: repository, token: adminToken, logger: logger).register(on: &metered)
         }
         router = metered.router
+        return routes + metered.routes
     }
 }

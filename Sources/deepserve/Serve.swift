@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bearer token that enables the control API (/v2/repository/…); also read from DEEPSERVE_ADMIN_TOKEN. Without one the control API is off.")
     var adminToken: String?
 
+    @Option(help: "OpenAPI document to serve at /openapi.yaml (skipped if the file is absent).")
+    var openapi = "openapi.yaml"
+
     @Option(help: "Address to listen on (IPv4 or IPv6; :: for every address).")
     var host = "127.0.0.1"
 
@@ -109,7 +112,8 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let token = adminToken ?? ProcessInfo.processInfo.environment["DEEPSERVE_ADMIN_TOKEN"]
         let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() },
-                                     adminToken: token, logger: logger)
+                                     adminToken: token, openAPISpec: try? String(contentsOfFile: openapi, encoding: .utf8),
+                                     logger: logger)
         var router = Router()
         service.register(on: &router)
 
