@@ -50,6 +50,9 @@ public final class ModelRepository: @unchecked Sendable {
     public func load(_ name: String) throws -> LoadedModel {
         guard Self.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
         let folder = root.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+            throw ServingError.modelNotFound(name)
+        }
         do {
             let config = try ModelConfig.decode(try Data(contentsOf: folder.appendingPathComponent("config.json")))
             let version = try config.version ?? highestVersion(in: folder)
