@@ -9,71 +9,76 @@ import Serving
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the models of a model repository over HTTP (KServe V2, text generation, health probes).")
+        abstract: "Serve the models of a model repository over HTTP (KServe V2, task endpoints, metrics, probes).",
+        discussion: "Every option can also be set with a DEEPSERVE_* environment variable (--max-body-size ↔ DEEPSERVE_MAX_BODY_SIZE); a flag wins.")
 
     enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     @Option(help: "Folder of models: NAME/config.json and NAME/VERSION/model.onnx.")
-    var modelRepository = "models"
+    var modelRepository = EnvironmentDefaults.string("model-repository", "models")
 
     @Option(help: "Inference worker threads (default: one per core).")
-    var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    var workers = EnvironmentDefaults.value("workers", max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     @Option(help: "Requests a model may queue before 503 (unless its config sets batching.queue_size).")
-    var queueSize = 128
+    var queueSize = EnvironmentDefaults.value("queue-size", 128)
 
     @Option(help: "Milliseconds a request may wait and run before 504 (a request can ask for less with X-Deadline-Ms).")
-    var defaultDeadlineMs = 30_000
+    var defaultDeadlineMs = EnvironmentDefaults.value("default-deadline-ms", 30_000)
 
-    @Option(help: "Bearer token that enables the control API (/v2/repository/…); also read from DEEPSERVE_ADMIN_TOKEN. Without one the control API is off.")
-    var adminToken: String?
+    @Option(help: "Bearer token that enables the control API (/v2/repository/…). Without one the control API is off.")
+    var adminToken: String? = EnvironmentDefaults.optionalString("admin-token")
 
     @Option(help: "OpenAPI document to serve at /openapi.yaml (skipped if the file is absent).")
-    var openapi = "openapi.yaml"
+    var openapi = EnvironmentDefaults.string("openapi", "openapi.yaml")
 
     @Option(help: "Address to listen on (IPv4 or IPv6; :: for every address).")
-    var host = "127.0.0.1"
+    var host = EnvironmentDefaults.string("host", "127.0.0.1")
 
     @Option(help: "Port to listen on; 0 picks a free one.")
-    var port = 8080
+    var port = EnvironmentDefaults.value("port", 8080)
 
     @Option(help: "PEM certificate chain; serve HTTPS with --tls-key.")
-    var tlsCert: String?
+    var tlsCert: String? = EnvironmentDefaults.optionalString("tls-cert")
 
     @Option(help: "PEM private key for --tls-cert.")
-    var tlsKey: String?
+    var tlsKey: String? = EnvironmentDefaults.optionalString("tls-key")
 
     @Option(help: "Access and server log format: text or json.")
-    var logFormat = LogFormat.text
+    var logFormat = LogFormat(rawValue: EnvironmentDefaults.string("log-format", "text")) ?? .text
 
     @Option(help: "Largest request body in bytes (413 past it).")
-    var maxBodySize = HTTPServerLimits().maxBodySize
+    var maxBodySize = EnvironmentDefaults.value("max-body-size", HTTPServerLimits().maxBodySize)
 
     @Option(help: "Longest request line in bytes (414 past it).")
-    var maxRequestLine = HTTPServerLimits().maxRequestLineLength
+    var maxRequestLine = EnvironmentDefaults.value("max-request-line", HTTPServerLimits().maxRequestLineLength)
 
     @Option(help: "Largest header section in bytes (431 past it).")
-    var maxHeaderSize = HTTPServerLimits().maxHeaderSectionSize
+    var maxHeaderSize = EnvironmentDefaults.value("max-header-size", HTTPServerLimits().maxHeaderSectionSize)
 
     @Option(help: "Most header fields (431 past it).")
-    var maxHeaderCount = HTTPServerLimits().maxHeaderCount
+    var maxHeaderCount = EnvironmentDefaults.value("max-header-count", HTTPServerLimits().maxHeaderCount)
 
     @Option(help: "Most open connections (503 past it).")
-    var maxConnections = HTTPServerLimits().maxConnections
+    var maxConnections = EnvironmentDefaults.value("max-connections", HTTPServerLimits().maxConnections)
 
     @Option(help: "Seconds to receive a request head (408 past it).")
-    var headerTimeout = 10.0
+    var headerTimeout = EnvironmentDefaults.value("header-timeout", 10.0)
 
     @Option(help: "Seconds a request body may pause (408 past it).")
-    var bodyTimeout = 30.0
+    var bodyTimeout = EnvironmentDefaults.value("body-timeout", 30.0)
 
     @Option(help: "Seconds an idle keep-alive connection is kept.")
-    var keepAliveTimeout = 60.0
+    var keepAliveTimeout = EnvironmentDefaults.value("keep-alive-timeout", 60.0)
 
     @Option(help: "Seconds in-flight requests get to finish on SIGTERM/SIGINT.")
-    var shutdownGrace = 10.0
+    var shutdownGrace = EnvironmentDefaults.value("shutdown-grace", 10.0)
 
     func validate() throws {
+        if let problem = EnvironmentDefaults.invalid.first { throw ValidationError(problem) }
+        if let format = ProcessInfo.processInfo.environment["DEEPSERVE_LOG_FORMAT"], LogFormat(rawValue: format) == nil {
+            throw ValidationError("DEEPSERVE_LOG_FORMAT='\(format)' is not a valid value for --log-format (text or json)")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard workers >= 1, workers <= 256 else { throw ValidationError("--workers must be 1...256") }
@@ -110,7 +115,7 @@ struct Serve: AsyncParsableCommand {
         let repository = ModelRepository(root: URL(fileURLWithPath: modelRepository))
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let token = adminToken ?? ProcessInfo.processInfo.environment["DEEPSERVE_ADMIN_TOKEN"]
+        let token = adminToken
         let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() },
                                      adminToken: token, openAPISpec: try? String(contentsOfFile: openapi, encoding: .utf8),
                                      logger: logger)

@@ -21,10 +21,11 @@ final class CLITests: XCTestCase {
         throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "the deepserve executable was not built next to the tests"])
     }
 
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    private func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -69,6 +70,18 @@ final class CLITests: XCTestCase {
         let (status, output) = try run(["run", Self.model, "--input", "pixels=\(fixtures.appendingPathComponent("input_image.npy").path)"])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("unknown input 'pixels'"), output)
+    }
+
+    func testBadEnvironmentSettingIsRefusedByName() throws {
+        let (status, output) = try run(["serve"], environment: ["DEEPSERVE_MAX_BODY_SIZE": "lots"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("DEEPSERVE_MAX_BODY_SIZE='lots' is not a valid value for --max-body-size"), output)
+    }
+
+    func testHealthcheckFailsWithoutAServer() throws {
+        let (status, output) = try run(["healthcheck", "--url", "http://127.0.0.1:1/health/ready", "--timeout", "1"])
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("no answer"), output)
     }
 
     func testBenchPrintsJSON() throws {
