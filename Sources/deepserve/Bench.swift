@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Engine
+import Serving
 import Foundation
 
 struct Bench: ParsableCommand {
@@ -132,18 +133,4 @@ private final class FailureBox: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var error: Error?
     func set(_ error: Error) { lock.withLock { self.error = error } }
-}
-
-/// A small deterministic generator, so benchmark inputs are the same every run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
