@@ -49,6 +49,8 @@ public final class InferenceScheduler: @unchecked Sendable {
         let model: LoadedModel
         let plan: Plan
         var jobs: [Job] = []
+        /// Batches of this model running now.
+        var running = 0
         let capacity: Int
         let maxBatch: Int
         let maxDelay: Double
@@ -131,6 +133,10 @@ public final class InferenceScheduler: @unchecked Sendable {
         let workspace = Workspace()
         while let (queue, batch) = nextBatch() {
             run(batch, on: queue, workspace)
+            condition.lock()
+            queue.running -= 1
+            condition.broadcast()   // a queue held open for company may now run
+            condition.unlock()
         }
     }
 
@@ -145,14 +151,17 @@ public final class InferenceScheduler: @unchecked Sendable {
                 condition.wait()
                 continue
             }
-            // Hold a batchable queue open until it fills or its oldest request has waited long enough.
-            if queue.maxBatch > 1, queue.jobs.count < queue.maxBatch, !stopping {
+            // Hold a batchable queue open until it fills or its oldest request has waited long enough —
+            // but only under load (another batch of the model is running): a lone request runs at once
+            // instead of paying the whole delay for company that isn't coming.
+            if queue.maxBatch > 1, queue.jobs.count < queue.maxBatch, queue.running > 0, !stopping {
                 let age = Double(DispatchTime.now().uptimeNanoseconds - queue.jobs[0].enqueued.uptimeNanoseconds) / 1e9
                 if age < queue.maxDelay {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: queue.maxDelay - age))
                     continue
                 }
             }
+            queue.running += 1
             return (queue, takeBatch(from: queue))
         }
     }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Serving benchmark: POST a PNG digit to /v1/models/mnist-cnn/classify with wrk at 1, 16 and 64 connections,
+# against deepserve with batching (the model's config), deepserve without batching, and the reference
+# (FastAPI + uvicorn + onnxruntime, bench/serving/reference_server.py), all in the same run.
+# Prints requests/s, p50 and p99, and deepserve's mean overhead per request (request time minus its share
+# of compute, from /metrics).
+# Usage: bench/serving/run.sh [SECONDS per point, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration="${1:-10}"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r bench/serving/requirements.txt
+swift build -c release --product deepserve >/dev/null
+export PNG="$PWD/Tests/Fixtures/models/mnist-heldout/000.png"
+
+# A copy of the model repository with batching turned off, for the "no batching" runs.
+unbatched=$(mktemp -d)
+cp -r models/mnist-cnn "$unbatched/"
+python3 - "$unbatched/mnist-cnn/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["batching"] = {"max_batch_size": 1}; json.dump(c, open(sys.argv[1], "w"))
+PY
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$unbatched"' EXIT
+.build/release/deepserve serve --port 18301 --log-format json > /dev/null 2>&1 & pids+=($!)
+.build/release/deepserve serve --port 18302 --model-repository "$unbatched" --log-format json > /dev/null 2>&1 & pids+=($!)
+python3 bench/serving/reference_server.py 18303 > /dev/null 2>&1 & pids+=($!)
+for port in 18301 18302; do
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
+done
+for _ in $(seq 100); do curl -sf -X POST --data-binary @"$PNG" "http://127.0.0.1:18303/v1/models/mnist-cnn/classify" >/dev/null && break; sleep 0.2; done
+
+measure() {   # port connections → "rps p50_ms p99_ms"
+    local t=$(( $2 < 2 ? $2 : 2 ))
+    wrk -t"$t" -c"$2" -d"${duration}s" --latency -s bench/serving/post_png.lua "http://127.0.0.1:$1/v1/models/mnist-cnn/classify" | awk '
+        function ms(v,  unit) { unit = v; gsub(/[0-9.]/, "", unit); gsub(/[a-z]/, "", v)
+                                return (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v }
+        /Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+        /Non-2xx/ { bad = $4 }
+        END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad }'
+}
+
+overhead() {   # port → mean µs per request spent neither queued nor computing, from deepserve's metrics
+    curl -s "http://127.0.0.1:$1/metrics" | awk '
+        /^deepserve_http_request_duration_seconds_sum\{route="\/v1\/models\/\{name\}\/classify"/ { s = $2 }
+        /^deepserve_http_request_duration_seconds_count\{route="\/v1\/models\/\{name\}\/classify"/ { n = $2 }
+        /^deepserve_inference_queue_seconds_sum\{model="mnist-cnn"/ { q = $2 }
+        /^deepserve_inference_queue_seconds_count\{model="mnist-cnn"/ { m = $2 }
+        /^deepserve_inference_compute_seconds_sum\{model="mnist-cnn"/ { c = $2 }
+        /^deepserve_inference_executions_total\{model="mnist-cnn"/ { e = $2 }
+        END { if (n > 0 && m > 0 && e > 0) printf "%.1f", (s / n - q / m - c / e) * 1e6; else printf "-" }'
+}
+
+printf "%-6s  %-22s %10s %9s %9s %8s\n" conns server "req/s" "p50 ms" "p99 ms" "errors"
+for c in 1 16 64; do
+    for entry in "18301 deepserve-batching" "18302 deepserve-no-batching" "18303 fastapi+onnxruntime"; do
+        set -- $entry
+        read -r rps p50 p99 bad < <(measure "$1" "$c")
+        printf "%-6s  %-22s %10s %9s %9s %8s\n" "$c" "$2" "$rps" "$p50" "$p99" "$bad"
+    done
+done
+echo "deepserve mean overhead per request (request time − queue time − batch compute time), batching: $(overhead 18301) µs, no batching: $(overhead 18302) µs"
