@@ -76,7 +76,9 @@ public final class InferenceScheduler: @unchecked Sendable {
         self.settings = settings
         self.onBatch = onBatch
         for index in 0..<settings.workers {
-            let thread = Thread { [unowned self] in self.workerLoop() }
+            // Workers keep the scheduler alive until shutdown() lets them finish: a worker woken by
+            // the shutdown must still find it.
+            let thread = Thread { self.workerLoop() }
             thread.name = "deepserve-worker-\(index)"
             thread.stackSize = 8 << 20
             threads.append(thread)
@@ -119,7 +121,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
     }
 
-    /// Stops the workers after the queued work is done.
+    /// Stops the workers after the queued work is done (and lets the scheduler be freed).
     public func shutdown() {
         condition.lock()
         stopping = true

@@ -191,13 +191,19 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertTrue(events.last?.hasPrefix("event: done") ?? false, response.body)
     }
 
-    func testMetricsShowRequestsBatchesAndQueues() throws {
-        // Sixteen digits at once over separate connections: the scheduler batches some of them.
+    func testMetricsShowRequestsBatchesAndQueues() async throws {
+        // Two requests over HTTP for the request counters, then 128 at once through the scheduler: those batch.
         let images = try NumpyFile.read(contentsOf: SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout/images.npy"))
         let pixels = images.rows(0..<1).floatArray().map { "\($0)" }.joined(separator: ",")
         let body = #"{"inputs":[{"name":"image","shape":[1,1,28,28],"datatype":"FP32","data":[\#(pixels)]}]}"#
-        DispatchQueue.concurrentPerform(iterations: 16) { _ in
-            XCTAssertEqual(try? Self.request("POST", "/v2/models/mnist-cnn/infer", body: body).status, 200)
+        for _ in 0..<2 { XCTAssertEqual(try Self.request("POST", "/v2/models/mnist-cnn/infer", body: body).status, 200) }
+        let model = try Self.service.repository.model("mnist-cnn")
+        let scheduler = Self.service.scheduler
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<128 {
+                group.addTask { _ = try await scheduler.infer(model, inputs: ["image": images.rows(index..<(index + 1))]) }
+            }
+            try await group.waitForAll()
         }
         let metrics = try request("GET", "/metrics")
         XCTAssertEqual(metrics.status, 200)
@@ -205,11 +211,11 @@ final class ServingEndToEndTests: XCTestCase {
         func value(_ prefix: String) -> Double {
             metrics.body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
         }
-        let requests = value(#"deepserve_inference_requests_total{model="mnist-cnn"}"#)
+        XCTAssertGreaterThanOrEqual(value(#"deepserve_inference_requests_total{model="mnist-cnn"}"#), 2, metrics.body)
+        let rows = value(#"deepserve_inference_rows_total{model="mnist-cnn"}"#)
         let executions = value(#"deepserve_inference_executions_total{model="mnist-cnn"}"#)
-        XCTAssertGreaterThanOrEqual(requests, 16, metrics.body)
-        XCTAssertGreaterThan(executions, 0)
-        XCTAssertLessThan(executions, requests, "batching: fewer executions than requests")
+        XCTAssertGreaterThanOrEqual(rows, 130)
+        XCTAssertLessThan(executions, rows, "batching: fewer executions than rows")
         XCTAssertTrue(metrics.body.contains(#"deepserve_http_requests_total{route="/v2/models/{name}/infer",status="200"}"#), metrics.body)
         XCTAssertTrue(metrics.body.contains(#"deepserve_queue_depth{model="mnist-cnn"} 0"#))
         XCTAssertTrue(metrics.body.contains(#"deepserve_model_loaded_version{model="shakespeare-lstm"} 1"#))
