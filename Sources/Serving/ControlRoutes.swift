@@ -48,7 +48,6 @@ struct ControlRoutes: Sendable {
             try respond {
                 try authorize(request)
                 let name = request.pathParameters["name"] ?? ""
-                guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
                 try repository.unload(name)
                 logger.info("unloaded model \(name) on request")
                 return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"state":"UNAVAILABLE"}"#)

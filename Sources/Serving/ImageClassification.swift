@@ -21,12 +21,10 @@ struct ImageClassificationRoutes: Sendable {
     }
 
     private func classify(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let name = request.pathParameters["name"] ?? ""
-        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
-        let model = try repository.model(name)
-        guard model.config.task == "image-classification", let preprocessing = model.imagePreprocessing,
-              let input = model.plan.inputs.first, let output = model.plan.outputs.first else {
-            throw ServingError.badRequest("model '\(name)' does not classify images (task \(model.config.task))")
+        let model = try repository.model(for: request, task: "image-classification")
+        let name = model.name
+        guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first, let output = model.plan.outputs.first else {
+            throw ServingError.inference(model: name, reason: "config.json has no image preprocessing")
         }
         let topK = try request.query("top_k").map { text -> Int in
             guard let k = Int(text), k >= 1 else { throw ServingError.badRequest("top_k must be a positive integer, got '\(text)'") }

@@ -25,16 +25,6 @@ struct ImageModelRoutes: Sendable {
         }
     }
 
-    private func model(_ request: HTTPRequest, task: String) throws -> LoadedModel {
-        let name = request.pathParameters["name"] ?? ""
-        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
-        let model = try repository.model(name)
-        guard model.config.task == task else {
-            throw ServingError.badRequest("model '\(name)' has task \(model.config.task), not \(task)")
-        }
-        return model
-    }
-
     private func run(_ model: LoadedModel, _ inputs: [String: Tensor], _ request: HTTPRequest) async throws -> [String: Tensor] {
         let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
         metrics.recordInference(model: model.name, timing: timing)
@@ -44,7 +34,7 @@ struct ImageModelRoutes: Sendable {
     // MARK: Reconstruction
 
     private func reconstruct(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try model(request, task: "reconstruction")
+        let model = try repository.model(for: request, task: "reconstruction")
         guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first else {
             throw ServingError.inference(model: model.name, reason: "config.json has no image preprocessing")
         }
@@ -82,7 +72,7 @@ struct ImageModelRoutes: Sendable {
     // MARK: Sampling
 
     private func sample(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try model(request, task: "image-generation")
+        let model = try repository.model(for: request, task: "image-generation")
         guard let input = model.plan.inputs.first, let dimension = input.shape?.last?.fixedValue else {
             throw ServingError.inference(model: model.name, reason: "the generator's latent input has no fixed size")
         }

@@ -17,23 +17,12 @@ struct KServeRoutes: Sendable {
             repository.isReady ? .json(.ok, #"{"ready":true}"#) : .json(.serviceUnavailable, #"{"ready":false}"#)
         }
         for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
-            router.get(prefix) { [self] request in try respond { try metadata(try model(for: request)) } }
+            router.get(prefix) { [self] request in try respond { try metadata(try repository.model(for: request)) } }
             router.get(prefix + "/ready") { [self] request in
-                try respond { let model = try model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
+                try respond { let model = try repository.model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
             }
             router.post(prefix + "/infer") { [self] request in try await respondAsync { try await infer(request) } }
         }
-    }
-
-    /// The loaded model a URL names, checking its version when the URL gives one.
-    func model(for request: HTTPRequest) throws -> LoadedModel {
-        let name = request.pathParameters["name"] ?? ""
-        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
-        let model = try repository.model(name)
-        if let version = request.pathParameters["version"], version != String(model.version) {
-            throw ServingError.versionNotFound(model: name, version: version)
-        }
-        return model
     }
 
     private func metadata(_ model: LoadedModel) -> HTTPResponse {
@@ -48,7 +37,7 @@ struct KServeRoutes: Sendable {
     }
 
     private func infer(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try model(for: request)
+        let model = try repository.model(for: request)
         let body = try JSONBody.object(request)
         guard let inputObjects = body["inputs"] as? [Any], !inputObjects.isEmpty else {
             throw ServingError.badRequest("the request needs an \"inputs\" array")

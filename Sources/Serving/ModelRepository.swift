@@ -77,6 +77,7 @@ public final class ModelRepository: @unchecked Sendable {
 
     /// Stops serving a model (requests already running finish with it); it no longer counts for readiness.
     public func unload(_ name: String) throws {
+        guard Self.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
         try lock.withLock {
             guard models.removeValue(forKey: name) != nil else { throw ServingError.modelNotFound(name) }
             expected.remove(name)

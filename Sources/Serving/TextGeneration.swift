@@ -29,11 +29,9 @@ struct TextGenerationRoutes: Sendable {
     }
 
     private func generate(_ http: HTTPRequest) async throws -> HTTPResponse {
-        let name = http.pathParameters["name"] ?? ""
-        guard ModelRepository.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
-        let model = try repository.model(name)
-        guard model.config.task == "text-generation", let recurrent = model.config.recurrent, let vocabulary = model.vocabulary else {
-            throw ServingError.badRequest("model '\(name)' does not generate text (task \(model.config.task))")
+        let model = try repository.model(for: http, task: "text-generation")
+        guard let recurrent = model.config.recurrent, let vocabulary = model.vocabulary else {
+            throw ServingError.inference(model: model.name, reason: "config.json lacks \"recurrent\" or a vocabulary")
         }
         let request = try parse(try JSONBody.object(http), model: model, accept: http.headers["Accept"])
         let generator = Generator(model: model, recurrent: recurrent, vocabulary: vocabulary, scheduler: scheduler,
