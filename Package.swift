@@ -35,9 +35,15 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // One-shot zlib compression, shared by gzip responses and the PNG encoder.
+        .target(
+            name: "CZlib",
+            linkerSettings: [.linkedLibrary("z")]
+        ),
         // Thin C wrappers over OpenSSL and zlib (their macros and structs don't import cleanly into Swift).
         .target(
             name: "CHTTPShims",
+            dependencies: ["CZlib"],
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("z")]
         ),
         // HTTP/1.1 server on Glibc sockets and Dispatch: parser, connections, router, gzip, TLS. Knows nothing of models.
@@ -48,6 +54,7 @@ let package = Package(
         // Thin C wrappers over zlib (PNG's IDAT streams) and libjpeg-turbo (with its longjmp errors caught in C).
         .target(
             name: "CImaging",
+            dependencies: ["CZlib"],
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("jpeg")]
         ),
         // Decoding (PNG, JPEG, PGM/PPM), PNG encoding, resizing and pixel <-> tensor conversion. Knows nothing of

@@ -1,26 +1,11 @@
 #include "CHTTPShims.h"
+#include "CZlib.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 int ds_gzip(const uint8_t *input, size_t length, int level, uint8_t **output, size_t *output_length) {
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    // 15 + 16: largest window, gzip wrapper.
-    if (deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
-    size_t capacity = deflateBound(&s, (uLong)length) + 32;
-    uint8_t *out = malloc(capacity);
-    if (!out) { deflateEnd(&s); return -1; }
-    s.next_in = (Bytef *)input;
-    s.avail_in = (uInt)length;
-    s.next_out = out;
-    s.avail_out = (uInt)capacity;
-    int rc = deflate(&s, Z_FINISH);
-    deflateEnd(&s);
-    if (rc != Z_STREAM_END) { free(out); return -1; }
-    *output = out;
-    *output_length = capacity - s.avail_out;
-    return 0;
+    return ds_deflate(input, length, level, 15 + 16, output, output_length);   // 15 + 16: gzip wrapper
 }
 
 int ds_gunzip(const uint8_t *input, size_t length, size_t limit, uint8_t **output, size_t *output_length) {

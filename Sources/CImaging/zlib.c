@@ -1,4 +1,5 @@
 #include "CImaging.h"
+#include "CZlib.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -45,22 +46,7 @@ int ds_zlib_inflate(const uint8_t *input, size_t length, uint8_t *output, size_t
 }
 
 int ds_zlib_deflate(const uint8_t *input, size_t length, int level, uint8_t **output, size_t *output_length) {
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    if (deflateInit(&s, level) != Z_OK) return -1;
-    size_t capacity = deflateBound(&s, (uLong)length) + 16;
-    uint8_t *out = malloc(capacity);
-    if (!out) { deflateEnd(&s); return -1; }
-    s.next_in = (Bytef *)input;
-    s.avail_in = (uInt)length;
-    s.next_out = out;
-    s.avail_out = (uInt)capacity;
-    int rc = deflate(&s, Z_FINISH);
-    deflateEnd(&s);
-    if (rc != Z_STREAM_END) { free(out); return -1; }
-    *output = out;
-    *output_length = capacity - s.avail_out;
-    return 0;
+    return ds_deflate(input, length, level, 15, output, output_length);   // 15: zlib wrapper, as PNG wants
 }
 
 uint32_t ds_crc32(uint32_t crc, const uint8_t *input, size_t length) {
