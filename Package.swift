@@ -70,7 +70,9 @@ let package = Package(
                 "Engine", "HTTPServer", "Imaging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            ],
+            // The demo page is compiled into the binary (PackageResources.demo_html): one file to deploy.
+            resources: [.embedInCode("Resources/demo.html")]
         ),
         .executableTarget(
             name: "deepserve",
@@ -101,7 +103,8 @@ let package = Package(
                 "Serving", "Engine", "HTTPServer",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            exclude: ["Scripts"]
         ),
         // Runs the built `deepserve` executable as a user would.
         .testTarget(

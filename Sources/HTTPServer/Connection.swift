@@ -151,7 +151,17 @@ final class Connection: @unchecked Sendable {
         let exchange = Exchange(head: head, requestID: Exchange.requestID(for: head), context: context)
         self.exchange = exchange
         if case .found(let route, _) = exchange.route, let limit = route.maxBodySize { parser.maxBodySize = limit }
-        exchange.awaitingContinue = head.expectsContinue && head.framing != .none && head.framing != .contentLength(0)
+        let wantsContinue = head.expectsContinue && head.framing != .none && head.framing != .contentLength(0)
+        // A request refused anyway (no route, wrong method) gets its final answer instead of 100 Continue, so the client
+        // need not send the body (RFC 9110 §10.1.1); the connection closes after it, as the body may be on its way.
+        if wantsContinue, case .error = exchange.route {
+            closeAfterResponse = true
+            phase = .handling
+            suspendReading()
+            exchange.respond(on: self)
+            return
+        }
+        exchange.awaitingContinue = wantsContinue
     }
 
     // MARK: writing

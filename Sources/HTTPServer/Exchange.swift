@@ -6,6 +6,8 @@ import Logging
 final class Exchange: @unchecked Sendable {
     enum Routing {
         case found(Router.Route, parameters: [String: String])
+        /// Answered without a handler (a CORS preflight).
+        case answered(HTTPResponse)
         case error(HTTPError)
     }
 
@@ -28,6 +30,10 @@ final class Exchange: @unchecked Sendable {
         self.logger = context.logger
         guard let head else {
             route = .error(HTTPError(.badRequest, "bad request"))
+            return
+        }
+        if let preflight = context.cors?.preflight(head, router: context.router) {
+            route = .answered(preflight)
             return
         }
         switch context.router.match(method: head.method, segments: head.pathSegments) {
@@ -86,11 +92,15 @@ final class Exchange: @unchecked Sendable {
         }
     }
 
-    /// Answers a routing, parsing or decoding error without running a handler.
+    /// Answers a routing, parsing or decoding error, or a preflight, without running a handler.
     func respond(on connection: Connection) {
-        guard case .error(let error) = route else { return }
-        if error.status.code >= 400 && head == nil { connection.closeAfterResponse = true }
-        send(error.response, on: connection)
+        switch route {
+        case .found: return
+        case .answered(let response): send(response, on: connection)
+        case .error(let error):
+            if error.status.code >= 400 && head == nil { connection.closeAfterResponse = true }
+            send(error.response, on: connection)
+        }
     }
 
     private func send(_ response: HTTPResponse, on connection: Connection) {
@@ -100,6 +110,7 @@ final class Exchange: @unchecked Sendable {
         let keepAlive = !connection.closeAfterResponse && !connection.context.isShuttingDown
         var headers = response.headers
         headers.replace(name: "X-Request-Id", value: requestID)
+        connection.context.cors?.decorate(&headers, origin: head?.headers["Origin"])
         status = response.status
         switch response.body {
         case .bytes(var bytes):

@@ -11,11 +11,15 @@ public final class HTTPServer: Sendable {
         public var tls: TLSConfiguration?
         /// gzip responses the client accepts, when their type is compressible.
         public var compressResponses: Bool
+        /// Cross-origin access for browser pages on other origins; nil (the default) sends no CORS headers.
+        public var cors: CORSPolicy?
         /// How long graceful shutdown lets in-flight requests run before connections are cut.
         public var shutdownGracePeriod: Duration
 
         public init(host: String = "127.0.0.1", port: Int = 8080, limits: HTTPServerLimits = HTTPServerLimits(),
-                    tls: TLSConfiguration? = nil, compressResponses: Bool = true, shutdownGracePeriod: Duration = .seconds(10)) {
+                    tls: TLSConfiguration? = nil, compressResponses: Bool = true, cors: CORSPolicy? = nil,
+                    shutdownGracePeriod: Duration = .seconds(10)) {
+            self.cors = cors
             self.host = host
             self.port = port
             self.limits = limits
@@ -34,7 +38,7 @@ public final class HTTPServer: Sendable {
         self.configuration = configuration
         let tls = try configuration.tls.map { configuration throws(TLSSetupError) in try TLSContext(configuration) }
         context = ServerContext(router: router, limits: configuration.limits, logger: logger, tls: tls,
-                                compressResponses: configuration.compressResponses)
+                                compressResponses: configuration.compressResponses, cors: configuration.cors)
         listener = try Listener(host: configuration.host, port: configuration.port, context: context)
     }
 

@@ -7,14 +7,16 @@ final class ServerContext: Sendable {
     let logger: Logger
     let tls: TLSContext?
     let compressResponses: Bool
+    let cors: CORSPolicy?
     private let state = Locked<(connections: [ObjectIdentifier: Connection], shuttingDown: Bool, closedWaiters: [@Sendable () -> Void])>(([:], false, []))
 
-    init(router: Router, limits: HTTPServerLimits, logger: Logger, tls: TLSContext?, compressResponses: Bool) {
+    init(router: Router, limits: HTTPServerLimits, logger: Logger, tls: TLSContext?, compressResponses: Bool, cors: CORSPolicy?) {
         self.router = router
         self.limits = limits
         self.logger = logger
         self.tls = tls
         self.compressResponses = compressResponses
+        self.cors = cors
     }
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }

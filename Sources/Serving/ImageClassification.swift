@@ -3,8 +3,8 @@ import Foundation
 import HTTPServer
 import Imaging
 
-/// `POST /v1/models/{name}/classify[?top_k=N]`: an image (PNG, JPEG, PGM/PPM) as the raw body, or
-/// JSON `{"image": "<base64>"}` / `{"images": ["<base64>", …]}`, through the model's preprocessing,
+/// `POST /v1/models/{name}/classify[?top_k=N]`: an image (PNG, JPEG, PGM/PPM) as the raw body, as
+/// `multipart/form-data` files, or JSON `{"image": "<base64>"}` / `{"images": ["<base64>", …]}`, through the model's preprocessing,
 /// the network and a softmax → the top-k labels with their probabilities. Several images in one
 /// request run as one batch and get one answer each.
 struct ImageClassificationRoutes: Sendable {
@@ -30,7 +30,8 @@ struct ImageClassificationRoutes: Sendable {
             guard let k = Int(text), k >= 1 else { throw ServingError.badRequest("top_k must be a positive integer, got '\(text)'") }
             return k
         } ?? model.config.postprocessingTopK ?? 5
-        let (images, single) = try ImagePayload.images(from: request)
+        let (uploads, single) = try ImagePayload.images(from: request)
+        let images = uploads.map(\.data)
         let polarity = model.config.preprocessingPolarity
         var batch: [Float] = []
         for (index, data) in images.enumerated() {
@@ -56,7 +57,10 @@ struct ImageClassificationRoutes: Sendable {
         }
         let head = #""model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version)"#
         if single { return .json(.ok, "{\(head),\"predictions\":\(results[0])}") }
-        return .json(.ok, "{\(head),\"results\":[\(results.map { "{\"predictions\":\($0)}" }.joined(separator: ","))]}")
+        let entries = zip(uploads, results).map { upload, predictions in
+            "{" + (upload.filename.map { "\"filename\":\(TensorJSON.quoted($0))," } ?? "") + "\"predictions\":\(predictions)}"
+        }
+        return .json(.ok, "{\(head),\"results\":[\(entries.joined(separator: ","))]}")
     }
 
     /// Softmax, then the k most probable classes as JSON.
@@ -72,24 +76,54 @@ struct ImageClassificationRoutes: Sendable {
     }
 }
 
-/// Images in a request body: raw bytes, or base64 in JSON.
+/// One image of a request, with the file name a multipart upload gave it.
+struct ImageUpload {
+    var data: Data
+    var filename: String?
+}
+
+/// Images in a request body: raw bytes, multipart/form-data files, or base64 in JSON.
 enum ImagePayload {
-    static func images(from request: HTTPRequest) throws -> (images: [Data], single: Bool) {
+    /// Most images one request may carry (they run as one batch).
+    static let maxImages = 256
+
+    /// The images, and whether the request sent exactly one the plain way (raw body or `"image"`), which is answered
+    /// with a bare `predictions` rather than a list of `results`.
+    static func images(from request: HTTPRequest) throws -> (images: [ImageUpload], single: Bool) {
         let type = request.headers["Content-Type"]?.lowercased() ?? "application/octet-stream"
         guard !request.body.isEmpty else { throw ServingError.badRequest("the request has no image: send it as the body") }
         if type.hasPrefix("application/json") {
             let object = try JSONBody.object(request)
-            if let one = object["image"] as? String { return ([try decodeBase64(one, index: nil)], true) }
-            if let many = object["images"] as? [String], !many.isEmpty, many.count <= 256 {
-                return (try many.enumerated().map { try decodeBase64($0.element, index: $0.offset) }, false)
+            if let one = object["image"] as? String { return ([ImageUpload(data: try decodeBase64(one, index: nil))], true) }
+            if let many = object["images"] as? [String], !many.isEmpty, many.count <= maxImages {
+                return (try many.enumerated().map { ImageUpload(data: try decodeBase64($0.element, index: $0.offset)) }, false)
             }
             throw ServingError.badRequest(#"JSON bodies need "image" (base64) or "images" (a list of 1 to 256 base64 strings)"#)
         }
+        if type.hasPrefix("multipart/form-data") { return (try formFiles(request), false) }
         let accepted = ["image/", "application/octet-stream"]
         guard accepted.contains(where: { type.hasPrefix($0) }) else {
             throw ServingError.unsupportedMediaType("send an image (image/png, image/jpeg, image/x-portable-graymap…) or JSON, not \(type)")
         }
-        return ([Data(request.body)], true)
+        return ([ImageUpload(data: Data(request.body))], true)
+    }
+
+    /// Every file part of a form (a part with a file name, or an image or octet-stream type); other fields are ignored.
+    private static func formFiles(_ request: HTTPRequest) throws -> [ImageUpload] {
+        guard let boundary = MultipartFormData.boundary(contentType: request.headers["Content-Type"] ?? "") else {
+            throw ServingError.badRequest("multipart/form-data needs a boundary parameter")
+        }
+        let form: MultipartFormData
+        do { form = try MultipartFormData(body: request.body, boundary: boundary) } catch {
+            throw ServingError.badRequest(error.description)
+        }
+        let files = form.parts.filter { part in
+            let type = part.contentType?.lowercased() ?? ""
+            return part.filename != nil || type.hasPrefix("image/") || type.hasPrefix("application/octet-stream")
+        }
+        guard !files.isEmpty else { throw ServingError.badRequest("the form has no file part: attach the image as a file") }
+        guard files.count <= maxImages else { throw ServingError.badRequest("at most \(maxImages) files per request, got \(files.count)") }
+        return files.map { ImageUpload(data: Data($0.body), filename: $0.filename ?? $0.name) }
     }
 
     private static func decodeBase64(_ text: String, index: Int?) throws -> Data {

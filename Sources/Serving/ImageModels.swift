@@ -38,11 +38,11 @@ struct ImageModelRoutes: Sendable {
         guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first else {
             throw ServingError.inference(model: model.name, reason: "config.json has no image preprocessing")
         }
-        let (images, single) = try ImagePayload.images(from: request)
-        guard single else { throw ServingError.badRequest("reconstruct takes one image") }
+        let (images, _) = try ImagePayload.images(from: request)
+        guard images.count == 1 else { throw ServingError.badRequest("reconstruct takes one image, got \(images.count)") }
         let pixels: [Float]
         do {
-            var image = try Image.decode(images[0], limits: ImageClassificationRoutes.limits)
+            var image = try Image.decode(images[0].data, limits: ImageClassificationRoutes.limits)
             if model.config.preprocessingPolarity == "white-on-black", !preprocessing.invert, image.hasLightBackground {
                 image = image.inverted()
             }

@@ -10,14 +10,14 @@ struct KServeRoutes: Sendable {
 
     func register(on router: inout MeteredRouter) {
         router.get("/v2") { _ in
-            .json(.ok, #"{"name":"deepserve","version":"\#(ServingService.version)","extensions":["model_repository"]}"#)
+            .json(.ok, #"{"name":"deepserve","version":"\#(ServingService.version)","extensions":["model_repository","binary_tensor_data"]}"#)
         }
         router.get("/v2/health/live") { _ in .json(.ok, #"{"live":true}"#) }
         router.get("/v2/health/ready") { [repository] _ in
             repository.isReady ? .json(.ok, #"{"ready":true}"#) : .json(.serviceUnavailable, #"{"ready":false}"#)
         }
         for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
-            router.get(prefix) { [self] request in try respond { try metadata(try repository.model(for: request)) } }
+            router.get(prefix) { [self] request in try respond { metadata(try repository.model(for: request)) } }
             router.get(prefix + "/ready") { [self] request in
                 try respond { let model = try repository.model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
             }
@@ -38,29 +38,49 @@ struct KServeRoutes: Sendable {
 
     private func infer(_ request: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: request)
-        let body = try JSONBody.object(request)
+        let (header, tail) = try InferenceBody.split(request)
+        let body = try JSONBody.object(bytes: header, contentType: tail == nil ? request.headers["Content-Type"] : nil)
         guard let inputObjects = body["inputs"] as? [Any], !inputObjects.isEmpty else {
             throw ServingError.badRequest("the request needs an \"inputs\" array")
         }
+        var binary = BinaryTensorData(tail ?? [])
         var inputs: [String: Tensor] = [:]
         for object in inputObjects {
-            let (name, tensor) = try TensorJSON.decode(object)
+            let (name, tensor) = try TensorJSON.decode(object, binary: &binary)
             guard inputs.updateValue(tensor, forKey: name) == nil else { throw ServingError.badRequest("input '\(name)' is given twice") }
         }
-        var wanted = model.plan.outputs.map(\.name)
+        guard binary.remaining == 0 else {
+            throw ServingError.badRequest("\(binary.remaining) bytes of binary data follow the JSON header that no input's binary_data_size claims")
+        }
+        // Outputs come back as JSON data, or as raw bytes after the JSON header when asked (per output
+        // `parameters.binary_data`, or for all with the request's `parameters.binary_data_output`).
+        let allBinary = (body["parameters"] as? [String: Any])?["binary_data_output"] as? Bool ?? false
+        var wanted = model.plan.outputs.map { (name: $0.name, binary: allBinary) }
         if let requested = body["outputs"] as? [[String: Any]] {
             wanted = try requested.map { object in
                 guard let name = object["name"] as? String, model.plan.outputs.contains(where: { $0.name == name }) else {
                     throw ServingError.badRequest("requested output \(object["name"] ?? "?") is not an output of '\(model.name)'")
                 }
-                return name
+                return (name, (object["parameters"] as? [String: Any])?["binary_data"] as? Bool ?? allBinary)
             }
         }
         let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
         metrics.recordInference(model: model.name, timing: timing)
         let id = (body["id"] as? String).map { #","id":\#(TensorJSON.quoted($0))"# } ?? ""
-        let encoded = wanted.compactMap { name in outputs[name].map { TensorJSON.encode(name: name, $0) } }.joined(separator: ",")
-        return .json(.ok, #"{"model_name":\#(TensorJSON.quoted(model.name)),"model_version":"\#(model.version)"\#(id),"outputs":[\#(encoded)]}"#)
+        var binaryTail: [UInt8] = []
+        let encoded = wanted.compactMap { output -> String? in
+            guard let tensor = outputs[output.name] else { return nil }
+            guard output.binary else { return TensorJSON.encode(name: output.name, tensor) }
+            binaryTail += tensor.data
+            return TensorJSON.encodeBinaryHeader(name: output.name, tensor)
+        }.joined(separator: ",")
+        let json = #"{"model_name":\#(TensorJSON.quoted(model.name)),"model_version":"\#(model.version)"\#(id),"outputs":[\#(encoded)]}"#
+        guard wanted.contains(where: \.binary) else { return .json(.ok, json) }
+        let jsonBytes = Array(json.utf8)
+        return HTTPResponse(status: .ok,
+                            headers: ["Content-Type": "application/octet-stream",
+                                      InferenceBody.headerLengthField: String(jsonBytes.count)],
+                            body: .bytes(jsonBytes + binaryTail))
     }
 }
 
@@ -73,18 +93,36 @@ func respondAsync(_ body: () async throws -> HTTPResponse) async throws -> HTTPR
     do { return try await body() } catch { throw HTTPError.from(error) }
 }
 
+/// An infer request's body: all JSON, or — with Triton's binary tensor extension — a JSON header of
+/// `Inference-Header-Content-Length` bytes followed by raw tensor data.
+enum InferenceBody {
+    static let headerLengthField = "Inference-Header-Content-Length"
+
+    static func split(_ request: HTTPRequest) throws -> (json: ArraySlice<UInt8>, binary: ArraySlice<UInt8>?) {
+        guard let field = request.headers[headerLengthField] else { return (request.body[...], nil) }
+        guard let length = Int(field), length >= 0, length <= request.body.count else {
+            throw ServingError.badRequest("\(headerLengthField) must be a byte count within the body (\(request.body.count) bytes), got '\(field)'")
+        }
+        return (request.body[..<length], request.body[length...])
+    }
+}
+
 enum JSONBody {
     /// The request body as a JSON object, or a 400/415 that says why not. The content type is not
     /// insisted on (curl -d sends form-urlencoded), but a body that is clearly something else is 415.
     static func object(_ request: HTTPRequest) throws -> [String: Any] {
-        if let type = request.headers["Content-Type"]?.lowercased(),
+        try object(bytes: request.body[...], contentType: request.headers["Content-Type"])
+    }
+
+    static func object(bytes: ArraySlice<UInt8>, contentType: String?) throws -> [String: Any] {
+        if let type = contentType?.lowercased(),
            ["image/", "audio/", "video/", "multipart/"].contains(where: { type.hasPrefix($0) }) {
             throw ServingError.unsupportedMediaType("expected application/json, got \(type)")
         }
-        guard !request.body.isEmpty else { throw ServingError.badRequest("the request body is empty; send a JSON object") }
+        guard !bytes.isEmpty else { throw ServingError.badRequest("the request body is empty; send a JSON object") }
         let parsed: Any
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(request.body))
+            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
         } catch {
             throw ServingError.badRequest("the body is not valid JSON")
         }

@@ -14,12 +14,15 @@ public final class ServingService: Sendable {
     private let adminToken: String?
     /// The OpenAPI document served at /openapi.yaml.
     private let openAPISpec: String?
+    /// Serve the demo page (draw a digit, stream text, …) at `GET /`.
+    private let demoPage: Bool
     private let logger: Logger
     private let metrics = ServingMetrics()
 
     public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil,
-                adminToken: String? = nil, openAPISpec: String? = nil, logger: Logger = Logger(label: "deepserve.serving")) {
+                adminToken: String? = nil, openAPISpec: String? = nil, demoPage: Bool = true, logger: Logger = Logger(label: "deepserve.serving")) {
         self.openAPISpec = openAPISpec
+        self.demoPage = demoPage
         self.repository = repository
         self.scheduler = scheduler
         self.metricsText = metricsText
@@ -46,6 +49,15 @@ public final class ServingService: Sendable {
                 return response
             }
             routes.append("GET /openapi.yaml")
+        }
+        if demoPage {
+            // Compiled in from Resources/demo.html; it calls the endpoints below with relative URLs.
+            let page = PackageResources.demo_html
+            router.get("/") { _ in
+                HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"],
+                             body: .bytes(page))
+            }
+            routes.append("GET /")
         }
         if let metricsText {
             routes.append("GET /metrics")

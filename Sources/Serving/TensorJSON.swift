@@ -13,8 +13,9 @@ enum TensorJSON {
         datatypes.first { $0.value == type }!.key
     }
 
-    /// Decodes one input object; every problem names the input.
-    static func decode(_ object: Any) throws -> (name: String, tensor: Tensor) {
+    /// Decodes one input object; every problem names the input. An input with `parameters.binary_data_size` takes
+    /// its bytes from `binary` (Triton's binary tensor extension) instead of `data`.
+    static func decode(_ object: Any, binary: inout BinaryTensorData) throws -> (name: String, tensor: Tensor) {
         guard let object = object as? [String: Any], let name = object["name"] as? String else {
             throw ServingError.badRequest("each input needs a \"name\"")
         }
@@ -33,15 +34,22 @@ enum TensorJSON {
         guard let type = datatypes[typeName] else {
             throw ServingError.badRequest("input '\(name)': datatype \(typeName) is not supported (use one of \(datatypes.keys.sorted().joined(separator: ", ")))")
         }
-        guard let data = object["data"] else { throw ServingError.badRequest("input '\(name)' needs \"data\"") }
-        var values: [NSNumber] = []
-        try flatten(data, into: &values, name: name)
         var expected = 1
         for dim in shape {
             let (product, overflow) = expected.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw ServingError.badRequest("input '\(name)' shape \(shape) is too large") }
+            guard !overflow, product <= Int(Int32.max) else { throw ServingError.badRequest("input '\(name)' shape \(shape) is too large") }
             expected = product
         }
+        if let parameters = object["parameters"] as? [String: Any], let size = parameters["binary_data_size"] {
+            guard let size = (size as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }), size == expected * type.size else {
+                throw ServingError.badRequest("input '\(name)': binary_data_size \(size) does not fit shape \(shape) of \(typeName) (\(expected * type.size) bytes)")
+            }
+            let bytes = try binary.take(size, for: name)
+            return (name, bytes.withUnsafeBytes { Tensor(dataType: type, shape: shape, bytes: $0) })
+        }
+        guard let data = object["data"] else { throw ServingError.badRequest("input '\(name)' needs \"data\"") }
+        var values: [NSNumber] = []
+        try flatten(data, into: &values, name: name)
         guard values.count == expected else {
             throw ServingError.badRequest("input '\(name)' has \(values.count) values for shape \(shape) (\(expected) expected)")
         }
@@ -112,9 +120,34 @@ enum TensorJSON {
         }
     }
 
+    /// `{"name": …, "datatype": …, "shape": […], "parameters": {"binary_data_size": n}}`: the bytes follow the JSON.
+    static func encodeBinaryHeader(name: String, _ tensor: Tensor) -> String {
+        "{\"name\":\(quoted(name)),\"datatype\":\"\(datatype(tensor.dataType))\",\"shape\":["
+            + tensor.shape.map(String.init).joined(separator: ",") + "],\"parameters\":{\"binary_data_size\":\(tensor.data.count)}}"
+    }
+
     static func quoted(_ text: String) -> String {
         let data = try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
         let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
         return String(array.dropFirst().dropLast())
+    }
+}
+
+/// The raw tensor bytes after the JSON header of a request in Triton's binary tensor extension
+/// (`Inference-Header-Content-Length`), handed out in input order. Little-endian, row-major, as the extension says.
+struct BinaryTensorData {
+    private var bytes: ArraySlice<UInt8>
+
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+    /// Bytes no input claimed; the request is refused if any are left.
+    var remaining: Int { bytes.count }
+
+    mutating func take(_ count: Int, for name: String) throws -> ArraySlice<UInt8> {
+        guard count <= bytes.count else {
+            throw ServingError.badRequest("input '\(name)' needs \(count) bytes of binary data, but only \(bytes.count) follow the JSON header")
+        }
+        defer { bytes = bytes.dropFirst(count) }
+        return bytes.prefix(count)
     }
 }

@@ -78,6 +78,33 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(output.contains("DEEPSERVE_MAX_BODY_SIZE='lots' is not a valid value for --max-body-size"), output)
     }
 
+    func testServeHelpIsGroupedAndKeepsSecretsOut() throws {
+        let (status, output) = try run(["serve", "--help"], environment: ["DEEPSERVE_ADMIN_TOKEN": "s3cret-token"])
+        XCTAssertEqual(status, 0)
+        for group in ["LISTENING:", "MODELS AND INFERENCE:", "API:", "LIMITS AND TIMEOUTS:", "LOGGING:"] {
+            XCTAssertTrue(output.contains(group), "\(group) missing:\n\(output)")
+        }
+        for flag in ["--poll-interval", "--cors-origins", "--log-level", "--no-demo-page", "--admin-token"] {
+            XCTAssertTrue(output.contains(flag), flag)
+        }
+        XCTAssertFalse(output.contains("s3cret-token"), "a token from the environment must not be printed as a default")
+    }
+
+    func testBadServeValuesAreRefusedNamingTheFlag() throws {
+        let cases: [([String], [String: String], String)] = [
+            (["serve", "--cors-origins", "not an origin"], [:], "--cors-origins"),
+            (["serve", "--poll-interval", "-1"], [:], "--poll-interval"),
+            (["serve", "--header-timeout", "0"], [:], "--header-timeout"),
+            (["serve"], ["DEEPSERVE_LOG_LEVEL": "loud"], "--log-level"),
+            (["serve", "--model-repository", "/nonexistent"], [:], "--model-repository"),
+        ]
+        for (arguments, environment, flag) in cases {
+            let (status, output) = try run(arguments, environment: environment)
+            XCTAssertNotEqual(status, 0, "\(arguments) \(environment)")
+            XCTAssertTrue(output.contains(flag), "\(arguments): \(output)")
+        }
+    }
+
     func testHealthcheckFailsWithoutAServer() throws {
         let (status, output) = try run(["healthcheck", "--url", "http://127.0.0.1:1/health/ready", "--timeout", "1"])
         XCTAssertEqual(status, 1, output)

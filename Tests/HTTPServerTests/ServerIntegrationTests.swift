@@ -80,6 +80,15 @@ final class ServerIntegrationTests: XCTestCase {
         client.send("POST /small HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 400\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.status, 413)
         XCTAssertTrue(client.waitForClose())
+        // No route: the final 404 instead of 100 Continue, so the client never sends the body; then close.
+        let other = try TestClient(port: server.port)
+        other.send("POST /nowhere HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        XCTAssertEqual(other.readResponse()?.status, 404)
+        XCTAssertTrue(other.waitForClose())
+        let third = try TestClient(port: server.port)
+        third.send("PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        XCTAssertEqual(third.readResponse()?.status, 405)
+        XCTAssertTrue(third.waitForClose())
     }
 
     func testLimitsAnswerTheirStatusesThenClose() throws {

@@ -115,7 +115,8 @@ struct TestResponse {
 }
 
 /// Starts a server on 127.0.0.1:0 with short timeouts for tests.
-func makeTestServer(limits: HTTPServerLimits? = nil, tls: TLSConfiguration? = nil, configure: (inout Router) -> Void) throws -> HTTPServer {
+func makeTestServer(limits: HTTPServerLimits? = nil, tls: TLSConfiguration? = nil, cors: CORSPolicy? = nil,
+                    configure: (inout Router) -> Void) throws -> HTTPServer {
     var testLimits = HTTPServerLimits()
     testLimits.headerReadTimeout = .milliseconds(300)
     testLimits.bodyIdleTimeout = .milliseconds(300)
@@ -125,7 +126,8 @@ func makeTestServer(limits: HTTPServerLimits? = nil, tls: TLSConfiguration? = ni
     configure(&router)
     var logger = Logger(label: "test")
     logger.logLevel = .critical
-    return try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, limits: limits ?? testLimits, tls: tls, shutdownGracePeriod: .seconds(2)),
+    return try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, limits: limits ?? testLimits, tls: tls, cors: cors,
+                                                  shutdownGracePeriod: .seconds(2)),
                           router: router, logger: logger)
 }
 

@@ -49,6 +49,16 @@ final class ServingEndToEndTests: XCTestCase {
     static func request(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil) throws
         -> (status: Int, headers: [String: String], body: String)
     {
+        let response = try rawRequest(method, path, bodyBytes: bodyBytes, headers: headers, port: port)
+        var payload = String(decoding: response.body, as: UTF8.self)
+        if response.headers["transfer-encoding"] == "chunked" { payload = Self.dechunk(payload) }
+        return (response.status, response.headers, payload)
+    }
+
+    /// One request on its own connection; the body as bytes, not de-chunked.
+    static func rawRequest(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil) throws
+        -> (status: Int, headers: [String: String], body: [UInt8])
+    {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -72,18 +82,17 @@ final class ServingEndToEndTests: XCTestCase {
             if n <= 0 { break }
             received += buffer[..<n]
         }
-        let text = String(decoding: received, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n") else { throw POSIXError(.EPROTO) }
-        let lines = text[..<split.lowerBound].split(separator: "\r\n")
+        guard let split = received.indices.first(where: { received[$0...].starts(with: Array("\r\n\r\n".utf8)) }) else {
+            throw POSIXError(.EPROTO)
+        }
+        let lines = String(decoding: received[..<split], as: UTF8.self).split(separator: "\r\n")
         let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
         var fields: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        var payload = String(text[split.upperBound...])
-        if fields["transfer-encoding"] == "chunked" { payload = Self.dechunk(payload) }
-        return (status, fields, payload)
+        return (status, fields, Array(received[(split + 4)...]))
     }
 
     static func dechunk(_ text: String) -> String {
