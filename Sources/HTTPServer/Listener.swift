@@ -2,12 +2,12 @@ import CHTTPShims
 import Dispatch
 import Glibc
 
-/// Accepts connections on a listening socket and hands each to a new `Connection`; past the connection cap it answers
-/// 503 and closes, so the backlog never fills with clients we won't serve.
+/// Accepts connections on the listening sockets (one per address the host resolves to) and hands each to a new
+/// `Connection`; past the connection cap it answers 503 and closes, so the backlog never fills with clients we won't
+/// serve.
 final class Listener: @unchecked Sendable {
-    let fd: Int32
     let port: Int
-    private let source: DispatchSourceRead
+    private var sources: [DispatchSourceRead] = []
     private let context: ServerContext
     private static let refusal: [UInt8] = {
         let body = #"{"error":"too many connections"}"#
@@ -16,16 +16,20 @@ final class Listener: @unchecked Sendable {
 
     init(host: String, port: Int, context: ServerContext) throws(Socket.Error) {
         _ = Socket.ignoreSIGPIPE
-        (fd, self.port) = try Socket.listen(host: host, port: port)
+        let (fds, port) = try Socket.listen(host: host, port: port)
+        self.port = port
         self.context = context
-        source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "http.listener"))
-        let fd = self.fd
-        source.setCancelHandler { Glibc.close(fd) }
-        source.setEventHandler { [self] in acceptAll() }
-        source.activate()
+        let queue = DispatchQueue(label: "http.listener")
+        for fd in fds {
+            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            source.setCancelHandler { Glibc.close(fd) }
+            source.setEventHandler { [self] in acceptAll(fd) }
+            source.activate()
+            sources.append(source)
+        }
     }
 
-    private func acceptAll() {
+    private func acceptAll(_ fd: Int32) {
         while true {
             let client = ds_accept_nonblocking(fd)
             if client < 0 {
@@ -52,6 +56,6 @@ final class Listener: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting; the socket closes in the cancel handler.
-    func stop() { source.cancel() }
+    /// Stops accepting; the sockets close in the cancel handlers.
+    func stop() { sources.forEach { $0.cancel() } }
 }

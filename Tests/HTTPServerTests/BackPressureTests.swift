@@ -31,4 +31,40 @@ final class BackPressureTests: XCTestCase {
         XCTAssertEqual(response.body.count, total)
         XCTAssertEqual(produced.withLock { $0 }, total)
     }
+
+    /// A client that stops reading altogether is cut off after the write-idle timeout, and its memory freed, while the
+    /// producer is told the connection is gone.
+    func testAClientThatNeverReadsIsClosedAfterTheWriteIdleTimeout() throws {
+        let producerStopped = Locked(false)
+        let piece = [UInt8](repeating: UInt8(ascii: "y"), count: 64 * 1024)
+        var limits = HTTPServerLimits.testDefaults
+        limits.writeIdleTimeout = .milliseconds(400)
+        let server = try makeTestServer(limits: limits) { router in
+            router.get("/firehose") { _ in
+                .stream(contentType: "application/octet-stream") { writer in
+                    do {
+                        while true { try await writer.write(piece) }
+                    } catch {
+                        producerStopped.withLock { $0 = true }
+                        throw error
+                    }
+                }
+            }
+        }
+        let client = try TestClient(port: server.port, timeout: 5)
+        client.setReceiveBuffer(16 * 1024)
+        client.send("GET /firehose HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in 0..<600 where server.openConnections == 0 { Thread.sleep(forTimeInterval: 0.005) }
+        let start = Date()
+        var waited = 0.0
+        while server.openConnections > 0 && waited < 5 {
+            Thread.sleep(forTimeInterval: 0.05)
+            waited = Date().timeIntervalSince(start)
+        }
+        XCTAssertEqual(server.openConnections, 0, "the stalled connection should be closed")
+        XCTAssertGreaterThanOrEqual(waited, 0.35, "not before the write-idle timeout")
+        XCTAssertLessThan(waited, 3, "soon after it")
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertTrue(producerStopped.withLock { $0 }, "the producer learns the client is gone")
+    }
 }

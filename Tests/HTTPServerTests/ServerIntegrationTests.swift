@@ -1,5 +1,7 @@
 import Foundation
+import Glibc
 @testable import HTTPServer
+import Logging
 import XCTest
 
 final class ServerIntegrationTests: XCTestCase {
@@ -216,5 +218,45 @@ final class ServerIntegrationTests: XCTestCase {
         XCTAssertTrue(idle.waitForClose())
         XCTAssertEqual(server.openConnections, 0)
         XCTAssertThrowsError(try TestClient(port: server.port), "no longer accepting")
+    }
+
+    /// An empty host resolves to the IPv4 and the IPv6 wildcard: both are bound, on one port (port 0 picks it once),
+    /// the IPv6 socket v6-only so the two don't collide.
+    func testListensOnEveryAddressTheHostResolvesTo() throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var router = Router()
+        router.get("/hello") { _ in .text(.ok, "hello") }
+        let server = try HTTPServer(configuration: .init(host: "", port: 0), router: router, logger: logger)
+        for address in ["127.0.0.1", "::1"] {
+            let fd = socket(address.contains(":") ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var connected: Int32
+            if address.contains(":") {
+                var sin6 = sockaddr_in6()
+                sin6.sin6_family = sa_family_t(AF_INET6)
+                sin6.sin6_port = UInt16(server.port).bigEndian
+                inet_pton(AF_INET6, address, &sin6.sin6_addr)
+                connected = withUnsafePointer(to: &sin6) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                }
+            } else {
+                var sin = sockaddr_in()
+                sin.sin_family = sa_family_t(AF_INET)
+                sin.sin_port = UInt16(server.port).bigEndian
+                sin.sin_addr.s_addr = inet_addr(address)
+                connected = withUnsafePointer(to: &sin) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+            XCTAssertEqual(connected, 0, "connect to [\(address)]:\(server.port)")
+            let request = Array("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var tv = timeval(tv_sec: 3, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let n = recv(fd, &buffer, buffer.count, 0)
+            XCTAssertTrue(String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self).hasPrefix("HTTP/1.1 200"), address)
+        }
     }
 }
