@@ -221,8 +221,9 @@ final class Connection: @unchecked Sendable {
             continuation.resume(throwing: ConnectionClosedError())
             return
         }
+        let bytes = exchange.gzipStream?.compress(bytes) ?? bytes
         exchange.bytesSent += bytes.count
-        if !exchange.isHead { enqueue(exchange.chunkedResponse ? ResponseHead.chunk(bytes) : bytes) }
+        if !exchange.isHead, !bytes.isEmpty { enqueue(exchange.chunkedResponse ? ResponseHead.chunk(bytes) : bytes) }
         if phase == .closed {
             continuation.resume(throwing: ConnectionClosedError())
         } else if pendingOutboundBytes > context.limits.writeBufferHighWatermark {

@@ -20,6 +20,8 @@ final class Exchange: @unchecked Sendable {
     var status: HTTPStatus?
     var bytesSent = 0
     var chunkedResponse = false
+    /// Compresses a streamed body piece by piece when the response is gzipped.
+    var gzipStream: GzipStream?
     var responseComplete = false
     var loggedAccess = false
     private let logger: Logger
@@ -114,9 +116,7 @@ final class Exchange: @unchecked Sendable {
         status = response.status
         switch response.body {
         case .bytes(var bytes):
-            if connection.context.compressResponses, bytes.count >= Gzip.minimumSize, !headers.contains("Content-Encoding"),
-               Gzip.isCompressible(contentType: headers["Content-Type"]),
-               let head, Gzip.isAccepted(by: head.headers.values("Accept-Encoding")), let compressed = Gzip.compress(bytes) {
+            if bytes.count >= Gzip.minimumSize, wantsGzip(headers, on: connection), let compressed = Gzip.compress(bytes) {
                 bytes = compressed
                 headers.add(name: "Content-Encoding", value: "gzip")
                 headers.add(name: "Vary", value: "Accept-Encoding")
@@ -130,6 +130,11 @@ final class Exchange: @unchecked Sendable {
             connection.enqueue(out)
             connection.completeResponse()
         case .stream(let produce):
+            if wantsGzip(headers, on: connection), let stream = GzipStream() {
+                gzipStream = stream
+                headers.add(name: "Content-Encoding", value: "gzip")
+                headers.add(name: "Vary", value: "Accept-Encoding")
+            }
             // HTTP/1.0 has no chunked coding: the body then ends when we close.
             chunkedResponse = minorVersion == 1
             if !chunkedResponse { connection.closeAfterResponse = true }
@@ -142,6 +147,10 @@ final class Exchange: @unchecked Sendable {
                     try await produce(writer)
                     connection.queue.async {
                         guard connection.exchange === self else { return }
+                        if let trailer = self.gzipStream?.finish(), !trailer.isEmpty {
+                            self.bytesSent += trailer.count
+                            connection.enqueue(self.chunkedResponse ? ResponseHead.chunk(trailer) : trailer)
+                        }
                         if self.chunkedResponse { connection.enqueue(ResponseHead.lastChunk) }
                         connection.completeResponse()
                     }
@@ -151,6 +160,14 @@ final class Exchange: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Whether to gzip this response: the server compresses, the type is worth it, the client accepts it, and the
+    /// handler hasn't encoded the body itself.
+    private func wantsGzip(_ headers: HTTPHeaders, on connection: Connection) -> Bool {
+        guard connection.context.compressResponses, !headers.contains("Content-Encoding"),
+              Gzip.isCompressible(contentType: headers["Content-Type"]), let head else { return false }
+        return Gzip.isAccepted(by: head.headers.values("Accept-Encoding"))
     }
 
     func logAccess() {

@@ -55,3 +55,28 @@ enum Gzip {
     /// Bodies smaller than this aren't worth the CPU.
     static let minimumSize = 256
 }
+
+/// One gzip member compressed piece by piece, for streamed responses: each piece is flushed so the client gets it
+/// at once (a Server-Sent Event must not wait in the compressor), `finish` writes the trailer.
+final class GzipStream {
+    private let stream: UnsafeMutableRawPointer
+
+    init?(level: Int32 = 6) {
+        guard let stream = ds_gzip_stream_new(level) else { return nil }
+        self.stream = stream
+    }
+
+    deinit { ds_gzip_stream_free(stream) }
+
+    func compress(_ bytes: [UInt8]) -> [UInt8] { write(bytes, finish: false) }
+    func finish() -> [UInt8] { write([], finish: true) }
+
+    private func write(_ bytes: [UInt8], finish: Bool) -> [UInt8] {
+        var output: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let rc = bytes.withUnsafeBufferPointer { ds_gzip_stream_write(stream, $0.baseAddress, $0.count, finish ? 1 : 0, &output, &length) }
+        guard rc == 0, let output else { return [] }
+        defer { free(output) }
+        return Array(UnsafeBufferPointer(start: output, count: length))
+    }
+}

@@ -20,6 +20,13 @@ final class ServerIntegrationTests: XCTestCase {
                 }
             }
             router.get("/fail") { _ in throw HTTPError(.unprocessableContent, "nope") }
+            router.get("/events") { _ in
+                .stream(contentType: "text/event-stream") { writer in
+                    try await writer.write("data: first\n\n")
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await writer.write("data: second\n\n")
+                }
+            }
         }
     }
 
@@ -169,6 +176,40 @@ final class ServerIntegrationTests: XCTestCase {
         XCTAssertEqual(strictClient.readResponse()?.status, 413)
         bombClient.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc")
         XCTAssertEqual(bombClient.readResponse()?.status, 400)
+    }
+
+    /// A streamed response is gzipped piece by piece: each piece is sync-flushed (ends 00 00 FF FF), so the client can
+    /// decode an event before the next one exists; the whole body is one valid gzip member.
+    func testStreamedResponsesAreGzippedAndFlushedPerPiece() throws {
+        let server = try echoServer()
+        let client = try TestClient(port: server.port)
+        client.send("GET /events HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.15)
+        var early = [UInt8](repeating: 0, count: 65536)
+        let n = recv(client.fd, &early, early.count, Int32(MSG_DONTWAIT))
+        let received: [UInt8] = Array(early.prefix(max(n, 0)))
+        let text = String(decoding: received, as: UTF8.self)
+        XCTAssertTrue(text.contains("Content-Encoding: gzip"), text)
+        XCTAssertTrue(text.contains("Transfer-Encoding: chunked"), text)
+        // Before the second event is written, the first chunk is complete and ends with a sync flush.
+        let body = received[(received.firstRange(of: Array("\r\n\r\n".utf8))!.upperBound)...]
+        let sizeEnd = body.firstRange(of: Array("\r\n".utf8))!
+        let size = Int(String(decoding: body[..<sizeEnd.lowerBound], as: UTF8.self), radix: 16)!
+        let chunk = Array(body[sizeEnd.upperBound...].prefix(size))
+        XCTAssertEqual(chunk.count, size)
+        XCTAssertEqual(Array(chunk.suffix(4)), [0, 0, 0xFF, 0xFF], "the first piece is flushed, not held in the compressor")
+        // The rest of the stream, then the whole body: one gzip member holding both events.
+        var all: [UInt8] = received
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = recv(client.fd, &buffer, buffer.count, 0)
+            if got <= 0 { break }
+            all += buffer.prefix(got)
+        }
+        var framed = all
+        let response = try XCTUnwrap(TestResponse.parse(&framed, headRequest: false, closed: true))
+        let plain = try Gzip.decompress(response.body, limit: 1 << 20)
+        XCTAssertEqual(String(decoding: plain, as: UTF8.self), "data: first\n\ndata: second\n\n")
     }
 
     func testStreamingResponseIsChunked() throws {

@@ -23,6 +23,12 @@ void ds_tls_shutdown(void *session);
 // ---- gzip (zlib) ----
 // Compresses input into a malloc'd gzip member; returns 0 on success. Caller frees *output.
 int ds_gzip(const uint8_t *input, size_t length, int level, uint8_t **output, size_t *output_length);
+// A gzip member written piece by piece (streamed responses). Each write compresses its input and, unless finish is set,
+// ends with a sync flush so what was written so far reaches the client now (Server-Sent Events); finish writes the
+// trailer. Output is malloc'd (caller frees; may be empty). Returns 0 on success.
+void *ds_gzip_stream_new(int level);
+int ds_gzip_stream_write(void *stream, const uint8_t *input, size_t length, int finish, uint8_t **output, size_t *output_length);
+void ds_gzip_stream_free(void *stream);
 // Results of ds_gunzip.
 enum { DS_GUNZIP_OK = 0, DS_GUNZIP_TOO_LARGE = 1, DS_GUNZIP_CORRUPT = 2 };
 // Decompresses a gzip stream, stopping with DS_GUNZIP_TOO_LARGE as soon as the output would exceed limit
