@@ -27,6 +27,9 @@ final class Connection: @unchecked Sendable {
     private let fd: Int32
     private var readSuspended = false
     private var readWantsWrite = false
+    /// A TLS write needed bytes from the peer first (handshake traffic): write again once the socket is readable,
+    /// rather than spinning on a writable socket.
+    private var writeWantsRead = false
     private var writeSuspended = true
     private var sourcesAlive = 3
 
@@ -76,6 +79,12 @@ final class Connection: @unchecked Sendable {
     private static let readChunk = 64 * 1024
 
     func readAvailable() {
+        if writeWantsRead {
+            writeWantsRead = false
+            if phase == .handling { suspendReading() }
+            flush()
+            return
+        }
         guard phase == .reading || phase == .lingering else { return }
         var total = 0
         var buffer = [UInt8](repeating: 0, count: Self.readChunk)
@@ -193,8 +202,14 @@ final class Connection: @unchecked Sendable {
             case .transferred(let n):
                 outboundOffset += n
                 lastProgress = .now()
-            case .wouldBlock:
-                resumeWriting()
+            case .wouldBlock(let wantsWrite):
+                if wantsWrite {
+                    resumeWriting()
+                } else {
+                    writeWantsRead = true
+                    suspendWriting()
+                    resumeReading()
+                }
                 armTimer()
                 return
             case .closed, .failed:
