@@ -79,19 +79,25 @@ final class Exchange: @unchecked Sendable {
             }
         }
         let request = HTTPRequest(head: head, body: body, pathParameters: parameters, requestID: requestID)
-        let handler = found.handler
-        Task {
+        switch found.handler {
+        case .immediate(let handler):
             let response: HTTPResponse
-            do {
-                response = try await handler(request)
-            } catch let error as HTTPError {
-                response = error.response
-            } catch {
-                connection.context.logger.error("handler failed", metadata: ["path": "\(head.path)", "error": "\(error)", "request_id": "\(request.requestID)"])
-                response = HTTPError(.internalServerError, "internal error").response
+            do { response = try handler(request) } catch { response = errorResponse(error, request: request, context: connection.context) }
+            send(response, on: connection)
+        case .task(let handler):
+            Task {
+                let response: HTTPResponse
+                do { response = try await handler(request) } catch { response = errorResponse(error, request: request, context: connection.context) }
+                connection.queue.async { self.send(response, on: connection) }
             }
-            connection.queue.async { self.send(response, on: connection) }
         }
+    }
+
+    /// An `HTTPError` answers as itself; anything else is logged and answered 500.
+    private func errorResponse(_ error: Error, request: HTTPRequest, context: ServerContext) -> HTTPResponse {
+        if let error = error as? HTTPError { return error.response }
+        context.logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)", "request_id": "\(request.requestID)"])
+        return HTTPError(.internalServerError, "internal error").response
     }
 
     /// Answers a routing, parsing or decoding error, or a preflight, without running a handler.

@@ -23,3 +23,8 @@ public struct HTTPRequest: Sendable {
 /// A handler: takes a request, answers later. It runs as a Swift task, never on an I/O thread, so it may await a
 /// worker pool. Throw `HTTPError` for a client-facing error; anything else becomes a 500.
 public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
+
+/// A handler that answers at once, without awaiting or blocking (probes, metadata, static pages). It runs on the
+/// connection's own queue, which saves the two thread hand-offs of a task: for the cheapest routes those cost more
+/// than the work. Anything that waits (inference, I/O) must be an `HTTPHandler`.
+public typealias HTTPImmediateHandler = @Sendable (HTTPRequest) throws -> HTTPResponse

@@ -3,10 +3,14 @@
 public struct Router: Sendable {
     struct Route: Sendable {
         enum Segment: Sendable, Equatable { case literal(String), parameter(String) }
+        enum Handler: Sendable {
+            case immediate(HTTPImmediateHandler)
+            case task(HTTPHandler)
+        }
         let method: String
         let segments: [Segment]
         let maxBodySize: Int?
-        let handler: HTTPHandler
+        let handler: Handler
     }
 
     enum Match {
@@ -21,10 +25,23 @@ public struct Router: Sendable {
 
     /// Adds a route. `maxBodySize` overrides the server's default body limit for it.
     public mutating func add(_ method: String, _ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
+        add(method, pattern, maxBodySize: maxBodySize, handler: .task(handler))
+    }
+
+    /// Adds a route whose handler answers at once (see `HTTPImmediateHandler`).
+    public mutating func addImmediate(_ method: String, _ pattern: String, _ handler: @escaping HTTPImmediateHandler) {
+        add(method, pattern, maxBodySize: nil, handler: .immediate(handler))
+    }
+
+    private mutating func add(_ method: String, _ pattern: String, maxBodySize: Int?, handler: Route.Handler) {
         let segments = pattern.split(separator: "/").map { part -> Route.Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
         routes.append(Route(method: method, segments: segments, maxBodySize: maxBodySize, handler: handler))
+    }
+
+    public mutating func getImmediate(_ pattern: String, _ handler: @escaping HTTPImmediateHandler) {
+        addImmediate("GET", pattern, handler)
     }
 
     public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }

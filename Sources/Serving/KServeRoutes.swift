@@ -9,16 +9,17 @@ struct KServeRoutes: Sendable {
     let metrics: ServingMetrics
 
     func register(on router: inout MeteredRouter) {
-        router.get("/v2") { _ in
+        // Everything but inference answers at once from memory, on the connection's queue.
+        router.getImmediate("/v2") { _ in
             .json(.ok, #"{"name":"deepserve","version":"\#(ServingService.version)","extensions":["model_repository","binary_tensor_data"]}"#)
         }
-        router.get("/v2/health/live") { _ in .json(.ok, #"{"live":true}"#) }
-        router.get("/v2/health/ready") { [repository] _ in
+        router.getImmediate("/v2/health/live") { _ in .json(.ok, #"{"live":true}"#) }
+        router.getImmediate("/v2/health/ready") { [repository] _ in
             repository.isReady ? .json(.ok, #"{"ready":true}"#) : .json(.serviceUnavailable, #"{"ready":false}"#)
         }
         for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
-            router.get(prefix) { [self] request in try respond { metadata(try repository.model(for: request)) } }
-            router.get(prefix + "/ready") { [self] request in
+            router.getImmediate(prefix) { [self] request in try respond { metadata(try repository.model(for: request)) } }
+            router.getImmediate(prefix + "/ready") { [self] request in
                 try respond { let model = try repository.model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
             }
             router.post(prefix + "/infer") { [self] request in try await respondAsync { try await infer(request) } }

@@ -11,24 +11,35 @@ struct ServingMetrics: Sendable {
     func instrument(route: String, _ handler: @escaping HTTPHandler) -> HTTPHandler {
         { request in
             let start = DispatchTime.now().uptimeNanoseconds
-            let status: Int
-            defer {
-                Counter(label: "deepserve_http_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
-                Timer(label: "deepserve_http_request_duration_seconds", dimensions: [("route", route)])
-                    .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-            }
             do {
                 let response = try await handler(request)
-                status = response.status.code
+                Self.record(route: route, status: response.status.code, since: start)
                 return response
-            } catch let error as HTTPError {
-                status = error.status.code
-                throw error
             } catch {
-                status = 500
+                Self.record(route: route, status: (error as? HTTPError)?.status.code ?? 500, since: start)
                 throw error
             }
         }
+    }
+
+    func instrument(route: String, _ handler: @escaping HTTPImmediateHandler) -> HTTPImmediateHandler {
+        { request in
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                let response = try handler(request)
+                Self.record(route: route, status: response.status.code, since: start)
+                return response
+            } catch {
+                Self.record(route: route, status: (error as? HTTPError)?.status.code ?? 500, since: start)
+                throw error
+            }
+        }
+    }
+
+    private static func record(route: String, status: Int, since start: UInt64) {
+        Counter(label: "deepserve_http_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
+        Timer(label: "deepserve_http_request_duration_seconds", dimensions: [("route", route)])
+            .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
     }
 
     /// One request answered by a model, with the time it queued and the time its batch computed.
@@ -66,6 +77,12 @@ struct MeteredRouter {
 
     mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) {
         router.get(pattern, metrics.instrument(route: pattern, handler))
+        routes.append("GET \(pattern)")
+    }
+
+    /// A route that answers at once, on the connection's queue (`HTTPImmediateHandler`).
+    mutating func getImmediate(_ pattern: String, _ handler: @escaping HTTPImmediateHandler) {
+        router.getImmediate(pattern, metrics.instrument(route: pattern, handler))
         routes.append("GET \(pattern)")
     }
 

@@ -36,14 +36,14 @@ public final class ServingService: Sendable {
     public func register(on router: inout Router) -> [String] {
         var routes = ["GET /health/live", "GET /health/ready"]
         // Probes and metrics are cheap and never queue behind inference, and are not themselves metered.
-        router.get("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
-        router.get("/health/ready") { [repository] _ in
+        router.getImmediate("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
+        router.getImmediate("/health/ready") { [repository] _ in
             repository.isReady
                 ? .json(.ok, #"{"status":"ready"}"#)
                 : .json(.serviceUnavailable, #"{"status":"loading","failed":\#(repository.loadFailures.count)}"#)
         }
         if let openAPISpec {
-            router.get("/openapi.yaml") { _ in
+            router.getImmediate("/openapi.yaml") { _ in
                 var response = HTTPResponse.text(.ok, openAPISpec)
                 response.headers.replace(name: "Content-Type", value: "application/yaml")
                 return response
@@ -53,7 +53,7 @@ public final class ServingService: Sendable {
         if demoPage {
             // Compiled in from Resources/demo.html; it calls the endpoints below with relative URLs.
             let page = PackageResources.demo_html
-            router.get("/") { _ in
+            router.getImmediate("/") { _ in
                 HTTPResponse(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"],
                              body: .bytes(page))
             }

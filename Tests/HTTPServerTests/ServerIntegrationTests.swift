@@ -20,6 +20,12 @@ final class ServerIntegrationTests: XCTestCase {
                 }
             }
             router.get("/fail") { _ in throw HTTPError(.unprocessableContent, "nope") }
+            router.getImmediate("/now") { request in .text(.ok, "now \(request.query("q") ?? "-")") }
+            router.getImmediate("/now-fail") { request in
+                if request.query("kind") == "http" { throw HTTPError(.unprocessableContent, "refused at once") }
+                struct Oops: Error {}
+                throw Oops()
+            }
             router.get("/events") { _ in
                 .stream(contentType: "text/event-stream") { writer in
                     try await writer.write("data: first\n\n")
@@ -59,6 +65,22 @@ final class ServerIntegrationTests: XCTestCase {
         XCTAssertEqual(failed.status, 422)
         XCTAssertEqual(failed.text, #"{"error":"nope"}"#)
         XCTAssertTrue(client.waitForClose())
+    }
+
+    /// Immediate handlers run on the connection's queue: same answers, errors and keep-alive as task handlers.
+    func testImmediateHandlersAnswerLikeTaskHandlers() throws {
+        let server = try echoServer()
+        let client = try TestClient(port: server.port)
+        client.send("GET /now?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /now-fail?kind=http HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /now-fail HTTP/1.1\r\nHost: x\r\n\r\nHEAD /now HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "now 1")
+        let refused = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(refused.status, 422)
+        XCTAssertEqual(refused.text, #"{"error":"refused at once"}"#)
+        XCTAssertEqual(client.readResponse()?.status, 500)
+        let head = try XCTUnwrap(client.readResponse(headRequest: true))
+        XCTAssertEqual(head.headers["Content-Length"], "5")
+        XCTAssertTrue(head.body.isEmpty)
     }
 
     func testPipelinedRequestsAnsweredInOrder() throws {

@@ -10,11 +10,14 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 
 swift build -c release --product deepserve >/dev/null
 swift build -c release --package-path bench/http/reference >/dev/null
-ours_port=18191 ref_port=18192
+ours_port=18191 ref_port=18192 quiet_port=18193
 .build/release/deepserve serve --port "$ours_port" --log-format text > /dev/null 2>&1 & ours=$!
+# The reference logs nothing; ours writes an access-log line per request. A second instance without it
+# (--log-level warning) shows what that line costs.
+.build/release/deepserve serve --port "$quiet_port" --log-level warning > /dev/null 2>&1 & quiet=$!
 bench/http/reference/.build/release/Reference "$ref_port" > /dev/null 2>&1 & ref=$!
-trap 'kill $ours $ref 2>/dev/null || true' EXIT
-for port in $ours_port $ref_port; do
+trap 'kill $ours $ref $quiet 2>/dev/null || true' EXIT
+for port in $ours_port $ref_port $quiet_port; do
     for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.1; done
 done
 
@@ -29,10 +32,12 @@ measure() {
         END { printf "%.0f %.3f\n", rps, p99 }'
 }
 
-printf "%-12s %14s %10s %14s %10s %9s %9s\n" connections "ours req/s" "ours p99" "hb req/s" "hb p99" "rps ratio" "p99 ratio"
+printf "%-12s %14s %10s %14s %10s %9s %9s %16s %10s\n" connections "ours req/s" "ours p99" "hb req/s" "hb p99" \
+    "rps ratio" "p99 ratio" "no-log req/s" "no-log p99"
 for connections in 1 16 256; do
     read -r our_rps our_p99 < <(measure $ours_port "$connections")
     read -r ref_rps ref_p99 < <(measure $ref_port "$connections")
-    awk -v c="$connections" -v a="$our_rps" -v b="$our_p99" -v x="$ref_rps" -v y="$ref_p99" 'BEGIN {
-        printf "%-12s %14.0f %8.3fms %14.0f %8.3fms %9.2f %9.2f\n", c, a, b, x, y, (x > 0 ? a / x : 0), (y > 0 ? b / y : 0) }'
+    read -r quiet_rps quiet_p99 < <(measure $quiet_port "$connections")
+    awk -v c="$connections" -v a="$our_rps" -v b="$our_p99" -v x="$ref_rps" -v y="$ref_p99" -v q="$quiet_rps" -v r="$quiet_p99" 'BEGIN {
+        printf "%-12s %14.0f %8.3fms %14.0f %8.3fms %9.2f %9.2f %16.0f %8.3fms\n", c, a, b, x, y, (x > 0 ? a / x : 0), (y > 0 ? b / y : 0), q, r }'
 done
