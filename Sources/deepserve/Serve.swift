@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
         let format = logging.logFormat
         let level = logging.logLevel.level
         LoggingSystem.bootstrap { label in
-            var handler = format == .json ? JSONLogHandler(label: label) as LogHandler : StreamLogHandler.standardOutput(label: label)
+            var handler = format == .json ? JSONLogHandler(label: label) as LogHandler : TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -83,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         await server.shutdown()
         scheduler.shutdown()
         logger.info("stopped")
+        LogOutput.standardOutput.flush()
     }
 }
 

@@ -1,0 +1,76 @@
+import Foundation
+import Glibc
+@testable import HTTPServer
+import Logging
+import XCTest
+
+/// Log lines are buffered (a write per request costs a system call per request) but never held back long: tested
+/// through a pipe.
+final class LogOutputTests: XCTestCase {
+    private var fds: [Int32] = [0, 0]
+
+    override func setUp() {
+        XCTAssertEqual(pipe(&fds), 0)
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        // Room for every line a test writes before it reads (the default 64 KiB would block the writer).
+        XCTAssertGreaterThanOrEqual(fcntl(fds[1], 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)), 1 << 20)
+    }
+
+    override func tearDown() {
+        close(fds[0])
+        close(fds[1])
+    }
+
+    private func available() -> String {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var text = ""
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            text += String(decoding: buffer.prefix(n), as: UTF8.self)
+        }
+        return text
+    }
+
+    func testInfoLinesWaitBrieflyWarningsGoAtOnce() throws {
+        let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))   // no timer flush during the test
+        var logger = Logger(label: "deepserve.test") { TextLogHandler(label: $0, output: output) }
+        logger.logLevel = .info
+        logger.info("GET /health/live 200", metadata: ["status": "200", "bytes": "15"])
+        XCTAssertEqual(available(), "", "an info line waits for company")
+        logger.warning("disk nearly full")
+        let both = available()
+        let lines = both.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, "a warning writes itself and what waited before it, in order")
+        XCTAssertTrue(lines[0].hasSuffix(" info deepserve.test: bytes=15 status=200 GET /health/live 200"), String(lines[0]))
+        XCTAssertTrue(lines[1].hasSuffix(" warning deepserve.test: disk nearly full"), String(lines[1]))
+        XCTAssertNotNil(lines[0].range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "#, options: .regularExpression))
+    }
+
+    func testWaitingLinesGoOutWithinATenthOfASecond() throws {
+        let output = LogOutput(fd: fds[1])
+        let logger = Logger(label: "t") { JSONLogHandler(label: $0, output: output) }
+        logger.info("one", metadata: ["request_id": "a\"b"])
+        Thread.sleep(forTimeInterval: 0.4)
+        let line = available()
+        XCTAssertTrue(line.hasSuffix("\n"))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        XCTAssertEqual(object["msg"], "one")
+        XCTAssertEqual(object["request_id"], "a\"b")
+        XCTAssertEqual(object["level"], "info")
+    }
+
+    func testABigBacklogIsWrittenWithoutWaitingAndFlushEmptiesIt() throws {
+        let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))
+        let logger = Logger(label: "t") { TextLogHandler(label: $0, output: output) }
+        let line = String(repeating: "x", count: 1000)
+        for _ in 0..<70 { logger.info("\(line)") }
+        let early = available()
+        XCTAssertGreaterThanOrEqual(early.utf8.count, 64 * 1024, "64 KiB gathered: written at once")
+        logger.info("last")
+        output.flush()
+        let rest = available()
+        XCTAssertEqual((early + rest).split(separator: "\n").count, 71, "every line exactly once")
+        XCTAssertTrue(rest.hasSuffix("last\n"))
+    }
+}
