@@ -85,9 +85,9 @@ final class Exchange: @unchecked Sendable {
             do { response = try handler(request) } catch { response = errorResponse(error, request: request, context: connection.context) }
             send(response, on: connection)
         case .task(let handler):
-            Task {
+            Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
-                do { response = try await handler(request) } catch { response = errorResponse(error, request: request, context: connection.context) }
+                do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
                 connection.queue.async { self.send(response, on: connection) }
             }
         }
@@ -148,7 +148,7 @@ final class Exchange: @unchecked Sendable {
                                                    keepAlive: keepAlive && chunkedResponse, minorVersion: minorVersion))
             if isHead { return connection.completeResponse() }
             let writer = ResponseBodyWriter(connection: connection)
-            Task {
+            Task(executorPreference: connection.context.handlerExecutor) {
                 do {
                     try await produce(writer)
                     connection.queue.async {

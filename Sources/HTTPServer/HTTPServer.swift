@@ -13,13 +13,17 @@ public final class HTTPServer: Sendable {
         public var compressResponses: Bool
         /// Cross-origin access for browser pages on other origins; nil (the default) sends no CORS headers.
         public var cors: CORSPolicy?
+        /// The executor handler tasks prefer (a worker pool of the application's, say); nil runs them on Swift's
+        /// global concurrent executor.
+        public var handlerExecutor: (any TaskExecutor)?
         /// How long graceful shutdown lets in-flight requests run before connections are cut.
         public var shutdownGracePeriod: Duration
 
         public init(host: String = "127.0.0.1", port: Int = 8080, limits: HTTPServerLimits = HTTPServerLimits(),
                     tls: TLSConfiguration? = nil, compressResponses: Bool = true, cors: CORSPolicy? = nil,
-                    shutdownGracePeriod: Duration = .seconds(10)) {
+                    handlerExecutor: (any TaskExecutor)? = nil, shutdownGracePeriod: Duration = .seconds(10)) {
             self.cors = cors
+            self.handlerExecutor = handlerExecutor
             self.host = host
             self.port = port
             self.limits = limits
@@ -38,7 +42,8 @@ public final class HTTPServer: Sendable {
         self.configuration = configuration
         let tls = try configuration.tls.map { configuration throws(TLSSetupError) in try TLSContext(configuration) }
         context = ServerContext(router: router, limits: configuration.limits, logger: logger, tls: tls,
-                                compressResponses: configuration.compressResponses, cors: configuration.cors)
+                                compressResponses: configuration.compressResponses, cors: configuration.cors,
+                                handlerExecutor: configuration.handlerExecutor)
         listener = try Listener(host: configuration.host, port: configuration.port, context: context)
     }
 

@@ -8,15 +8,18 @@ final class ServerContext: Sendable {
     let tls: TLSContext?
     let compressResponses: Bool
     let cors: CORSPolicy?
+    /// Where handler tasks run (nil: Swift's global concurrent executor).
+    let handlerExecutor: (any TaskExecutor)?
     private let state = Locked<(connections: [ObjectIdentifier: Connection], shuttingDown: Bool, closedWaiters: [@Sendable () -> Void])>(([:], false, []))
 
-    init(router: Router, limits: HTTPServerLimits, logger: Logger, tls: TLSContext?, compressResponses: Bool, cors: CORSPolicy?) {
+    init(router: Router, limits: HTTPServerLimits, logger: Logger, tls: TLSContext?, compressResponses: Bool, cors: CORSPolicy?, handlerExecutor: (any TaskExecutor)?) {
         self.router = router
         self.limits = limits
         self.logger = logger
         self.tls = tls
         self.compressResponses = compressResponses
         self.cors = cors
+        self.handlerExecutor = handlerExecutor
     }
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }

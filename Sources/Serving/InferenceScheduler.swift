@@ -3,6 +3,12 @@ import Foundation
 
 /// Runs inference on a fixed pool of worker threads, never on the I/O threads that call `infer`.
 ///
+/// The same threads can also run the request handlers' own code (decoding, preprocessing, JSON): `taskExecutor`
+/// is a Swift task executor backed by them, which the HTTP server runs handlers on. A request then stays on the
+/// workers from its handler through its batch to its answer, instead of hopping between Swift's cooperative pool
+/// and the workers (two more thread wake-ups per request, and two pools competing for the same cores). Handler
+/// jobs go first: they are short, and they are what feeds the batches.
+///
 /// Each model has a bounded queue. A worker takes the model whose oldest request has waited
 /// longest; when the model allows batching it waits up to `max_queue_delay_microseconds` for
 /// `max_batch_size` requests of compatible shapes, runs them as one batch along axis 0 and hands
@@ -68,6 +74,12 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var queues: [ObjectIdentifier: ModelQueue] = [:]
     private var stopping = false
     private var threads: [Thread] = []
+    /// Handler jobs waiting for a worker (see `taskExecutor`).
+    private var tasks: [UnownedJob] = []
+    /// Workers still running; once none is, handler jobs run on Dispatch's global queue instead.
+    private var liveWorkers = 0
+    /// A task executor whose jobs run on the worker threads.
+    public private(set) var taskExecutor: WorkerTaskExecutor!
     /// Called after every run (model, rows in the batch, requests in it, compute seconds), for metrics.
     public typealias BatchObserver = @Sendable (_ model: String, _ rows: Int, _ requests: Int, _ computeSeconds: Double) -> Void
     private let onBatch: BatchObserver?
@@ -75,6 +87,8 @@ public final class InferenceScheduler: @unchecked Sendable {
     public init(settings: Settings = Settings(), onBatch: BatchObserver? = nil) {
         self.settings = settings
         self.onBatch = onBatch
+        liveWorkers = settings.workers
+        taskExecutor = WorkerTaskExecutor(scheduler: self)
         for index in 0..<settings.workers {
             // Workers keep the scheduler alive until shutdown() lets them finish: a worker woken by
             // the shutdown must still find it.
@@ -131,25 +145,62 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     // MARK: Workers
 
+    /// What a worker does next.
+    private enum Work {
+        case task(UnownedJob)
+        case batch(ModelQueue, [Job])
+    }
+
+    /// Whether the calling thread is one of the workers of some scheduler.
+    public static var isWorkerThread: Bool { Thread.current.threadDictionary[workerKey] != nil }
+    private static let workerKey = "deepserve.inference-worker"
+
     private func workerLoop() {
+        Thread.current.threadDictionary[Self.workerKey] = true
         let workspace = Workspace()
-        while let (queue, batch) = nextBatch() {
-            run(batch, on: queue, workspace)
-            condition.lock()
-            queue.running -= 1
-            condition.broadcast()   // a queue held open for company may now run
-            condition.unlock()
+        let executor = taskExecutor.asUnownedTaskExecutor()
+        while let work = nextWork() {
+            switch work {
+            case .task(let job):
+                job.runSynchronously(on: executor)
+            case .batch(let queue, let batch):
+                run(batch, on: queue, workspace)
+                condition.lock()
+                queue.running -= 1
+                condition.broadcast()   // a queue held open for company may now run
+                condition.unlock()
+            }
         }
     }
 
-    /// Blocks until there is work: the jobs of one model to run together (nil once stopped and drained).
-    private func nextBatch() -> (ModelQueue, [Job])? {
+    /// A handler job for the workers (from `taskExecutor`).
+    fileprivate func enqueue(_ job: UnownedJob) {
+        condition.lock()
+        guard liveWorkers > 0 else {
+            condition.unlock()
+            // Shut down: the job still has to run (a handler finishing its answer), just not on a worker.
+            let executor = taskExecutor.asUnownedTaskExecutor()
+            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+            return
+        }
+        tasks.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Blocks until there is work: a handler job, or the jobs of one model to run together (nil once stopped and
+    /// drained).
+    private func nextWork() -> Work? {
         condition.lock()
         defer { condition.unlock() }
         while true {
+            if !tasks.isEmpty { return .task(tasks.removeFirst()) }
             let waiting = queues.values.filter { !$0.jobs.isEmpty }
             guard let queue = waiting.min(by: { $0.jobs[0].enqueued < $1.jobs[0].enqueued }) else {
-                if stopping { return nil }
+                if stopping {
+                    liveWorkers -= 1
+                    return nil
+                }
                 condition.wait()
                 continue
             }
@@ -164,7 +215,7 @@ public final class InferenceScheduler: @unchecked Sendable {
                 }
             }
             queue.running += 1
-            return (queue, takeBatch(from: queue))
+            return .batch(queue, takeBatch(from: queue))
         }
     }
 
@@ -255,5 +306,23 @@ public final class InferenceScheduler: @unchecked Sendable {
             }
         }
         return parts
+    }
+}
+
+/// Runs Swift tasks' jobs on the scheduler's worker threads (see `InferenceScheduler`); once the scheduler is gone,
+/// on Dispatch's global queue.
+public final class WorkerTaskExecutor: TaskExecutor, @unchecked Sendable {
+    private weak var scheduler: InferenceScheduler?
+
+    init(scheduler: InferenceScheduler) { self.scheduler = scheduler }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if let scheduler {
+            scheduler.enqueue(job)
+        } else {
+            let executor = asUnownedTaskExecutor()
+            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+        }
     }
 }

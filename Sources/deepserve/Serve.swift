@@ -62,6 +62,8 @@ struct Serve: AsyncParsableCommand {
                 host: listen.host, port: listen.port, limits: limits,
                 tls: listen.tlsCert.map { TLSConfiguration(certificatePath: $0, privateKeyPath: listen.tlsKey!) },
                 cors: api.corsPolicy,
+                // Handlers run on the inference workers: a request stays on one pool from parsing to answer.
+                handlerExecutor: scheduler.taskExecutor,
                 shutdownGracePeriod: .milliseconds(Int(self.limits.shutdownGrace * 1000))),
             router: router, logger: logger)
         let scheme = listen.tlsCert == nil ? "http" : "https"

@@ -24,7 +24,9 @@ struct LiveService {
                                      adminToken: adminToken, openAPISpec: openAPISpec, logger: logger)
         var router = Router()
         service.register(on: &router)
-        server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: logger)
+        // As `deepserve serve` does: handlers run on the inference workers.
+        server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, handlerExecutor: scheduler.taskExecutor),
+                                router: router, logger: logger)
     }
 
     func stop() async {

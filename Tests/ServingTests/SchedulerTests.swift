@@ -43,6 +43,28 @@ final class SchedulerTests: XCTestCase {
         XCTAssertGreaterThan(batches.largestBatch, 1, "200 requests at once should share batches")
     }
 
+    /// Tasks preferring the scheduler's executor run on its worker threads, interleaved with inference; after
+    /// shutdown they still run (elsewhere) rather than hang.
+    func testHandlerTasksRunOnTheWorkers() async throws {
+        let scheduler = InferenceScheduler()
+        let executor = scheduler.taskExecutor!
+        let model = try ModelRepository(root: Self.models).load("mnist-cnn")
+        let image = try Self.digits(1)[0]
+        XCTAssertFalse(onWorker(), "the test itself runs elsewhere")
+        let (started, resumed, logits) = try await Task(executorPreference: executor) { () async throws -> (Bool, Bool, [Int]) in
+            let started = onWorker()
+            let (outputs, _) = try await scheduler.infer(model, inputs: ["image": image])
+            return (started, onWorker(), outputs["logits"]?.shape ?? [])
+        }.value
+        XCTAssertTrue(started, "the task starts on a worker")
+        XCTAssertTrue(resumed, "and resumes on one after its inference")
+        XCTAssertEqual(logits, [1, 10])
+        scheduler.shutdown()
+        try await Task.sleep(for: .milliseconds(50))
+        let late = await Task(executorPreference: executor) { onWorker() }.value
+        XCTAssertFalse(late, "after shutdown a task still runs, off the stopped workers")
+    }
+
     func testFullQueueIsRefused() async throws {
         let repository = ModelRepository(root: Self.models)
         let model = try repository.load("shakespeare-lstm")   // not batchable: every request runs alone
@@ -101,3 +123,7 @@ final class BatchLog: @unchecked Sendable {
     var requests: Int { lock.withLock { total } }
     var largestBatch: Int { lock.withLock { largest } }
 }
+
+/// Whether the running thread is an inference worker (a synchronous function: `Thread.current` is off limits in async
+/// code).
+private func onWorker() -> Bool { InferenceScheduler.isWorkerThread }

@@ -20,10 +20,13 @@ final class ServingEndToEndTests: XCTestCase {
         try! repository.loadAll(logger: logger)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        service = ServingService(repository: repository, scheduler: InferenceScheduler(), metricsText: { registry.emitToString() })
+        let scheduler = InferenceScheduler()
+        service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() })
         var router = Router()
         service.register(on: &router)
-        server = try! HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: logger)
+        // As `deepserve serve` does: handlers run on the inference workers.
+        server = try! HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, handlerExecutor: scheduler.taskExecutor),
+                                 router: router, logger: logger)
     }
 
     override class func tearDown() {
