@@ -29,11 +29,12 @@ struct ControlRoutes: Sendable {
             }
         }
         router.post("/v2/repository/models/{name}/load") { [self] request in
-            try respond {
+            try await respondAsync {
                 try authorize(request)
                 let name = request.pathParameters["name"] ?? ""
                 do {
-                    let model = try repository.load(name)
+                    // Loading takes seconds of file reading and compiling: not on the inference workers.
+                    let model = try await Self.offWorkers { [repository] in try repository.load(name) }
                     logger.info("loaded model \(name) version \(model.version) on request")
                     return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#)
                 } catch let error as ServingError {
@@ -52,6 +53,13 @@ struct ControlRoutes: Sendable {
                 logger.info("unloaded model \(name) on request")
                 return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"state":"UNAVAILABLE"}"#)
             }
+        }
+    }
+
+    /// Runs slow, blocking work on Dispatch's global queue, so the handler's worker thread stays free for inference.
+    private static func offWorkers<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async { continuation.resume(with: Result { try work() }) }
         }
     }
 

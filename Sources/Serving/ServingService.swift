@@ -61,7 +61,8 @@ public final class ServingService: Sendable {
         }
         if let metricsText {
             routes.append("GET /metrics")
-            router.get("/metrics") { [metrics, repository, scheduler] _ in
+            // Immediate: a scrape is never queued behind inference on the workers.
+            router.getImmediate("/metrics") { [metrics, repository, scheduler] _ in
                 metrics.refreshGauges(repository: repository, scheduler: scheduler)
                 var response = HTTPResponse.text(.ok, metricsText())
                 response.headers.replace(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
