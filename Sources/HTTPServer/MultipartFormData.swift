@@ -64,14 +64,23 @@ public struct MultipartFormData: Sendable {
 
     private static let crlf: [UInt8] = [0x0D, 0x0A]
 
+    /// Header lines split and trimmed as bytes (CRLF, ':', SP/HTAB), decoded to text only then: on Characters a
+    /// combining mark after the ':' would merge with the space before it and escape the trimming.
     private static func headers(_ bytes: ArraySlice<UInt8>) throws(MultipartError) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        guard !bytes.isEmpty else { return headers }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false) {
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex else {
-                throw .malformed("a part has a header line without a name: \(line.prefix(60))")
+        var rest = bytes
+        while !rest.isEmpty {
+            let end = find(crlf, in: rest) ?? rest.endIndex
+            let line = rest[rest.startIndex..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[(end + 2)...]
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex else {
+                throw .malformed("a part has a header line without a name: \(String(decoding: line.prefix(60), as: UTF8.self))")
             }
-            headers.add(name: String(line[..<colon]), value: String(trimOWS(line[line.index(after: colon)...])))
+            let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+            var value = line[(colon + 1)...]
+            while let first = value.first, isBlank(first) { value = value.dropFirst() }
+            while let last = value.last, isBlank(last) { value = value.dropLast() }
+            headers.add(name: String(decoding: line[..<colon], as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
         return headers
     }
@@ -111,9 +120,14 @@ public struct MultipartFormData: Sendable {
 
     /// The first index of `needle` in `haystack` at or after `start`.
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard let first = needle.first, start >= 0, haystack.count >= needle.count else { return nil }
-        var index = start
-        let last = haystack.count - needle.count
+        guard start >= 0, start <= haystack.count else { return nil }
+        return find(needle, in: haystack[start...])
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        var index = haystack.startIndex
+        let last = haystack.endIndex - needle.count
         while index <= last {
             if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
             index += 1

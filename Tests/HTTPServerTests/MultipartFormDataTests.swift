@@ -23,6 +23,15 @@ final class MultipartFormDataTests: XCTestCase {
         XCTAssertEqual(form.parts[2].body, [])
     }
 
+    /// Found by the fuzzer: trimmed as Characters, a combining mark right after "name: " merged with the space and
+    /// kept it. Header lines are split and trimmed as bytes.
+    func testHeaderValuesAreTrimmedAsBytes() throws {
+        let body = Array("--b\r\nX-Note: \u{05A7}accented\t \r\nName:value\r\n\r\nx\r\n--b--".utf8)
+        let part = try XCTUnwrap(try MultipartFormData(body: body, boundary: "b").parts.first)
+        XCTAssertEqual(part.headers["X-Note"], "\u{05A7}accented")
+        XCTAssertEqual(part.headers["Name"], "value")
+    }
+
     func testBoundaryFromContentType() {
         XCTAssertEqual(MultipartFormData.boundary(contentType: "multipart/form-data; boundary=abc"), "abc")
         XCTAssertEqual(MultipartFormData.boundary(contentType: "Multipart/Form-Data; charset=x; Boundary=\"a b;c\""), "a b;c")
