@@ -205,9 +205,10 @@ public final class InferenceScheduler: @unchecked Sendable {
                 continue
             }
             // Hold a batchable queue open until it fills or its oldest request has waited long enough —
-            // but only under load (another batch of the model is running): a lone request runs at once
-            // instead of paying the whole delay for company that isn't coming.
-            if queue.maxBatch > 1, queue.jobs.count < queue.maxBatch, queue.running > 0, !stopping {
+            // but only for a single request while another batch of the model runs (company is likely: its
+            // callers come back). A lone request with the model idle runs at once; and once several have
+            // queued, a free worker takes them now rather than idle while the other worker computes.
+            if queue.maxBatch > 1, queue.jobs.count == 1, queue.running > 0, !stopping {
                 let age = Double(DispatchTime.now().uptimeNanoseconds - queue.jobs[0].enqueued.uptimeNanoseconds) / 1e9
                 if age < queue.maxDelay {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: queue.maxDelay - age))
