@@ -6,21 +6,32 @@ import Metrics
 /// backend and serves it at /metrics): requests by route and status with their latency, and per
 /// model the requests, executions (so the batch size shows), queue and compute time, queue depth
 /// and the version loaded.
-struct ServingMetrics: Sendable {
-    /// Wraps a handler so each answer is counted by route pattern and status, and timed.
+public struct ServingMetrics: Sendable {
+    /// Wraps a handler so each answer is counted by route pattern and status, and timed; for requests that ran a
+    /// model, the time spent neither queued nor computing is recorded too (`deepserve_request_overhead_seconds`).
     func instrument(route: String, _ handler: @escaping HTTPHandler) -> HTTPHandler {
         { request in
             let start = DispatchTime.now().uptimeNanoseconds
+            let inference = InferenceTime()
             do {
-                let response = try await handler(request)
-                Self.record(route: route, status: response.status.code, since: start)
+                let response = try await Self.$inferenceTime.withValue(inference) { try await handler(request) }
+                Self.record(route: route, status: response.status.code, since: start, inference: inference)
                 return response
             } catch {
-                Self.record(route: route, status: (error as? HTTPError)?.status.code ?? 500, since: start)
+                Self.record(route: route, status: (error as? HTTPError)?.status.code ?? 500, since: start, inference: inference)
                 throw error
             }
         }
     }
+
+    /// Queue and compute time of the request the current task serves, summed over its inferences.
+    final class InferenceTime: @unchecked Sendable {
+        // Touched only by the request's own task, one step at a time.
+        var nanoseconds: Int64 = 0
+        var runs = 0
+    }
+
+    @TaskLocal static var inferenceTime: InferenceTime?
 
     func instrument(route: String, _ handler: @escaping HTTPImmediateHandler) -> HTTPImmediateHandler {
         { request in
@@ -36,14 +47,27 @@ struct ServingMetrics: Sendable {
         }
     }
 
-    private static func record(route: String, status: Int, since start: UInt64) {
+    private static func record(route: String, status: Int, since start: UInt64, inference: InferenceTime? = nil) {
+        let elapsed = Int64(DispatchTime.now().uptimeNanoseconds - start)
         Counter(label: "deepserve_http_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
-        Timer(label: "deepserve_http_request_duration_seconds", dimensions: [("route", route)])
-            .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+        Timer(label: "deepserve_http_request_duration_seconds", dimensions: [("route", route)]).recordNanoseconds(elapsed)
+        if let inference, inference.runs > 0, status == 200 {
+            Timer(label: overheadLabel, dimensions: [("route", route)]).recordNanoseconds(max(0, elapsed - inference.nanoseconds))
+        }
     }
+
+    /// Per request that ran a model: handler time minus its queue and batch compute time (decoding, preprocessing,
+    /// JSON, hand-offs). The executable gives it microsecond buckets.
+    public static let overheadLabel = "deepserve_request_overhead_seconds"
+    public static let overheadBuckets: [Duration] = [10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000, 20_000]
+        .map { .microseconds($0) }
 
     /// One request answered by a model, with the time it queued and the time its batch computed.
     func recordInference(model: String, timing: InferenceScheduler.Timing) {
+        if let current = Self.inferenceTime {
+            current.nanoseconds += Int64((timing.queueSeconds + timing.computeSeconds) * 1e9)
+            current.runs += 1
+        }
         Counter(label: "deepserve_inference_requests_total", dimensions: [("model", model)]).increment()
         Timer(label: "deepserve_inference_queue_seconds", dimensions: [("model", model)])
             .recordNanoseconds(Int64(timing.queueSeconds * 1e9))

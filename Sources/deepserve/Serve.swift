@@ -49,7 +49,9 @@ struct Serve: AsyncParsableCommand {
         let scheduler = InferenceScheduler(settings: settings)
         let repository = ModelRepository(root: URL(fileURLWithPath: models.modelRepository))
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[ServingMetrics.overheadLabel] = ServingMetrics.overheadBuckets
+        MetricsSystem.bootstrap(factory)
         let token = api.adminToken
         let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { registry.emitToString() },
                                      adminToken: token, openAPISpec: try? String(contentsOfFile: api.openapi, encoding: .utf8),

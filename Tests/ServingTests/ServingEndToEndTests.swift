@@ -232,6 +232,13 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertTrue(metrics.body.contains(#"deepserve_queue_depth{model="mnist-cnn"} 0"#))
         XCTAssertTrue(metrics.body.contains(#"deepserve_model_loaded_version{model="shakespeare-lstm"} 1"#))
         XCTAssertTrue(metrics.body.contains("deepserve_inference_compute_seconds_bucket"))
+        // Requests that ran a model also report the time they spent neither queued nor computing.
+        let overheadCount = value(#"deepserve_request_overhead_seconds_count{route="/v2/models/{name}/infer"}"#)
+        XCTAssertGreaterThanOrEqual(overheadCount, 2, metrics.body)
+        let overheadSum = value(#"deepserve_request_overhead_seconds_sum{route="/v2/models/{name}/infer"}"#)
+        let durationSum = value(#"deepserve_http_request_duration_seconds_sum{route="/v2/models/{name}/infer"}"#)
+        XCTAssertGreaterThan(overheadSum, 0)
+        XCTAssertLessThan(overheadSum, durationSum, "overhead is part of the request time")
     }
 
     static let heldout = SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout")

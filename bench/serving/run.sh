@@ -2,7 +2,7 @@
 # Serving benchmark: POST a PNG digit to /v1/models/mnist-cnn/classify with wrk at 1, 16 and 64 connections,
 # against deepserve with batching (the model's config), deepserve without batching, and the reference
 # (FastAPI + uvicorn + onnxruntime, bench/serving/reference_server.py), all in the same run.
-# Prints requests/s, p50 and p99, and deepserve's mean overhead per request (request time minus its share
+# Prints requests/s, p50 and p99, and deepserve's overhead per request, mean and p50 (request time minus its share
 # of compute, from /metrics).
 # Usage: bench/serving/run.sh [SECONDS per point, default 10]
 set -euo pipefail
@@ -41,15 +41,24 @@ measure() {   # port connections → "rps p50_ms p99_ms"
         END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad }'
 }
 
-overhead() {   # port → mean µs per request spent neither queued nor computing, from deepserve's metrics
+overhead() {   # port → "mean p50" µs per classify request spent neither queued nor computing
+    # (deepserve_request_overhead_seconds: each request's handler time minus its queue and batch compute time;
+    # p50 interpolated within the histogram's microsecond buckets).
     curl -s "http://127.0.0.1:$1/metrics" | awk '
-        /^deepserve_http_request_duration_seconds_sum\{route="\/v1\/models\/\{name\}\/classify"/ { s = $2 }
-        /^deepserve_http_request_duration_seconds_count\{route="\/v1\/models\/\{name\}\/classify"/ { n = $2 }
-        /^deepserve_inference_queue_seconds_sum\{model="mnist-cnn"/ { q = $2 }
-        /^deepserve_inference_queue_seconds_count\{model="mnist-cnn"/ { m = $2 }
-        /^deepserve_inference_compute_seconds_sum\{model="mnist-cnn"/ { c = $2 }
-        /^deepserve_inference_executions_total\{model="mnist-cnn"/ { e = $2 }
-        END { if (n > 0 && m > 0 && e > 0) printf "%.1f", (s / n - q / m - c / e) * 1e6; else printf "-" }'
+        index($0, "deepserve_request_overhead_seconds_bucket{route=\"/v1/models/{name}/classify\"") == 1 {
+            match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+            if (le != "+Inf") { n_b++; bound[n_b] = le + 0; cum[n_b] = $NF + 0 } }
+        index($0, "deepserve_request_overhead_seconds_sum{route=\"/v1/models/{name}/classify\"") == 1 { s = $NF }
+        index($0, "deepserve_request_overhead_seconds_count{route=\"/v1/models/{name}/classify\"") == 1 { n = $NF }
+        END {
+            if (n == 0) { printf "- -\n"; exit }
+            half = n / 2; lower = 0; below = 0; p50 = -1
+            for (i = 1; i <= n_b; i++) {
+                if (cum[i] >= half) { p50 = lower + (bound[i] - lower) * (half - below) / (cum[i] - below + 1e-12); break }
+                lower = bound[i]; below = cum[i]
+            }
+            printf "%.1f %s\n", s / n * 1e6, (p50 < 0 ? ">" bound[n_b] * 1e6 : sprintf("%.1f", p50 * 1e6))
+        }'
 }
 
 printf "%-6s  %-22s %10s %9s %9s %8s\n" conns server "req/s" "p50 ms" "p99 ms" "errors"
@@ -60,4 +69,7 @@ for c in 1 16 64; do
         printf "%-6s  %-22s %10s %9s %9s %8s\n" "$c" "$2" "$rps" "$p50" "$p99" "$bad"
     done
 done
-echo "deepserve mean overhead per request (request time − queue time − batch compute time), batching: $(overhead 18301) µs, no batching: $(overhead 18302) µs"
+read -r batched_mean batched_p50 < <(overhead 18301)
+read -r single_mean single_p50 < <(overhead 18302)
+echo "deepserve overhead per request (handler time − queue time − batch compute time), mean / p50:" \
+     "batching $batched_mean / $batched_p50 µs, no batching $single_mean / $single_p50 µs"
