@@ -41,7 +41,8 @@ struct ImageClassificationRoutes: Sendable {
                 if polarity == "white-on-black", !preprocessing.invert, image.hasLightBackground { image = image.inverted() }
                 batch += preprocessing.tensor(from: image)
             } catch {
-                throw ImagePayload.httpError(error, index: images.count > 1 ? index : nil)
+                let which = uploads[index].filename.map { "image \(index) (\($0))" } ?? (images.count > 1 ? "image \(index)" : nil)
+                throw ImagePayload.httpError(error, which: which)
             }
         }
         let shape = [images.count, preprocessing.channels, preprocessing.height, preprocessing.width]
@@ -135,8 +136,8 @@ enum ImagePayload {
     }
 
     /// 415 for formats we can't read, 413 for decompression bombs, 400 for broken files.
-    static func httpError(_ error: Error, index: Int?) -> Error {
-        let which = index.map { "image \($0): " } ?? ""
+    static func httpError(_ error: Error, which image: String?) -> Error {
+        let which = image.map { "\($0): " } ?? ""
         guard let error = error as? ImageError else { return error }
         switch error {
         case .unsupportedFormat: return HTTPError(.unsupportedMediaType, "\(which)\(error)")

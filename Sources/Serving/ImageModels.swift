@@ -48,7 +48,7 @@ struct ImageModelRoutes: Sendable {
             }
             pixels = preprocessing.tensor(from: image)
         } catch {
-            throw ImagePayload.httpError(error, index: nil)
+            throw ImagePayload.httpError(error, which: nil)
         }
         let shape = [1, preprocessing.channels, preprocessing.height, preprocessing.width]
         let outputs = try await run(model, [input.name: Tensor(shape: shape, floats: pixels)], request)

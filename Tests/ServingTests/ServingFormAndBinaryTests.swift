@@ -55,6 +55,10 @@ extension ServingEndToEndTests {
             XCTAssertEqual(response.status, status, "\(type): \(response.body)")
             XCTAssertNotNil(try json(response.body)["error"] as? String)
         }
+        let broken = Self.multipart([(name: "file", filename: "bad.png", type: "image/png", bytes: Array(png.prefix(50)))], boundary: "b0undary")
+        let named = try Self.request("POST", "/v1/models/mnist-cnn/classify", bodyBytes: broken,
+                                     headers: ["Content-Type": "multipart/form-data; boundary=b0undary"])
+        XCTAssertTrue((try json(named.body)["error"] as? String ?? "").hasPrefix("image 0 (bad.png): "), named.body)
         // The autoencoder takes its one image as a form file too.
         let reconstructed = try Self.request("POST", "/v1/models/mnist-autoencoder/reconstruct", bodyBytes: good,
                                              headers: ["Content-Type": "multipart/form-data; boundary=b0undary"])
