@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
         let format = logging.logFormat
         let level = logging.logLevel.level
         LoggingSystem.bootstrap { label in
-            var handler = format == .json ? JSONLogHandler(label: label) as LogHandler : TextLogHandler(label: label)
+            var handler = LineLogHandler(label: label, format: format == .json ? .json : .text)
             handler.logLevel = level
             return handler
         }

@@ -34,7 +34,7 @@ final class LogOutputTests: XCTestCase {
 
     func testInfoLinesWaitBrieflyWarningsGoAtOnce() throws {
         let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))   // no timer flush during the test
-        var logger = Logger(label: "deepserve.test") { TextLogHandler(label: $0, output: output) }
+        var logger = Logger(label: "deepserve.test") { LineLogHandler(label: $0, format: .text, output: output) }
         logger.logLevel = .info
         logger.info("GET /health/live 200", metadata: ["status": "200", "bytes": "15"])
         XCTAssertEqual(available(), "", "an info line waits for company")
@@ -49,7 +49,7 @@ final class LogOutputTests: XCTestCase {
 
     func testWaitingLinesGoOutWithinATenthOfASecond() throws {
         let output = LogOutput(fd: fds[1])
-        let logger = Logger(label: "t") { JSONLogHandler(label: $0, output: output) }
+        let logger = Logger(label: "t") { LineLogHandler(label: $0, format: .json, output: output) }
         logger.info("one", metadata: ["request_id": "a\"b"])
         Thread.sleep(forTimeInterval: 0.4)
         let line = available()
@@ -62,7 +62,7 @@ final class LogOutputTests: XCTestCase {
 
     func testABigBacklogIsWrittenWithoutWaitingAndFlushEmptiesIt() throws {
         let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))
-        let logger = Logger(label: "t") { TextLogHandler(label: $0, output: output) }
+        let logger = Logger(label: "t") { LineLogHandler(label: $0, format: .text, output: output) }
         let line = String(repeating: "x", count: 1000)
         for _ in 0..<70 { logger.info("\(line)") }
         let early = available()

@@ -1,16 +1,20 @@
 import Glibc
 import Logging
 
-/// A swift-log handler writing one line per event, `2026-11-29T11:37:41+0000 info deepserve.http: key=value … message`,
-/// through the buffered `LogOutput` (for `--log-format text`).
-public struct TextLogHandler: LogHandler {
+/// A swift-log handler writing one line per event through the buffered `LogOutput`, as text
+/// (`2026-11-29T11:37:41+0000 info deepserve.http: key=value … message`) or as a JSON object (`--log-format`).
+public struct LineLogHandler: LogHandler {
+    public enum Format: Sendable { case text, json }
+
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
+    private let format: Format
     private let output: LogOutput
 
-    public init(label: String, output: LogOutput = .standardOutput) {
+    public init(label: String, format: Format, output: LogOutput = .standardOutput) {
         self.label = label
+        self.format = format
         self.output = output
     }
 
@@ -20,10 +24,18 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = LogTimestamp.now() + " \(event.level) \(label):"
-        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
-        line += " \(event.message)"
+        let merged = (event.metadata.map { metadata.merging($0) { $1 } } ?? metadata).sorted { $0.key < $1.key }
+        var line: String
+        switch format {
+        case .text:
+            line = LogTimestamp.now() + " \(event.level) \(label):"
+            for (key, value) in merged { line += " \(key)=\(value)" }
+            line += " \(event.message)"
+        case .json:
+            line = "{\"ts\":\(JSONString.quote(LogTimestamp.now())),\"level\":\"\(event.level)\",\"logger\":\(JSONString.quote(label)),\"msg\":\(JSONString.quote("\(event.message)"))"
+            for (key, value) in merged { line += ",\(JSONString.quote(key)):\(JSONString.quote("\(value)"))" }
+            line += "}"
+        }
         output.write(line, urgent: event.level >= .warning)
     }
 }
