@@ -5,7 +5,7 @@ import Logging
 /// Triton's model-repository extension: `POST /v2/repository/index`, `POST /v2/repository/models/{name}/load`
 /// and `…/unload`, behind a bearer token. Without a configured token the routes do not exist.
 ///
-/// A load that fails (corrupt file, unknown op, bad config) answers 400 with the reason and leaves the
+/// A load that fails (corrupt file, unknown op, bad config) answers 500 with the reason (no paths) and leaves the
 /// version that was serving in place; requests already running keep the model they started with.
 struct ControlRoutes: Sendable {
     let repository: ModelRepository
@@ -14,7 +14,7 @@ struct ControlRoutes: Sendable {
 
     func register(on router: inout MeteredRouter) {
         router.post("/v2/repository/index") { [self] request in
-            try respond {
+            try respond(request) {
                 try authorize(request)
                 let loaded = Dictionary(repository.loaded.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
                 let failures = repository.loadFailures
@@ -29,24 +29,18 @@ struct ControlRoutes: Sendable {
             }
         }
         router.post("/v2/repository/models/{name}/load") { [self] request in
-            try await respondAsync {
+            try await respondAsync(request) {
                 try authorize(request)
                 let name = request.pathParameters["name"] ?? ""
-                do {
-                    // Loading takes seconds of file reading and compiling: not on the inference workers.
-                    let model = try await Self.offWorkers { [repository] in try repository.load(name) }
-                    logger.info("loaded model \(name) version \(model.version) on request")
-                    return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#)
-                } catch let error as ServingError {
-                    throw error
-                } catch {
-                    logger.error("loading model \(name) failed, the serving version (if any) stays: \(error)")
-                    throw ServingError.badRequest("loading '\(name)' failed: \(error)")
-                }
+                // Loading takes seconds of file reading and compiling: not on the inference workers. A failure is a
+                // 500 (ErrorAnswers logs it); the version that was serving, if any, stays.
+                let model = try await Self.offWorkers { [repository] in try repository.load(name) }
+                logger.info("loaded model \(name) version \(model.version) on request")
+                return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#)
             }
         }
         router.post("/v2/repository/models/{name}/unload") { [self] request in
-            try respond {
+            try respond(request) {
                 try authorize(request)
                 let name = request.pathParameters["name"] ?? ""
                 try repository.unload(name)

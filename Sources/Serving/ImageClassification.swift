@@ -16,7 +16,7 @@ struct ImageClassificationRoutes: Sendable {
 
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/classify", maxBodySize: 32 << 20) { [self] request in
-            try await respondAsync { try await classify(request) }
+            try await respondAsync(request) { try await classify(request) }
         }
     }
 
@@ -24,12 +24,10 @@ struct ImageClassificationRoutes: Sendable {
         let model = try repository.model(for: request, task: "image-classification")
         let name = model.name
         guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first, let output = model.plan.outputs.first else {
-            throw ServingError.inference(model: name, reason: "config.json has no image preprocessing")
+            throw ServingError.modelMisconfigured(model: name, reason: "config.json has no image preprocessing")
         }
-        let topK = try request.query("top_k").map { text -> Int in
-            guard let k = Int(text), k >= 1 else { throw ServingError.badRequest("top_k must be a positive integer, got '\(text)'") }
-            return k
-        } ?? model.config.postprocessingTopK ?? 5
+        let topK = try ClientNumber.integer(text: request.query("top_k"), field: "top_k", in: 1...Int(Int32.max))
+            ?? model.config.postprocessingTopK ?? 5
         let (uploads, single) = try ImagePayload.images(from: request)
         let images = uploads.map(\.data)
         let polarity = model.config.preprocessingPolarity
@@ -47,10 +45,10 @@ struct ImageClassificationRoutes: Sendable {
         }
         let shape = [images.count, preprocessing.channels, preprocessing.height, preprocessing.width]
         let (outputs, timing) = try await scheduler.infer(model, inputs: [input.name: Tensor(shape: shape, floats: batch)],
-                                                         deadline: request.deadline)
+                                                         deadline: try request.deadline())
         metrics.recordInference(model: model.name, timing: timing)
         guard let logits = outputs[output.name], logits.rank == 2, logits.shape[0] == images.count else {
-            throw ServingError.inference(model: name, reason: "output '\(output.name)' is not [batch, classes]")
+            throw ServingError.modelMisconfigured(model: name, reason: "output '\(output.name)' is not [batch, classes]")
         }
         let classes = logits.shape[1], values = logits.floatArray()
         let results = (0..<images.count).map { row in

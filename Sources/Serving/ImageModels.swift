@@ -18,15 +18,15 @@ struct ImageModelRoutes: Sendable {
 
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/reconstruct", maxBodySize: 32 << 20) { [self] request in
-            try await respondAsync { try await reconstruct(request) }
+            try await respondAsync(request) { try await reconstruct(request) }
         }
         router.post("/v1/models/{name}/sample", maxBodySize: 1 << 20) { [self] request in
-            try await respondAsync { try await sample(request) }
+            try await respondAsync(request) { try await sample(request) }
         }
     }
 
     private func run(_ model: LoadedModel, _ inputs: [String: Tensor], _ request: HTTPRequest) async throws -> [String: Tensor] {
-        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: try request.deadline())
         metrics.recordInference(model: model.name, timing: timing)
         return outputs
     }
@@ -36,7 +36,7 @@ struct ImageModelRoutes: Sendable {
     private func reconstruct(_ request: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: request, task: "reconstruction")
         guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first else {
-            throw ServingError.inference(model: model.name, reason: "config.json has no image preprocessing")
+            throw ServingError.modelMisconfigured(model: model.name, reason: "config.json has no image preprocessing")
         }
         let (images, _) = try ImagePayload.images(from: request)
         guard images.count == 1 else { throw ServingError.badRequest("reconstruct takes one image, got \(images.count)") }
@@ -54,7 +54,7 @@ struct ImageModelRoutes: Sendable {
         let outputs = try await run(model, [input.name: Tensor(shape: shape, floats: pixels)], request)
         guard let reconstruction = outputs["reconstruction"] ?? outputs[model.plan.outputs[0].name],
               reconstruction.count == pixels.count else {
-            throw ServingError.inference(model: model.name, reason: "the model's output does not match its input image")
+            throw ServingError.modelMisconfigured(model: model.name, reason: "the model's output does not match its input image")
         }
         let values = reconstruction.floatArray()
         let error = zip(values, pixels).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(max(pixels.count, 1))
@@ -74,13 +74,13 @@ struct ImageModelRoutes: Sendable {
     private func sample(_ request: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: request, task: "image-generation")
         guard let input = model.plan.inputs.first, let dimension = input.shape?.last?.fixedValue else {
-            throw ServingError.inference(model: model.name, reason: "the generator's latent input has no fixed size")
+            throw ServingError.modelMisconfigured(model: model.name, reason: "the generator's latent input has no fixed size")
         }
         let body = request.body.isEmpty ? [:] : try JSONBody.object(request)
         let latents = try Self.latents(body, dimension: dimension)
         let outputs = try await run(model, [input.name: Tensor(shape: [latents.count, dimension], floats: latents.flatMap { $0 })], request)
         guard let images = outputs[model.plan.outputs[0].name], images.rank == 4, images.shape[0] == latents.count else {
-            throw ServingError.inference(model: model.name, reason: "the generator's output is not [N, C, H, W]")
+            throw ServingError.modelMisconfigured(model: model.name, reason: "the generator's output is not [N, C, H, W]")
         }
         let (channels, height, width) = (images.shape[1], images.shape[2], images.shape[3])
         let size = channels * height * width, values = images.floatArray()
@@ -97,27 +97,34 @@ struct ImageModelRoutes: Sendable {
 
     /// Latent vectors from explicit values, an interpolation between two seeds, or `count` draws from a seed.
     static func latents(_ body: [String: Any], dimension: Int) throws -> [[Float]] {
-        if let given = body["latent"] {
-            guard let rows = given as? [[NSNumber]], !rows.isEmpty, rows.count <= 64, rows.allSatisfy({ $0.count == dimension }) else {
-                throw ServingError.badRequest("\"latent\" must be 1 to 64 lists of \(dimension) numbers")
+        if let given = body["latent"], !(given is NSNull) {
+            guard let rows = given as? [[Any]], !rows.isEmpty, rows.count <= 64, rows.allSatisfy({ $0.count == dimension }) else {
+                throw ServingError.invalidField(field: "latent", expected: "1 to 64 lists of \(dimension) numbers", got: ClientNumber.describe(given))
             }
-            return rows.map { $0.map(\.floatValue) }
+            return try rows.enumerated().map { row, values in
+                try values.enumerated().map { column, value in
+                    let field = "latent[\(row)][\(column)]"
+                    guard let number = try ClientNumber.real(value, field: field, in: -1e6...1e6) else {
+                        throw ClientNumber.invalid(field, value, "a number in [-1e6, 1e6]")
+                    }
+                    return Float(number)
+                }
+            }
         }
-        if let interpolation = body["interpolate"] {
-            guard let spec = interpolation as? [String: Any], let from = spec["from"] as? NSNumber, let to = spec["to"] as? NSNumber else {
+        if let interpolation = body["interpolate"], !(interpolation is NSNull) {
+            guard let spec = interpolation as? [String: Any], let from = try ClientNumber.uint64(spec["from"], field: "interpolate.from"),
+                  let to = try ClientNumber.uint64(spec["to"], field: "interpolate.to") else {
                 throw ServingError.badRequest(#""interpolate" needs "from" and "to" seeds (and optional "steps")"#)
             }
-            let steps = (spec["steps"] as? NSNumber)?.intValue ?? 8
-            guard (2...64).contains(steps) else { throw ServingError.badRequest("\"steps\" must be 2...64") }
-            let a = gaussian(seed: from.uint64Value, count: dimension), b = gaussian(seed: to.uint64Value, count: dimension)
+            let steps = try ClientNumber.integer(spec["steps"], field: "interpolate.steps", in: 2...64) ?? 8
+            let a = gaussian(seed: from, count: dimension), b = gaussian(seed: to, count: dimension)
             return (0..<steps).map { step in
                 let t = Float(step) / Float(steps - 1)
                 return zip(a, b).map { (1 - t) * $0 + t * $1 }
             }
         }
-        let count = (body["count"] as? NSNumber)?.intValue ?? 1
-        guard (1...64).contains(count) else { throw ServingError.badRequest("\"count\" must be 1...64") }
-        let seed = (body["seed"] as? NSNumber)?.uint64Value ?? UInt64.random(in: 0...UInt64.max)
+        let count = try ClientNumber.integer(body["count"], field: "count", in: 1...64) ?? 1
+        let seed = try ClientNumber.uint64(body["seed"], field: "seed") ?? UInt64.random(in: 0...UInt64.max)
         let values = gaussian(seed: seed, count: count * dimension)
         return (0..<count).map { Array(values[($0 * dimension)..<(($0 + 1) * dimension)]) }
     }

@@ -9,8 +9,9 @@ import Foundation
 /// and the workers (two more thread wake-ups per request, and two pools competing for the same cores). Handler
 /// jobs go first: they are short, and they are what feeds the batches.
 ///
-/// Each model has a bounded queue. A worker takes the model whose oldest request has waited
-/// longest; when the model allows batching it waits up to `max_queue_delay_microseconds` for
+/// Each model version (and each component plan of it) has a bounded queue, keyed by name and version and dropped as
+/// soon as it is empty and idle: a reloaded or unloaded model's plan is referenced by nothing here once its last
+/// request finished, so its weights are freed. A worker takes the queue whose oldest request has waited longest; when the model allows batching it waits up to `max_queue_delay_microseconds` for
 /// `max_batch_size` requests of compatible shapes, runs them as one batch along axis 0 and hands
 /// each caller its slice. A full queue refuses at once (503); a request whose deadline passes while
 /// queued is answered 504 without running. Each worker owns a `Workspace`, so runs of one shared
@@ -32,14 +33,18 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     final class Job: @unchecked Sendable {
         let inputs: [String: Tensor]
+        /// The plan this request runs: a queue may outlive a reload of its model (same name and version, new files),
+        /// and only jobs of the same plan share a batch.
+        let plan: Plan
         let enqueued = DispatchTime.now()
         let deadline: DispatchTime
         let rows: Int
         private var continuation: CheckedContinuation<([String: Tensor], Timing), Error>?
 
-        init(inputs: [String: Tensor], deadline: DispatchTime, rows: Int,
+        init(inputs: [String: Tensor], plan: Plan, deadline: DispatchTime, rows: Int,
              continuation: CheckedContinuation<([String: Tensor], Timing), Error>) {
             self.inputs = inputs
+            self.plan = plan
             self.deadline = deadline
             self.rows = rows
             self.continuation = continuation
@@ -51,18 +56,23 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
     }
 
+    /// Which queue a request joins: one per model version and plan (the main one or a named component).
+    struct QueueKey: Hashable {
+        let model: String
+        let version: Int
+        let component: String?
+    }
+
     private final class ModelQueue {
-        let model: LoadedModel
-        let plan: Plan
+        let name: String
         var jobs: [Job] = []
         /// Batches of this model running now.
         var running = 0
         let capacity: Int
         let maxBatch: Int
         let maxDelay: Double
-        init(model: LoadedModel, plan: Plan, capacity: Int) {
-            self.model = model
-            self.plan = plan
+        init(model: LoadedModel, capacity: Int) {
+            name = model.name
             self.capacity = capacity
             maxBatch = max(1, model.config.batching?.maxBatchSize ?? 1)
             maxDelay = Double(model.config.batching?.maxQueueDelayMicroseconds ?? 0) / 1e6
@@ -71,7 +81,7 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     public let settings: Settings
     private let condition = NSCondition()
-    private var queues: [ObjectIdentifier: ModelQueue] = [:]
+    private var queues: [QueueKey: ModelQueue] = [:]
     private var stopping = false
     private var threads: [Thread] = []
     /// Handler jobs waiting for a worker (see `taskExecutor`).
@@ -105,27 +115,37 @@ public final class InferenceScheduler: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         var depths: [String: Int] = [:]
-        for queue in queues.values { depths[queue.model.name, default: 0] += queue.jobs.count }
+        for queue in queues.values { depths[queue.name, default: 0] += queue.jobs.count }
         return depths
     }
 
-    /// Runs `plan` (the model's main plan unless a component is given) on `inputs`.
-    public func infer(_ model: LoadedModel, plan: Plan? = nil, inputs: [String: Tensor], deadline: Duration? = nil)
+    /// How many queues exist now (each model version with requests waiting or running has one).
+    var queueCount: Int { condition.withLock { queues.count } }
+
+    /// Runs the model's main plan, or the component plan named `component`, on `inputs`.
+    public func infer(_ model: LoadedModel, component: String? = nil, inputs: [String: Tensor], deadline: Duration? = nil)
         async throws -> ([String: Tensor], Timing)
     {
-        let plan = plan ?? model.plan
+        let plan: Plan
+        if let component {
+            guard let found = model.components[component] else {
+                throw ServingError.modelMisconfigured(model: model.name, reason: "it has no component '\(component)'")
+            }
+            plan = found
+        } else {
+            plan = model.plan
+        }
         let limit = deadline ?? settings.defaultDeadline
         let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
         let due = DispatchTime.now() + .nanoseconds(Int(clamping: nanoseconds))
         let rows = inputs.values.first.flatMap { $0.shape.first } ?? 1
         return try await withCheckedThrowingContinuation { continuation in
-            let job = Job(inputs: inputs, deadline: due, rows: rows, continuation: continuation)
+            let job = Job(inputs: inputs, plan: plan, deadline: due, rows: rows, continuation: continuation)
             condition.lock()
             defer { condition.unlock() }
             guard !stopping else { return job.finish(.failure(ServingError.shuttingDown)) }
-            let key = ObjectIdentifier(plan)
-            let queue = queues[key] ?? ModelQueue(model: model, plan: plan,
-                                                  capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize)
+            let key = QueueKey(model: model.name, version: model.version, component: component)
+            let queue = queues[key] ?? ModelQueue(model: model, capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize)
             queues[key] = queue
             guard queue.jobs.count < queue.capacity else {
                 return job.finish(.failure(ServingError.queueFull(model: model.name, capacity: queue.capacity)))
@@ -148,7 +168,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     /// What a worker does next.
     private enum Work {
         case task(UnownedJob)
-        case batch(ModelQueue, [Job])
+        case batch(QueueKey, ModelQueue, [Job])
     }
 
     /// Whether the calling thread is one of the workers of some scheduler.
@@ -163,10 +183,11 @@ public final class InferenceScheduler: @unchecked Sendable {
             switch work {
             case .task(let job):
                 job.runSynchronously(on: executor)
-            case .batch(let queue, let batch):
+            case .batch(let key, let queue, let batch):
                 run(batch, on: queue, workspace)
                 condition.lock()
                 queue.running -= 1
+                if queue.jobs.isEmpty, queue.running == 0, queues[key] === queue { queues[key] = nil }
                 condition.broadcast()   // a queue held open for company may now run
                 condition.unlock()
             }
@@ -195,8 +216,8 @@ public final class InferenceScheduler: @unchecked Sendable {
         defer { condition.unlock() }
         while true {
             if !tasks.isEmpty { return .task(tasks.removeFirst()) }
-            let waiting = queues.values.filter { !$0.jobs.isEmpty }
-            guard let queue = waiting.min(by: { $0.jobs[0].enqueued < $1.jobs[0].enqueued }) else {
+            let waiting = queues.filter { !$0.value.jobs.isEmpty }
+            guard let (key, queue) = waiting.min(by: { $0.value.jobs[0].enqueued < $1.value.jobs[0].enqueued }) else {
                 if stopping {
                     liveWorkers -= 1
                     return nil
@@ -216,7 +237,7 @@ public final class InferenceScheduler: @unchecked Sendable {
                 }
             }
             queue.running += 1
-            return .batch(queue, takeBatch(from: queue))
+            return .batch(key, queue, takeBatch(from: queue))
         }
     }
 
@@ -224,12 +245,12 @@ public final class InferenceScheduler: @unchecked Sendable {
     private func takeBatch(from queue: ModelQueue) -> [Job] {
         let first = queue.jobs.removeFirst()
         var batch = [first]
-        guard queue.maxBatch > 1, Self.isBatchable(first, queue.plan) else { return batch }
+        guard queue.maxBatch > 1, Self.isBatchable(first) else { return batch }
         var rows = first.rows
         var index = 0
         while index < queue.jobs.count, rows < queue.maxBatch {
             let candidate = queue.jobs[index]
-            if rows + candidate.rows <= queue.maxBatch, Self.compatible(first, candidate) {
+            if rows + candidate.rows <= queue.maxBatch, candidate.plan === first.plan, Self.compatible(first, candidate) {
                 batch.append(queue.jobs.remove(at: index))
                 rows += candidate.rows
             } else {
@@ -240,8 +261,8 @@ public final class InferenceScheduler: @unchecked Sendable {
     }
 
     /// Batching concatenates along axis 0, so every input must have a dynamic first dimension.
-    private static func isBatchable(_ job: Job, _ plan: Plan) -> Bool {
-        plan.inputs.allSatisfy { info in
+    private static func isBatchable(_ job: Job) -> Bool {
+        job.plan.inputs.allSatisfy { info in
             guard let first = info.shape?.first, first.fixedValue == nil else { return false }
             return job.inputs[info.name].map { $0.rank >= 1 && $0.shape[0] == job.rows } ?? false
         }
@@ -260,7 +281,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         for job in batch {
             if job.deadline < start {
                 let waited = Int((start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1_000_000)
-                job.finish(.failure(ServingError.deadlineExceeded(model: queue.model.name, milliseconds: waited)))
+                job.finish(.failure(ServingError.deadlineExceeded(model: queue.name, milliseconds: waited)))
             } else {
                 live.append(job)
             }
@@ -268,13 +289,13 @@ public final class InferenceScheduler: @unchecked Sendable {
         guard !live.isEmpty else { return }
         do {
             let inputs = live.count == 1 ? live[0].inputs : try Self.concatenate(live.map(\.inputs))
-            let outputs = try queue.plan.run(inputs, workspace: workspace)
+            let outputs = try live[0].plan.run(inputs, workspace: workspace)
             let end = DispatchTime.now()
             let compute = Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let rows = live.reduce(0) { $0 + $1.rows }
-            ServingMetrics.recordExecution(model: queue.model.name, rows: rows, requests: live.count, computeSeconds: compute)
-            onBatch?(queue.model.name, rows, live.count, compute)
-            let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows))
+            ServingMetrics.recordExecution(model: queue.name, rows: rows, requests: live.count, computeSeconds: compute)
+            onBatch?(queue.name, rows, live.count, compute)
+            let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows), model: queue.name)
             for (job, part) in zip(live, parts) {
                 let queued = Double(start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1e9
                 job.finish(.success((part, Timing(queueSeconds: queued, computeSeconds: compute, batchSize: rows))))
@@ -293,12 +314,12 @@ public final class InferenceScheduler: @unchecked Sendable {
         return result
     }
 
-    static func split(_ outputs: [String: Tensor], rows: [Int]) throws -> [[String: Tensor]] {
+    static func split(_ outputs: [String: Tensor], rows: [Int], model: String) throws -> [[String: Tensor]] {
         var parts = Array(repeating: [String: Tensor](), count: rows.count)
         let total = rows.reduce(0, +)
         for (name, tensor) in outputs {
             guard tensor.rank >= 1, tensor.shape[0] == total else {
-                throw ServingError.inference(model: name, reason: "output '\(name)' of shape \(tensor.shape) cannot be split into a batch of \(total)")
+                throw ServingError.modelMisconfigured(model: model, reason: "output '\(name)' of shape \(tensor.shape) cannot be split into a batch of \(total)")
             }
             var offset = 0
             for (index, count) in rows.enumerated() {

@@ -18,11 +18,11 @@ struct KServeRoutes: Sendable {
             repository.isReady ? .json(.ok, #"{"ready":true}"#) : .json(.serviceUnavailable, #"{"ready":false}"#)
         }
         for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
-            router.getImmediate(prefix) { [self] request in try respond { metadata(try repository.model(for: request)) } }
+            router.getImmediate(prefix) { [self] request in try respond(request) { metadata(try repository.model(for: request)) } }
             router.getImmediate(prefix + "/ready") { [self] request in
-                try respond { let model = try repository.model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
+                try respond(request) { let model = try repository.model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
             }
-            router.post(prefix + "/infer") { [self] request in try await respondAsync { try await infer(request) } }
+            router.post(prefix + "/infer") { [self] request in try await respondAsync(request) { try await infer(request) } }
         }
     }
 
@@ -55,17 +55,22 @@ struct KServeRoutes: Sendable {
         }
         // Outputs come back as JSON data, or as raw bytes after the JSON header when asked (per output
         // `parameters.binary_data`, or for all with the request's `parameters.binary_data_output`).
-        let allBinary = (body["parameters"] as? [String: Any])?["binary_data_output"] as? Bool ?? false
+        let parameters = body["parameters"] as? [String: Any]
+        let allBinary = try ClientNumber.bool(parameters?["binary_data_output"], field: "parameters.binary_data_output") ?? false
         var wanted = model.plan.outputs.map { (name: $0.name, binary: allBinary) }
-        if let requested = body["outputs"] as? [[String: Any]] {
-            wanted = try requested.map { object in
+        if let requested = body["outputs"], !(requested is NSNull) {
+            guard let objects = requested as? [[String: Any]] else {
+                throw ServingError.invalidField(field: "outputs", expected: "an array of objects with a \"name\"", got: ClientNumber.describe(requested))
+            }
+            wanted = try objects.map { object in
                 guard let name = object["name"] as? String, model.plan.outputs.contains(where: { $0.name == name }) else {
-                    throw ServingError.badRequest("requested output \(object["name"] ?? "?") is not an output of '\(model.name)'")
+                    throw ServingError.badRequest("requested output \(ClientNumber.describe(object["name"] ?? NSNull())) is not an output of '\(model.name)'")
                 }
-                return (name, (object["parameters"] as? [String: Any])?["binary_data"] as? Bool ?? allBinary)
+                let binary = try ClientNumber.bool((object["parameters"] as? [String: Any])?["binary_data"], field: "outputs[\(name)].parameters.binary_data")
+                return (name, binary ?? allBinary)
             }
         }
-        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: try request.deadline())
         metrics.recordInference(model: model.name, timing: timing)
         let id = (body["id"] as? String).map { #","id":\#(TensorJSON.quoted($0))"# } ?? ""
         var binaryTail: [UInt8] = []
@@ -85,15 +90,6 @@ struct KServeRoutes: Sendable {
     }
 }
 
-/// Runs a handler body, turning every thrown error into its HTTP answer.
-func respond(_ body: () throws -> HTTPResponse) throws -> HTTPResponse {
-    do { return try body() } catch { throw HTTPError.from(error) }
-}
-
-func respondAsync(_ body: () async throws -> HTTPResponse) async throws -> HTTPResponse {
-    do { return try await body() } catch { throw HTTPError.from(error) }
-}
-
 /// An infer request's body: all JSON, or — with Triton's binary tensor extension — a JSON header of
 /// `Inference-Header-Content-Length` bytes followed by raw tensor data.
 enum InferenceBody {
@@ -101,8 +97,8 @@ enum InferenceBody {
 
     static func split(_ request: HTTPRequest) throws -> (json: ArraySlice<UInt8>, binary: ArraySlice<UInt8>?) {
         guard let field = request.headers[headerLengthField] else { return (request.body[...], nil) }
-        guard let length = Int(field), length >= 0, length <= request.body.count else {
-            throw ServingError.badRequest("\(headerLengthField) must be a byte count within the body (\(request.body.count) bytes), got '\(field)'")
+        guard let length = try ClientNumber.integer(text: field, field: headerLengthField, in: 0...request.body.count) else {
+            return (request.body[...], nil)
         }
         return (request.body[..<length], request.body[length...])
     }
@@ -133,9 +129,16 @@ enum JSONBody {
 }
 
 extension HTTPRequest {
-    /// The caller's deadline: `X-Deadline-Ms` header or `timeout_ms` query parameter (else the server default).
-    var deadline: Duration? {
-        guard let text = headers["X-Deadline-Ms"] ?? query("timeout_ms"), let ms = Int(text), ms > 0 else { return nil }
-        return .milliseconds(min(ms, 600_000))
+    /// The longest deadline a caller may ask for.
+    static let maxDeadlineMilliseconds = 600_000
+
+    /// The caller's deadline: `X-Deadline-Ms` header or `timeout_ms` query parameter (else the server default); a
+    /// value that is not a whole number of milliseconds in 1...600000 is refused with a 400 naming it.
+    func deadline() throws -> Duration? {
+        let range = 1...Self.maxDeadlineMilliseconds
+        if let header = try ClientNumber.integer(text: headers["X-Deadline-Ms"], field: "X-Deadline-Ms", in: range) {
+            return .milliseconds(header)
+        }
+        return try ClientNumber.integer(text: query("timeout_ms"), field: "timeout_ms", in: range).map { .milliseconds($0) }
     }
 }

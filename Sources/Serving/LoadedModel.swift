@@ -31,10 +31,10 @@ public final class LoadedModel: Sendable {
 
     /// Loads `folder/VERSION/model.onnx` (and every other .onnx beside it as a component) with the
     /// model's config, and runs the plan once on placeholder inputs, so a model that cannot run
-    /// fails here and not on its first request.
-    static func load(name: String, folder: URL, version: Int) throws -> LoadedModel {
+    /// fails here and not on its first request. Every file is resolved inside the model's folder (`ModelFolder`).
+    static func load(name: String, folder: ModelFolder, version: Int) throws -> LoadedModel {
         let start = Date()
-        let configData = try Data(contentsOf: folder.appendingPathComponent("config.json"))
+        let configData = try folder.data("config.json")
         let config = try ModelConfig.decode(configData)
         var imagePreprocessing: ImagePreprocessing?
         if let object = try JSONSerialization.jsonObject(with: configData) as? [String: Any],
@@ -43,27 +43,26 @@ public final class LoadedModel: Sendable {
                                                           from: try JSONSerialization.data(withJSONObject: preprocessing))
         }
         guard config.name == name else {
-            throw ServingError.badRequest("config.json of folder '\(name)' names the model '\(config.name)'")
+            throw ModelFolderError("config.json of folder '\(name)' names the model '\(config.name)'")
         }
-        let versionFolder = folder.appendingPathComponent(String(version))
-        let plan = try Plan(contentsOf: versionFolder.appendingPathComponent("model.onnx"))
+        let versionFolder = try folder.item(String(version))
+        let plan = try Plan(contentsOf: try folder.item("\(version)/model.onnx"))
         _ = try plan.inferShapes(dynamicSize: 1)
         var components: [String: Plan] = [:]
         for file in try FileManager.default.contentsOfDirectory(atPath: versionFolder.path).sorted()
         where file.hasSuffix(".onnx") && file != "model.onnx" {
-            let component = try Plan(contentsOf: versionFolder.appendingPathComponent(file))
+            let component = try Plan(contentsOf: try folder.item("\(version)/\(file)"))
             _ = try component.inferShapes(dynamicSize: 1)
             components[String(file.dropLast(5))] = component
         }
         let labels = try config.labelsFile.map { file in
-            try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            String(decoding: try folder.data(file), as: UTF8.self)
                 .split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
         }
         let vocabulary = try config.vocabFile.map { file -> [String] in
-            let data = try Data(contentsOf: folder.appendingPathComponent(file))
-            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            guard let object = try JSONSerialization.jsonObject(with: try folder.data(file)) as? [String: Any],
                   let tokens = object["tokens"] as? [String] else {
-                throw ServingError.badRequest("\(file) has no \"tokens\" list")
+                throw ModelFolderError("\(file) has no \"tokens\" list")
             }
             return tokens
         }

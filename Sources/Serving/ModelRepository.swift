@@ -45,17 +45,18 @@ public final class ModelRepository: @unchecked Sendable {
         }
     }
 
-    /// Loads (or reloads) one model. A failed load leaves the version that was serving in place.
+    /// Loads (or reloads) one model. A failed load leaves the version that was serving in place and throws
+    /// `ServingError.loadFailed` with a reason that names files relative to the repository, never where it lives.
     @discardableResult
     public func load(_ name: String) throws -> LoadedModel {
         guard Self.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
-        let folder = root.appendingPathComponent(name)
-        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent(name).appendingPathComponent("config.json").path) else {
             throw ServingError.modelNotFound(name)
         }
         do {
-            let config = try ModelConfig.decode(try Data(contentsOf: folder.appendingPathComponent("config.json")))
-            let version = try config.version ?? highestVersion(in: folder)
+            let folder = try ModelFolder(root: root, name: name)
+            let config = try ModelConfig.decode(try folder.data("config.json"))
+            let version = try config.version ?? highestVersion(in: folder.url)
             let model = try LoadedModel.load(name: name, folder: folder, version: version)
             lock.withLock {
                 models[name] = model
@@ -64,14 +65,25 @@ public final class ModelRepository: @unchecked Sendable {
             }
             return model
         } catch {
-            lock.withLock { failures[name] = "\(error)" }
-            throw error
+            let reason = withoutRepositoryPath("\(error)")
+            lock.withLock { failures[name] = reason }
+            throw ServingError.loadFailed(model: name, reason: reason)
         }
     }
 
+    /// `text` with every mention of where the repository lives removed (paths become relative to it).
+    func withoutRepositoryPath(_ text: String) -> String {
+        var result = text
+        let resolved = URL(fileURLWithPath: root.path).resolvingSymlinksInPath().path
+        for prefix in Set([root.path, resolved, root.standardizedFileURL.path]).sorted(by: { $0.count > $1.count }) where prefix.count > 1 {
+            result = result.replacingOccurrences(of: prefix + "/", with: "").replacingOccurrences(of: prefix, with: ".")
+        }
+        return result
+    }
+
     private func highestVersion(in folder: URL) throws -> Int {
-        let versions = try FileManager.default.contentsOfDirectory(atPath: folder.path).compactMap(Int.init).filter { $0 > 0 }
-        guard let highest = versions.max() else { throw ServingError.badRequest("\(folder.lastPathComponent) has no version folder") }
+        let versions = try FileManager.default.contentsOfDirectory(atPath: folder.path).compactMap { Int($0) }.filter { $0 > 0 }
+        guard let highest = versions.max() else { throw ModelFolderError("\(folder.lastPathComponent) has no version folder") }
         return highest
     }
 

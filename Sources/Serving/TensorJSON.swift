@@ -10,21 +10,38 @@ enum TensorJSON {
     ]
 
     static func datatype(_ type: DataType) -> String {
-        datatypes.first { $0.value == type }!.key
+        switch type {
+        case .bool: "BOOL"
+        case .uint8: "UINT8"
+        case .uint16: "UINT16"
+        case .uint32: "UINT32"
+        case .uint64: "UINT64"
+        case .int8: "INT8"
+        case .int16: "INT16"
+        case .int32: "INT32"
+        case .int64: "INT64"
+        case .float: "FP32"
+        case .double: "FP64"
+        }
     }
+
+    /// The most elements one input tensor may have (what a 32-bit element count holds).
+    static let maxElements = Int(Int32.max)
 
     /// Decodes one input object; every problem names the input. An input with `parameters.binary_data_size` takes
     /// its bytes from `binary` (Triton's binary tensor extension) instead of `data`.
     static func decode(_ object: Any, binary: inout BinaryTensorData) throws -> (name: String, tensor: Tensor) {
         guard let object = object as? [String: Any], let name = object["name"] as? String else {
-            throw ServingError.badRequest("each input needs a \"name\"")
+            throw ServingError.badRequest("each input needs a \"name\" (a string)")
         }
-        guard let shapeValues = object["shape"] as? [Any] else {
-            throw ServingError.badRequest("input '\(name)' needs a \"shape\" array")
+        let field = "inputs[\(name.prefix(64))]"
+        guard let shapeValues = object["shape"] as? [Any], shapeValues.count <= 16 else {
+            throw ServingError.invalidField(field: "\(field).shape", expected: "an array of at most 16 dimensions",
+                                            got: object["shape"].map(ClientNumber.describe) ?? "nothing")
         }
-        let shape = try shapeValues.map { value -> Int in
-            guard let number = value as? NSNumber, let dim = Int(exactly: number.doubleValue), dim >= 0, dim <= 1 << 31 else {
-                throw ServingError.badRequest("input '\(name)' has an invalid shape \(shapeValues)")
+        let shape = try shapeValues.map { value in
+            guard let dim = try ClientNumber.integer(value, field: "\(field).shape", in: 0...maxElements) else {
+                throw ClientNumber.invalid("\(field).shape", value, "an integer in 0...\(maxElements)")
             }
             return dim
         }
@@ -32,60 +49,85 @@ enum TensorJSON {
             throw ServingError.badRequest("input '\(name)' needs a \"datatype\"")
         }
         guard let type = datatypes[typeName] else {
-            throw ServingError.badRequest("input '\(name)': datatype \(typeName) is not supported (use one of \(datatypes.keys.sorted().joined(separator: ", ")))")
+            throw ServingError.badRequest("input '\(name)': datatype \(typeName.prefix(32)) is not supported (use one of \(datatypes.keys.sorted().joined(separator: ", ")))")
         }
         var expected = 1
         for dim in shape {
             let (product, overflow) = expected.multipliedReportingOverflow(by: dim)
-            guard !overflow, product <= Int(Int32.max) else { throw ServingError.badRequest("input '\(name)' shape \(shape) is too large") }
+            guard !overflow, product <= maxElements else {
+                throw ServingError.tooLarge("input '\(name)' shape \(shape) has more than \(maxElements) elements")
+            }
             expected = product
         }
+        let (byteCount, _) = expected.multipliedReportingOverflow(by: type.size)   // ≤ 2^31 · 8: cannot overflow
         if let parameters = object["parameters"] as? [String: Any], let size = parameters["binary_data_size"] {
-            guard let size = (size as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }), size == expected * type.size else {
-                throw ServingError.badRequest("input '\(name)': binary_data_size \(size) does not fit shape \(shape) of \(typeName) (\(expected * type.size) bytes)")
+            let given = try ClientNumber.integer(size, field: "\(field).parameters.binary_data_size", in: 0...Int.max)
+            guard given == byteCount else {
+                throw ServingError.badRequest("input '\(name)': binary_data_size \(ClientNumber.describe(size)) does not fit shape \(shape) of \(typeName) (\(byteCount) bytes)")
             }
-            let bytes = try binary.take(size, for: name)
+            let bytes = try binary.take(byteCount, for: name)
             return (name, bytes.withUnsafeBytes { Tensor(dataType: type, shape: shape, bytes: $0) })
         }
         guard let data = object["data"] else { throw ServingError.badRequest("input '\(name)' needs \"data\"") }
-        var values: [NSNumber] = []
-        try flatten(data, into: &values, name: name)
+        var values: [Any] = []
+        values.reserveCapacity(min(expected, 1 << 20))
+        try flatten(data, into: &values, name: name, limit: expected)
         guard values.count == expected else {
             throw ServingError.badRequest("input '\(name)' has \(values.count) values for shape \(shape) (\(expected) expected)")
         }
         return (name, try tensor(values, shape: shape, type: type, name: name))
     }
 
-    private static func flatten(_ value: Any, into values: inout [NSNumber], name: String) throws {
+    /// The leaves of `data` (flat or nested) in order; stops as soon as there are more than `limit`.
+    private static func flatten(_ value: Any, into values: inout [Any], name: String, limit: Int) throws {
         if let array = value as? [Any] {
-            for element in array { try flatten(element, into: &values, name: name) }
-        } else if let number = value as? NSNumber {
-            values.append(number)
+            for element in array {
+                try flatten(element, into: &values, name: name, limit: limit)
+                guard values.count <= limit else { return }
+            }
+        } else if value is NSNumber {
+            values.append(value)
         } else {
-            throw ServingError.badRequest("input '\(name)' has a non-numeric value in \"data\"")
+            throw ServingError.badRequest("input '\(name)' has a non-numeric value in \"data\": \(ClientNumber.describe(value))")
         }
     }
 
-    private static func tensor(_ values: [NSNumber], shape: [Int], type: DataType, name: String) throws -> Tensor {
+    private static func tensor(_ values: [Any], shape: [Int], type: DataType, name: String) throws -> Tensor {
+        func invalid(_ value: Any) -> ServingError {
+            .badRequest("input '\(name)': \(ClientNumber.describe(value)) is not a valid \(datatype(type)) value")
+        }
         func integers<T: FixedWidthInteger>(_: T.Type) throws -> [T] {
-            try values.map { number in
-                guard let value = T(exactly: number.doubleValue) else {
-                    throw ServingError.badRequest("input '\(name)': \(number) is not a valid \(T.self)")
+            try values.map { value in
+                let integer: T?
+                switch ClientNumber.read(value) {
+                case .signed(let number): integer = T(exactly: number)
+                case .unsigned(let number): integer = T(exactly: number)
+                case .real(let number): integer = number.isFinite ? T(exactly: number) : nil
+                case .notANumber: integer = nil
                 }
-                return value
+                guard let integer else { throw invalid(value) }
+                return integer
+            }
+        }
+        func reals() throws -> [Double] {
+            try values.map { value in
+                switch ClientNumber.read(value) {
+                case .signed(let number): Double(number)
+                case .unsigned(let number): Double(number)
+                case .real(let number): number
+                case .notANumber: throw invalid(value)
+                }
             }
         }
         let bytes: [UInt8]
         switch type {
-        case .float: bytes = values.map(\.floatValue).withUnsafeBytes { Array($0) }
-        case .double: bytes = values.map(\.doubleValue).withUnsafeBytes { Array($0) }
-        case .int64: bytes = try values.map { number -> Int64 in
-                // int64Value keeps every bit of a JSON integer; doubleValue would round above 2^53.
-                guard number.doubleValue.rounded() == number.doubleValue, abs(number.doubleValue) <= 9.3e18 else {
-                    throw ServingError.badRequest("input '\(name)': \(number) is not a valid int64")
-                }
-                return number.int64Value
+        case .float:
+            bytes = try reals().map { number in
+                guard abs(number) <= Double(Float.greatestFiniteMagnitude) else { throw invalid(number) }
+                return Float(number)
             }.withUnsafeBytes { Array($0) }
+        case .double: bytes = try reals().withUnsafeBytes { Array($0) }
+        case .int64: bytes = try integers(Int64.self).withUnsafeBytes { Array($0) }
         case .int32: bytes = try integers(Int32.self).withUnsafeBytes { Array($0) }
         case .int16: bytes = try integers(Int16.self).withUnsafeBytes { Array($0) }
         case .int8: bytes = try integers(Int8.self).withUnsafeBytes { Array($0) }
@@ -93,7 +135,16 @@ enum TensorJSON {
         case .uint16: bytes = try integers(UInt16.self).withUnsafeBytes { Array($0) }
         case .uint32: bytes = try integers(UInt32.self).withUnsafeBytes { Array($0) }
         case .uint64: bytes = try integers(UInt64.self).withUnsafeBytes { Array($0) }
-        case .bool: bytes = values.map { $0.boolValue ? 1 : 0 }
+        case .bool:
+            // true/false, or 0/1 as many clients write booleans.
+            bytes = try values.map { value in
+                if let flag = try? ClientNumber.bool(value, field: "") { return flag ? 1 : 0 }
+                switch ClientNumber.read(value) {
+                case .signed(0), .unsigned(0): return 0
+                case .signed(1), .unsigned(1): return 1
+                default: throw invalid(value)
+                }
+            }
         }
         return bytes.withUnsafeBytes { Tensor(dataType: type, shape: shape, bytes: $0) }
     }

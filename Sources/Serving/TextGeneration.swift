@@ -24,18 +24,18 @@ struct TextGenerationRoutes: Sendable {
 
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/generate", maxBodySize: 64 << 10) { [self] request in
-            try await respondAsync { try await generate(request) }
+            try await respondAsync(request) { try await generate(request) }
         }
     }
 
     private func generate(_ http: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: http, task: "text-generation")
         guard let recurrent = model.config.recurrent, let vocabulary = model.vocabulary else {
-            throw ServingError.inference(model: model.name, reason: "config.json lacks \"recurrent\" or a vocabulary")
+            throw ServingError.modelMisconfigured(model: model.name, reason: "config.json lacks \"recurrent\" or a vocabulary")
         }
         let request = try parse(try JSONBody.object(http), model: model, accept: http.headers["Accept"])
         let generator = Generator(model: model, recurrent: recurrent, vocabulary: vocabulary, scheduler: scheduler,
-                                  metrics: metrics, request: request, deadline: http.deadline)
+                                  metrics: metrics, request: request, deadline: try http.deadline())
         if request.stream {
             var response = HTTPResponse.stream(.ok, contentType: "text/event-stream") { writer in
                 do {
@@ -46,7 +46,7 @@ struct TextGenerationRoutes: Sendable {
                 } catch is ConnectionClosedError {
                     return   // the client went away: stop generating
                 } catch {
-                    try? await writer.write("event: error\ndata: {\"error\":\(TensorJSON.quoted(HTTPError.from(error).message))}\n\n")
+                    try? await writer.write("event: error\ndata: {\"error\":\(TensorJSON.quoted(ErrorAnswers.httpError(error, for: http).message))}\n\n")
                 }
             }
             response.headers.replace(name: "Cache-Control", value: "no-cache")
@@ -57,33 +57,38 @@ struct TextGenerationRoutes: Sendable {
     }
 
     private func parse(_ body: [String: Any], model: LoadedModel, accept: String?) throws -> Request {
-        let defaults = model.config.generation
-        guard let prompt = body["prompt"] as? String else { throw ServingError.badRequest("\"prompt\" (a string) is required") }
-        guard prompt.count <= 4096 else { throw ServingError.badRequest("\"prompt\" is longer than 4096 characters") }
-        func number(_ key: String) throws -> Double? {
-            guard let value = body[key] else { return nil }
-            guard let number = value as? NSNumber else { throw ServingError.badRequest("\"\(key)\" must be a number") }
-            return number.doubleValue
+        try Request(body, defaults: model.config.generation, accept: accept)
+    }
+}
+
+extension TextGenerationRoutes.Request {
+    /// The longest prompt accepted, in characters.
+    static let maxPromptCharacters = 4096
+
+    /// A generate body, every field checked (`ClientNumber`), unset fields from the model's `generation` defaults.
+    init(_ body: [String: Any], defaults: ModelConfig.Generation?, accept: String?) throws {
+        guard let prompt = body["prompt"] as? String else {
+            throw ServingError.invalidField(field: "prompt", expected: "a string", got: body["prompt"].map(ClientNumber.describe) ?? "nothing")
         }
-        let limit = defaults?.maxTokensLimit ?? 4000
-        let maxTokens = try number("max_tokens").map(Int.init) ?? defaults?.maxTokens ?? 200
-        guard (1...limit).contains(maxTokens) else { throw ServingError.badRequest("\"max_tokens\" must be in 1...\(limit)") }
-        let temperature = try number("temperature") ?? defaults?.temperature ?? 1
-        guard (0...5).contains(temperature) else { throw ServingError.badRequest("\"temperature\" must be in 0...5") }
-        let topK = try number("top_k").map(Int.init) ?? defaults?.topK ?? 0
-        guard topK >= 0 else { throw ServingError.badRequest("\"top_k\" must not be negative") }
-        let topP = try number("top_p") ?? defaults?.topP ?? 1
-        guard topP > 0, topP <= 1 else { throw ServingError.badRequest("\"top_p\" must be in (0, 1]") }
-        let seed = try number("seed").map { UInt64(clamping: Int64($0)) } ?? UInt64.random(in: 0...UInt64.max)
+        guard prompt.count <= Self.maxPromptCharacters else {
+            throw ServingError.badRequest("\"prompt\" is longer than \(Self.maxPromptCharacters) characters")
+        }
+        let limit = max(1, defaults?.maxTokensLimit ?? 4000)
+        maxTokens = try ClientNumber.integer(body["max_tokens"], field: "max_tokens", in: 1...limit) ?? min(defaults?.maxTokens ?? 200, limit)
+        temperature = try ClientNumber.real(body["temperature"], field: "temperature", in: 0...5) ?? defaults?.temperature ?? 1
+        topK = try ClientNumber.integer(body["top_k"], field: "top_k", in: 0...Int(Int32.max)) ?? defaults?.topK ?? 0
+        topP = try ClientNumber.real(body["top_p"], field: "top_p", in: 0...1, lowerOpen: true) ?? defaults?.topP ?? 1
+        seed = try ClientNumber.uint64(body["seed"], field: "seed") ?? UInt64.random(in: 0...UInt64.max)
         var stop: [String] = []
-        if let value = body["stop"] {
-            if let text = value as? String { stop = [text] } else if let list = value as? [String] { stop = list } else {
-                throw ServingError.badRequest("\"stop\" must be a string or a list of strings")
+        if let value = body["stop"], !(value is NSNull) {
+            if let text = value as? String { stop = [text] } else if let list = value as? [String], list.count <= 16 { stop = list } else {
+                throw ServingError.invalidField(field: "stop", expected: "a string or a list of at most 16 strings", got: ClientNumber.describe(value))
             }
+            guard stop.allSatisfy({ $0.count <= 256 }) else { throw ServingError.badRequest("each \"stop\" string may have at most 256 characters") }
         }
-        let stream = (body["stream"] as? Bool) ?? (accept?.contains("text/event-stream") ?? false)
-        return Request(prompt: prompt, maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP,
-                       seed: seed, stop: stop.filter { !$0.isEmpty }, stream: stream)
+        self.prompt = prompt
+        self.stop = stop.filter { !$0.isEmpty }
+        stream = try ClientNumber.bool(body["stream"], field: "stream") ?? (accept?.contains("text/event-stream") ?? false)
     }
 }
 
@@ -121,7 +126,7 @@ struct Generator: Sendable {
         var state: [String: Tensor] = [:]
         for entry in recurrent.state {
             guard let info = model.plan.inputs.first(where: { $0.name == entry.input }) else {
-                throw ServingError.inference(model: model.name, reason: "config names unknown state input '\(entry.input)'")
+                throw ServingError.modelMisconfigured(model: model.name, reason: "config names unknown state input '\(entry.input)'")
             }
             state[entry.input] = Tensor.zeros(.float, shape: (info.shape ?? []).map { $0.fixedValue ?? 1 })
         }
@@ -136,7 +141,7 @@ struct Generator: Sendable {
             produced += 1
             try await onToken(character)
             if let stop = request.stop.first(where: { text.hasSuffix($0) }) {
-                text.removeLast(stop.count)
+                text.removeLast(min(stop.count, text.count))
                 return Result(text: text, tokens: produced, finishReason: "stop", skipped: skipped)
             }
             if produced < request.maxTokens { logits = try await step([token], state: &state) }
@@ -153,14 +158,17 @@ struct Generator: Sendable {
         metrics.recordInference(model: model.name, timing: timing)
         for entry in recurrent.state {
             guard let next = outputs[entry.output] else {
-                throw ServingError.inference(model: model.name, reason: "the model did not produce state output '\(entry.output)'")
+                throw ServingError.modelMisconfigured(model: model.name, reason: "the model did not produce state output '\(entry.output)'")
             }
             state[entry.input] = next
         }
         guard let logits = outputs[recurrent.logitsOutput] else {
-            throw ServingError.inference(model: model.name, reason: "the model did not produce '\(recurrent.logitsOutput)'")
+            throw ServingError.modelMisconfigured(model: model.name, reason: "the model did not produce '\(recurrent.logitsOutput)'")
         }
         let values = logits.floatArray()
+        guard !values.isEmpty else {
+            throw ServingError.modelMisconfigured(model: model.name, reason: "'\(recurrent.logitsOutput)' is empty")
+        }
         return Array(values.suffix(vocabulary.count))
     }
 

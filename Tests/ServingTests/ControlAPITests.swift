@@ -39,8 +39,9 @@ final class ControlAPITests: XCTestCase {
         let good = try Data(contentsOf: file)
         try Data([0x08, 0x07, 0xFF]).write(to: file)
         let failed = try call("/v2/repository/models/mnist-cnn/load")
-        XCTAssertEqual(failed.status, 400)
+        XCTAssertEqual(failed.status, 500, "a model that fails to load is the server's failure")
         XCTAssertTrue(failed.body.contains("not an ONNX model"), failed.body)
+        XCTAssertFalse(failed.body.contains(root.path), "no absolute path in \(failed.body)")
         XCTAssertNotNil(try? repository.model("mnist-cnn"))
 
         XCTAssertEqual(try call("/v2/repository/models/mnist-cnn/unload").status, 200)

@@ -21,7 +21,10 @@ final class RepositoryTests: XCTestCase {
         XCTAssertTrue(repository.isReady)
         try Data("definitely not onnx".utf8).write(to: root.appendingPathComponent("mnist-cnn/1/model.onnx"))
         XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
-            guard case .notAModel? = error as? EngineError else { return XCTFail("\(error)") }
+            guard case .loadFailed(let model, let reason)? = error as? ServingError else { return XCTFail("\(error)") }
+            XCTAssertEqual(model, "mnist-cnn")
+            XCTAssertTrue(reason.contains("not an ONNX model"), reason)
+            XCTAssertFalse(reason.contains(root.path), "no absolute path in \(reason)")
         }
         let still = try repository.model("mnist-cnn")
         XCTAssertTrue(still === serving, "the old version keeps serving")

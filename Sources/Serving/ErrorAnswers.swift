@@ -1,0 +1,57 @@
+import Engine
+import HTTPServer
+import Logging
+
+/// Turns whatever a serving handler throws into its HTTP answer, by the policy in docs/ERRORS.md: a client's mistake
+/// is a 4xx that says what was wrong with the request; the server's own failure is a 5xx with a short message and
+/// the request id, and its detail goes to the log under that id — never a file path or internal text in the body.
+enum ErrorAnswers {
+    /// swift-log routes this to the handler `deepserve serve` bootstrapped (text or JSON lines).
+    static let logger = Logger(label: "deepserve.errors")
+
+    static func httpError(_ error: Error, for request: HTTPRequest) -> HTTPError {
+        let requestID = request.requestID
+        switch error {
+        case let error as HTTPError:
+            return error
+        case let error as ServingError:
+            if error.isServerFailure { log(error.description, request) }
+            return error.httpError(requestID: requestID)
+        case let error as EngineError:
+            if error.isCausedByInput {
+                return HTTPError(.badRequest, "the model cannot run on this input: \(error.description)")
+            }
+            log("engine: \(error.description)", request)
+            return HTTPError(.internalServerError, "the model failed on this request (a server-side problem; request id \(requestID))")
+        case is CancellationError:
+            return HTTPError(.serviceUnavailable, "the request was cancelled")
+        default:
+            log("unexpected: \(error)", request)
+            return HTTPError(.internalServerError, "internal error (request id \(requestID))")
+        }
+    }
+
+    private static func log(_ detail: String, _ request: HTTPRequest) {
+        logger.error("\(request.method) \(request.path) failed: \(detail)", metadata: ["request_id": "\(request.requestID)"])
+    }
+}
+
+extension EngineError {
+    /// Whether the request's own tensors caused this (wrong names, types or shapes, values a node can't take),
+    /// rather than the model or the engine.
+    var isCausedByInput: Bool {
+        switch self {
+        case .missingInput, .unknownInput, .inputTypeMismatch, .inputShapeMismatch, .invalidInput: true
+        default: false
+        }
+    }
+}
+
+/// Runs a handler body, turning every thrown error into its HTTP answer.
+func respond(_ request: HTTPRequest, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+    do { return try body() } catch { throw ErrorAnswers.httpError(error, for: request) }
+}
+
+func respondAsync(_ request: HTTPRequest, _ body: () async throws -> HTTPResponse) async throws -> HTTPResponse {
+    do { return try await body() } catch { throw ErrorAnswers.httpError(error, for: request) }
+}
