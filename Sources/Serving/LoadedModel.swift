@@ -29,6 +29,10 @@ public final class LoadedModel: Sendable {
         self.loadSeconds = loadSeconds
     }
 
+    /// A replaced or unloaded version is freed when its last request finishes; its weights (megabytes, freed in
+    /// pieces) then go back to the system rather than stay in malloc's free lists, so reloads keep memory flat.
+    deinit { MallocTrim.releaseFreeMemory() }
+
     /// Loads `folder/VERSION/model.onnx` (and every other .onnx beside it as a component) with the
     /// model's config, and runs the plan once on placeholder inputs, so a model that cannot run
     /// fails here and not on its first request. Every file is resolved inside the model's folder (`ModelFolder`).
@@ -70,4 +74,16 @@ public final class LoadedModel: Sendable {
                            labels: labels, vocabulary: vocabulary, imagePreprocessing: imagePreprocessing,
                            loadSeconds: Date().timeIntervalSince(start))
     }
+}
+
+/// glibc's `malloc_trim`, which Swift's Glibc module does not import (malloc.h): looked up once by name.
+enum MallocTrim {
+    private typealias Function = @convention(c) (Int) -> Int32
+    private static let function: Function? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: Function.self)
+    }()
+
+    /// Returns free heap memory (in every arena) to the system.
+    static func releaseFreeMemory() { _ = function?(0) }
 }

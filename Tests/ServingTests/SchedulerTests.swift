@@ -92,27 +92,46 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(outcomes.0 + outcomes.1, 40)
     }
 
+    /// The only worker is held by a handler task until the queued request's deadline has certainly passed; the request
+    /// must then be answered 504 without running (no batch of it is ever executed).
     func testRequestPastItsDeadlineIsNotRun() async throws {
-        let repository = ModelRepository(root: Self.models)
-        let model = try repository.load("shakespeare-lstm")
+        let model = try ModelRepository(root: Self.models).load("mnist-cnn")
         var settings = InferenceScheduler.Settings()
         settings.workers = 1
-        let scheduler = InferenceScheduler(settings: settings)
+        let batches = BatchLog()
+        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, rows, requests, _ in batches.record(rows: rows, requests: requests) })
         defer { scheduler.shutdown() }
-        let state = Tensor.zeros(.float, shape: [2, 1, 256])
-        let slow = ["tokens": Tensor(shape: [1, 2000], int64s: Array(repeating: 5, count: 2000)), "h0": state, "c0": state]
-        let quick = ["tokens": Tensor(shape: [1, 1], int64s: [5]), "h0": state, "c0": state]
-        async let busy = scheduler.infer(model, inputs: slow)
-        try await Task.sleep(for: .milliseconds(5))
+        let worker = Gate()
+        let holder = Task(executorPreference: scheduler.taskExecutor) { worker.holdUntilOpened() }
+        worker.waitUntilHeld()
+        let image = try Self.digits(1)[0]
+        let late = Task { try await scheduler.infer(model, inputs: ["image": image], deadline: .milliseconds(20)) }
+        while scheduler.queueDepths["mnist-cnn", default: 0] == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        try await Task.sleep(for: .milliseconds(60))   // well past the 20 ms deadline, with the request still queued
+        worker.open()
+        await holder.value
         do {
-            _ = try await scheduler.infer(model, inputs: quick, deadline: .milliseconds(1))
-            XCTFail("the request should have expired behind the slow one")
+            _ = try await late.value
+            XCTFail("the request should have expired in the queue")
         } catch let error as ServingError {
-            guard case .deadlineExceeded(let name, _) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(name, "shakespeare-lstm")
+            guard case .deadlineExceeded(let name, let waited) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(name, "mnist-cnn")
+            XCTAssertGreaterThanOrEqual(waited, 20)
         }
-        _ = try await busy
+        XCTAssertEqual(batches.requests, 0, "an expired request is never run")
+        // The worker is free again and the model still answers within a deadline.
+        let (outputs, _) = try await scheduler.infer(model, inputs: ["image": image], deadline: .seconds(30))
+        XCTAssertEqual(outputs["logits"]?.shape, [1, 10])
     }
+}
+
+/// Holds a thread until opened; `waitUntilHeld` returns once the thread is inside `holdUntilOpened`.
+final class Gate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var held = false, opened = false
+    func holdUntilOpened() { condition.withLock { held = true; condition.broadcast(); while !opened { condition.wait() } } }
+    func waitUntilHeld() { condition.withLock { while !held { condition.wait() } } }
+    func open() { condition.withLock { opened = true; condition.broadcast() } }
 }
 
 final class BatchLog: @unchecked Sendable {
