@@ -36,6 +36,26 @@ enum ErrorAnswers {
     }
 }
 
+extension ServingError {
+    /// The answer a client gets; `requestID` goes into the message of a server failure so it can be found in the log.
+    func httpError(requestID: String) -> HTTPError {
+        switch self {
+        case .modelNotFound, .versionNotFound: HTTPError(.notFound, description)
+        case .badRequest, .invalidField: HTTPError(.badRequest, description)
+        case .tooLarge: HTTPError(.contentTooLarge, description)
+        case .unsupportedMediaType: HTTPError(.unsupportedMediaType, description)
+        case .modelNotReady, .shuttingDown: HTTPError(.serviceUnavailable, description)
+        case .queueFull: HTTPError(.serviceUnavailable, description, headers: ["Retry-After": "1"])
+        case .deadlineExceeded: HTTPError(.gatewayTimeout, description)
+        case .modelMisconfigured(let model, _):
+            HTTPError(.internalServerError, "model '\(model)' cannot serve this request (a server-side problem; request id \(requestID))")
+        case .loadFailed:
+            // Only the authenticated control API loads models on request: the operator gets the reason (no paths).
+            HTTPError(.internalServerError, "\(description) (request id \(requestID))")
+        }
+    }
+}
+
 extension EngineError {
     /// Whether the request's own tensors caused this (wrong names, types or shapes, values a node can't take),
     /// rather than the model or the engine.

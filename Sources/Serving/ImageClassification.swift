@@ -92,7 +92,7 @@ enum ImagePayload {
         let type = request.headers["Content-Type"]?.lowercased() ?? "application/octet-stream"
         guard !request.body.isEmpty else { throw ServingError.badRequest("the request has no image: send it as the body") }
         if type.hasPrefix("application/json") {
-            let object = try JSONBody.object(request)
+            let object = try request.jsonObject
             if let one = object["image"] as? String { return ([ImageUpload(data: try decodeBase64(one, index: nil))], true) }
             if let many = object["images"] as? [String], !many.isEmpty, many.count <= maxImages {
                 return (try many.enumerated().map { ImageUpload(data: try decodeBase64($0.element, index: $0.offset)) }, false)

@@ -39,7 +39,7 @@ struct KServeRoutes: Sendable {
 
     private func infer(_ request: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: request)
-        let (header, tail) = try InferenceBody.split(request)
+        let (header, tail) = try InferenceBody.split(request.body, headerLength: request.headers[InferenceBody.headerLengthField])
         let body = try JSONBody.object(bytes: header, contentType: tail == nil ? request.headers["Content-Type"] : nil)
         guard let inputObjects = body["inputs"] as? [Any], !inputObjects.isEmpty else {
             throw ServingError.badRequest("the request needs an \"inputs\" array")
@@ -87,58 +87,5 @@ struct KServeRoutes: Sendable {
                             headers: ["Content-Type": "application/octet-stream",
                                       InferenceBody.headerLengthField: String(jsonBytes.count)],
                             body: .bytes(jsonBytes + binaryTail))
-    }
-}
-
-/// An infer request's body: all JSON, or — with Triton's binary tensor extension — a JSON header of
-/// `Inference-Header-Content-Length` bytes followed by raw tensor data.
-enum InferenceBody {
-    static let headerLengthField = "Inference-Header-Content-Length"
-
-    static func split(_ request: HTTPRequest) throws -> (json: ArraySlice<UInt8>, binary: ArraySlice<UInt8>?) {
-        guard let field = request.headers[headerLengthField] else { return (request.body[...], nil) }
-        guard let length = try ClientNumber.integer(text: field, field: headerLengthField, in: 0...request.body.count) else {
-            return (request.body[...], nil)
-        }
-        return (request.body[..<length], request.body[length...])
-    }
-}
-
-enum JSONBody {
-    /// The request body as a JSON object, or a 400/415 that says why not. The content type is not
-    /// insisted on (curl -d sends form-urlencoded), but a body that is clearly something else is 415.
-    static func object(_ request: HTTPRequest) throws -> [String: Any] {
-        try object(bytes: request.body[...], contentType: request.headers["Content-Type"])
-    }
-
-    static func object(bytes: ArraySlice<UInt8>, contentType: String?) throws -> [String: Any] {
-        if let type = contentType?.lowercased(),
-           ["image/", "audio/", "video/", "multipart/"].contains(where: { type.hasPrefix($0) }) {
-            throw ServingError.unsupportedMediaType("expected application/json, got \(type)")
-        }
-        guard !bytes.isEmpty else { throw ServingError.badRequest("the request body is empty; send a JSON object") }
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
-        } catch {
-            throw ServingError.badRequest("the body is not valid JSON")
-        }
-        guard let object = parsed as? [String: Any] else { throw ServingError.badRequest("the body must be a JSON object") }
-        return object
-    }
-}
-
-extension HTTPRequest {
-    /// The longest deadline a caller may ask for.
-    static let maxDeadlineMilliseconds = 600_000
-
-    /// The caller's deadline: `X-Deadline-Ms` header or `timeout_ms` query parameter (else the server default); a
-    /// value that is not a whole number of milliseconds in 1...600000 is refused with a 400 naming it.
-    func deadline() throws -> Duration? {
-        let range = 1...Self.maxDeadlineMilliseconds
-        if let header = try ClientNumber.integer(text: headers["X-Deadline-Ms"], field: "X-Deadline-Ms", in: range) {
-            return .milliseconds(header)
-        }
-        return try ClientNumber.integer(text: query("timeout_ms"), field: "timeout_ms", in: range).map { .milliseconds($0) }
     }
 }

@@ -1,6 +1,3 @@
-import Engine
-import HTTPServer
-
 /// Everything the serving layer refuses or fails at, each with the one HTTP answer it gets.
 ///
 /// The policy (docs/ERRORS.md): a client's mistake is a 4xx that names the field and the value; the server's own
@@ -38,24 +35,6 @@ public enum ServingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shuttingDown: "the server is shutting down"
         case .modelMisconfigured(let model, let reason): "model '\(model)' is misconfigured: \(reason)"
         case .loadFailed(let model, let reason): "loading model '\(model)' failed: \(reason)"
-        }
-    }
-
-    /// The answer a client gets; `requestID` goes into the message of a server failure so it can be found in the log.
-    func httpError(requestID: String) -> HTTPError {
-        switch self {
-        case .modelNotFound, .versionNotFound: HTTPError(.notFound, description)
-        case .badRequest, .invalidField: HTTPError(.badRequest, description)
-        case .tooLarge: HTTPError(.contentTooLarge, description)
-        case .unsupportedMediaType: HTTPError(.unsupportedMediaType, description)
-        case .modelNotReady, .shuttingDown: HTTPError(.serviceUnavailable, description)
-        case .queueFull: HTTPError(.serviceUnavailable, description, headers: ["Retry-After": "1"])
-        case .deadlineExceeded: HTTPError(.gatewayTimeout, description)
-        case .modelMisconfigured(let model, _):
-            HTTPError(.internalServerError, "model '\(model)' cannot serve this request (a server-side problem; request id \(requestID))")
-        case .loadFailed:
-            // Only the authenticated control API loads models on request: the operator gets the reason (no paths).
-            HTTPError(.internalServerError, "\(description) (request id \(requestID))")
         }
     }
 

@@ -11,17 +11,6 @@ struct TextGenerationRoutes: Sendable {
     let scheduler: InferenceScheduler
     let metrics: ServingMetrics
 
-    struct Request {
-        var prompt: String
-        var maxTokens: Int
-        var temperature: Double
-        var topK: Int
-        var topP: Double
-        var seed: UInt64
-        var stop: [String]
-        var stream: Bool
-    }
-
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/generate", maxBodySize: 64 << 10) { [self] request in
             try await respondAsync(request) { try await generate(request) }
@@ -33,7 +22,7 @@ struct TextGenerationRoutes: Sendable {
         guard let recurrent = model.config.recurrent, let vocabulary = model.vocabulary else {
             throw ServingError.modelMisconfigured(model: model.name, reason: "config.json lacks \"recurrent\" or a vocabulary")
         }
-        let request = try parse(try JSONBody.object(http), model: model, accept: http.headers["Accept"])
+        let request = try GenerateRequest(try http.jsonObject, defaults: model.config.generation, accept: http.headers["Accept"])
         let generator = Generator(model: model, recurrent: recurrent, vocabulary: vocabulary, scheduler: scheduler,
                                   metrics: metrics, request: request, deadline: try http.deadline())
         if request.stream {
@@ -56,40 +45,6 @@ struct TextGenerationRoutes: Sendable {
         return .json(.ok, result.json(model))
     }
 
-    private func parse(_ body: [String: Any], model: LoadedModel, accept: String?) throws -> Request {
-        try Request(body, defaults: model.config.generation, accept: accept)
-    }
-}
-
-extension TextGenerationRoutes.Request {
-    /// The longest prompt accepted, in characters.
-    static let maxPromptCharacters = 4096
-
-    /// A generate body, every field checked (`ClientNumber`), unset fields from the model's `generation` defaults.
-    init(_ body: [String: Any], defaults: ModelConfig.Generation?, accept: String?) throws {
-        guard let prompt = body["prompt"] as? String else {
-            throw ServingError.invalidField(field: "prompt", expected: "a string", got: body["prompt"].map(ClientNumber.describe) ?? "nothing")
-        }
-        guard prompt.count <= Self.maxPromptCharacters else {
-            throw ServingError.badRequest("\"prompt\" is longer than \(Self.maxPromptCharacters) characters")
-        }
-        let limit = max(1, defaults?.maxTokensLimit ?? 4000)
-        maxTokens = try ClientNumber.integer(body["max_tokens"], field: "max_tokens", in: 1...limit) ?? min(defaults?.maxTokens ?? 200, limit)
-        temperature = try ClientNumber.real(body["temperature"], field: "temperature", in: 0...5) ?? defaults?.temperature ?? 1
-        topK = try ClientNumber.integer(body["top_k"], field: "top_k", in: 0...Int(Int32.max)) ?? defaults?.topK ?? 0
-        topP = try ClientNumber.real(body["top_p"], field: "top_p", in: 0...1, lowerOpen: true) ?? defaults?.topP ?? 1
-        seed = try ClientNumber.uint64(body["seed"], field: "seed") ?? UInt64.random(in: 0...UInt64.max)
-        var stop: [String] = []
-        if let value = body["stop"], !(value is NSNull) {
-            if let text = value as? String { stop = [text] } else if let list = value as? [String], list.count <= 16 { stop = list } else {
-                throw ServingError.invalidField(field: "stop", expected: "a string or a list of at most 16 strings", got: ClientNumber.describe(value))
-            }
-            guard stop.allSatisfy({ $0.count <= 256 }) else { throw ServingError.badRequest("each \"stop\" string may have at most 256 characters") }
-        }
-        self.prompt = prompt
-        self.stop = stop.filter { !$0.isEmpty }
-        stream = try ClientNumber.bool(body["stream"], field: "stream") ?? (accept?.contains("text/event-stream") ?? false)
-    }
 }
 
 /// One generation: feeds the prompt, then samples and feeds one character at a time.
@@ -99,7 +54,7 @@ struct Generator: Sendable {
     let vocabulary: [String]
     let scheduler: InferenceScheduler
     let metrics: ServingMetrics
-    let request: TextGenerationRoutes.Request
+    let request: GenerateRequest
     let deadline: Duration?
 
     struct Result {
@@ -196,19 +151,4 @@ struct Generator: Sendable {
         }
         return order.last ?? 0
     }
-}
-
-/// A small deterministic generator, so a seed always gives the same text (and `bench` the same inputs).
-public struct SplitMix64: Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
