@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
         var router = Router()
         service.register(on: &router)
         // Every connection is a file descriptor: a soft limit of 1,024 would cap us below --max-connections.
-        if let files = HTTPServer.raiseOpenFileLimit(), files < self.limits.maxConnections + 64 {
+        if let files = HTTPServer.raiseOpenFileLimit(), self.limits.maxConnections > files - 64 {
             logger.warning("the open-file limit is \(files), below --max-connections \(self.limits.maxConnections) plus model files: connections past it wait")
         }
 
