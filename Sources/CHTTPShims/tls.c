@@ -3,6 +3,11 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 
+// Mozilla's "intermediate" TLS 1.2 list without the finite-field DHE suites.
+static const char *const tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 static void copy_error(char *errbuf, size_t errlen, const char *what) {
     unsigned long code = ERR_get_error();
     char reason[256] = "unknown error";
@@ -17,6 +22,13 @@ void *ds_tls_context_new(const char *cert_path, const char *key_path, char *errb
     // Partial writes let a non-blocking SSL_write report progress; a moving buffer lets us retry from a new address.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // TLS 1.2: forward-secret AEAD suites only (no static RSA key exchange, no CBC with SHA-1 MACs). TLS 1.3 suites
+    // are a separate list and keep OpenSSL's defaults, all of which are AEAD and forward secret.
+    if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) {
+        copy_error(errbuf, errlen, "cipher list");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
         copy_error(errbuf, errlen, "certificate");
         SSL_CTX_free(ctx);
@@ -67,6 +79,8 @@ int ds_tls_write(void *session, const uint8_t *buffer, int length) {
     int n = SSL_write(ssl, buffer, length);
     return n > 0 ? n : map_error(ssl, n);
 }
+
+int ds_tls_handshake_done(void *session) { return SSL_is_init_finished((SSL *)session); }
 
 void ds_tls_shutdown(void *session) {
     SSL *ssl = (SSL *)session;

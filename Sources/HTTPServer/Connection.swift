@@ -1,3 +1,4 @@
+import CHTTPShims
 import Dispatch
 import Glibc
 import Logging
@@ -70,6 +71,7 @@ final class Connection: @unchecked Sendable {
             timer.schedule(deadline: .distantFuture)
             timer.activate()
             readSource.activate()
+            if !transport.handshakeComplete { handshakeEnds = .now() + context.limits.tlsHandshakeTimeout.dispatchInterval }
             armTimer()
         }
     }
@@ -140,6 +142,7 @@ final class Connection: @unchecked Sendable {
                 guard let exchange else { continue }
                 phase = .handling
                 suspendReading()
+                nextPeerCheck = .now() + Self.peerCheckInterval
                 exchange.run(on: self)
             }
         }
@@ -161,9 +164,11 @@ final class Connection: @unchecked Sendable {
         self.exchange = exchange
         if case .found(let route, _) = exchange.route, let limit = route.maxBodySize { parser.maxBodySize = limit }
         let wantsContinue = head.expectsContinue && head.framing != .none && head.framing != .contentLength(0)
-        // A request refused anyway (no route, wrong method) gets its final answer instead of 100 Continue, so the client
-        // need not send the body (RFC 9110 §10.1.1); the connection closes after it, as the body may be on its way.
-        if wantsContinue, case .error = exchange.route {
+        let refusedByPrecheck = exchange.runPrecheck()
+        // A request refused anyway (no route, wrong method, its route's precheck) gets its final answer instead of
+        // 100 Continue, so the client need not send the body (RFC 9110 §10.1.1); the connection closes after it, as the
+        // body may be on its way. A precheck refusal answers at once even without Expect: no body is read for it.
+        if refusedByPrecheck || wantsContinue, case .error = exchange.route {
             closeAfterResponse = true
             phase = .handling
             suspendReading()
@@ -259,6 +264,7 @@ final class Connection: @unchecked Sendable {
         guard let exchange else { return }
         exchange.logAccess()
         self.exchange = nil
+        nextPeerCheck = nil
         if closeAfterResponse || context.isShuttingDown {
             linger()
             return
@@ -274,13 +280,24 @@ final class Connection: @unchecked Sendable {
     // MARK: timeouts
 
     private var deadline: DispatchTime?
+    /// When a TLS handshake still under way is cut off (nil: plain, or the handshake is done).
+    private var handshakeEnds: DispatchTime?
+    /// When lingering ends, fixed as it begins.
+    private var lingerEnds: DispatchTime?
+    /// How long we drain after our last response before closing.
+    private static let lingerTime: DispatchTimeInterval = .milliseconds(500)
+    /// While a handler runs we don't read (that is the back-pressure), so a client that hangs up would go unnoticed
+    /// until we write: every so often we look whether it is still there, and if not, close, which cancels the
+    /// handler's task.
+    private static let peerCheckInterval: DispatchTimeInterval = .milliseconds(250)
+    private var nextPeerCheck: DispatchTime?
 
     /// When the timeout that applies to the connection's state now runs out (nil: none applies).
     private func currentDeadline() -> DispatchTime? {
         let limits = context.limits
         switch phase {
         case .reading where parser.isBetweenRequests:
-            return lastProgress + limits.keepAliveIdleTimeout.dispatchInterval
+            return boundedByHandshake(lastProgress + limits.keepAliveIdleTimeout.dispatchInterval)
         case .reading where parser.isReadingBody:
             return lastProgress + limits.bodyIdleTimeout.dispatchInterval
         case .reading:
@@ -288,11 +305,25 @@ final class Connection: @unchecked Sendable {
             return (headStarted ?? lastProgress) + limits.headerReadTimeout.dispatchInterval
         case .handling where pendingOutboundBytes > 0:
             return lastProgress + limits.writeIdleTimeout.dispatchInterval
+        case .handling:
+            return nextPeerCheck
         case .lingering:
-            return lastProgress + .milliseconds(500)
+            // Fixed when lingering began: bytes trickling in must not hold the connection open.
+            return lingerEnds
         default:
             return nil
         }
+    }
+
+    /// While a TLS handshake runs, the earlier of `deadline` and the handshake's own fixed one: reads during a
+    /// handshake refresh the idle deadline, so a handshake sent a byte at a time would otherwise never time out.
+    private func boundedByHandshake(_ deadline: DispatchTime) -> DispatchTime {
+        guard let handshakeEnds else { return deadline }
+        if transport.handshakeComplete {
+            self.handshakeEnds = nil
+            return deadline
+        }
+        return min(deadline, handshakeEnds)
     }
 
     func armTimer() {
@@ -320,6 +351,10 @@ final class Connection: @unchecked Sendable {
             phase = .handling
             suspendReading()
             exchange!.respond(on: self)
+        case .handling where pendingOutboundBytes == 0:
+            guard ds_peer_closed(fd) == 0 else { return close() }
+            nextPeerCheck = .now() + Self.peerCheckInterval
+            armTimer()
         default:
             close()
         }
@@ -331,6 +366,7 @@ final class Connection: @unchecked Sendable {
     private func linger() {
         transport.shutdownWrite()
         phase = .lingering
+        lingerEnds = .now() + Self.lingerTime
         resumeReading()
         armTimer()
     }
@@ -350,6 +386,8 @@ final class Connection: @unchecked Sendable {
         drainWaiters = []
         waiters.forEach { $0.resume(throwing: ConnectionClosedError()) }
         if let exchange, !exchange.loggedAccess { exchange.status = exchange.status ?? .init(code: 499, reasonPhrase: "Client Closed"); exchange.logAccess() }
+        // A handler still working for a client that is gone can stop early (it sees Task.isCancelled).
+        exchange?.cancelWork()
         exchange = nil
         resumeReading()
         resumeWriting()

@@ -24,6 +24,8 @@ final class Exchange: @unchecked Sendable {
     var gzipStream: GzipStream?
     var responseComplete = false
     var loggedAccess = false
+    /// The handler's task, then the stream producer's: cancelled when the connection dies before the answer is out.
+    private var work: Task<Void, Never>?
     private let logger: Logger
 
     init(head: HTTPRequestHead?, requestID: String, context: ServerContext) {
@@ -47,6 +49,21 @@ final class Exchange: @unchecked Sendable {
     }
 
     var isHead: Bool { head?.method == "HEAD" }
+
+    /// Runs the route's precheck on the head; a refusal becomes this exchange's answer. True when it refused.
+    func runPrecheck() -> Bool {
+        guard case .found(let route, _) = route, let precheck = route.precheck, let head else { return false }
+        do throws(HTTPError) {
+            try precheck(head)
+            return false
+        } catch {
+            self.route = .error(error)
+            return true
+        }
+    }
+
+    /// Tells the running handler or stream producer that nobody waits for its answer any more.
+    func cancelWork() { work?.cancel() }
 
     /// The client's X-Request-Id when it is short and printable, else a fresh one.
     static func requestID(for head: HTTPRequestHead?) -> String {
@@ -85,7 +102,7 @@ final class Exchange: @unchecked Sendable {
             do { response = try handler(request) } catch { response = errorResponse(error, request: request, context: connection.context) }
             send(response, on: connection)
         case .task(let handler):
-            Task(executorPreference: connection.context.handlerExecutor) {
+            work = Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
                 connection.queue.async { self.send(response, on: connection) }
@@ -96,6 +113,8 @@ final class Exchange: @unchecked Sendable {
     /// An `HTTPError` answers as itself; anything else is logged and answered 500.
     private func errorResponse(_ error: Error, request: HTTPRequest, context: ServerContext) -> HTTPResponse {
         if let error = error as? HTTPError { return error.response }
+        // Cancelled because the client went away: nobody will see this answer, and the access log says 499.
+        if error is CancellationError && Task.isCancelled { return HTTPError(.internalServerError, "cancelled").response }
         context.logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)", "request_id": "\(request.requestID)"])
         return HTTPError(.internalServerError, "internal error").response
     }
@@ -148,7 +167,7 @@ final class Exchange: @unchecked Sendable {
                                                    keepAlive: keepAlive && chunkedResponse, minorVersion: minorVersion))
             if isHead { return connection.completeResponse() }
             let writer = ResponseBodyWriter(connection: connection)
-            Task(executorPreference: connection.context.handlerExecutor) {
+            work = Task(executorPreference: connection.context.handlerExecutor) {
                 do {
                     try await produce(writer)
                     connection.queue.async {

@@ -35,7 +35,7 @@ public final class HTTPServer: Sendable {
 
     public let configuration: Configuration
     private let context: ServerContext
-    private let listener: Listener
+    let listener: Listener
 
     /// Binds and starts accepting at once; throws if the address can't be bound or the TLS files can't be loaded.
     public init(configuration: Configuration, router: Router, logger: Logger) throws {

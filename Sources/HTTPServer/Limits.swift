@@ -14,6 +14,9 @@ public struct HTTPServerLimits: Sendable {
     public var headerReadTimeout: Duration = .seconds(10)
     /// Longest pause between two pieces of a request body. Crossing it: 408, then close.
     public var bodyIdleTimeout: Duration = .seconds(30)
+    /// Time a TLS client has to finish its handshake, counted from the connection's start however the bytes trickle
+    /// in. Crossing it: close.
+    public var tlsHandshakeTimeout: Duration = .seconds(10)
     /// Time an idle keep-alive connection may wait for its next request before we close it (no response).
     public var keepAliveIdleTimeout: Duration = .seconds(60)
     /// Longest time a response may sit unsent because the client doesn't read. Crossing it: close.

@@ -29,8 +29,9 @@ public struct LineLogHandler: LogHandler {
         switch format {
         case .text:
             line = LogTimestamp.now() + " \(event.level) \(label):"
-            for (key, value) in merged { line += " \(key)=\(value)" }
-            line += " \(event.message)"
+            // Escaped: metadata and messages carry client text (paths, header values), which must not forge lines.
+            for (key, value) in merged { line += " \(LogText.escaped(key))=\(LogText.field("\(value)"))" }
+            line += " \(LogText.escaped("\(event.message)"))"
         case .json:
             line = "{\"ts\":\(JSONString.quote(LogTimestamp.now())),\"level\":\"\(event.level)\",\"logger\":\(JSONString.quote(label)),\"msg\":\(JSONString.quote("\(event.message)"))"
             for (key, value) in merged { line += ",\(JSONString.quote(key)):\(JSONString.quote("\(value)"))" }

@@ -10,6 +10,7 @@ public struct Router: Sendable {
         let method: String
         let segments: [Segment]
         let maxBodySize: Int?
+        let precheck: HTTPPrecheck?
         let handler: Handler
     }
 
@@ -23,21 +24,23 @@ public struct Router: Sendable {
 
     public init() {}
 
-    /// Adds a route. `maxBodySize` overrides the server's default body limit for it.
-    public mutating func add(_ method: String, _ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
-        add(method, pattern, maxBodySize: maxBodySize, handler: .task(handler))
+    /// Adds a route. `maxBodySize` overrides the server's default body limit for it; `precheck` vets the head before
+    /// any of the body is read or 100 Continue is sent (see `HTTPPrecheck`).
+    public mutating func add(_ method: String, _ pattern: String, maxBodySize: Int? = nil, precheck: HTTPPrecheck? = nil,
+                             _ handler: @escaping HTTPHandler) {
+        add(method, pattern, maxBodySize: maxBodySize, precheck: precheck, handler: .task(handler))
     }
 
     /// Adds a route whose handler answers at once (see `HTTPImmediateHandler`).
     public mutating func addImmediate(_ method: String, _ pattern: String, _ handler: @escaping HTTPImmediateHandler) {
-        add(method, pattern, maxBodySize: nil, handler: .immediate(handler))
+        add(method, pattern, maxBodySize: nil, precheck: nil, handler: .immediate(handler))
     }
 
-    private mutating func add(_ method: String, _ pattern: String, maxBodySize: Int?, handler: Route.Handler) {
+    private mutating func add(_ method: String, _ pattern: String, maxBodySize: Int?, precheck: HTTPPrecheck?, handler: Route.Handler) {
         let segments = pattern.split(separator: "/").map { part -> Route.Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
-        routes.append(Route(method: method, segments: segments, maxBodySize: maxBodySize, handler: handler))
+        routes.append(Route(method: method, segments: segments, maxBodySize: maxBodySize, precheck: precheck, handler: handler))
     }
 
     public mutating func getImmediate(_ pattern: String, _ handler: @escaping HTTPImmediateHandler) {
@@ -45,8 +48,9 @@ public struct Router: Sendable {
     }
 
     public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }
-    public mutating func post(_ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
-        add("POST", pattern, maxBodySize: maxBodySize, handler)
+    public mutating func post(_ pattern: String, maxBodySize: Int? = nil, precheck: HTTPPrecheck? = nil,
+                              _ handler: @escaping HTTPHandler) {
+        add("POST", pattern, maxBodySize: maxBodySize, precheck: precheck, handler)
     }
 
     func match(method: String, segments: [String]) -> Match {

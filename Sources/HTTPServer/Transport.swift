@@ -15,6 +15,8 @@ enum IOResult {
 /// Used only from its connection's queue.
 protocol Transport: AnyObject {
     var fd: Int32 { get }
+    /// False while a TLS handshake is still under way (it runs inside the first reads and writes).
+    var handshakeComplete: Bool { get }
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult
     func write(_ bytes: UnsafeRawBufferPointer) -> IOResult
     /// Ends our sending side (TLS close_notify, then a TCP FIN) while still reading.
@@ -27,6 +29,8 @@ final class PlainTransport: Transport {
     let fd: Int32
 
     init(fd: Int32) { self.fd = fd }
+
+    var handshakeComplete: Bool { true }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, 0)
@@ -56,6 +60,8 @@ final class TLSTransport: Transport {
         self.fd = fd
         self.session = session
     }
+
+    var handshakeComplete: Bool { ds_tls_handshake_done(session) == 1 }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         map(ds_tls_read(session, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(min(buffer.count, Int(Int32.max)))))

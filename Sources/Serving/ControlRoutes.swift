@@ -13,9 +13,12 @@ struct ControlRoutes: Sendable {
     let logger: Logger
 
     func register(on router: inout MeteredRouter) {
-        router.post("/v2/repository/index") { [self] request in
+        // The token is checked on the head too, so a client without it gets 401 before 100 Continue and before
+        // sending (or us reading) a body; the handlers check again.
+        let precheck: HTTPPrecheck = { [self] head throws(HTTPError) in try authorize(head) }
+        router.post("/v2/repository/index", precheck: precheck) { [self] request in
             try respond(request) {
-                try authorize(request)
+                try authorize(request.head)
                 let loaded = Dictionary(repository.loaded.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
                 let failures = repository.loadFailures
                 let entries = try repository.modelNames().map { name -> String in
@@ -28,9 +31,9 @@ struct ControlRoutes: Sendable {
                 return .json(.ok, "[" + entries.joined(separator: ",") + "]")
             }
         }
-        router.post("/v2/repository/models/{name}/load") { [self] request in
+        router.post("/v2/repository/models/{name}/load", precheck: precheck) { [self] request in
             try await respondAsync(request) {
-                try authorize(request)
+                try authorize(request.head)
                 let name = request.pathParameters["name"] ?? ""
                 // Loading takes seconds of file reading and compiling: not on the inference workers. A failure is a
                 // 500 (ErrorAnswers logs it); the version that was serving, if any, stays.
@@ -39,9 +42,9 @@ struct ControlRoutes: Sendable {
                 return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#)
             }
         }
-        router.post("/v2/repository/models/{name}/unload") { [self] request in
+        router.post("/v2/repository/models/{name}/unload", precheck: precheck) { [self] request in
             try respond(request) {
-                try authorize(request)
+                try authorize(request.head)
                 let name = request.pathParameters["name"] ?? ""
                 try repository.unload(name)
                 logger.info("unloaded model \(name) on request")
@@ -57,8 +60,8 @@ struct ControlRoutes: Sendable {
         }
     }
 
-    private func authorize(_ request: HTTPRequest) throws {
-        let given = request.headers["Authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+    private func authorize(_ head: HTTPRequestHead) throws(HTTPError) {
+        let given = head.headers["Authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
         guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else {
             throw HTTPError(.unauthorized, "the control API needs 'Authorization: Bearer <admin token>'",
                             headers: ["WWW-Authenticate": "Bearer"])

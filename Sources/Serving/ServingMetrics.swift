@@ -110,8 +110,9 @@ struct MeteredRouter {
         routes.append("GET \(pattern)")
     }
 
-    mutating func post(_ pattern: String, maxBodySize: Int? = nil, _ handler: @escaping HTTPHandler) {
-        router.post(pattern, maxBodySize: maxBodySize, metrics.instrument(route: pattern, handler))
+    /// `precheck` refusals are answered before the handler (and its metrics) run.
+    mutating func post(_ pattern: String, maxBodySize: Int? = nil, precheck: HTTPPrecheck? = nil, _ handler: @escaping HTTPHandler) {
+        router.post(pattern, maxBodySize: maxBodySize, precheck: precheck, metrics.instrument(route: pattern, handler))
         routes.append("POST \(pattern)")
     }
 }

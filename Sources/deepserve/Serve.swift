@@ -58,6 +58,10 @@ struct Serve: AsyncParsableCommand {
                                      demoPage: api.demoPage, logger: logger)
         var router = Router()
         service.register(on: &router)
+        // Every connection is a file descriptor: a soft limit of 1,024 would cap us below --max-connections.
+        if let files = HTTPServer.raiseOpenFileLimit(), self.limits.maxConnections > files - 64 {
+            logger.warning("the open-file limit is \(files), below --max-connections \(self.limits.maxConnections) plus model files: connections past it wait")
+        }
 
         let server = try HTTPServer(
             configuration: .init(

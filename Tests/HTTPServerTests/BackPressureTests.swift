@@ -23,8 +23,23 @@ final class BackPressureTests: XCTestCase {
         let client = try TestClient(port: server.port, timeout: 5)
         client.setReceiveBuffer(64 * 1024)
         client.send("GET /firehose HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        Thread.sleep(forTimeInterval: 0.3)
-        let whileStalled = produced.withLock { $0 }
+        // The producer must start, then stall: the count stops moving while the client reads nothing. A producer that
+        // never started, or one that ran to the end, fails here.
+        let started = Date()
+        var whileStalled = produced.withLock { $0 }
+        var unchangedSince = Date()
+        while Date().timeIntervalSince(started) < 10 {
+            Thread.sleep(forTimeInterval: 0.05)
+            let now = produced.withLock { $0 }
+            if now != whileStalled {
+                whileStalled = now
+                unchangedSince = Date()
+            } else if whileStalled > 0 && Date().timeIntervalSince(unchangedSince) >= 0.3 {
+                break
+            }
+        }
+        XCTAssertGreaterThan(whileStalled, 0, "the producer started")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(unchangedSince), 0.3, "the producer stalled")
         // Kernel socket buffers plus our watermark, far below what the producer wanted to send.
         XCTAssertLessThan(whileStalled, 8 * 1024 * 1024)
         let response = try XCTUnwrap(client.readUntilClose())

@@ -73,4 +73,42 @@ final class LogOutputTests: XCTestCase {
         XCTAssertEqual((early + rest).split(separator: "\n").count, 71, "every line exactly once")
         XCTAssertTrue(rest.hasSuffix("last\n"))
     }
+
+    /// A client's text in a text line can't forge lines (CR LF), drive a terminal (ESC, C1) or pass for more fields.
+    func testTextLinesEscapeControlCharactersAndQuoteFields() throws {
+        let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))
+        let logger = Logger(label: "t") { LineLogHandler(label: $0, format: .text, output: output) }
+        logger.info("GET /a\r\n2026-01-01T00:00:00+0000 info fake: forged \u{1b}[31mred\u{9b}2J", metadata: [
+            "path": "/a b\"c=d", "plain": "x\\y", "empty": "",
+        ])
+        output.flush()
+        let text = available()
+        XCTAssertEqual(text.split(separator: "\n", omittingEmptySubsequences: false).count, 2, "one line and its newline: \(text)")
+        XCTAssertFalse(text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B || $0 == "\r" }, text)
+        XCTAssertTrue(text.contains(#" empty="" path="/a b\"c=d" plain=x\\y GET /a\r\n2026-"#), text)
+        XCTAssertTrue(text.hasSuffix(#"forged \u{1b}[31mred\u{9b}2J"# + "\n"), text)
+    }
+
+    /// The same through the server's access log: a path of encoded CR LF and ESC stays on its one line.
+    func testAccessLogLineOfAForgingPathIsOneLine() throws {
+        let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))
+        var logger = Logger(label: "deepserve.http") { LineLogHandler(label: $0, format: .text, output: output) }
+        logger.logLevel = .info
+        var router = Router()
+        router.get("/hello") { _ in .text(.ok, "hello") }
+        let server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, limits: .testDefaults), router: router, logger: logger)
+        let client = try TestClient(port: server.port)
+        client.send("GET /x%0d%0a2026-01-01T00:00:00+0000%20info%20deepserve.http:%20GET%20/admin%20200%1b%5b2J HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 404)
+        var text = ""
+        for _ in 0..<100 where !text.contains("404") {
+            output.flush()
+            text += available()
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let lines = text.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, text)
+        XCTAssertFalse(text.unicodeScalars.contains { $0.value == 0x1B || $0 == "\r" }, text)
+        XCTAssertTrue(text.contains(#"path="/x\r\n2026-01-01T00:00:00+0000 info deepserve.http: GET /admin 200\u{1b}[2J""#), text)
+    }
 }

@@ -17,6 +17,8 @@ void ds_tls_session_free(void *session);
 // > 0: bytes moved; DS_TLS_CLOSED: peer closed; otherwise one of the negative codes above.
 int ds_tls_read(void *session, uint8_t *buffer, int length);
 int ds_tls_write(void *session, const uint8_t *buffer, int length);
+// 1 once the handshake has finished, else 0.
+int ds_tls_handshake_done(void *session);
 // Sends close_notify, best effort (non-blocking).
 void ds_tls_shutdown(void *session);
 
@@ -38,5 +40,8 @@ int ds_gunzip(const uint8_t *input, size_t length, size_t limit, uint8_t **outpu
 // ---- sockets ----
 // accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC (Glibc's Swift overlay hides accept4 behind _GNU_SOURCE).
 int ds_accept_nonblocking(int fd);
+// 1 when the peer has closed or reset the connection (POLLRDHUP, POLLHUP or POLLERR), even with unread bytes waiting;
+// 0 while it is open. Never blocks.
+int ds_peer_closed(int fd);
 
 #endif
