@@ -3,10 +3,15 @@
 # Usage: scripts/fuzz.sh TARGET [SECONDS] [extra libFuzzer flags...]
 #   http-parser  HTTPRequestParser: split-invariance, limits, no traps (Fuzz/HTTPParser)
 #   multipart    MultipartFormData: no traps, parts round-trip (Fuzz/MultipartFormData)
+#   request-bodies  generate and sample JSON bodies: in range or refused (Fuzz/RequestBodies)
+#   kserve-v2    KServe V2 infer JSON and binary framing: bytes match shapes or refused (Fuzz/KServeV2)
+#   model-config config.json with its image preprocessing: decodes or refused (Fuzz/ModelConfig)
+# Serving's decoders are compiled with the few Engine/Imaging files they use as one module: the script copies them
+# into .fuzz/TARGET/src without their `import Engine`/`import Imaging`/`import HTTPServer` lines.
 # Crashes land in .fuzz/TARGET/artifacts; the corpus grows in .fuzz/TARGET/corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh http-parser|multipart [SECONDS]}"; shift
+target="${1:?usage: scripts/fuzz.sh http-parser|multipart|request-bodies|kserve-v2|model-config [SECONDS]}"; shift
 seconds="${1:-60}"; shift || true
 out=".fuzz/$target"
 mkdir -p "$out/corpus" "$out/artifacts"
@@ -24,8 +29,38 @@ multipart)
     sources=("$src/MultipartFormData.swift" "$src/HTTPHeaders.swift" Fuzz/MultipartFormData/main.swift)
     printf 'hpre\r\n--Ba\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--Ba\r\n\r\nx\r\n--Ba--\r\n' > "$out/corpus/seed-form"
     max_len=4096 ;;
-*) echo "unknown target $target (http-parser or multipart)" >&2; exit 2 ;;
+request-bodies)
+    sources=(Sources/Serving/ClientNumber.swift Sources/Serving/ServingError.swift Sources/Serving/ModelConfig.swift
+             Sources/Serving/Requests/GenerateRequest.swift Sources/Serving/Requests/SampleRequest.swift
+             Sources/Serving/Requests/SplitMix64.swift Sources/Serving/Requests/JSONBody.swift Fuzz/RequestBodies/main.swift)
+    printf '\x00{"prompt":"To be","max_tokens":5,"temperature":0.5,"top_k":3,"top_p":0.9,"seed":18446744073709551615,"stop":["x"]}' > "$out/corpus/seed-generate"
+    printf '\x81{"interpolate":{"from":1,"to":2,"steps":4}}' > "$out/corpus/seed-interpolate"
+    printf '\x03{"latent":[[0.5]],"count":2,"seed":7}' > "$out/corpus/seed-latent"
+    max_len=4096 ;;
+kserve-v2)
+    sources=(Sources/Serving/ClientNumber.swift Sources/Serving/ServingError.swift Sources/Serving/Requests/JSONBody.swift
+             Sources/Serving/Requests/InferenceBody.swift Sources/Serving/TensorJSON.swift Sources/Engine/Core/Tensor.swift
+             Sources/Engine/Core/TensorStorage.swift Sources/Engine/Core/DataType.swift Fuzz/KServeV2/main.swift)
+    printf '\n{"inputs":[{"name":"x","shape":[2,2],"datatype":"INT64","data":[[1,-2],[3,9223372036854775807]]}],"outputs":[{"name":"y"}]}' > "$out/corpus/seed-json"
+    printf '74\n{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}\x00\x00\x80\x3f\x00\x00\x00\x40' > "$out/corpus/seed-binary"
+    max_len=4096 ;;
+model-config)
+    sources=(Sources/Serving/ModelConfig.swift Sources/Imaging/Image+Tensor.swift Sources/Imaging/Image.swift
+             Sources/Imaging/Image+Resize.swift Fuzz/ModelConfig/main.swift)
+    for model in models/*/; do cp "$model/config.json" "$out/corpus/seed-$(basename "$model")"; done
+    max_len=8192 ;;
+*) echo "unknown target $target (http-parser, multipart, request-bodies, kserve-v2 or model-config)" >&2; exit 2 ;;
 esac
+# One module from several of the package's modules: drop the imports between them.
+mkdir -p "$out/src"
+rm -f "$out"/src/*.swift
+copies=()
+for file in "${sources[@]}"; do
+    copy="$out/src/$(echo "$file" | tr '/' '_')"
+    sed -E '/^import (Engine|Imaging|HTTPServer|CImaging|CKernels)$/d' "$file" > "$copy"
+    copies+=("$copy")
+done
+sources=("${copies[@]}")
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name FuzzTarget "${sources[@]}" -o "$out/fuzzer"
 exec "$out/fuzzer" "$out/corpus" -artifact_prefix="$out/artifacts/" -max_total_time="$seconds" -print_final_stats=1 \
     -max_len="$max_len" "$@"

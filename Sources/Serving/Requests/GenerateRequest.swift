@@ -23,7 +23,7 @@ struct GenerateRequest {
             throw ServingError.badRequest("\"prompt\" is longer than \(Self.maxPromptCharacters) characters")
         }
         let limit = max(1, defaults?.maxTokensLimit ?? 4000)
-        maxTokens = try ClientNumber.integer(body["max_tokens"], field: "max_tokens", in: 1...limit) ?? min(defaults?.maxTokens ?? 200, limit)
+        maxTokens = try ClientNumber.integer(body["max_tokens"], field: "max_tokens", in: 1...limit) ?? min(max(1, defaults?.maxTokens ?? 200), limit)
         temperature = try ClientNumber.real(body["temperature"], field: "temperature", in: 0...5) ?? defaults?.temperature ?? 1
         topK = try ClientNumber.integer(body["top_k"], field: "top_k", in: 0...Int(Int32.max)) ?? defaults?.topK ?? 0
         topP = try ClientNumber.real(body["top_p"], field: "top_p", in: 0...1, lowerOpen: true) ?? defaults?.topP ?? 1
