@@ -14,6 +14,9 @@ public func fuzzRequestBodies(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
             var defaults = ModelConfig.Generation()
             defaults.maxTokensLimit = [nil, 1, 50, 4000][Int(selector >> 1) & 3]
             defaults.maxTokens = [nil, 0, 10, 1_000_000][Int(selector >> 3) & 3]
+            defaults.topK = [nil, -5][Int(selector >> 5) & 1]
+            defaults.temperature = [nil, -1][Int(selector >> 6) & 1]
+            defaults.topP = [nil, 0][Int(selector >> 6) & 1]
             let request = try GenerateRequest(object, defaults: defaults, accept: nil)
             let limit = max(1, defaults.maxTokensLimit ?? 4000)
             precondition((1...limit).contains(request.maxTokens), "max_tokens \(request.maxTokens) outside 1...\(limit)")

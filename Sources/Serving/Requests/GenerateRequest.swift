@@ -24,9 +24,12 @@ struct GenerateRequest {
         }
         let limit = max(1, defaults?.maxTokensLimit ?? 4000)
         maxTokens = try ClientNumber.integer(body["max_tokens"], field: "max_tokens", in: 1...limit) ?? min(max(1, defaults?.maxTokens ?? 200), limit)
-        temperature = try ClientNumber.real(body["temperature"], field: "temperature", in: 0...5) ?? defaults?.temperature ?? 1
-        topK = try ClientNumber.integer(body["top_k"], field: "top_k", in: 0...Int(Int32.max)) ?? defaults?.topK ?? 0
-        topP = try ClientNumber.real(body["top_p"], field: "top_p", in: 0...1, lowerOpen: true) ?? defaults?.topP ?? 1
+        // The model's defaults come from its config.json: kept inside the same ranges as a client's values.
+        temperature = try ClientNumber.real(body["temperature"], field: "temperature", in: 0...5)
+            ?? min(max(defaults?.temperature ?? 1, 0), 5)
+        topK = try ClientNumber.integer(body["top_k"], field: "top_k", in: 0...Int(Int32.max)) ?? max(defaults?.topK ?? 0, 0)
+        topP = try ClientNumber.real(body["top_p"], field: "top_p", in: 0...1, lowerOpen: true)
+            ?? defaults?.topP.flatMap { $0 > 0 && $0 <= 1 ? $0 : nil } ?? 1
         seed = try ClientNumber.uint64(body["seed"], field: "seed") ?? UInt64.random(in: 0...UInt64.max)
         var stop: [String] = []
         if let value = body["stop"], !(value is NSNull) {
