@@ -103,25 +103,51 @@ public struct Tensor: @unchecked Sendable {
     /// The elements converted to Float (any numeric type).
     public func floatArray() -> [Float] { (0..<count).map { element(at: $0) } }
 
-    /// The elements converted to Int64 (any numeric type; floats truncate).
+    /// The elements converted to Int64: exact for every integer type (UINT64 above `Int64.max`
+    /// wraps to negative, as a C cast; use `uint64Array()` for those), bool as 0/1, floats
+    /// truncated toward zero and saturated, NaN as 0.
     public func int64Array() -> [Int64] {
+        (0..<count).map { int64Element(at: $0) }
+    }
+
+    /// The elements converted to UInt64: exact for every unsigned type and for non-negative signed
+    /// values; negative integers wrap (two's complement, as a C cast), floats truncate and
+    /// saturate (negative to 0), NaN as 0. For serialising UINT64 tensors above `Int64.max`.
+    public func uint64Array() -> [UInt64] {
         (0..<count).map { i in
             switch dataType {
-            case .int64: pointer(as: Int64.self)[i]
-            case .int32: Int64(pointer(as: Int32.self)[i])
-            case .uint64: Int64(truncatingIfNeeded: pointer(as: UInt64.self)[i])
-            default: Int64(Double(element(at: i) as Float))
+            case .uint64: pointer(as: UInt64.self)[i]
+            case .float: UInt64(converting: Double(pointer(as: Float.self)[i]))
+            case .double: UInt64(converting: pointer(as: Double.self)[i])
+            default: UInt64(bitPattern: int64Element(at: i))
             }
         }
     }
 
-    /// The elements converted to Double (exact for float32, float64 and integers up to 2^53).
+    /// Element `i` as Int64, exactly for integers (see `int64Array`).
+    func int64Element(at i: Int) -> Int64 {
+        switch dataType {
+        case .int64: pointer(as: Int64.self)[i]
+        case .int32: Int64(pointer(as: Int32.self)[i])
+        case .int16: Int64(pointer(as: Int16.self)[i])
+        case .int8: Int64(pointer(as: Int8.self)[i])
+        case .uint8, .bool: Int64(pointer(as: UInt8.self)[i])
+        case .uint16: Int64(pointer(as: UInt16.self)[i])
+        case .uint32: Int64(pointer(as: UInt32.self)[i])
+        case .uint64: Int64(bitPattern: pointer(as: UInt64.self)[i])
+        case .float: Int64(converting: Double(pointer(as: Float.self)[i]))
+        case .double: Int64(converting: pointer(as: Double.self)[i])
+        }
+    }
+
+    /// The elements converted to Double (exact for float32, float64 and integers up to 2^53; all of int32, uint32).
     public func doubleArray() -> [Double] {
         (0..<count).map { i in
             switch dataType {
             case .double: pointer(as: Double.self)[i]
-            case .int64: Double(pointer(as: Int64.self)[i])
-            default: Double(element(at: i))
+            case .float: Double(pointer(as: Float.self)[i])
+            case .uint64: Double(pointer(as: UInt64.self)[i])
+            default: Double(int64Element(at: i))
             }
         }
     }

@@ -221,7 +221,7 @@ struct ArithmeticRange: Operator {
         guard (integer ? di != 0 : d != 0) else { throw KernelError("delta must not be zero") }
         let exactCount = integer ? ((Double(li) - Double(si)) / Double(di)).rounded(.up) : ((l - s) / d).rounded(.up)
         guard exactCount.isFinite, exactCount <= Double(1 << 28) else { throw KernelError("a range of \(exactCount) elements is too large") }
-        let count = max(0, Int(exactCount))
+        let count = exactCount > 0 ? Int(exactCount) : 0
         let out = try workspace.allocate(start.dataType, [count])
         switch start.dataType {
         case .float:
@@ -230,9 +230,10 @@ struct ArithmeticRange: Operator {
         case .double:
             for i in 0..<count { out.pointer(as: Double.self)[i] = s + Double(i) * d }
         case .int64:
-            for i in 0..<count { out.pointer(as: Int64.self)[i] = si + Int64(i) * di }
+            // Integer ranges wrap rather than trap near the type's limits (the count is exact to 2^28).
+            for i in 0..<count { out.pointer(as: Int64.self)[i] = si &+ Int64(i) &* di }
         case .int32:
-            for i in 0..<count { out.pointer(as: Int32.self)[i] = Int32(truncatingIfNeeded: si + Int64(i) * di) }
+            for i in 0..<count { out.pointer(as: Int32.self)[i] = Int32(truncatingIfNeeded: si &+ Int64(i) &* di) }
         default:
             throw KernelError("Range does not support \(start.dataType)")
         }
