@@ -20,7 +20,7 @@ extension Tensor {
     /// A copy of rows `range` of the first axis.
     public func rows(_ range: Range<Int>) -> Tensor {
         precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
-        let rowBytes = shape.dropFirst().reduce(1, *) * dataType.size
+        let rowBytes = Self.elementCount(Array(shape.dropFirst())) * dataType.size
         let out = Tensor(uninitialized: dataType, shape: [range.count] + shape.dropFirst())
         out.storage.bytes.copyMemory(from: storage.bytes + range.lowerBound * rowBytes, byteCount: range.count * rowBytes)
         return out

@@ -9,14 +9,20 @@ public struct Tensor: @unchecked Sendable {
     var storage: TensorStorage
 
     init(dataType: DataType, shape: [Int], storage: TensorStorage) {
-        precondition(storage.byteCount >= shape.reduce(1, *) * dataType.size, "storage too small for shape")
+        precondition(storage.byteCount >= Self.elementCount(shape) * dataType.size, "storage too small for shape")
         self.dataType = dataType
         self.shape = shape
         self.storage = storage
     }
 
-    /// Number of elements.
-    public var count: Int { shape.reduce(1, *) }
+    /// Number of elements. An empty tensor may have huge other dimensions ([0, 2^40, 2^40]), so a
+    /// zero is looked for before multiplying.
+    public var count: Int { Self.elementCount(shape) }
+
+    /// The product of `shape`, 0 as soon as a dimension is 0 (without multiplying the others).
+    static func elementCount(_ shape: [Int]) -> Int {
+        shape.contains(0) ? 0 : shape.reduce(1, *)
+    }
     public var rank: Int { shape.count }
 
     /// A tensor of the same data with another shape of the same element count (no copy).
@@ -47,7 +53,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// An uninitialised tensor with fresh storage.
     init(uninitialized dataType: DataType, shape: [Int]) {
-        let storage = TensorStorage(byteCount: shape.reduce(1, *) * dataType.size)
+        let storage = TensorStorage(byteCount: Self.elementCount(shape) * dataType.size)
         self.init(dataType: dataType, shape: shape, storage: storage)
     }
 
@@ -71,10 +77,12 @@ public struct Tensor: @unchecked Sendable {
     public init(scalar: Float) { self.init(shape: [], floats: [scalar]) }
 
     init<T>(shape: [Int], copying values: [T], as dataType: DataType) {
-        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        precondition(values.count == Self.elementCount(shape), "\(values.count) values for shape \(shape)")
         precondition(MemoryLayout<T>.size == dataType.size)
         self.init(uninitialized: dataType, shape: shape)
-        values.withUnsafeBytes { storage.bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        values.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress, bytes.count > 0 { storage.bytes.copyMemory(from: base, byteCount: bytes.count) }
+        }
     }
 
     /// A tensor filled with zero bytes (0, 0.0 or false).
