@@ -18,11 +18,8 @@ extension Tensor {
             }
             return Int(dim)
         }
-        let (count, overflow) = shape.reduce((1, false)) { acc, d in
-            let (product, o) = acc.0.multipliedReportingOverflow(by: d)
-            return (product, acc.1 || o)
-        }
-        guard !overflow, count <= Int(Int32.max) else {
+        // The run-time rule too: an empty tensor's other dimensions must not multiply past what a kernel can count.
+        guard let count = try? checkedElementCount(shape), count <= Int(Int32.max) else {
             throw EngineError.invalidModel(reason: "tensor '\(name)' with shape \(shape) is too large")
         }
         let byteCount = count * dataType.size

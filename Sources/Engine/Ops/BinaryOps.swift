@@ -38,7 +38,8 @@ struct BinaryArithmetic: Operator {
         let kind: Kind, a: Tensor, b: Tensor, out: Tensor
 
         func visit<T: NumericElement>(_ type: T.Type) throws {
-            if T.isInteger, kind.divides, UnsafePointer(b.pointer(as: T.self)).containsZero(count: b.count) {
+            // With a non-empty output every divisor is used at least once, so any zero is a real division by zero.
+            if T.isInteger, kind.divides, out.count > 0, UnsafePointer(b.pointer(as: T.self)).containsZero(count: b.count) {
                 throw RunInterruption.divisionByZero
             }
             switch kind {

@@ -33,6 +33,7 @@ struct BatchNormalization: Operator {
         let (scale, bias, mean, variance) = (parameters[0].pointer(as: Float.self), parameters[1].pointer(as: Float.self),
                                              parameters[2].pointer(as: Float.self), parameters[3].pointer(as: Float.self))
         let out = try workspace.allocate(.float, x.shape)
+        if out.count == 0 { return [out] }   // empty: no planes to loop over, however many the shape claims
         let size = x.shape.dropFirst(2).reduce(1, *)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for plane in 0..<(x.shape[0] * channels) {
@@ -61,6 +62,7 @@ struct InstanceNormalization: Operator {
             throw KernelError("scale \(scale.shape) and B \(bias.shape) must have one value per channel of \(x.shape)")
         }
         let out = try workspace.allocate(.float, x.shape)
+        if out.count == 0 { return [out] }   // empty: no planes to loop over, however many the shape claims
         let channels = x.shape[1], size = x.shape.dropFirst(2).reduce(1, *)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         let ps = scale.pointer(as: Float.self), pb = bias.pointer(as: Float.self)
@@ -147,6 +149,7 @@ struct Softmax: Operator {
         try x.expect(.float, role: "input")
         let axis = try normalizedAxis(self.axis, rank: x.rank)
         let out = try workspace.allocate(.float, x.shape)
+        if out.count == 0 { return [out] }   // [2^30, 0, 2^29] must not loop 2^59 times over nothing
         let (outer, length, inner): (Int, Int, Int) = flattensTrailingAxes
             ? (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
             : (x.shape[..<axis].reduce(1, *), x.rank == 0 ? 1 : x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))

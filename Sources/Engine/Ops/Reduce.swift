@@ -162,6 +162,7 @@ struct ArgExtreme: Operator {
         var shape = x.shape
         if keepDims { shape[axis] = 1 } else { shape.remove(at: axis) }
         let out = try workspace.allocate(.int64, shape)
+        if out.count == 0 { return [out] }
         let values = x.floatArray()
         for o in 0..<outer {
             for i in 0..<inner {

@@ -186,6 +186,7 @@ struct Resize: Operator {
         var shape = x.shape
         shape[axis] = taps.count
         let out = try workspace.allocate(.float, shape)
+        if out.count == 0 { return out }
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), length = x.shape[axis]
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
         for o in 0..<outer {
