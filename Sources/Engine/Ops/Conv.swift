@@ -41,7 +41,7 @@ struct Conv: ActivationFusing {
         let w4 = w.rank == 3 ? [w.shape[0], w.shape[1], 1, w.shape[2]] : w.shape
         let (batch, channels, height, width) = (x4[0], x4[1], x4[2], x4[3])
         let outChannels = w4[0]
-        guard channels == w4[1] * group, outChannels % group == 0 else {
+        guard channels % group == 0, channels / group == w4[1], outChannels % group == 0 else {   // no product: it could overflow
             throw KernelError("X has \(channels) channels but W \(w.shape) with group \(group) expects \(w4[1] * group)")
         }
         if let bias {

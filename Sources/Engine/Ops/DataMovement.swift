@@ -255,7 +255,8 @@ struct Pad: Operator {
         let axes = try inputs.optional(3).map { try indexList($0, role: "axes").map { try normalizedAxis($0, rank: rank) } }
             ?? Array(0..<rank)
         guard given.count == 2 * axes.count else { throw KernelError("pads has \(given.count) values for \(axes.count) axes") }
-        guard given.allSatisfy({ abs($0) <= 1 << 31 }) else { throw KernelError("pads \(given) are out of range") }
+        // A range, not abs: abs(Int.min) traps.
+        guard given.allSatisfy({ (-(1 << 31)...(1 << 31)).contains($0) }) else { throw KernelError("pads \(given) are out of range") }
         var begin = [Int](repeating: 0, count: rank), end = [Int](repeating: 0, count: rank)
         for (i, axis) in axes.enumerated() {
             begin[axis] = given[i]

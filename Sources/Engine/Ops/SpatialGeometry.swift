@@ -27,7 +27,8 @@ struct SpatialWindow: Sendable {
         if requireKernel && kernel == nil { throw context.invalid("kernel_shape", "is required") }
         // Bounds that keep the window arithmetic far from overflow; no real network comes close.
         for (name, values) in [("kernel_shape", kernel), ("strides", strides), ("dilations", dilations), ("pads", pads)] {
-            if let values, values.contains(where: { abs($0) > 1 << 24 }) { throw context.invalid(name, "is out of range: \(values)") }
+            // A range, not abs: abs(Int.min) traps.
+            if let values, values.contains(where: { !(-(1 << 24)...(1 << 24)).contains($0) }) { throw context.invalid(name, "is out of range: \(values)") }
         }
         if let kernel, kernel.contains(where: { $0 <= 0 }) { throw context.invalid("kernel_shape", "must be positive, is \(kernel)") }
         if let strides, strides.contains(where: { $0 <= 0 }) { throw context.invalid("strides", "must be positive, is \(strides)") }
