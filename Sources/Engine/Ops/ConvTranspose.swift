@@ -38,6 +38,7 @@ struct ConvTranspose: ActivationFusing {
         let bias = inputs.optional(2)
         try x.expect(.float, role: "X")
         try w.expect(.float, role: "W")
+        try bias?.expect(.float, role: "B")
         guard (3...4).contains(x.rank), x.rank == w.rank else {
             throw KernelError("X \(x.shape) and W \(w.shape) must both be 3-d or 4-d")
         }

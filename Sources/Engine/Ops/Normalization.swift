@@ -58,6 +58,8 @@ struct InstanceNormalization: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0), scale = try inputs.required(1), bias = try inputs.required(2)
         try x.expect(.float, role: "input")
+        try scale.expect(.float, role: "scale")
+        try bias.expect(.float, role: "B")
         guard x.rank >= 2, scale.count == x.shape[1], bias.count == x.shape[1] else {
             throw KernelError("scale \(scale.shape) and B \(bias.shape) must have one value per channel of \(x.shape)")
         }
@@ -90,6 +92,15 @@ struct LayerNormalization: Operator {
         try x.expect(.float, role: "X")
         let axis = try normalizedAxis(self.axis, rank: x.rank)
         let normShape = Array(x.shape[axis...])
+        // Read through broadcasting below: a scale or bias that does not broadcast to the normalised
+        // shape would be read out of bounds.
+        for (role, tensor) in [("Scale", scale), ("B", bias)] {
+            guard let tensor else { continue }
+            try tensor.expect(.float, role: role)
+            guard try Broadcast.shape([normShape, tensor.shape]) == normShape else {
+                throw KernelError("\(role) \(tensor.shape) does not broadcast to the normalised shape \(normShape)")
+            }
+        }
         let size = normShape.reduce(1, *), rows = x.count / max(size, 1)
         // Scale and bias broadcast to the normalised shape.
         let scaleFull = try workspace.allocate(.float, normShape)

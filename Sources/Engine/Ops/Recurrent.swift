@@ -72,7 +72,9 @@ struct Recurrent: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         var x = try inputs.required(0)
         let w = try inputs.required(1), r = try inputs.required(2)
-        for (role, tensor) in [("X", x), ("W", w), ("R", r)] { try tensor.expect(.float, role: role) }
+        // Every tensor below is read as float32: another element type would be read out of bounds.
+        let optionalFloats = [("B", 3), ("initial_h", 5), ("initial_c", 6), ("P", 7)].compactMap { role, index in inputs.optional(index).map { (role, $0) } }
+        for (role, tensor) in [("X", x), ("W", w), ("R", r)] + optionalFloats { try tensor.expect(.float, role: role) }
         guard x.rank == 3 else { throw KernelError("X must be 3-d, got \(x.shape)") }
         if batchMajor { x = try Transpose(perm: [1, 0, 2]).run([x], workspace)[0] }
         let (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
