@@ -49,9 +49,12 @@ struct ConvTranspose: ActivationFusing {
         let dilations = window.dilations ?? Array(repeating: 1, count: rank)
         let extraPadding = outputPadding ?? Array(repeating: 0, count: rank)
         guard kernel.count == rank, strides.count == rank, dilations.count == rank, extraPadding.count == rank,
-              (outputShape?.count ?? rank) >= rank, (window.pads?.count ?? 2 * rank) == 2 * rank else {
+              (outputShape?.count ?? rank) >= rank, (window.pads?.count ?? 2 * rank) == 2 * rank,
+              kernel.allSatisfy({ (1...(1 << 24)).contains($0) }) else {
             throw KernelError("kernel, strides, dilations, output_padding and output_shape must have \(rank) values, pads \(2 * rank)")
         }
+        // Bounds that keep stride · (size − 1) from overflowing (an empty batch may claim any size).
+        guard spatial.allSatisfy({ $0 <= 1 << 31 }) else { throw KernelError("spatial size \(spatial) is out of range") }
         let (batch, channels) = (x.shape[0], x.shape[1])
         let coutPerGroup = w.shape[1], outChannels = coutPerGroup * group
         guard w.shape[0] == channels, channels % group == 0 else {

@@ -60,6 +60,8 @@ struct SpatialWindow: Sendable {
         guard let kernel = kernel ?? weightKernel, kernel.count == rank else {
             throw KernelError("kernel of rank \((kernel ?? weightKernel)?.count ?? 0) does not fit \(rank) spatial dimensions")
         }
+        // A weight given at run time (possibly empty, with huge dimensions) gets the attributes' bounds.
+        guard kernel.allSatisfy({ (1...(1 << 24)).contains($0) }) else { throw KernelError("kernel \(kernel) is out of range") }
         let strides = strides ?? Array(repeating: 1, count: rank)
         let dilations = dilations ?? Array(repeating: 1, count: rank)
         guard strides.count == rank, dilations.count == rank else {
