@@ -47,6 +47,14 @@ final class ZeroSizeTests: XCTestCase {
         }
     }
 
+    func testBatchingEmptyRequestsWhoseRowsOverflowThrows() throws {
+        let huge = Tensor.zeros(.float, shape: [1 << 62, 0])
+        XCTAssertThrowsError(try Tensor.concatenate([huge, huge])) { error in
+            guard case .invalidInput? = error as? EngineError else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(try Tensor.concatenate([Tensor.zeros(.float, shape: [0, 3]), Tensor.zeros(.float, shape: [2, 3])]).shape, [2, 3])
+    }
+
     // MARK: Ops
 
     /// Runs one node whose inputs are given (nil: omitted); every dimension is symbolic.

@@ -8,7 +8,20 @@ extension Tensor {
             throw EngineError.invalidInput(node: "batch", opType: "Concat",
                                            reason: "tensors \(parts.map(\.description)) cannot be stacked along axis 0")
         }
-        let out = Tensor(uninitialized: first.dataType, shape: [parts.reduce(0) { $0 + $1.shape[0] }] + first.shape.dropFirst())
+        // Requests' shapes are not checked yet: empty ones may claim huge first dimensions.
+        var rows = 0
+        for part in parts {
+            let (sum, overflow) = rows.addingReportingOverflow(part.shape[0])
+            guard !overflow, part.shape[0] >= 0 else {
+                throw EngineError.invalidInput(node: "batch", opType: "Concat", reason: "the batch's first dimensions add up to more than can be counted")
+            }
+            rows = sum
+        }
+        let shape = [rows] + first.shape.dropFirst()
+        guard (try? checkedElementCount(shape)) != nil else {
+            throw EngineError.invalidInput(node: "batch", opType: "Concat", reason: "a batch of shape \(shape) has more elements than can be counted")
+        }
+        let out = Tensor(uninitialized: first.dataType, shape: shape)
         var offset = 0
         for part in parts {
             (out.storage.bytes + offset).copyMemory(from: part.storage.bytes, byteCount: part.byteCount)
