@@ -90,7 +90,7 @@ struct LayerNormalization: Operator {
         let x = try inputs.required(0), scale = try inputs.required(1)
         let bias = inputs.optional(2)
         try x.expect(.float, role: "X")
-        let axis = try normalizedAxis(self.axis, rank: x.rank)
+        let axis = try normalizedAxis(self.axis, rank: x.rank, allowingScalar: true)
         let normShape = Array(x.shape[axis...])
         // Read through broadcasting below: a scale or bias that does not broadcast to the normalised
         // shape would be read out of bounds.
@@ -156,14 +156,15 @@ struct Softmax: Operator {
     }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
-        let x = try inputs.required(0)
-        try x.expect(.float, role: "input")
+        let given = try inputs.required(0)
+        try given.expect(.float, role: "input")
+        let x = given.rank == 0 ? given.reshaped([1]) : given   // a scalar is one element along axis 0
         let axis = try normalizedAxis(self.axis, rank: x.rank)
         let out = try workspace.allocate(.float, x.shape)
         if out.count == 0 { return [out] }   // [2^30, 0, 2^29] must not loop 2^59 times over nothing
         let (outer, length, inner): (Int, Int, Int) = flattensTrailingAxes
             ? (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
-            : (x.shape[..<axis].reduce(1, *), x.rank == 0 ? 1 : x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+            : (x.shape[..<axis].reduce(1, *), x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for o in 0..<outer {
             for i in 0..<inner {
@@ -185,6 +186,6 @@ struct Softmax: Operator {
                 }
             }
         }
-        return [out]
+        return [out.reshaped(given.shape)]
     }
 }

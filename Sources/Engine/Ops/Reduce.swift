@@ -31,13 +31,13 @@ struct Reduce: Operator {
             if noopWithEmptyAxes { return [x] }
             axes = Array(0..<x.rank)
         }
-        let reduced = Set(try axes.map { try normalizedAxis($0, rank: x.rank) })
+        let reduced = Set(try axes.map { try normalizedAxis($0, rank: x.rank, allowingScalar: true) })
         let keptShape = x.shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
         let outShape = keepDims ? keptShape : x.shape.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
         let outCount = keptShape.reduce(1, *)
         let out = try workspace.allocate(x.dataType, outShape)
         if x.dataType == .int64 || x.dataType == .int32, let result = reduceIntegers(x, isBool: isBool, keptShape: keptShape, outCount: outCount,
-                                                                                    groupSize: reduced.reduce(1) { $0 * x.shape[$1] }) {
+                                                                                    groupSize: reduced.reduce(1) { $0 * ($1 < x.rank ? x.shape[$1] : 1) }) {
             for i in 0..<outCount {
                 if x.dataType == .int64 {
                     out.pointer(as: Int64.self)[i] = result[i]
@@ -69,7 +69,7 @@ struct Reduce: Operator {
                 }
             }
         }
-        let groupSize = Double(Swift.max(1, reduced.reduce(1) { $0 * x.shape[$1] }))
+        let groupSize = Double(Swift.max(1, reduced.reduce(1) { $0 * ($1 < x.rank ? x.shape[$1] : 1) }))
         for i in 0..<outCount {
             var v = accumulator[i]
             switch kind {
