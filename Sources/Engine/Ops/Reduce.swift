@@ -22,13 +22,14 @@ struct Reduce: Operator {
     }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
-        var x = try inputs.required(0)
+        let given = try inputs.required(0)
+        var x = given
         let isBool = x.dataType == .bool
         if isBool { x = try convert(x, to: .int32, workspace) }
         try x.expect(.float, .int64, .int32, .double, role: "data")
         var axes = try attributeAxes ?? inputs.optional(1).map { try indexList($0, role: "axes") } ?? []
         if axes.isEmpty {
-            if noopWithEmptyAxes { return [x] }
+            if noopWithEmptyAxes { return [given] }   // as given: a bool input stays bool
             axes = Array(0..<x.rank)
         }
         let reduced = Set(try axes.map { try normalizedAxis($0, rank: x.rank, allowingScalar: true) })
