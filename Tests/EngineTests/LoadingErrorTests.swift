@@ -101,12 +101,206 @@ final class LoadingErrorTests: XCTestCase {
 
     func testHugeDimensionsDoNotAllocate() throws {
         var model = reluModel()
+        model.initializers.append(tensorProto("huge", type: 1, dims: [1 << 30, 1 << 30]))
+        guard case .invalidModel(let reason)? = loadError(try model.data()) else { return XCTFail("expected invalidModel") }
+        XCTAssertTrue(reason.contains("'huge'") && reason.contains("too large"), reason)
+    }
+
+    // MARK: Valid protobuf, broken tensors
+
+    private func tensorProto(_ name: String, type: Int32, dims: [Int64]) -> Onnx_TensorProto {
         var tensor = Onnx_TensorProto()
-        tensor.name = "huge"
-        tensor.dataType = 1
-        tensor.dims = [1 << 30, 1 << 30]
+        (tensor.name, tensor.dataType, tensor.dims) = (name, type, dims)
+        return tensor
+    }
+
+    /// The model with one extra initializer, and the error loading it gives.
+    private func errorWithInitializer(_ tensor: Onnx_TensorProto, file: StaticString = #filePath, line: UInt = #line) throws -> EngineError? {
+        var model = reluModel()
         model.initializers.append(tensor)
-        guard case .invalidModel? = loadError(try model.data()) else { return XCTFail("expected invalidModel") }
+        return loadError(try model.data(), file: file, line: line)
+    }
+
+    func testDimensionProductThatOverflowsIsRefusedBeforeMultiplying() throws {
+        let max = Int64(Int32.max)
+        guard case .invalidModel(let reason)? = try errorWithInitializer(tensorProto("t", type: 1, dims: [max, max, max, max])) else {
+            return XCTFail("expected invalidModel")
+        }
+        XCTAssertTrue(reason.contains("too large"), reason)
+    }
+
+    func testEmptyTensorWithHugeDimensionsIsRefused() throws {
+        // It holds nothing, but kernels would multiply its other dimensions: 2^31 · 2^31 · 2^31 overflows.
+        let max = Int64(Int32.max)
+        guard case .invalidModel(let reason)? = try errorWithInitializer(tensorProto("t", type: 1, dims: [0, max, max, max])) else {
+            return XCTFail("expected invalidModel")
+        }
+        XCTAssertTrue(reason.contains("too large"), reason)
+    }
+
+    func testNegativeAndOutOfRangeDimensionsAreRefused() throws {
+        for dim: Int64 in [-1, Int64.min, Int64(Int32.max) + 1] {
+            var tensor = tensorProto("t", type: 1, dims: [dim, 4])
+            tensor.rawData = Data(count: 16)
+            guard case .invalidModel(let reason)? = try errorWithInitializer(tensor) else { return XCTFail("dimension \(dim)") }
+            XCTAssertTrue(reason.contains("dimension \(dim)"), reason)
+        }
+    }
+
+    func testRawDataShorterOrLongerThanTheDimensions() throws {
+        for byteCount in [0, 15, 17, 1000] {
+            var tensor = tensorProto("t", type: 1, dims: [2, 2])
+            tensor.rawData = Data(count: byteCount)
+            guard case .invalidModel(let reason)? = try errorWithInitializer(tensor) else { return XCTFail("\(byteCount) bytes") }
+            XCTAssertTrue(reason.contains("needs 16 bytes, raw_data has \(byteCount)"), reason)
+        }
+    }
+
+    func testTypedFieldWithTheWrongValueCount() throws {
+        var tensor = tensorProto("t", type: 7, dims: [4])
+        tensor.int64Data = [1, 2, 3]
+        guard case .invalidModel(let reason)? = try errorWithInitializer(tensor) else { return XCTFail() }
+        XCTAssertTrue(reason.contains("needs 4 values, int64_data has 3"), reason)
+    }
+
+    func testUnsupportedAndUnknownTensorTypes() throws {
+        XCTAssertEqual(try errorWithInitializer(tensorProto("s", type: 8, dims: [1])), .unsupportedDataType("string", context: "tensor 's'"))
+        XCTAssertEqual(try errorWithInitializer(tensorProto("u", type: 99, dims: [1])), .unsupportedDataType("type 99", context: "tensor 'u'"))
+    }
+
+    func testUnnamedInitializer() throws {
+        XCTAssertEqual(try errorWithInitializer(tensorProto("", type: 1, dims: [0])), .invalidModel(reason: "an initializer has no name"))
+    }
+
+    // MARK: Valid protobuf, broken graphs
+
+    func testValueProducedTwice() throws {
+        var model = reluModel()
+        model.node("Relu", ["x"], ["y"], name: "again")
+        guard case .invalidModel(let reason)? = loadError(try model.data()) else { return XCTFail() }
+        XCTAssertTrue(reason.contains("'y'") && reason.contains("more than once"), reason)
+    }
+
+    func testNodeReadingAValueNothingProduces() throws {
+        var model = reluModel()
+        model.node("Add", ["y", "ghost"], ["z"], name: "adder")
+        XCTAssertEqual(loadError(try model.data()), .missingValue(name: "ghost", node: "node 'adder' (Add)"))
+    }
+
+    func testAbsurdOpsetsAreRefused() throws {
+        for opset in [0, -3, 1_000_000, Int(Int64.max)] {
+            var model = reluModel()
+            model.opset = opset
+            guard case .invalidModel(let reason)? = loadError(try model.data()) else { return XCTFail("opset \(opset)") }
+            XCTAssertTrue(reason.contains("opset \(opset)"), reason)
+        }
+    }
+
+    func testUnknownOperatorWithoutANameIsNamedByItsPosition() throws {
+        var model = reluModel()
+        model.nodes[0].opType = "NoSuchOp"
+        model.nodes[0].name = ""
+        XCTAssertEqual(loadError(try model.data()), .unsupportedOperator(opType: "NoSuchOp", domain: "", opset: 17, node: "NoSuchOp_0"))
+    }
+
+    func testNoGraphOrIRVersionIsNotAModel() throws {
+        var proto = reluModel().proto
+        proto.irVersion = 0
+        guard case .notAModel? = loadError(try proto.serializedData()) else { return XCTFail() }
+        var empty = Onnx_ModelProto()
+        empty.irVersion = 8
+        guard case .notAModel? = loadError(try empty.serializedData()) else { return XCTFail() }
+    }
+
+    // MARK: Valid protobuf, broken attributes
+
+    /// A one-node model whose node gets `attributes`, and the error loading it gives.
+    private func attributeError(_ opType: String, inputs: [String] = ["x"], outputs: [String] = ["y"],
+                                _ attributes: [Onnx_AttributeProto], file: StaticString = #filePath, line: UInt = #line) throws -> EngineError? {
+        var model = ModelBuilder()
+        model.input("x", [1, 2, 4, 4])
+        for name in outputs { model.output(name, [1]) }
+        model.initializer("w", [2, 2, 3, 3], floats: Array(repeating: 1, count: 36))
+        model.node(opType, inputs, outputs, name: "n", attributes: attributes)
+        return loadError(try model.data(), file: file, line: line)
+    }
+
+    func testAttributesOutOfRangeNameNodeAndAttribute() throws {
+        let cases: [(String, [String], [String], Onnx_AttributeProto, String)] = [
+            ("Gemm", ["x", "x"], ["y"], ModelBuilder.int("transA", 2), "transA"),
+            ("Conv", ["x", "w"], ["y"], ModelBuilder.ints("kernel_shape", [1 << 40, 3]), "kernel_shape"),
+            ("Conv", ["x", "w"], ["y"], ModelBuilder.int("group", 0), "group"),
+            ("Conv", ["x", "w"], ["y"], ModelBuilder.ints("pads", [-1, 0, 0, 0]), "pads"),
+            ("ConvTranspose", ["x", "w"], ["y"], ModelBuilder.ints("output_padding", [Int(Int64.max), 0]), "output_padding"),
+            ("LSTM", ["x", "w", "w"], ["y"], ModelBuilder.int("hidden_size", 1 << 40), "hidden_size"),
+            ("MaxPool", ["x"], ["y"], ModelBuilder.ints("strides", [1, 1]), "kernel_shape"),
+        ]
+        for (opType, inputs, outputs, attribute, name) in cases {
+            guard case .invalidAttribute(let node, let type, let attributeName, _)? = try attributeError(opType, inputs: inputs, outputs: outputs, [attribute]) else {
+                XCTFail("\(opType) \(attribute.name): expected invalidAttribute")
+                continue
+            }
+            XCTAssertEqual([node, type, attributeName], ["n", opType, name])
+        }
+    }
+
+    func testAttributeOfTheWrongKindNamesIt() throws {
+        var strides = ModelBuilder.ints("strides", [1, 1])
+        strides.type = .floats
+        guard case .invalidAttribute(_, _, let name, let reason)? = try attributeError("Conv", inputs: ["x", "w"], [strides]) else {
+            return XCTFail()
+        }
+        XCTAssertEqual(name, "strides")
+        XCTAssertTrue(reason.contains("must be"), reason)
+    }
+
+    func testCastToAnUnknownType() throws {
+        XCTAssertEqual(try attributeError("Cast", [ModelBuilder.int("to", 1 << 40)]),
+                       .unsupportedDataType(DataType.onnxName(Int32.max), context: "Cast node 'n'"))
+    }
+
+    func testConstantWithoutAValue() throws {
+        guard case .invalidAttribute(_, _, let name, _)? = try attributeError("Constant", inputs: [], []) else { return XCTFail() }
+        XCTAssertEqual(name, "value")
+    }
+
+    /// Structured fuzzing: a valid model with one numeric field replaced by an extreme value, many
+    /// times over. Each either loads and runs or throws an EngineError; none traps.
+    func testExtremeFieldValuesNeverTrap() throws {
+        let extremes: [Int64] = [0, -1, 1, 2, 3, -(1 << 31), (1 << 31) - 1, 1 << 40, Int64.min, Int64.max]
+        var random = TestRandom(seed: 11)
+        func pick() -> Int64 { extremes[min(extremes.count - 1, Int((random.next() + 1) / 2 * Float(extremes.count)))] }
+        var outcomes = (ran: 0, rejected: 0)
+        for trial in 0..<400 {
+            var model = ModelBuilder()
+            model.input("x", ["N", 2, 6, 6])
+            model.output("y", ["N", 3])
+            model.initializer("w", [4, 2, 3, 3], floats: Array(repeating: 0.1, count: 72))
+            model.initializer("shape", [2], int64s: [0, -1])
+            model.initializer("fc", [64, 3], floats: Array(repeating: 0.1, count: 192))
+            var attributes = [ModelBuilder.ints("strides", [1, 1]), ModelBuilder.ints("pads", [0, 0, 0, 0]),
+                              ModelBuilder.ints("dilations", [1, 1]), ModelBuilder.int("group", 1)]
+            switch trial % 5 {
+            case 0: attributes[trial / 5 % 4].ints = attributes[trial / 5 % 4].ints.map { _ in pick() }
+            case 1: attributes[3].i = pick()
+            case 2: model.initializers[1].int64Data = [pick(), pick()]
+            case 3: model.initializers[Int(trial / 5 % 3)].dims = model.initializers[Int(trial / 5 % 3)].dims.map { _ in pick() }
+            default: model.opset = Int(pick())
+            }
+            model.node("Conv", ["x", "w"], ["c"], attributes: attributes)
+            model.node("Reshape", ["c", "shape"], ["f"])
+            model.node("MatMul", ["f", "fc"], ["m"])
+            model.node("Softmax", ["m"], ["y"], attributes: [ModelBuilder.int("axis", Int(trial % 3 == 0 ? pick() : 1))])
+            do {
+                let plan = try model.plan()
+                for size in [0, 1, 2] { _ = try? plan.inferShapes(dynamicSize: size) }
+                outcomes.ran += 1
+            } catch is EngineError {
+                outcomes.rejected += 1
+            }
+        }
+        XCTAssertGreaterThan(outcomes.rejected, 0)
+        print("extreme fields: \(outcomes.ran) loaded, \(outcomes.rejected) rejected with an error")
     }
 
     func testCycleIsRejected() throws {

@@ -82,7 +82,7 @@ final class TensorDecodingTests: XCTestCase {
     }
 
     func testExternalDataMayNotLeaveTheModelFolder() throws {
-        for location in ["../weights.bin", "/etc/passwd", "a/../../weights.bin"] {
+        for location in ["../weights.bin", "/etc/passwd", "a/../../weights.bin", "./../weights.bin", "..", "/"] {
             let (folder, url) = try externalModel(location: location)
             defer { try? FileManager.default.removeItem(at: folder) }
             XCTAssertThrowsError(try Plan(contentsOf: url), location) { error in
@@ -90,6 +90,47 @@ final class TensorDecodingTests: XCTestCase {
                 XCTAssertEqual(tensor, "w")
             }
         }
+    }
+
+    func testExternalDataThroughASymlinkToOutsideIsRefused() throws {
+        let (folder, url) = try externalModel(location: "link.bin")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-outside-\(UUID().uuidString).bin")
+        try Data(count: 64).write(to: outside)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("link.bin"), withDestinationURL: outside)
+        XCTAssertThrowsError(try Plan(contentsOf: url)) { error in
+            guard case .externalData(let tensor, let reason)? = error as? EngineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(tensor, "w")
+            XCTAssertTrue(reason.contains("outside the model's folder"), reason)
+        }
+    }
+
+    func testExternalDataInASymlinkedFolderLeadingOutsideIsRefused() throws {
+        let (folder, url) = try externalModel(location: "shared/weights.bin")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-outside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("weights.bin"), to: outside.appendingPathComponent("weights.bin"))
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("shared"), withDestinationURL: outside)
+        XCTAssertThrowsError(try Plan(contentsOf: url)) { error in
+            guard case .externalData(_, let reason)? = error as? EngineError else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("outside the model's folder"), reason)
+        }
+    }
+
+    func testSymlinksThatStayInsideTheFolderAreFollowed() throws {
+        let (folder, url) = try externalModel(location: "data/link.bin")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("data/link.bin").path, withDestinationPath: "../weights.bin")
+        XCTAssertEqual(try Plan(contentsOf: url).run([:])["y"]?.floatArray(), [1, 2, 3, 4])
+        // And a model opened through a symlinked folder still finds its own data.
+        let alias = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-alias-\(UUID().uuidString)")
+        try FileManager.default.createSymbolicLink(at: alias, withDestinationURL: folder)
+        defer { try? FileManager.default.removeItem(at: alias) }
+        XCTAssertEqual(try Plan(contentsOf: alias.appendingPathComponent("model.onnx")).run([:])["y"]?.floatArray(), [1, 2, 3, 4])
     }
 
     func testExternalDataShorterThanDeclared() throws {

@@ -27,6 +27,14 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case inputShapeMismatch(name: String, expected: String, got: [Int])
     /// A node met inputs it cannot compute on (shapes that do not broadcast, indices out of range…).
     case invalidInput(node: String, opType: String, reason: String)
+    /// An integer Div or Mod node met a zero divisor (ONNX leaves it undefined; the engine refuses it).
+    case divisionByZero(node: String, opType: String)
+    /// The run's deadline passed while (or before) the node ran.
+    case deadlineExceeded(node: String)
+    /// The run was cancelled by its caller while (or before) the node ran.
+    case cancelled(node: String)
+    /// The node would need more memory or work than the run's limits allow.
+    case resourceLimit(node: String, reason: String)
 
     public var description: String {
         switch self {
@@ -56,6 +64,31 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
             "input '\(name)' must have shape \(expected), got \(got)"
         case .invalidInput(let node, let opType, let reason):
             "\(opType) node '\(node)': \(reason)"
+        case .divisionByZero(let node, let opType):
+            "\(opType) node '\(node)': integer division by zero"
+        case .deadlineExceeded(let node):
+            "the run's deadline passed at node '\(node)'"
+        case .cancelled(let node):
+            "the run was cancelled at node '\(node)'"
+        case .resourceLimit(let node, let reason):
+            "node '\(node)' exceeds the run's limits: \(reason)"
+        }
+    }
+
+    /// Whether the request's data caused the error (a client error, HTTP 4xx): its inputs were missing,
+    /// of the wrong type or shape, or held values the model cannot compute on (an index out of range,
+    /// a zero divisor) or that need more than the run's limits allow.
+    ///
+    /// `deadlineExceeded` and `cancelled` are neither the client's data nor the model's fault (the
+    /// serving layer answers 504 or drops the request); everything else is a problem with the model (5xx).
+    public var isCausedByInput: Bool {
+        switch self {
+        case .missingInput, .unknownInput, .inputTypeMismatch, .inputShapeMismatch, .invalidInput, .divisionByZero,
+             .resourceLimit:
+            true
+        case .notAModel, .invalidModel, .unsupportedOperator, .unsupportedDataType, .missingValue, .invalidAttribute,
+             .externalData, .io, .deadlineExceeded, .cancelled:
+            false
         }
     }
 }

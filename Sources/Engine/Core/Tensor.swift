@@ -9,14 +9,20 @@ public struct Tensor: @unchecked Sendable {
     var storage: TensorStorage
 
     init(dataType: DataType, shape: [Int], storage: TensorStorage) {
-        precondition(storage.byteCount >= shape.reduce(1, *) * dataType.size, "storage too small for shape")
+        precondition(storage.byteCount >= Self.elementCount(shape) * dataType.size, "storage too small for shape")
         self.dataType = dataType
         self.shape = shape
         self.storage = storage
     }
 
-    /// Number of elements.
-    public var count: Int { shape.reduce(1, *) }
+    /// Number of elements. An empty tensor may have huge other dimensions ([0, 2^40, 2^40]), so a
+    /// zero is looked for before multiplying.
+    public var count: Int { Self.elementCount(shape) }
+
+    /// The product of `shape`, 0 as soon as a dimension is 0 (without multiplying the others).
+    static func elementCount(_ shape: [Int]) -> Int {
+        shape.contains(0) ? 0 : shape.reduce(1, *)
+    }
     public var rank: Int { shape.count }
 
     /// A tensor of the same data with another shape of the same element count (no copy).
@@ -47,7 +53,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// An uninitialised tensor with fresh storage.
     init(uninitialized dataType: DataType, shape: [Int]) {
-        let storage = TensorStorage(byteCount: shape.reduce(1, *) * dataType.size)
+        let storage = TensorStorage(byteCount: Self.elementCount(shape) * dataType.size)
         self.init(dataType: dataType, shape: shape, storage: storage)
     }
 
@@ -71,10 +77,12 @@ public struct Tensor: @unchecked Sendable {
     public init(scalar: Float) { self.init(shape: [], floats: [scalar]) }
 
     init<T>(shape: [Int], copying values: [T], as dataType: DataType) {
-        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        precondition(values.count == Self.elementCount(shape), "\(values.count) values for shape \(shape)")
         precondition(MemoryLayout<T>.size == dataType.size)
         self.init(uninitialized: dataType, shape: shape)
-        values.withUnsafeBytes { storage.bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        values.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress, bytes.count > 0 { storage.bytes.copyMemory(from: base, byteCount: bytes.count) }
+        }
     }
 
     /// A tensor filled with zero bytes (0, 0.0 or false).
@@ -103,25 +111,51 @@ public struct Tensor: @unchecked Sendable {
     /// The elements converted to Float (any numeric type).
     public func floatArray() -> [Float] { (0..<count).map { element(at: $0) } }
 
-    /// The elements converted to Int64 (any numeric type; floats truncate).
+    /// The elements converted to Int64: exact for every integer type (UINT64 above `Int64.max`
+    /// wraps to negative, as a C cast; use `uint64Array()` for those), bool as 0/1, floats
+    /// truncated toward zero and saturated, NaN as 0.
     public func int64Array() -> [Int64] {
+        (0..<count).map { int64Element(at: $0) }
+    }
+
+    /// The elements converted to UInt64: exact for every unsigned type and for non-negative signed
+    /// values; negative integers wrap (two's complement, as a C cast), floats truncate and
+    /// saturate (negative to 0), NaN as 0. For serialising UINT64 tensors above `Int64.max`.
+    public func uint64Array() -> [UInt64] {
         (0..<count).map { i in
             switch dataType {
-            case .int64: pointer(as: Int64.self)[i]
-            case .int32: Int64(pointer(as: Int32.self)[i])
-            case .uint64: Int64(truncatingIfNeeded: pointer(as: UInt64.self)[i])
-            default: Int64(Double(element(at: i) as Float))
+            case .uint64: pointer(as: UInt64.self)[i]
+            case .float: UInt64(converting: Double(pointer(as: Float.self)[i]))
+            case .double: UInt64(converting: pointer(as: Double.self)[i])
+            default: UInt64(bitPattern: int64Element(at: i))
             }
         }
     }
 
-    /// The elements converted to Double (exact for float32, float64 and integers up to 2^53).
+    /// Element `i` as Int64, exactly for integers (see `int64Array`).
+    func int64Element(at i: Int) -> Int64 {
+        switch dataType {
+        case .int64: pointer(as: Int64.self)[i]
+        case .int32: Int64(pointer(as: Int32.self)[i])
+        case .int16: Int64(pointer(as: Int16.self)[i])
+        case .int8: Int64(pointer(as: Int8.self)[i])
+        case .uint8, .bool: Int64(pointer(as: UInt8.self)[i])
+        case .uint16: Int64(pointer(as: UInt16.self)[i])
+        case .uint32: Int64(pointer(as: UInt32.self)[i])
+        case .uint64: Int64(bitPattern: pointer(as: UInt64.self)[i])
+        case .float: Int64(converting: Double(pointer(as: Float.self)[i]))
+        case .double: Int64(converting: pointer(as: Double.self)[i])
+        }
+    }
+
+    /// The elements converted to Double (exact for float32, float64 and integers up to 2^53; all of int32, uint32).
     public func doubleArray() -> [Double] {
         (0..<count).map { i in
             switch dataType {
             case .double: pointer(as: Double.self)[i]
-            case .int64: Double(pointer(as: Int64.self)[i])
-            default: Double(element(at: i))
+            case .float: Double(pointer(as: Float.self)[i])
+            case .uint64: Double(pointer(as: UInt64.self)[i])
+            default: Double(int64Element(at: i))
             }
         }
     }

@@ -46,6 +46,10 @@ struct Graph {
         var opsets: [String: Int] = [:]
         for entry in model.opsetImport {
             let domain = entry.domain == "ai.onnx" ? "" : entry.domain
+            guard Self.plausibleOpsets.contains(entry.version) else {
+                throw EngineError.invalidModel(
+                    reason: "the model imports opset \(entry.version) of domain '\(domain.isEmpty ? "ai.onnx" : domain)', which no ONNX release defines")
+            }
             opsets[domain] = Int(entry.version)
         }
         // IR version 3 and older models without opset_import used opset 1.
@@ -83,4 +87,8 @@ struct Graph {
     }
 
     func opset(for domain: String) -> Int { opsets[domain] ?? 0 }
+
+    /// Opset versions a real model can import: ONNX adds about one a release (28 in 2026), so
+    /// anything outside this range is a corrupt field, not a newer model.
+    static let plausibleOpsets: ClosedRange<Int64> = 1...1000
 }

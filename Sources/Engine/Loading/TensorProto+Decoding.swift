@@ -18,11 +18,8 @@ extension Tensor {
             }
             return Int(dim)
         }
-        let (count, overflow) = shape.reduce((1, false)) { acc, d in
-            let (product, o) = acc.0.multipliedReportingOverflow(by: d)
-            return (product, acc.1 || o)
-        }
-        guard !overflow, count <= Int(Int32.max) else {
+        // The run-time rule too: an empty tensor's other dimensions must not multiply past what a kernel can count.
+        guard let count = try? checkedElementCount(shape), count <= Int(Int32.max) else {
             throw EngineError.invalidModel(reason: "tensor '\(name)' with shape \(shape) is too large")
         }
         let byteCount = count * dataType.size
@@ -109,7 +106,7 @@ extension Tensor {
             throw EngineError.externalData(
                 tensor: name, reason: "offset \(entries["offset"] ?? "0") / length \(entries["length"] ?? "-") do not fit the \(byteCount) bytes the tensor needs")
         }
-        let url = directory.appendingPathComponent(location)
+        let url = try resolvedInside(directory, location, tensor: name)
         guard let handle = try? FileHandle(forReadingFrom: url) else {
             throw EngineError.externalData(tensor: name, reason: "cannot open \(url.path)")
         }
@@ -126,5 +123,28 @@ extension Tensor {
         } catch {
             throw EngineError.externalData(tensor: name, reason: "reading \(url.path): \(error)")
         }
+    }
+
+    /// `location` inside `directory`, both with symlinks resolved (realpath), or an error: a link
+    /// inside the model's folder must not lead a model to read any file the server can.
+    private static func resolvedInside(_ directory: URL, _ location: String, tensor name: String) throws -> URL {
+        guard let folder = realPath(directory.path) else {
+            throw EngineError.externalData(tensor: name, reason: "the model's folder \(directory.path) cannot be resolved")
+        }
+        let candidate = directory.appendingPathComponent(location).path
+        guard let file = realPath(candidate) else {
+            throw EngineError.externalData(tensor: name, reason: "cannot open \(candidate)")
+        }
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        guard file.hasPrefix(prefix) else {
+            throw EngineError.externalData(tensor: name, reason: "location '\(location)' resolves to \(file), outside the model's folder \(folder)")
+        }
+        return URL(fileURLWithPath: file)
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }

@@ -1,7 +1,17 @@
 /// Element-wise arithmetic with broadcasting: Add, Sub, Mul, Div, Pow, Mod, and the variadic
 /// Max, Min, Sum and Mean.
 struct BinaryArithmetic: Operator {
-    enum Kind: Sendable { case add, sub, mul, div, pow, max, min, mod(fmod: Bool) }
+    enum Kind: Sendable {
+        case add, sub, mul, div, pow, max, min, mod(fmod: Bool)
+
+        /// Div and Mod, whose integer forms refuse a zero divisor.
+        var divides: Bool {
+            switch self {
+            case .div, .mod: true
+            default: false
+            }
+        }
+    }
     let kind: Kind
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
@@ -28,10 +38,14 @@ struct BinaryArithmetic: Operator {
         let kind: Kind, a: Tensor, b: Tensor, out: Tensor
 
         func visit<T: NumericElement>(_ type: T.Type) throws {
+            // With a non-empty output every divisor is used at least once, so any zero is a real division by zero.
+            if T.isInteger, kind.divides, out.count > 0, UnsafePointer(b.pointer(as: T.self)).containsZero(count: b.count) {
+                throw RunInterruption.divisionByZero
+            }
             switch kind {
-            case .add: binaryLoop(a, b, out, T.self) { $0 + $1 }
-            case .sub: binaryLoop(a, b, out, T.self) { $0 - $1 }
-            case .mul: binaryLoop(a, b, out, T.self) { $0 * $1 }
+            case .add: binaryLoop(a, b, out, T.self) { T.add($0, $1) }
+            case .sub: binaryLoop(a, b, out, T.self) { T.subtract($0, $1) }
+            case .mul: binaryLoop(a, b, out, T.self) { T.multiply($0, $1) }
             case .div: binaryLoop(a, b, out, T.self) { T.divide($0, $1) }
             case .pow: binaryLoop(a, b, out, T.self) { T.power($0, $1) }
             // NaN propagates, as in numpy's maximum/minimum.

@@ -90,9 +90,13 @@ enum Broadcast {
 }
 
 /// Normalises a possibly negative axis against a rank, or explains why it is out of range.
-func normalizedAxis(_ axis: Int, rank: Int) throws -> Int {
+///
+/// A scalar has no axis, so callers that index the shape with the result must not pass
+/// `allowingScalar` (axis 0 of a rank-0 tensor would be read out of range); the ops that treat a
+/// scalar as one element along "axis 0" (Softmax, the reductions, LayerNormalization) do.
+func normalizedAxis(_ axis: Int, rank: Int, allowingScalar: Bool = false) throws -> Int {
     let value = axis < 0 ? axis + rank : axis
-    guard value >= 0, value < max(rank, 1) else { throw KernelError("axis \(axis) is out of range for rank \(rank)") }
+    guard value >= 0, value < (allowingScalar ? max(rank, 1) : rank) else { throw KernelError("axis \(axis) is out of range for rank \(rank)") }
     return value
 }
 

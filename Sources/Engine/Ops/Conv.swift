@@ -41,7 +41,7 @@ struct Conv: ActivationFusing {
         let w4 = w.rank == 3 ? [w.shape[0], w.shape[1], 1, w.shape[2]] : w.shape
         let (batch, channels, height, width) = (x4[0], x4[1], x4[2], x4[3])
         let outChannels = w4[0]
-        guard channels == w4[1] * group, outChannels % group == 0 else {
+        guard channels % group == 0, channels / group == w4[1], outChannels % group == 0 else {   // no product: it could overflow
             throw KernelError("X has \(channels) channels but W \(w.shape) with group \(group) expects \(w4[1] * group)")
         }
         if let bias {
@@ -58,6 +58,7 @@ struct Conv: ActivationFusing {
         let (outH, outW) = (g.output[0], g.output[1])
         let outShape = x.rank == 3 ? [batch, outChannels, outW] : [batch, outChannels, outH, outW]
         let out = try workspace.allocate(.float, outShape)
+        if out.count == 0 { return [out] }   // batch 0 or no output channels
 
         let cinPerGroup = channels / group, coutPerGroup = outChannels / group
         let kernelSize = cinPerGroup * g.kernel[0] * g.kernel[1]
@@ -108,6 +109,7 @@ struct Conv: ActivationFusing {
             defer { workspace.recycle(&columns); workspace.recycle(&product) }
             let pc = columns.pointer(as: Float.self), pr = product.pointer(as: Float.self)
             for first in stride(from: 0, to: batch, by: imagesPerGemm) {
+                try workspace.checkpoint()
                 let images = min(imagesPerGemm, batch - first)
                 for gi in 0..<group {
                     for i in 0..<images {
@@ -132,6 +134,7 @@ struct Conv: ActivationFusing {
         defer { workspace.recycle(&columns) }
         let pc = columns.pointer(as: Float.self)
         for n in 0..<batch {
+            try workspace.checkpoint()
             for gi in 0..<group {
                 let image = px + n * imageSize + gi * cinPerGroup * height * width
                 let target = py + n * outputSize + gi * coutPerGroup * pixels

@@ -16,6 +16,10 @@ struct ConvTranspose: ActivationFusing {
         window = try SpatialWindow(context, requireKernel: false)
         outputPadding = try context.attributes.ints("output_padding")
         outputShape = try context.attributes.ints("output_shape")
+        // Bounds that keep the output-size arithmetic far from overflow, as SpatialWindow's.
+        for (name, values) in [("output_padding", outputPadding), ("output_shape", outputShape)] {
+            if let values, values.contains(where: { $0 < 0 || $0 > 1 << 24 }) { throw context.invalid(name, "is out of range: \(values)") }
+        }
         let weightShape = context.constantInputs.count > 1 ? context.constantInputs[1]?.shape : nil
         let rows = weightShape.map { $0.dropFirst().reduce(1, *) } ?? 0
         (group, filters) = try PackedFilters.load(context) { source, slice in
@@ -34,6 +38,7 @@ struct ConvTranspose: ActivationFusing {
         let bias = inputs.optional(2)
         try x.expect(.float, role: "X")
         try w.expect(.float, role: "W")
+        try bias?.expect(.float, role: "B")
         guard (3...4).contains(x.rank), x.rank == w.rank else {
             throw KernelError("X \(x.shape) and W \(w.shape) must both be 3-d or 4-d")
         }
@@ -43,9 +48,13 @@ struct ConvTranspose: ActivationFusing {
         let strides = window.strides ?? Array(repeating: 1, count: rank)
         let dilations = window.dilations ?? Array(repeating: 1, count: rank)
         let extraPadding = outputPadding ?? Array(repeating: 0, count: rank)
-        guard kernel.count == rank, strides.count == rank, dilations.count == rank, extraPadding.count == rank else {
-            throw KernelError("kernel, strides, dilations and output_padding must have \(rank) values")
+        guard kernel.count == rank, strides.count == rank, dilations.count == rank, extraPadding.count == rank,
+              (outputShape?.count ?? rank) >= rank, (window.pads?.count ?? 2 * rank) == 2 * rank,
+              kernel.allSatisfy({ (1...(1 << 24)).contains($0) }) else {
+            throw KernelError("kernel, strides, dilations, output_padding and output_shape must have \(rank) values, pads \(2 * rank)")
         }
+        // Bounds that keep stride · (size − 1) from overflowing (an empty batch may claim any size).
+        guard spatial.allSatisfy({ $0 <= 1 << 31 }) else { throw KernelError("spatial size \(spatial) is out of range") }
         let (batch, channels) = (x.shape[0], x.shape[1])
         let coutPerGroup = w.shape[1], outChannels = coutPerGroup * group
         guard w.shape[0] == channels, channels % group == 0 else {
@@ -81,6 +90,11 @@ struct ConvTranspose: ActivationFusing {
         let in2 = rank == 1 ? [1] + spatial : spatial, out2 = rank == 1 ? [1] + output : output
 
         let out = try workspace.allocate(.float, [batch, outChannels] + output)
+        // Nothing to compute (batch or channels 0); the batch loop below must not step by 0 images.
+        if out.count == 0 || channels == 0 {
+            out.pointer(as: Float.self).initialize(repeating: 0, count: out.count)
+            return [try biased(out, bias, outChannels: outChannels, outPixels: output.reduce(1, *))]
+        }
         let py = out.pointer(as: Float.self)
         py.initialize(repeating: 0, count: out.count)
         let cinPerGroup = channels / group
@@ -96,6 +110,7 @@ struct ConvTranspose: ActivationFusing {
         defer { workspace.recycle(&columns); workspace.recycle(&gathered) }
         let pc = columns.pointer(as: Float.self), pg = gathered.pointer(as: Float.self)
         for first in stride(from: 0, to: batch, by: imagesPerGemm) {
+            try workspace.checkpoint()
             let images = min(imagesPerGemm, batch - first)
             for gi in 0..<group {
                 var input = px + (first * channels + gi * cinPerGroup) * pixels, ldb = pixels
@@ -120,14 +135,18 @@ struct ConvTranspose: ActivationFusing {
                 }
             }
         }
-        if bias != nil || activation != nil {
-            let pb = bias?.pointer(as: Float.self)
-            for plane in 0..<(batch * outChannels) {
-                let channel = UnsafeMutableBufferPointer(start: py + plane * outPixels, count: outPixels)
-                if let pb { let b = pb[plane % outChannels]; for i in channel.indices { channel[i] += b } }
-                activation?.apply(channel)
-            }
+        return [try biased(out, bias, outChannels: outChannels, outPixels: outPixels)]
+    }
+
+    /// Adds the per-channel bias and applies the fused activation in place.
+    private func biased(_ out: Tensor, _ bias: Tensor?, outChannels: Int, outPixels: Int) throws -> Tensor {
+        guard bias != nil || activation != nil, outChannels > 0 else { return out }
+        let py = out.pointer(as: Float.self), pb = bias?.pointer(as: Float.self)
+        for plane in 0..<(out.count / max(outPixels, 1)) where outPixels > 0 {
+            let channel = UnsafeMutableBufferPointer(start: py + plane * outPixels, count: outPixels)
+            if let pb { let b = pb[plane % outChannels]; for i in channel.indices { channel[i] += b } }
+            activation?.apply(channel)
         }
-        return [out]
+        return out
     }
 }

@@ -72,9 +72,13 @@ struct Concat: Operator {
             else {
                 throw KernelError("cannot concatenate \(tensors.map(\.description).joined(separator: ", ")) on axis \(axis)")
             }
-            shape[axis] += tensor.shape[axis]
+            // Empty inputs may have huge dimensions: add without trapping, allocate checks the rest.
+            let (sum, overflow) = shape[axis].addingReportingOverflow(tensor.shape[axis])
+            guard !overflow else { throw KernelError("concatenating on axis \(axis) gives more elements than can be counted") }
+            shape[axis] = sum
         }
         let out = try workspace.allocate(first.dataType, shape)
+        if out.count == 0 { return [out] }
         let outer = shape[..<axis].reduce(1, *), size = first.dataType.size
         let rowBytes = shape[axis...].reduce(1, *) * size
         var column = 0
@@ -99,12 +103,14 @@ struct Split: Operator {
         let axis = try normalizedAxis(self.axis, rank: x.rank)
         let dim = x.shape[axis]
         var sizes = try attributeSplit ?? inputs.optional(1).map { try indexList($0, role: "split") }
+        guard outputCount > 0 else { throw KernelError("Split needs at least one output") }
         if sizes == nil {
             // Equal parts; with num_outputs (opset 18) the last may be smaller.
             let part = (dim + outputCount - 1) / outputCount
             sizes = (0..<outputCount).map { max(0, min(part, dim - $0 * part)) }
         }
-        guard let sizes, sizes.count == outputCount, sizes.allSatisfy({ (0...dim).contains($0) }), sizes.reduce(0, +) == dim else {
+        guard let sizes, sizes.count == outputCount, sizes.allSatisfy({ (0...dim).contains($0) }),
+              sizes.reduce(0, { $0 > dim ? $0 : $0 + $1 }) == dim else {   // stops adding past dim: no overflow
             throw KernelError("split \(sizes ?? []) does not divide dimension \(axis) (\(dim)) into \(outputCount) outputs")
         }
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), size = x.dataType.size
@@ -113,7 +119,7 @@ struct Split: Operator {
             var shape = x.shape
             shape[axis] = length
             let out = try workspace.allocate(x.dataType, shape)
-            for o in 0..<outer where length > 0 {
+            for o in 0..<(length > 0 && inner > 0 ? outer : 0) {
                 (out.storage.bytes + o * length * inner * size).copyMemory(
                     from: x.storage.bytes + (o * dim + start) * inner * size, byteCount: length * inner * size)
             }
@@ -188,7 +194,7 @@ struct Gather: Operator {
         for (i, raw) in positions.enumerated() {
             let index = raw < 0 ? Int(raw) + dim : Int(raw)
             guard index >= 0, index < dim else { throw KernelError("index \(raw) is out of range for dimension \(axis) of size \(dim)") }
-            for o in 0..<outer where chunk > 0 {
+            for o in 0..<(chunk > 0 ? outer : 0) {
                 (out.storage.bytes + (o * positions.count + i) * chunk).copyMemory(
                     from: data.storage.bytes + (o * dim + index) * chunk, byteCount: chunk)
             }
@@ -249,7 +255,8 @@ struct Pad: Operator {
         let axes = try inputs.optional(3).map { try indexList($0, role: "axes").map { try normalizedAxis($0, rank: rank) } }
             ?? Array(0..<rank)
         guard given.count == 2 * axes.count else { throw KernelError("pads has \(given.count) values for \(axes.count) axes") }
-        guard given.allSatisfy({ abs($0) <= 1 << 31 }) else { throw KernelError("pads \(given) are out of range") }
+        // A range, not abs: abs(Int.min) traps.
+        guard given.allSatisfy({ (-(1 << 31)...(1 << 31)).contains($0) }) else { throw KernelError("pads \(given) are out of range") }
         var begin = [Int](repeating: 0, count: rank), end = [Int](repeating: 0, count: rank)
         for (i, axis) in axes.enumerated() {
             begin[axis] = given[i]

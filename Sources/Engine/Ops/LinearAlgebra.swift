@@ -136,7 +136,9 @@ struct MatMul: ActivationFusing {
         let colBias = bias.map { UnsafePointer($0.pointer(as: Float.self)) }
         if colBias != nil { precondition(bias?.count == n, "fused bias must match the weight's columns") }
 
-        if bBatch.reduce(1, *) == 1 && aBatch == batch {
+        if out.count == 0 {
+            // Nothing to compute; a broadcast batch of empty products must not loop over its batch.
+        } else if bBatch.reduce(1, *) == 1 && aBatch == batch {
             // The weight-matrix case: every row of every batch times one B, as a single GEMM.
             let rows = batch.reduce(1, *) * m
             if rows > 1, b.rank == 2, let packedB, packedB.rows == k, packedB.columns == n {

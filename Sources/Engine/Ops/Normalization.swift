@@ -33,6 +33,7 @@ struct BatchNormalization: Operator {
         let (scale, bias, mean, variance) = (parameters[0].pointer(as: Float.self), parameters[1].pointer(as: Float.self),
                                              parameters[2].pointer(as: Float.self), parameters[3].pointer(as: Float.self))
         let out = try workspace.allocate(.float, x.shape)
+        if out.count == 0 { return [out] }   // empty: no planes to loop over, however many the shape claims
         let size = x.shape.dropFirst(2).reduce(1, *)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for plane in 0..<(x.shape[0] * channels) {
@@ -57,10 +58,13 @@ struct InstanceNormalization: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0), scale = try inputs.required(1), bias = try inputs.required(2)
         try x.expect(.float, role: "input")
+        try scale.expect(.float, role: "scale")
+        try bias.expect(.float, role: "B")
         guard x.rank >= 2, scale.count == x.shape[1], bias.count == x.shape[1] else {
             throw KernelError("scale \(scale.shape) and B \(bias.shape) must have one value per channel of \(x.shape)")
         }
         let out = try workspace.allocate(.float, x.shape)
+        if out.count == 0 { return [out] }   // empty: no planes to loop over, however many the shape claims
         let channels = x.shape[1], size = x.shape.dropFirst(2).reduce(1, *)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         let ps = scale.pointer(as: Float.self), pb = bias.pointer(as: Float.self)
@@ -86,8 +90,17 @@ struct LayerNormalization: Operator {
         let x = try inputs.required(0), scale = try inputs.required(1)
         let bias = inputs.optional(2)
         try x.expect(.float, role: "X")
-        let axis = try normalizedAxis(self.axis, rank: x.rank)
+        let axis = try normalizedAxis(self.axis, rank: x.rank, allowingScalar: true)
         let normShape = Array(x.shape[axis...])
+        // Read through broadcasting below: a scale or bias that does not broadcast to the normalised
+        // shape would be read out of bounds.
+        for (role, tensor) in [("Scale", scale), ("B", bias)] {
+            guard let tensor else { continue }
+            try tensor.expect(.float, role: role)
+            guard try Broadcast.shape([normShape, tensor.shape]) == normShape else {
+                throw KernelError("\(role) \(tensor.shape) does not broadcast to the normalised shape \(normShape)")
+            }
+        }
         let size = normShape.reduce(1, *), rows = x.count / max(size, 1)
         // Scale and bias broadcast to the normalised shape.
         let scaleFull = try workspace.allocate(.float, normShape)
@@ -143,13 +156,15 @@ struct Softmax: Operator {
     }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
-        let x = try inputs.required(0)
-        try x.expect(.float, role: "input")
+        let given = try inputs.required(0)
+        try given.expect(.float, role: "input")
+        let x = given.rank == 0 ? given.reshaped([1]) : given   // a scalar is one element along axis 0
         let axis = try normalizedAxis(self.axis, rank: x.rank)
         let out = try workspace.allocate(.float, x.shape)
+        if out.count == 0 { return [out] }   // [2^30, 0, 2^29] must not loop 2^59 times over nothing
         let (outer, length, inner): (Int, Int, Int) = flattensTrailingAxes
             ? (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
-            : (x.shape[..<axis].reduce(1, *), x.rank == 0 ? 1 : x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+            : (x.shape[..<axis].reduce(1, *), x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for o in 0..<outer {
             for i in 0..<inner {
@@ -171,6 +186,6 @@ struct Softmax: Operator {
                 }
             }
         }
-        return [out]
+        return [out.reshaped(given.shape)]
     }
 }

@@ -1,7 +1,17 @@
 /// The element types arithmetic runs on, with the operations whose meaning differs between
 /// integers and floats (division, power, modulo, conversion), defined so that no input can trap.
+///
+/// Integer arithmetic wraps in two's complement as ONNX (and C) does: `Int32.max + 1` is
+/// `Int32.min`, `-Int32.min` is `Int32.min`. Swift's `+ - *` trap on overflow instead, so kernels
+/// use `add`, `subtract`, `multiply` and `negate`, never the operators, on `NumericElement`s.
+/// Integer division by zero has no answer: kernels check divisors first (`containsZero`) and
+/// throw; `divide` and `modulo` return 0 for it only so that they cannot trap.
 protocol NumericElement: Comparable, Numeric {
     static var dataType: DataType { get }
+    static func add(_ a: Self, _ b: Self) -> Self
+    static func subtract(_ a: Self, _ b: Self) -> Self
+    static func multiply(_ a: Self, _ b: Self) -> Self
+    static func negate(_ a: Self) -> Self
     static func divide(_ a: Self, _ b: Self) -> Self
     static func power(_ a: Self, _ b: Self) -> Self
     /// `fmod` (sign of the dividend) when `fmod` is true, else Python's `%` (sign of the divisor).
@@ -17,6 +27,10 @@ protocol NumericElement: Comparable, Numeric {
 
 extension NumericElement where Self: BinaryFloatingPoint {
     static var isInteger: Bool { false }
+    static func add(_ a: Self, _ b: Self) -> Self { a + b }
+    static func subtract(_ a: Self, _ b: Self) -> Self { a - b }
+    static func multiply(_ a: Self, _ b: Self) -> Self { a * b }
+    static func negate(_ a: Self) -> Self { -a }
     var wrappingBits: Int64 { Int64(converting: doubleValue) }
     init(wrappingBits: Int64) { self.init(converting: Double(wrappingBits)) }
     static func divide(_ a: Self, _ b: Self) -> Self { a / b }
@@ -43,14 +57,33 @@ extension Double: NumericElement {
 
 extension NumericElement where Self: FixedWidthInteger {
     static var isInteger: Bool { true }
+    static func add(_ a: Self, _ b: Self) -> Self { a &+ b }
+    static func subtract(_ a: Self, _ b: Self) -> Self { a &- b }
+    static func multiply(_ a: Self, _ b: Self) -> Self { a &* b }
+    static func negate(_ a: Self) -> Self { 0 &- a }
     var wrappingBits: Int64 { Int64(truncatingIfNeeded: self) }
     init(wrappingBits: Int64) { self.init(truncatingIfNeeded: wrappingBits) }
+    /// Truncating division; `min / -1` wraps to `min` (the quotient's overflow), `x / 0` is 0.
     static func divide(_ a: Self, _ b: Self) -> Self {
         guard b != 0 else { return 0 }
         return a.dividedReportingOverflow(by: b).partialValue
     }
+    /// Exact `a^b` wrapped to the type, by repeated squaring (going through Double would round
+    /// 64-bit results). A negative exponent gives the truncated reciprocal: 1 for a = 1, ±1 for
+    /// a = -1, else 0 (also for 0, whose reciprocal does not exist).
     static func power(_ a: Self, _ b: Self) -> Self {
-        Self(converting: pow(a.doubleValue, b.doubleValue))
+        if b < 0 {
+            if a == 1 { return 1 }
+            if Self.isSigned && a == 0 &- 1 { return b & 1 == 0 ? 1 : a }
+            return 0
+        }
+        var result: Self = 1, base = a, exponent = b
+        while exponent > 0 {
+            if exponent & 1 == 1 { result = result &* base }
+            exponent >>= 1
+            if exponent > 0 { base = base &* base }
+        }
+        return result
     }
     static func modulo(_ a: Self, _ b: Self, fmod: Bool) -> Self {
         guard b != 0 else { return 0 }
@@ -70,6 +103,33 @@ extension NumericElement where Self: FixedWidthInteger {
             self.init(value.rounded(.towardZero))
         }
     }
+}
+
+extension UnsafePointer where Pointee: NumericElement {
+    /// Whether any of the `count` elements is zero (an integer divisor that must be refused).
+    func containsZero(count: Int) -> Bool {
+        for i in 0..<count where self[i] == .zero { return true }
+        return false
+    }
+}
+
+extension Int {
+    /// The integer nearest a floating-point value toward zero, saturating at `Int.min`/`Int.max`
+    /// and mapping NaN to 0: `Int(_:)` traps on all three, and kernels compute such values from
+    /// tensor data (coordinates, sizes, ROI boxes).
+    init(saturating value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value >= Double(Int.max) {
+            self = .max
+        } else if value <= Double(Int.min) {
+            self = .min
+        } else {
+            self.init(value.rounded(.towardZero))
+        }
+    }
+
+    init(saturating value: Float) { self.init(saturating: Double(value)) }
 }
 
 extension Int64: NumericElement { static var dataType: DataType { .int64 } }

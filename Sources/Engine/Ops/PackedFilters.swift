@@ -15,7 +15,7 @@ struct PackedFilters: Sendable {
         throws -> (group: Int, filters: PackedFilters?)
     {
         let group = try context.attributes.int("group", default: 1)
-        guard group >= 1 else { throw context.invalid("group", "must be ≥ 1, is \(group)") }
+        guard (1...(1 << 24)).contains(group) else { throw context.invalid("group", "must be in 1...\(1 << 24), is \(group)") }
         guard let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil else { return (group, nil) }
         guard (3...4).contains(weight.rank) else {
             throw EngineError.unsupportedOperator(

@@ -26,6 +26,9 @@ struct Pool: Operator {
         let planes = x.shape[0] * x.shape[1]
         let inSize = spatial.reduce(1, *), outSize = g.output.reduce(1, *)
         let out = try workspace.allocate(.float, Array(x.shape.prefix(2)) + g.output)
+        if out.count == 0 {   // batch or channels 0: the per-pixel tables below would still be sized by the image
+            return wantsIndices ? [out, try workspace.allocate(.int64, out.shape)] : [out]
+        }
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         if rank == 2 && !wantsIndices {
             pool2D(px, py, planes: planes, height: spatial[0], width: spatial[1], g)

@@ -72,7 +72,9 @@ struct Recurrent: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         var x = try inputs.required(0)
         let w = try inputs.required(1), r = try inputs.required(2)
-        for (role, tensor) in [("X", x), ("W", w), ("R", r)] { try tensor.expect(.float, role: role) }
+        // Every tensor below is read as float32: another element type would be read out of bounds.
+        let optionalFloats = [("B", 3), ("initial_h", 5), ("initial_c", 6), ("P", 7)].compactMap { role, index in inputs.optional(index).map { (role, $0) } }
+        for (role, tensor) in [("X", x), ("W", w), ("R", r)] + optionalFloats { try tensor.expect(.float, role: role) }
         guard x.rank == 3 else { throw KernelError("X must be 3-d, got \(x.shape)") }
         if batchMajor { x = try Transpose(perm: [1, 0, 2]).run([x], workspace)[0] }
         let (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
@@ -100,7 +102,9 @@ struct Recurrent: Operator {
         y.floats.initialize(repeating: 0)
         let yH = try workspace.allocate(.float, [dirs, batch, h])
         let yC = try workspace.allocate(.float, [dirs, batch, h])
-        for d in 0..<dirs {
+        // No sequences: nothing to step through, however many time steps X claims ([T, 0, I] holds
+        // no data for any T, and looping over 2^31 empty steps would hold the worker for seconds).
+        for d in 0..<dirs where batch > 0 {
             try runDirection(d, x: x, w: w, r: r, bias: bias, lengths: lengths, initialH: initialH, initialC: initialC,
                              peepholes: peepholes, y: y, yH: yH, yC: yC, workspace)
         }
@@ -138,8 +142,14 @@ struct Recurrent: Operator {
         for i in 0..<width where !(separateCandidateBias && i >= 2 * h) { foldedBias[i] += recurrentBias[i] }
         var projected = try workspace.allocate(.float, [steps * batch, width])
         defer { workspace.recycle(&projected) }
-        ds_sgemm(0, 1, steps * batch, width, inputSize, 1, x.pointer(as: Float.self), inputSize, pw, inputSize,
-                 0, projected.pointer(as: Float.self), width, nil, foldedBias, Activation.none)
+        // In chunks of time steps, so a deadline can stop a long sequence between them.
+        let chunk = 256
+        for first in stride(from: 0, to: steps, by: chunk) {
+            try workspace.checkpoint()
+            let rows = min(chunk, steps - first) * batch
+            ds_sgemm(0, 1, rows, width, inputSize, 1, x.pointer(as: Float.self) + first * batch * inputSize, inputSize, pw, inputSize,
+                     0, projected.pointer(as: Float.self) + first * batch * width, width, nil, foldedBias, Activation.none)
+        }
 
         var hidden = [Float](repeating: 0, count: batch * h)
         var cellState = [Float](repeating: 0, count: batch * h)
@@ -151,7 +161,10 @@ struct Recurrent: Operator {
         let py = y.pointer(as: Float.self), pp = projected.pointer(as: Float.self)
         let dirs = directions.count
 
-        for s in 0..<steps {
+        // Every sequence is done after the longest one, which bounds the loop by the data actually given.
+        let lastStep = lengths.max() ?? 0
+        for s in 0..<lastStep {
+            if s % 16 == 0 { try workspace.checkpoint() }
             // Gather this step's projected inputs; a sequence that has ended keeps its state.
             let active = (0..<batch).filter { s < lengths[$0] }
             if active.isEmpty { continue }

@@ -78,13 +78,16 @@ struct Resize: Operator {
                 let size = (Double(x.shape[axis]) * Double(scale)).rounded(.down)
                 guard size <= Double(1 << 28) else { throw KernelError("scale \(scale) gives an output too large") }
                 scales[axis] = scale
-                sizes[axis] = Int(size)
+                sizes[axis] = Int(size)   // finite and at most 2^28: checked above
             }
         } else {
             throw KernelError("one of scales and sizes is required")
         }
         guard sizes.allSatisfy({ $0 >= 0 }), try checkedElementCount(sizes) <= 1 << 28 else {
             throw KernelError("output size \(sizes) is out of range")
+        }
+        for axis in 0..<rank where x.shape[axis] == 0 && sizes[axis] > 0 {
+            throw KernelError("cannot resize the empty axis \(axis) of \(x.shape) to \(sizes[axis])")
         }
         var roi = [Float](repeating: 0, count: rank) + [Float](repeating: 1, count: rank)
         if transform == .tfCropAndResize, let given = inputs.optional(1), given.count > 0 {
@@ -130,11 +133,11 @@ struct Resize: Operator {
                 return [(min(max(nearestIndex(x), 0), input - 1), 1)]
             case .linear:
                 let clamped = min(max(x, 0), Float(input - 1))
-                let i0 = Int(clamped.rounded(.down)), i1 = min(i0 + 1, input - 1)
+                let i0 = Int(saturating: clamped.rounded(.down)), i1 = min(i0 + 1, input - 1)
                 let t = clamped - Float(i0)
                 return [(i0, 1 - t), (i1, t)]
             case .cubic:
-                let i0 = Int(x.rounded(.down)), t = x - Float(i0)
+                let i0 = min(max(Int(saturating: x.rounded(.down)), -4), input + 4), t = x - x.rounded(.down)   // clamped: taps are clamped anyway
                 let a = cubicA
                 func far(_ d: Float) -> Float { ((a * d - 5 * a) * d + 8 * a) * d - 4 * a }
                 func near(_ d: Float) -> Float { ((a + 2) * d - (a + 3)) * d * d + 1 }
@@ -171,10 +174,11 @@ struct Resize: Operator {
 
     private func nearestIndex(_ x: Float) -> Int {
         switch nearestMode {
-        case .floor: return Int(x.rounded(.down))
-        case .ceil: return Int(x.rounded(.up))
-        case .roundPreferFloor: return x - x.rounded(.down) == 0.5 ? Int(x.rounded(.down)) : Int(x.rounded())
-        case .roundPreferCeil: return x - x.rounded(.down) == 0.5 ? Int(x.rounded(.up)) : Int(x.rounded())
+        // Saturating: a NaN or huge coordinate (from a crafted roi) must not trap; callers clamp.
+        case .floor: return Int(saturating: x.rounded(.down))
+        case .ceil: return Int(saturating: x.rounded(.up))
+        case .roundPreferFloor: return Int(saturating: x - x.rounded(.down) == 0.5 ? x.rounded(.down) : x.rounded())
+        case .roundPreferCeil: return Int(saturating: x - x.rounded(.down) == 0.5 ? x.rounded(.up) : x.rounded())
         }
     }
 
@@ -182,6 +186,7 @@ struct Resize: Operator {
         var shape = x.shape
         shape[axis] = taps.count
         let out = try workspace.allocate(.float, shape)
+        if out.count == 0 { return out }
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), length = x.shape[axis]
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
         for o in 0..<outer {

@@ -219,9 +219,9 @@ struct ArithmeticRange: Operator {
         let integer = [.int64, .int32].contains(start.dataType)
         let (si, li, di) = integer ? (start.int64Array()[0], limit.int64Array()[0], delta.int64Array()[0]) : (0, 0, 0)
         guard (integer ? di != 0 : d != 0) else { throw KernelError("delta must not be zero") }
-        let exactCount = integer ? ((Double(li) - Double(si)) / Double(di)).rounded(.up) : ((l - s) / d).rounded(.up)
+        let exactCount = integer ? Self.integerCount(si, li, di) : ((l - s) / d).rounded(.up)
         guard exactCount.isFinite, exactCount <= Double(1 << 28) else { throw KernelError("a range of \(exactCount) elements is too large") }
-        let count = max(0, Int(exactCount))
+        let count = exactCount > 0 ? Int(exactCount) : 0
         let out = try workspace.allocate(start.dataType, [count])
         switch start.dataType {
         case .float:
@@ -230,12 +230,23 @@ struct ArithmeticRange: Operator {
         case .double:
             for i in 0..<count { out.pointer(as: Double.self)[i] = s + Double(i) * d }
         case .int64:
-            for i in 0..<count { out.pointer(as: Int64.self)[i] = si + Int64(i) * di }
+            // Integer ranges wrap rather than trap near the type's limits (the count is exact to 2^28).
+            for i in 0..<count { out.pointer(as: Int64.self)[i] = si &+ Int64(i) &* di }
         case .int32:
-            for i in 0..<count { out.pointer(as: Int32.self)[i] = Int32(truncatingIfNeeded: si + Int64(i) * di) }
+            for i in 0..<count { out.pointer(as: Int32.self)[i] = Int32(truncatingIfNeeded: si &+ Int64(i) &* di) }
         default:
             throw KernelError("Range does not support \(start.dataType)")
         }
         return [out]
+    }
+
+    /// ⌈(limit − start) / delta⌉, exactly (Double would round differences above 2^53), in magnitudes
+    /// so no intermediate overflows: the true difference lies in (−2^64, 2^64).
+    private static func integerCount(_ start: Int64, _ limit: Int64, _ delta: Int64) -> Double {
+        guard limit != start, (limit > start) == (delta > 0) else { return 0 }
+        let distance = limit > start ? UInt64(bitPattern: limit &- start) : UInt64(bitPattern: start &- limit)
+        let step = delta.magnitude
+        let (quotient, remainder) = distance.quotientAndRemainder(dividingBy: step)
+        return Double(remainder == 0 ? quotient : quotient + 1)
     }
 }

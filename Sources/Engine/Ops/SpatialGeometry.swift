@@ -27,7 +27,8 @@ struct SpatialWindow: Sendable {
         if requireKernel && kernel == nil { throw context.invalid("kernel_shape", "is required") }
         // Bounds that keep the window arithmetic far from overflow; no real network comes close.
         for (name, values) in [("kernel_shape", kernel), ("strides", strides), ("dilations", dilations), ("pads", pads)] {
-            if let values, values.contains(where: { abs($0) > 1 << 24 }) { throw context.invalid(name, "is out of range: \(values)") }
+            // A range, not abs: abs(Int.min) traps.
+            if let values, values.contains(where: { !(-(1 << 24)...(1 << 24)).contains($0) }) { throw context.invalid(name, "is out of range: \(values)") }
         }
         if let kernel, kernel.contains(where: { $0 <= 0 }) { throw context.invalid("kernel_shape", "must be positive, is \(kernel)") }
         if let strides, strides.contains(where: { $0 <= 0 }) { throw context.invalid("strides", "must be positive, is \(strides)") }
@@ -59,6 +60,8 @@ struct SpatialWindow: Sendable {
         guard let kernel = kernel ?? weightKernel, kernel.count == rank else {
             throw KernelError("kernel of rank \((kernel ?? weightKernel)?.count ?? 0) does not fit \(rank) spatial dimensions")
         }
+        // A weight given at run time (possibly empty, with huge dimensions) gets the attributes' bounds.
+        guard kernel.allSatisfy({ (1...(1 << 24)).contains($0) }) else { throw KernelError("kernel \(kernel) is out of range") }
         let strides = strides ?? Array(repeating: 1, count: rank)
         let dilations = dilations ?? Array(repeating: 1, count: rank)
         guard strides.count == rank, dilations.count == rank else {

@@ -137,9 +137,10 @@ struct SignedUnary: Operator {
             for i in 0..<x.count {
                 let v = src[i]
                 switch kind {
-                case .neg: dst[i] = T.zero - v
-                case .abs: dst[i] = v < T.zero ? T.zero - v : v
-                case .sign: dst[i] = v > T.zero ? 1 : (v < T.zero ? T.zero - 1 : T.zero)
+                // Integers wrap: Neg and Abs of the most negative value are that value, as in C.
+                case .neg: dst[i] = T.negate(v)
+                case .abs: dst[i] = v < T.zero ? T.negate(v) : v
+                case .sign: dst[i] = v > T.zero ? 1 : (v < T.zero ? T.negate(1) : T.zero)
                 }
             }
         }

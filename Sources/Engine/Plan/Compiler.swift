@@ -95,6 +95,11 @@ extension Plan {
             outputs = try op.run(inputs, Workspace(maximumPooledBytes: 0))
         } catch let error as KernelError {
             throw EngineError.invalidInput(node: node.name, opType: node.opType, reason: error.reason)
+        } catch RunInterruption.divisionByZero {
+            // Constants divided by zero are the model's fault, not a request's.
+            throw EngineError.invalidModel(reason: "\(node.opType) node '\(node.name)' divides constants by zero")
+        } catch let interruption as RunInterruption {
+            throw interruption.engineError(node: node.name, opType: node.opType)
         }
         for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
             constants[name] = value

@@ -69,7 +69,15 @@ public final class Plan: Sendable {
     ///
     /// - Parameter workspace: scratch memory to reuse across runs; give each thread its own.
     public func run(_ inputs: [String: Tensor], workspace: Workspace = Workspace()) throws -> [String: Tensor] {
-        try execute(inputs, workspace, observer: nil)
+        try execute(inputs, workspace, limits: .none, observer: nil)
+    }
+
+    /// Runs the model under `limits`: past the deadline it throws `EngineError.deadlineExceeded`,
+    /// once cancelled `EngineError.cancelled`, and an allocation that would take the run past
+    /// `maxBytes` throws `EngineError.resourceLimit` instead of taking the memory. Each names the
+    /// node it stopped at.
+    public func run(_ inputs: [String: Tensor], workspace: Workspace = Workspace(), limits: RunLimits) throws -> [String: Tensor] {
+        try execute(inputs, workspace, limits: limits, observer: nil)
     }
 
     /// What a traced run reports after each step.
@@ -85,17 +93,19 @@ public final class Plan: Sendable {
     public func trace(_ inputs: [String: Tensor], workspace: Workspace = Workspace(),
                       _ observer: (StepRecord) -> Void) throws -> [String: Tensor] {
         try withoutActuallyEscaping(observer) { observer in
-            try execute(inputs, workspace) { step, arguments, results, seconds in
+            try execute(inputs, workspace, limits: .none) { step, arguments, results, seconds in
                 observer(StepRecord(name: step.name, opType: step.opType, inputShapes: arguments.map { $0?.shape },
                                     outputShapes: results.map(\.shape), seconds: seconds))
             }
         }
     }
 
-    private func execute(_ inputs: [String: Tensor], _ workspace: Workspace,
+    private func execute(_ inputs: [String: Tensor], _ workspace: Workspace, limits: RunLimits,
                          observer: ((Step, [Tensor?], [Tensor], Double) -> Void)?) throws -> [String: Tensor] {
         var slots = initialSlots
         try bind(inputs, into: &slots)
+        workspace.begin(limits)
+        defer { workspace.end() }
         for step in steps {
             try perform(step, &slots, workspace, observer)
             // Only now are the step's argument references gone, so a dying value can be unique.
@@ -121,9 +131,12 @@ public final class Plan: Sendable {
         let start = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
         let results: [Tensor]
         do {
+            try workspace.checkpoint()
             results = try step.op.run(arguments, workspace)
         } catch let error as KernelError {
             throw EngineError.invalidInput(node: step.name, opType: step.opType, reason: error.reason)
+        } catch let interruption as RunInterruption {
+            throw interruption.engineError(node: step.name, opType: step.opType)
         }
         observer?(step, arguments, results, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         for (slot, value) in zip(step.outputs, results) {
@@ -154,11 +167,22 @@ public final class Plan: Sendable {
             if let expected = info.dataType, expected != tensor.dataType {
                 throw EngineError.inputTypeMismatch(name: info.name, expected: expected, got: tensor.dataType)
             }
-            guard info.accepts(tensor.shape) else {
+            guard (try? checkedElementCount(tensor.shape)) != nil, info.accepts(tensor.shape) else {
                 let expected = "[" + (info.shape ?? []).map(\.description).joined(separator: ", ") + "]"
                 throw EngineError.inputShapeMismatch(name: info.name, expected: expected, got: tensor.shape)
             }
             slots[slot] = tensor
+        }
+    }
+}
+
+extension RunInterruption {
+    func engineError(node: String, opType: String) -> EngineError {
+        switch self {
+        case .deadlineExceeded: .deadlineExceeded(node: node)
+        case .cancelled: .cancelled(node: node)
+        case .resourceLimit(let reason): .resourceLimit(node: node, reason: reason)
+        case .divisionByZero: .divisionByZero(node: node, opType: opType)
         }
     }
 }

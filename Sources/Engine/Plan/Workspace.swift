@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Scratch memory owned by one runner (a worker thread): intermediate tensors are allocated from
 /// it, and given back to it when the plan's memory plan says their last reader has run.
 ///
@@ -6,15 +8,26 @@
 public final class Workspace {
     /// Free blocks, sorted by capacity (ascending) for best-fit reuse.
     private var free: [TensorStorage] = []
-    /// Upper bound on pooled bytes, so one huge request doesn't pin its memory forever.
+    /// Upper bound on pooled bytes during a run.
     private let maximumPooledBytes: Int
+    /// What the pool is trimmed to after each run, so one huge request doesn't pin its memory.
+    public let retainedBytesAfterRun: Int
     private var pooledBytes = 0
+
+    /// The limits of the run in progress, and the bytes its tensors hold now (an upper bound:
+    /// a kernel's scratch that is dropped rather than recycled counts until the run ends).
+    private var limits = RunLimits.none
+    private var liveBytes = 0
 
     /// Bytes currently held for reuse.
     public var pooledByteCount: Int { pooledBytes }
 
-    public init(maximumPooledBytes: Int = 512 << 20) {
+    /// - Parameters:
+    ///   - maximumPooledBytes: the most the pool holds while a run is in progress.
+    ///   - retainedBytesAfterRun: the watermark the pool is trimmed down to when a run ends.
+    public init(maximumPooledBytes: Int = 512 << 20, retainedBytesAfterRun: Int = 64 << 20) {
         self.maximumPooledBytes = maximumPooledBytes
+        self.retainedBytesAfterRun = retainedBytesAfterRun
     }
 
     /// The most one tensor may hold: shapes computed from a model's data (Reshape, Expand, Tile,
@@ -22,24 +35,33 @@ public final class Workspace {
     public static let maximumTensorBytes = 8 << 30
 
     /// An uninitialised tensor, reusing pooled memory when a block fits without wasting more than half.
-    /// Throws (rather than trapping) when the shape is negative, overflows or is absurdly large.
+    /// Throws (rather than trapping) when the shape is negative, overflows, is absurdly large or
+    /// would take the run past its `maxBytes`.
     func allocate(_ dataType: DataType, _ shape: [Int]) throws -> Tensor {
-        let needed = try checkedElementCount(shape) * dataType.size
+        let needed = try checkedByteCount(shape, dataType)
         guard needed <= Self.maximumTensorBytes else {
             throw KernelError("a \(dataType) tensor of shape \(shape) would need \(needed) bytes, more than the \(Self.maximumTensorBytes)-byte limit")
         }
-        if let index = bestFit(needed) {
-            let storage = free.remove(at: index)
-            pooledBytes -= storage.byteCount
-            return Tensor(dataType: dataType, shape: shape, storage: storage)
+        if let maxBytes = limits.maxBytes, liveBytes + needed > maxBytes {
+            throw RunInterruption.resourceLimit(
+                "a \(dataType) tensor of shape \(shape) needs \(needed) bytes while \(liveBytes) are in use; the run may use \(maxBytes)")
         }
-        return Tensor(dataType: dataType, shape: shape, storage: TensorStorage(byteCount: needed))
+        let storage: TensorStorage
+        if let index = bestFit(needed) {
+            storage = free.remove(at: index)
+            pooledBytes -= storage.byteCount
+        } else {
+            storage = TensorStorage(byteCount: needed)
+        }
+        liveBytes += storage.byteCount
+        return Tensor(dataType: dataType, shape: shape, storage: storage)
     }
 
     /// Offers a tensor's memory back; kept only if nothing else references it.
     func recycle(_ tensor: inout Tensor) {
         guard isKnownUniquelyReferenced(&tensor.storage) else { return }
         let storage = tensor.storage
+        liveBytes = max(0, liveBytes - storage.byteCount)
         guard storage.byteCount >= 64, pooledBytes + storage.byteCount <= maximumPooledBytes else { return }
         let index = free.firstIndex { $0.byteCount >= storage.byteCount } ?? free.endIndex
         free.insert(storage, at: index)
@@ -50,16 +72,59 @@ public final class Workspace {
         guard let index = free.firstIndex(where: { $0.byteCount >= needed }) else { return nil }
         return free[index].byteCount <= max(needed * 2, 4096) ? index : nil
     }
+
+    // MARK: Runs
+
+    /// Starts a run under `limits`.
+    func begin(_ limits: RunLimits) {
+        self.limits = limits
+        liveBytes = 0
+    }
+
+    /// Ends a run: forgets its limits and gives pooled memory above the watermark back to the system.
+    func end() {
+        limits = .none
+        liveBytes = 0
+        trim(to: retainedBytesAfterRun)
+    }
+
+    /// Frees pooled blocks, largest first, until at most `bytes` stay pooled.
+    public func trim(to bytes: Int) {
+        while pooledBytes > max(bytes, 0), let largest = free.popLast() {
+            pooledBytes -= largest.byteCount
+        }
+    }
+
+    /// Throws when the run's deadline has passed or its caller cancelled it. Cheap enough for
+    /// every time step of a recurrent op; call it at that grain, not per element.
+    func checkpoint() throws {
+        guard !limits.isUnlimited else { return }
+        if let deadline = limits.deadline, DispatchTime.now() >= deadline { throw RunInterruption.deadlineExceeded }
+        if let isCancelled = limits.isCancelled, isCancelled() { throw RunInterruption.cancelled }
+    }
 }
 
-/// The element count of a shape, or an error if a dimension is negative or the product overflows.
+/// The largest element count a shape may describe, counting only its non-zero dimensions: any
+/// partial product of such a shape, times any element size, fits in an `Int`. (A tensor of shape
+/// [0, 2^40, 2^40] holds nothing, yet `2^40 · 2^40` would overflow in a kernel's loop bounds.)
+let maximumShapeVolume = Int.max / 16
+
+/// The element count of a shape, or an error if a dimension is negative or the product of its
+/// non-zero dimensions exceeds `maximumShapeVolume`.
 func checkedElementCount(_ shape: [Int]) throws -> Int {
-    var count = 1
+    var volume = 1
+    var hasZero = false
     for dim in shape {
         guard dim >= 0 else { throw KernelError("shape \(shape) has a negative dimension") }
-        let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-        guard !overflow else { throw KernelError("shape \(shape) has more elements than can be counted") }
-        count = product
+        if dim == 0 { hasZero = true; continue }
+        let (product, overflow) = volume.multipliedReportingOverflow(by: dim)
+        guard !overflow, product <= maximumShapeVolume else { throw KernelError("shape \(shape) has more elements than can be counted") }
+        volume = product
     }
-    return count
+    return hasZero ? 0 : volume
+}
+
+/// The bytes a tensor of `shape` needs, checked as `checkedElementCount`.
+func checkedByteCount(_ shape: [Int], _ dataType: DataType) throws -> Int {
+    try checkedElementCount(shape) * dataType.size   // cannot overflow: the count is at most Int.max / 16
 }

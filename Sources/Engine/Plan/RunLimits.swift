@@ -1,0 +1,37 @@
+import Dispatch
+
+/// What one run may spend: a deadline, a cap on the memory its tensors hold at once, and a way for
+/// the caller to cancel it. A client controls the shapes a model runs on, so without limits one
+/// small request can hold a worker for seconds or make it allocate gigabytes.
+///
+/// The engine checks the deadline and cancellation between nodes and, at a coarse grain, inside
+/// long loops (recurrent time steps, convolution batches); `maxBytes` is checked on every
+/// allocation, before the memory is taken.
+public struct RunLimits: Sendable {
+    /// When the run must stop (`DispatchTime.now() + .seconds(1)`); nil: no deadline.
+    public var deadline: DispatchTime?
+    /// The most bytes the run's intermediates and outputs may hold at once (inputs and weights not
+    /// counted); nil: only the engine's per-tensor limit applies.
+    public var maxBytes: Int?
+    /// Asked between nodes and inside long loops; true stops the run with `EngineError.cancelled`.
+    public var isCancelled: (@Sendable () -> Bool)?
+
+    public init(deadline: DispatchTime? = nil, maxBytes: Int? = nil, isCancelled: (@Sendable () -> Bool)? = nil) {
+        self.deadline = deadline
+        self.maxBytes = maxBytes
+        self.isCancelled = isCancelled
+    }
+
+    /// No limits: what `Plan.run(_:workspace:)` uses.
+    public static let none = RunLimits()
+
+    var isUnlimited: Bool { deadline == nil && maxBytes == nil && isCancelled == nil }
+}
+
+/// Why a kernel stopped before finishing; the plan turns it into the `EngineError` that names the node.
+enum RunInterruption: Error {
+    case deadlineExceeded
+    case cancelled
+    case resourceLimit(String)
+    case divisionByZero
+}
