@@ -18,6 +18,12 @@ enum ErrorAnswers {
             if error.isServerFailure { log(error.description, request) }
             return error.httpError(requestID: requestID)
         case let error as EngineError:
+            switch error {
+            case .deadlineExceeded: return HTTPError(.gatewayTimeout, "the request's deadline passed while the model ran")
+            case .cancelled: return HTTPError(.serviceUnavailable, "the request was cancelled")
+            case .resourceLimit: return HTTPError(.contentTooLarge, "the request needs more than the server allows one request: \(error.description)")
+            default: break
+            }
             if error.isCausedByInput {
                 return HTTPError(.badRequest, "the model cannot run on this input: \(error.description)")
             }
@@ -52,17 +58,6 @@ extension ServingError {
         case .loadFailed:
             // Only the authenticated control API loads models on request: the operator gets the reason (no paths).
             HTTPError(.internalServerError, "\(description) (request id \(requestID))")
-        }
-    }
-}
-
-extension EngineError {
-    /// Whether the request's own tensors caused this (wrong names, types or shapes, values a node can't take),
-    /// rather than the model or the engine.
-    var isCausedByInput: Bool {
-        switch self {
-        case .missingInput, .unknownInput, .inputTypeMismatch, .inputShapeMismatch, .invalidInput: true
-        default: false
         }
     }
 }

@@ -21,6 +21,9 @@ public final class InferenceScheduler: @unchecked Sendable {
         public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         public var defaultQueueSize = 128
         public var defaultDeadline: Duration = .seconds(30)
+        /// The most bytes one request's run may hold in intermediate tensors at once (a batch of n requests: n times
+        /// this); past it the run stops with `EngineError.resourceLimit` (413). nil: only the engine's own limits.
+        public var maxRequestMemory: Int? = 256 << 20
         public init() {}
     }
 
@@ -39,6 +42,14 @@ public final class InferenceScheduler: @unchecked Sendable {
         let enqueued = DispatchTime.now()
         let deadline: DispatchTime
         let rows: Int
+        private let lock = NSLock()
+        private var cancelledFlag = false
+        /// Set when the caller's task is cancelled (its client went away): a queued job is then dropped, and a
+        /// running batch whose every job is cancelled stops between nodes.
+        var isCancelled: Bool {
+            get { lock.withLock { cancelledFlag } }
+            set { lock.withLock { cancelledFlag = newValue } }
+        }
         private var continuation: CheckedContinuation<([String: Tensor], Timing), Error>?
 
         init(inputs: [String: Tensor], plan: Plan, deadline: DispatchTime, rows: Int,
@@ -139,20 +150,42 @@ public final class InferenceScheduler: @unchecked Sendable {
         let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
         let due = DispatchTime.now() + .nanoseconds(Int(clamping: nanoseconds))
         let rows = inputs.values.first.flatMap { $0.shape.first } ?? 1
-        return try await withCheckedThrowingContinuation { continuation in
-            let job = Job(inputs: inputs, plan: plan, deadline: due, rows: rows, continuation: continuation)
-            condition.lock()
-            defer { condition.unlock() }
-            guard !stopping else { return job.finish(.failure(ServingError.shuttingDown)) }
-            let key = QueueKey(model: model.name, version: model.version, component: component)
-            let queue = queues[key] ?? ModelQueue(model: model, capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize)
-            queues[key] = queue
-            guard queue.jobs.count < queue.capacity else {
-                return job.finish(.failure(ServingError.queueFull(model: model.name, capacity: queue.capacity)))
+        let box = JobBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let job = Job(inputs: inputs, plan: plan, deadline: due, rows: rows, continuation: continuation)
+                box.job = job
+                enqueue(job, model: model, component: component)
             }
-            queue.jobs.append(job)
-            condition.signal()
+        } onCancel: {
+            box.job?.isCancelled = true
         }
+    }
+
+    /// Holds the job for the cancellation handler, which may run before the job exists (then it is never enqueued).
+    private final class JobBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: Job?
+        var job: Job? {
+            get { lock.withLock { stored } }
+            set { lock.withLock { stored = newValue } }
+        }
+    }
+
+    /// Called inside the caller's task: a task already cancelled is answered at once.
+    private func enqueue(_ job: Job, model: LoadedModel, component: String?) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return job.finish(.failure(ServingError.shuttingDown)) }
+        guard !Task.isCancelled else { return job.finish(.failure(CancellationError())) }
+        let key = QueueKey(model: model.name, version: model.version, component: component)
+        let queue = queues[key] ?? ModelQueue(model: model, capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize)
+        queues[key] = queue
+        guard queue.jobs.count < queue.capacity else {
+            return job.finish(.failure(ServingError.queueFull(model: model.name, capacity: queue.capacity)))
+        }
+        queue.jobs.append(job)
+        condition.signal()
     }
 
     /// Stops the workers after the queued work is done (and lets the scheduler be freed).
@@ -279,7 +312,9 @@ public final class InferenceScheduler: @unchecked Sendable {
         let start = DispatchTime.now()
         var live: [Job] = []
         for job in batch {
-            if job.deadline < start {
+            if job.isCancelled {
+                job.finish(.failure(CancellationError()))
+            } else if job.deadline < start {
                 let waited = Int((start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1_000_000)
                 job.finish(.failure(ServingError.deadlineExceeded(model: queue.name, milliseconds: waited)))
             } else {
@@ -289,7 +324,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         guard !live.isEmpty else { return }
         do {
             let inputs = live.count == 1 ? live[0].inputs : try Self.concatenate(live.map(\.inputs))
-            let outputs = try live[0].plan.run(inputs, workspace: workspace)
+            let outputs = try live[0].plan.run(inputs, workspace: workspace, limits: limits(for: live))
             let end = DispatchTime.now()
             let compute = Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let rows = live.reduce(0) { $0 + $1.rows }
@@ -303,6 +338,17 @@ public final class InferenceScheduler: @unchecked Sendable {
         } catch {
             for job in live { job.finish(.failure(error)) }
         }
+    }
+
+    /// What one run may cost: until the latest deadline of its requests, the memory cap times their number, and
+    /// only while at least one of its callers still waits.
+    private func limits(for jobs: [Job]) -> RunLimits {
+        let memory = settings.maxRequestMemory.map { cap in
+            let (total, overflow) = cap.multipliedReportingOverflow(by: jobs.count)
+            return overflow ? Int.max : total
+        }
+        return RunLimits(deadline: jobs.map(\.deadline).max(), maxBytes: memory,
+                         isCancelled: { jobs.allSatisfy(\.isCancelled) })
     }
 
     static func concatenate(_ inputs: [[String: Tensor]]) throws -> [String: Tensor] {

@@ -166,6 +166,8 @@ enum TensorJSON {
             return tensor.doubleArray().map { $0.isFinite ? "\($0)" : "null" }
         case .bool:
             return tensor.data.map { $0 != 0 ? "true" : "false" }
+        case .uint64:
+            return tensor.uint64Array().map(String.init)
         default:
             return tensor.int64Array().map(String.init)
         }

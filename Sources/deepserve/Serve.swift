@@ -46,6 +46,7 @@ struct Serve: AsyncParsableCommand {
         settings.workers = models.workers
         settings.defaultQueueSize = models.queueSize
         settings.defaultDeadline = .milliseconds(models.defaultDeadlineMs)
+        settings.maxRequestMemory = models.maxRequestMemoryMib == 0 ? nil : models.maxRequestMemoryMib << 20
         let scheduler = InferenceScheduler(settings: settings)
         let repository = ModelRepository(root: URL(fileURLWithPath: models.modelRepository))
         let registry = PrometheusCollectorRegistry()

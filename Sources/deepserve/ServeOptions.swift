@@ -45,10 +45,18 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Milliseconds a request may wait and run before 504 (a request can ask for less with X-Deadline-Ms).")
     var defaultDeadlineMs = EnvironmentDefaults.value("default-deadline-ms", 30_000)
 
+    @Option(help: "MiB of intermediate tensors one request's run may hold at once (413 past it; 0: no cap but the engine's own).")
+    var maxRequestMemoryMib = EnvironmentDefaults.value("max-request-memory-mib", 256)
+
     func validate() throws {
         guard workers >= 1, workers <= 256 else { throw ValidationError("--workers must be 1...256") }
         guard queueSize >= 1 else { throw ValidationError("--queue-size must be at least 1") }
-        guard defaultDeadlineMs >= 1 else { throw ValidationError("--default-deadline-ms must be positive") }
+        guard defaultDeadlineMs >= 1, defaultDeadlineMs <= 86_400_000 else {
+            throw ValidationError("--default-deadline-ms must be 1...86400000")
+        }
+        guard maxRequestMemoryMib >= 0, maxRequestMemoryMib <= 1 << 20 else {
+            throw ValidationError("--max-request-memory-mib must be 0...1048576")
+        }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: modelRepository, isDirectory: &isFolder), isFolder.boolValue else {
             throw ValidationError("--model-repository '\(modelRepository)' is not a folder")

@@ -69,6 +69,10 @@ final class RequestIDTests: XCTestCase {
             XCTAssertTrue([400, 431, 408].contains(response.status), "\(response.status)")
             XCTAssertFalse(response.headers["X-Request-Id"]?.isEmpty ?? true, request)
         }
+        // The error answers above close their connections; wait until the server has let go of them all.
+        let deadline = Date().addingTimeInterval(5)
+        while server.openConnections > 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(server.openConnections, 0)
         let held = try (0..<2).map { _ in try TestClient(port: server.port) }
         for client in held {
             client.send("GET /id HTTP/1.1\r\nHost: x\r\n\r\n")

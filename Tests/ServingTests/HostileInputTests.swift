@@ -104,6 +104,42 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(probe.failures, [], "answers outside the policy")
     }
 
+    /// A 400 KB LSTM request with 200,000 time steps would need gigabytes of intermediates: it is refused (413) by the
+    /// per-request memory cap before they exist, so the process's peak resident memory barely moves, and nothing stays.
+    func testARequestNeedingGigabytesIsRefusedWithoutTakingThem() async throws {
+        let service = try LiveService()
+        var probe = Probe(port: service.port)
+        let steps = 200_000
+        let zeros = "[" + Array(repeating: "0", count: 512).joined(separator: ",") + "]"
+        let body = #"{"inputs":[{"name":"tokens","shape":[1,\#(steps)],"datatype":"INT64","data":[\#(Array(repeating: "1", count: steps).joined(separator: ","))]},"#
+            + #"{"name":"h0","shape":[2,1,256],"datatype":"FP32","data":\#(zeros)},{"name":"c0","shape":[2,1,256],"datatype":"FP32","data":\#(zeros)}]}"#
+        XCTAssertLessThan(body.utf8.count, 1 << 20, "fits the default body limit")
+        try Self.resetPeakResident()
+        let before = try Self.peakResident()
+        let answer = try probe.send("POST", "/v2/models/shakespeare-lstm/infer", body: body, what: "LSTM with \(steps) steps")
+        let peak = try Self.peakResident()
+        await service.stop()
+        XCTAssertEqual(answer.status, 413, answer.body)
+        XCTAssertTrue(answer.body.contains("more than the server allows"), answer.body)
+        XCTAssertEqual(probe.failures, [])
+        print("LSTM T=\(steps): peak resident \(before >> 20) → \(peak >> 20) MiB")
+        XCTAssertLessThan(peak - before, 400 << 20, "peak resident memory grew \((peak - before) >> 20) MiB for one refused request")
+    }
+
+    /// Linux resets VmHWM (peak resident) when "5" is written to /proc/self/clear_refs.
+    static func resetPeakResident() throws {
+        try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    static func peakResident() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else {
+            throw POSIXError(.ENOENT)
+        }
+        return kib << 10
+    }
+
     // MARK: What is sent
 
     /// Hostile JSON texts for a field (raw: some aren't JSON that Foundation could write, such as NaN or 2^64).
