@@ -1,3 +1,4 @@
+import CImaging
 import Foundation
 import XCTest
 @testable import Imaging
@@ -56,5 +57,25 @@ final class JPEGScaleTests: XCTestCase {
         XCTAssertEqual(budget.used, 1024 * 1024 * 2 + 128 * 128)
         // A budget too small for the coefficients refuses the image before libjpeg decodes it.
         XCTAssertThrowsError(try Image.decode(jpeg, budget: DecodeBudget(limit: 1 << 20), target: (100, 100)))
+    }
+
+    func testLibjpegKeepsToItsMemoryCap() throws {
+        let jpeg = [UInt8](try XCTUnwrap(Image(width: 1024, height: 1024, channels: 1, fill: 7).jpegData(progressive: true)))
+        var output = [UInt8](repeating: 0, count: 1024 * 1024)
+        var message = [CChar](repeating: 0, count: 256)
+        var width: Int32 = 0, height: Int32 = 0
+        func decode(cap: Int) -> Int32 {
+            jpeg.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { out in
+                    ds_jpeg_decode(input.baseAddress, input.count, 1, 1, cap, out.baseAddress, out.count, &width, &height,
+                                   &message, message.count)
+                }
+            }
+        }
+        XCTAssertEqual(decode(cap: 0), Int32(DS_JPEG_OK))
+        XCTAssertEqual(decode(cap: 4 << 20), Int32(DS_JPEG_OK))
+        // 2 MiB of coefficients don't fit in 1 MiB: libjpeg refuses rather than allocating past the cap.
+        XCTAssertEqual(decode(cap: 1 << 20), Int32(DS_JPEG_ERROR))
+        print("libjpeg over its cap: \(String(cString: message))")
     }
 }
