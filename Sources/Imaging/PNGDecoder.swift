@@ -3,7 +3,8 @@ import CImaging
 /// PNG (ISO/IEC 15948): every colour type and bit depth, Adam7 interlacing, all five filters. Chunk CRCs and
 /// chunk order are checked; ancillary chunks other than tRNS are skipped. Output: 8-bit samples, 16-bit samples
 /// keep their high byte; gray 1 channel, gray+alpha 2, RGB and palette 3, RGBA 4 (gray, RGB and palette images
-/// with a tRNS chunk gain an alpha channel).
+/// with a tRNS chunk gain an alpha channel). Rows are decoded one at a time (see `PNGDecoder+Pixels.swift`): the
+/// output is the only full-size buffer, charged to the `DecodeBudget` before it is allocated.
 enum PNGDecoder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
