@@ -37,14 +37,9 @@ extension PNGDecoder {
         try budget.charge(outputCount)
         try budget.charge(2, times: widestRow + 1)
 
-        guard let inflater = compressed.withUnsafeBufferPointer({ ds_inflater_new($0.baseAddress, $0.count) }) else {
-            throw .corrupt(.png, "zlib could not start")
-        }
-        defer { ds_inflater_free(inflater) }
         let previous = UnsafeMutablePointer<UInt8>.allocate(capacity: widestRow + 1)
         let current = UnsafeMutablePointer<UInt8>.allocate(capacity: widestRow + 1)
         defer { previous.deallocate(); current.deallocate() }
-
         func inflated(_ status: Int32) throws(ImageError) {
             switch Int(status) {
             case Int(DS_INFLATE_OK): return
@@ -55,27 +50,36 @@ extension PNGDecoder {
             default: throw .corrupt(.png, "invalid zlib data in IDAT")
             }
         }
-        // Rows are written in order (not interlaced) or, for Adam7, every pixel by exactly one pass; so the
-        // output needs no zeroing except for Adam7, where a failure half-way leaves gaps (never returned anyway).
+
         var failure: ImageError?
-        let output = [UInt8](unsafeUninitializedCapacity: outputCount) { buffer, initialized in
-            initialized = outputCount
-            guard let dst = buffer.baseAddress else { return }
-            if header.interlaced { dst.initialize(repeating: 0, count: outputCount) }
-            do throws(ImageError) {
-                for pass in passes {
-                    let rowBytes = header.rowBytes(pass.width)
-                    for row in 0..<pass.height {
-                        try inflated(ds_inflater_read(inflater, current, rowBytes + 1))
-                        try unfilter(current, previous: row > 0 ? previous : nil, rowBytes: rowBytes,
-                                     stride: header.filterStride)
-                        try expander.expand(current + 1, pass: pass, row: row, imageWidth: header.width, into: dst)
-                        previous.update(from: current, count: rowBytes + 1)
+        let output = compressed.withUnsafeBufferPointer { input -> [UInt8] in
+            // The inflater reads `input` in place, so it lives and dies inside this closure.
+            guard let inflater = ds_inflater_new(input.baseAddress, input.count) else {
+                failure = .corrupt(.png, "zlib could not start (out of memory)")
+                return []
+            }
+            defer { ds_inflater_free(inflater) }
+            // Rows are written in order (not interlaced) or, for Adam7, every pixel by exactly one pass; so the
+            // output needs no zeroing except for Adam7, where a failure half-way leaves gaps (never returned anyway).
+            return [UInt8](unsafeUninitializedCapacity: outputCount) { buffer, initialized in
+                initialized = outputCount
+                guard let dst = buffer.baseAddress else { return }
+                if header.interlaced { dst.initialize(repeating: 0, count: outputCount) }
+                do throws(ImageError) {
+                    for pass in passes {
+                        let rowBytes = header.rowBytes(pass.width)
+                        for row in 0..<pass.height {
+                            try inflated(ds_inflater_read(inflater, current, rowBytes + 1))
+                            try unfilter(current, previous: row > 0 ? previous : nil, rowBytes: rowBytes,
+                                         stride: header.filterStride)
+                            try expander.expand(current + 1, pass: pass, row: row, imageWidth: header.width, into: dst)
+                            previous.update(from: current, count: rowBytes + 1)
+                        }
                     }
+                    try inflated(ds_inflater_finish(inflater))
+                } catch {
+                    failure = error
                 }
-                try inflated(ds_inflater_finish(inflater))
-            } catch {
-                failure = error
             }
         }
         if let failure { throw failure }
