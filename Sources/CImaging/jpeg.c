@@ -178,12 +178,12 @@ int ds_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, i
                    uint8_t **output, size_t *output_length, char *errbuf, size_t errlen) {
     struct jpeg_compress_struct cinfo;
     struct guard g;
-    unsigned char *volatile buffer = NULL;
     unsigned long size = 0;
     guard_install_compress(&cinfo, &g, errbuf, errlen);
     if (setjmp(g.jump)) {
+        // jpeg_mem_dest's buffer is lost here (libjpeg may have replaced it, so it can't be freed safely); only
+        // invalid arguments get here, and this encoder is for tests and tools.
         jpeg_destroy_compress(&cinfo);
-        free(buffer);
         return DS_JPEG_ERROR;
     }
     jpeg_create_compress(&cinfo);
@@ -202,9 +202,8 @@ int ds_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, i
         jpeg_write_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_compress(&cinfo);
-    buffer = out;
     jpeg_destroy_compress(&cinfo);
-    *output = buffer;
+    *output = out;
     *output_length = size;
     return DS_JPEG_OK;
 }
