@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "ServingTests",
             dependencies: [
-                "Serving", "Engine", "HTTPServer",
+                "Serving", "Engine", "HTTPServer", "Imaging", "CImaging",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

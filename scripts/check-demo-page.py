@@ -168,6 +168,12 @@ def run_checks(driver, url, args):
     if missing:
         raise CheckFailed(f"sections missing: {', '.join('#' + s for s in missing)}")
     log("page renders", f"title {driver.title!r}, sections {', '.join('#' + s for s in SECTIONS)}")
+    # No image shows the broken-image icon before anything is drawn: an image waiting for content has no src.
+    broken = js("return [...document.images].filter((i) => i.getAttribute('src') && i.complete && i.naturalWidth === 0)"
+                ".map((i) => i.id || i.getAttribute('src').slice(0, 40))")
+    if broken:
+        raise CheckFailed(f"broken images at load: {broken}")
+    log("no broken images", f"{js('return document.images.length')} images")
     chips = wait_for("the model status chips",
                      lambda: q("#model-status").find_elements(By.CSS_SELECTOR, ".chip.ready, .chip.down"), t)
     down = [c.text for c in chips if "down" in c.get_attribute("class")]

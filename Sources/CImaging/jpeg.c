@@ -54,8 +54,23 @@ static void guard_install(struct jpeg_decompress_struct *cinfo, struct guard *g,
     if (errbuf && errlen) errbuf[0] = 0;
 }
 
+// The bytes libjpeg holds for a multi-scan (progressive) image: every component's DCT coefficients, 64 16-bit
+// values per block, padded to whole MCUs, kept for the whole image until the last scan. 0 for a single scan.
+static size_t coefficient_bytes(struct jpeg_decompress_struct *cinfo) {
+    if (!jpeg_has_multiple_scans(cinfo)) return 0;
+    size_t total = 0;
+    for (int i = 0; i < cinfo->num_components; i++) {
+        jpeg_component_info *c = &cinfo->comp_info[i];
+        size_t h = (size_t)c->h_samp_factor, v = (size_t)c->v_samp_factor;
+        size_t columns = ((size_t)c->width_in_blocks + h - 1) / h * h;
+        size_t rows = ((size_t)c->height_in_blocks + v - 1) / v * v;
+        total += columns * rows * sizeof(JBLOCK);
+    }
+    return total;
+}
+
 int ds_jpeg_info(const uint8_t *input, size_t length, int *width, int *height, int *color, int *progressive,
-                 char *errbuf, size_t errlen) {
+                 size_t *coefficients, char *errbuf, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct guard g;
     guard_install(&cinfo, &g, errbuf, errlen);
@@ -74,12 +89,13 @@ int ds_jpeg_info(const uint8_t *input, size_t length, int *width, int *height, i
     default: *color = DS_JPEG_COLOR; break;
     }
     *progressive = jpeg_has_multiple_scans(&cinfo) ? 1 : 0;
+    *coefficients = coefficient_bytes(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     return DS_JPEG_OK;
 }
 
-int ds_jpeg_decode(const uint8_t *input, size_t length, int channels, uint8_t *output, size_t capacity,
-                   char *errbuf, size_t errlen) {
+int ds_jpeg_decode(const uint8_t *input, size_t length, int channels, int scale_denom, size_t max_memory,
+                   uint8_t *output, size_t capacity, int *out_width, int *out_height, char *errbuf, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct guard g;
     // Everything the error path reads after longjmp lives outside the registers (volatile or in cinfo).
@@ -98,8 +114,15 @@ int ds_jpeg_decode(const uint8_t *input, size_t length, int channels, uint8_t *o
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     if (cmyk) cinfo.out_color_space = JCS_CMYK;
     else cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    // libjpeg scales in the IDCT: 1/2, 1/4 or 1/8 of the size costs a fraction of the full decode's work.
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (unsigned)scale_denom;
+    // Past this, libjpeg asks for a backing store, which this build lacks: a clean error, not more memory.
+    if (max_memory > 0) cinfo.mem->max_memory_to_use = (long)max_memory;
     jpeg_start_decompress(&cinfo);
     size_t width = cinfo.output_width, height = cinfo.output_height;
+    *out_width = (int)width;
+    *out_height = (int)height;
     if ((size_t)channels * width * height > capacity) {
         snprintf(errbuf, errlen, "output buffer too small for %zux%zu", width, height);
         jpeg_destroy_decompress(&cinfo);
@@ -139,5 +162,48 @@ int ds_jpeg_decode(const uint8_t *input, size_t length, int channels, uint8_t *o
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(cmyk_row);
+    return DS_JPEG_OK;
+}
+
+static void guard_install_compress(struct jpeg_compress_struct *cinfo, struct guard *g, char *errbuf, size_t errlen) {
+    cinfo->err = jpeg_std_error(&g->pub);
+    g->pub.error_exit = guard_error_exit;
+    g->pub.output_message = guard_output_message;
+    g->errbuf = errbuf;
+    g->errlen = errlen;
+    if (errbuf && errlen) errbuf[0] = 0;
+}
+
+int ds_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality, int progressive,
+                   uint8_t **output, size_t *output_length, char *errbuf, size_t errlen) {
+    struct jpeg_compress_struct cinfo;
+    struct guard g;
+    unsigned long size = 0;
+    guard_install_compress(&cinfo, &g, errbuf, errlen);
+    if (setjmp(g.jump)) {
+        // jpeg_mem_dest's buffer is lost here (libjpeg may have replaced it, so it can't be freed safely); only
+        // invalid arguments get here, and this encoder is for tests and tools.
+        jpeg_destroy_compress(&cinfo);
+        return DS_JPEG_ERROR;
+    }
+    jpeg_create_compress(&cinfo);
+    unsigned char *out = NULL;
+    jpeg_mem_dest(&cinfo, &out, &size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = channels;
+    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    if (progressive) jpeg_simple_progression(&cinfo);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * (size_t)width * (size_t)channels);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *output = out;
+    *output_length = size;
     return DS_JPEG_OK;
 }

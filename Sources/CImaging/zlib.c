@@ -4,45 +4,70 @@
 #include <string.h>
 #include <zlib.h>
 
-int ds_zlib_inflate(const uint8_t *input, size_t length, uint8_t *output, size_t capacity) {
+struct ds_inflater {
     z_stream s;
-    memset(&s, 0, sizeof s);
-    if (inflateInit(&s) != Z_OK) return DS_INFLATE_CORRUPT;
-    s.next_in = (Bytef *)input;
-    size_t input_left = length;
-    size_t produced = 0;
-    uint8_t spare;  // one byte past the end: proves the stream holds more than capacity
-    int result = DS_INFLATE_CORRUPT;
-    for (;;) {
-        // zlib counts in uInt: feed and drain in chunks of at most 1 GiB.
-        if (s.avail_in == 0 && input_left > 0) {
-            s.avail_in = (uInt)(input_left > (1u << 30) ? (1u << 30) : input_left);
-            input_left -= s.avail_in;
-        }
-        size_t room = capacity - produced;
-        if (room > 0) {
-            s.next_out = output + produced;
-            s.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
-        } else {
-            s.next_out = &spare;
-            s.avail_out = 1;
-        }
-        uInt before = s.avail_out;
-        int rc = inflate(&s, Z_NO_FLUSH);
-        size_t moved = before - s.avail_out;
-        if (room == 0 && moved > 0) { result = DS_INFLATE_TOO_MUCH; break; }
-        produced += moved;
-        if (rc == Z_STREAM_END) { result = produced == capacity ? DS_INFLATE_OK : DS_INFLATE_TRUNCATED; break; }
-        if (rc == Z_BUF_ERROR) {
-            // No progress possible: the input is used up (truncated), or something is badly wrong.
-            result = (s.avail_in == 0 && input_left == 0) ? DS_INFLATE_TRUNCATED : DS_INFLATE_CORRUPT;
-            break;
-        }
-        if (rc != Z_OK) { result = DS_INFLATE_CORRUPT; break; }
-        if (s.avail_in == 0 && input_left == 0 && moved == 0) { result = DS_INFLATE_TRUNCATED; break; }
+    size_t input_left;  // bytes not yet handed to zlib (it counts in uInt: at most 1 GiB at a time)
+    int ended;          // the stream's end (and checksum) has been read
+};
+
+ds_inflater *ds_inflater_new(const uint8_t *input, size_t length) {
+    ds_inflater *z = calloc(1, sizeof *z);
+    if (!z) return NULL;
+    if (inflateInit(&z->s) != Z_OK) { free(z); return NULL; }
+    z->s.next_in = (Bytef *)input;
+    z->input_left = length;
+    return z;
+}
+
+static void feed(ds_inflater *z) {
+    if (z->s.avail_in == 0 && z->input_left > 0) {
+        z->s.avail_in = (uInt)(z->input_left > (1u << 30) ? (1u << 30) : z->input_left);
+        z->input_left -= z->s.avail_in;
     }
-    inflateEnd(&s);
-    return result;
+}
+
+int ds_inflater_read(ds_inflater *z, uint8_t *output, size_t count) {
+    while (count > 0) {
+        if (z->ended) return DS_INFLATE_TRUNCATED;
+        feed(z);
+        uInt room = (uInt)(count > (1u << 30) ? (1u << 30) : count);
+        z->s.next_out = output;
+        z->s.avail_out = room;
+        int rc = inflate(&z->s, Z_NO_FLUSH);
+        size_t moved = room - z->s.avail_out;
+        output += moved;
+        count -= moved;
+        if (rc == Z_STREAM_END) { z->ended = 1; continue; }
+        int input_done = z->s.avail_in == 0 && z->input_left == 0;
+        // Z_BUF_ERROR: no progress possible, because the input is used up (truncated) or something is wrong.
+        if (rc == Z_BUF_ERROR) return input_done ? DS_INFLATE_TRUNCATED : DS_INFLATE_CORRUPT;
+        if (rc != Z_OK) return DS_INFLATE_CORRUPT;
+        if (input_done && moved == 0) return DS_INFLATE_TRUNCATED;
+    }
+    return DS_INFLATE_OK;
+}
+
+int ds_inflater_finish(ds_inflater *z) {
+    uint8_t spare;  // one byte past the end: proves the stream holds more than was read
+    while (!z->ended) {
+        feed(z);
+        z->s.next_out = &spare;
+        z->s.avail_out = 1;
+        int rc = inflate(&z->s, Z_NO_FLUSH);
+        if (z->s.avail_out == 0) return DS_INFLATE_TOO_MUCH;
+        if (rc == Z_STREAM_END) { z->ended = 1; break; }
+        int input_done = z->s.avail_in == 0 && z->input_left == 0;
+        if (rc == Z_BUF_ERROR) return input_done ? DS_INFLATE_TRUNCATED : DS_INFLATE_CORRUPT;
+        if (rc != Z_OK) return DS_INFLATE_CORRUPT;
+        if (input_done) return DS_INFLATE_TRUNCATED;
+    }
+    return DS_INFLATE_OK;
+}
+
+void ds_inflater_free(ds_inflater *z) {
+    if (!z) return;
+    inflateEnd(&z->s);
+    free(z);
 }
 
 int ds_zlib_deflate(const uint8_t *input, size_t length, int level, uint8_t **output, size_t *output_length) {

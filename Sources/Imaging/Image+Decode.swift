@@ -14,24 +14,31 @@ extension Image {
 
     /// Decodes a PNG, JPEG, PGM or PPM image, found by its first bytes.
     ///
-    /// The header's dimensions are checked against `limits` before any pixel is decoded. The channels are the
-    /// image's own (see `PNGDecoder`, `JPEGDecoder`, `PNMDecoder`); use `grayscale()` or `rgb()` to fix them.
-    public static func decode(_ data: Data, limits: ImageLimits = .default) throws(ImageError) -> Image {
+    /// The header's dimensions are checked against `limits` before any pixel is decoded, and every buffer the
+    /// decoder allocates is charged to `budget` first (nil: a budget of `limits.maxDecodedBytes` for this image
+    /// alone; share one across the images of a request). With a `target`, a decoder that can scale while decoding
+    /// (JPEG) returns the smallest image it can that is still at least `target` on both sides; others ignore it.
+    /// The channels are the image's own (see `PNGDecoder`, `JPEGDecoder`, `PNMDecoder`); use `grayscale()` or
+    /// `rgb()` to fix them.
+    public static func decode(_ data: Data, limits: ImageLimits = .default, budget: DecodeBudget? = nil,
+                              target: (width: Int, height: Int)? = nil) throws(ImageError) -> Image {
         guard let format = sniff(data) else {
             let prefix = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw .unsupportedFormat(prefix: prefix.isEmpty ? "nothing (empty)" : prefix)
         }
-        return try decode(data, as: format, limits: limits)
+        return try decode(data, as: format, limits: limits, budget: budget, target: target)
     }
 
-    /// Decodes `data` as `format`.
-    public static func decode(_ data: Data, as format: ImageFormat, limits: ImageLimits = .default) throws(ImageError)
-        -> Image
+    /// Decodes `data` as `format` (see `decode(_:limits:budget:target:)`).
+    public static func decode(_ data: Data, as format: ImageFormat, limits: ImageLimits = .default,
+                              budget: DecodeBudget? = nil, target: (width: Int, height: Int)? = nil)
+        throws(ImageError) -> Image
     {
+        let budget = budget ?? DecodeBudget(limits)
         switch format {
-        case .png: return try PNGDecoder.decode([UInt8](data), limits: limits)
-        case .jpeg: return try JPEGDecoder.decode([UInt8](data), limits: limits)
-        case .pnm: return try PNMDecoder.decode([UInt8](data), limits: limits)
+        case .png: return try PNGDecoder.decode([UInt8](data), limits: limits, budget: budget)
+        case .jpeg: return try JPEGDecoder.decode([UInt8](data), limits: limits, budget: budget, target: target)
+        case .pnm: return try PNMDecoder.decode([UInt8](data), limits: limits, budget: budget)
         }
     }
 }

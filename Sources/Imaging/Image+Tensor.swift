@@ -97,9 +97,12 @@ public struct ImagePreprocessing: Sendable, Equatable {
             .tensor(scale: scale, mean: mean, std: std, invert: invert)
     }
 
-    /// Decodes `data` (PNG, JPEG, PGM, PPM) and makes it this model's input.
-    public func tensor(from data: Data, limits: ImageLimits = .default) throws(ImageError) -> [Float] {
-        tensor(from: try Image.decode(data, limits: limits))
+    /// Decodes `data` (PNG, JPEG, PGM, PPM), scaled down in the decoder where it can be, and makes it this model's
+    /// input.
+    public func tensor(from data: Data, limits: ImageLimits = .default, budget: DecodeBudget? = nil)
+        throws(ImageError) -> [Float]
+    {
+        tensor(from: try Image.decode(data, limits: limits, budget: budget, target: (width, height)))
     }
 }
 

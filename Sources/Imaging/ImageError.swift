@@ -8,13 +8,16 @@ public enum ImageFormat: String, Sendable, Equatable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// Why an image could not be decoded. A serving layer maps `.tooLarge` to 413, `.unsupportedFormat` to 415 and
-/// the rest to 400; `description` is a message fit for the client.
+/// Why an image could not be decoded. A serving layer maps `.tooLarge` and `.overBudget` to 413,
+/// `.unsupportedFormat` to 415 and the rest to 400; `description` is a message fit for the client.
 public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The bytes are not PNG, JPEG, PGM or PPM (`prefix`: the first bytes, in hex).
     case unsupportedFormat(prefix: String)
     /// The header declares more pixels than the limits allow; nothing was decoded.
     case tooLarge(width: Int, height: Int, limits: ImageLimits)
+    /// Decoding needs `needed` more bytes than its `DecodeBudget` has left (`used` of `limit` are spent by this
+    /// request's earlier images and this one's allocations so far); nothing more was allocated.
+    case overBudget(needed: Int, used: Int, limit: Int)
     /// The data ends before the image does.
     case truncated(ImageFormat, String)
     /// The data is not a valid image of its format.
@@ -31,6 +34,9 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooLarge(let width, let height, let limits):
             return "image is \(width)x\(height); the limit is \(limits.maxWidth)x\(limits.maxHeight) and "
                 + "\(limits.maxPixels) pixels"
+        case .overBudget(let needed, let used, let limit):
+            return "decoding needs \(needed) more bytes; the images of one request may decode to \(limit) bytes in all "
+                + "and \(used) are spent"
         case .truncated(let format, let detail):
             return "truncated \(format) image: \(detail)"
         case .corrupt(let format, let detail):
@@ -50,14 +56,22 @@ public struct ImageLimits: Sendable, Equatable {
     public var maxHeight: Int
     /// Width × height.
     public var maxPixels: Int
+    /// The bytes a `DecodeBudget` made from these limits allows: decoded pixels plus the decoders' large
+    /// intermediates (libjpeg's coefficients of a progressive JPEG), for all the images that share the budget.
+    public var maxDecodedBytes: Int
 
-    public init(maxWidth: Int = 8192, maxHeight: Int = 8192, maxPixels: Int = 40_000_000) {
+    /// 256 MiB by default: the largest single image the pixel limits allow (40 Mpx RGBA, 160 MB; or a 40 Mpx
+    /// progressive colour JPEG scaled down in the decoder, whose coefficients take up to 240 MB) still fits, and so
+    /// does a batch of 256 VGA photos (236 MB), while one request can no longer decode 256 × 160 MB.
+    public init(maxWidth: Int = 8192, maxHeight: Int = 8192, maxPixels: Int = 40_000_000,
+                maxDecodedBytes: Int = 256 << 20) {
         self.maxWidth = maxWidth
         self.maxHeight = maxHeight
         self.maxPixels = maxPixels
+        self.maxDecodedBytes = maxDecodedBytes
     }
 
-    /// 8192 × 8192 and 40 megapixels.
+    /// 8192 × 8192, 40 megapixels and 256 MiB decoded.
     public static let `default` = ImageLimits()
 
     /// Throws `.tooLarge` unless a `width` × `height` image is within the limits.

@@ -3,7 +3,8 @@ import CImaging
 /// PNG (ISO/IEC 15948): every colour type and bit depth, Adam7 interlacing, all five filters. Chunk CRCs and
 /// chunk order are checked; ancillary chunks other than tRNS are skipped. Output: 8-bit samples, 16-bit samples
 /// keep their high byte; gray 1 channel, gray+alpha 2, RGB and palette 3, RGBA 4 (gray, RGB and palette images
-/// with a tRNS chunk gain an alpha channel).
+/// with a tRNS chunk gain an alpha channel). Rows are decoded one at a time (see `PNGDecoder+Pixels.swift`): the
+/// output is the only full-size buffer, charged to the `DecodeBudget` before it is allocated.
 enum PNGDecoder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
@@ -47,7 +48,7 @@ enum PNGDecoder {
         }
     }
 
-    static func decode(_ bytes: [UInt8], limits: ImageLimits) throws(ImageError) -> Image {
+    static func decode(_ bytes: [UInt8], limits: ImageLimits, budget: DecodeBudget) throws(ImageError) -> Image {
         func corrupt(_ detail: String) -> ImageError { .corrupt(.png, detail) }
         guard bytes.count >= 8 else { throw .truncated(.png, "\(bytes.count) bytes, shorter than the signature") }
         guard Array(bytes[0..<8]) == signature else { throw corrupt("bad signature") }
@@ -128,36 +129,9 @@ enum PNGDecoder {
         guard let header else { throw corrupt("no IHDR chunk") }
         guard sawIDAT else { throw corrupt("no IDAT chunk") }
 
-        let passes = passes(header)
-        let rawSize = passes.reduce(0) { $0 + ($1.width == 0 ? 0 : $1.height * (1 + header.rowBytes($1.width))) }
-        var raw = [UInt8](repeating: 0, count: rawSize)
-        let status = compressed.withUnsafeBufferPointer { input in
-            raw.withUnsafeMutableBufferPointer { output in
-                ds_zlib_inflate(input.baseAddress, input.count, output.baseAddress, output.count)
-            }
-        }
-        switch Int(status) {
-        case Int(DS_INFLATE_OK): break
-        case Int(DS_INFLATE_TRUNCATED):
-            throw .truncated(.png, "image data holds fewer than the \(rawSize) bytes \(header.width)x\(header.height) needs")
-        case Int(DS_INFLATE_TOO_MUCH):
-            throw corrupt("image data holds more than the \(rawSize) bytes \(header.width)x\(header.height) needs")
-        default: throw corrupt("invalid zlib data in IDAT")
-        }
-
         let expander = try SampleExpander(header: header, palette: palette, transparency: transparency)
-        var output = [UInt8](repeating: 0, count: header.width * header.height * expander.outputChannels)
-        var offset = 0
-        for pass in passes where pass.width > 0 && pass.height > 0 {
-            let rowBytes = header.rowBytes(pass.width)
-            try unfilter(&raw, offset: offset, rows: pass.height, rowBytes: rowBytes, stride: header.filterStride)
-            for row in 0..<pass.height {
-                try expander.expand(raw, rowStart: offset + row * (rowBytes + 1) + 1, pass: pass, row: row,
-                                    imageWidth: header.width, into: &output)
-            }
-            offset += pass.height * (rowBytes + 1)
-        }
-        return Image(width: header.width, height: header.height, channels: expander.outputChannels, pixels: output)
+        let pixels = try decodePixels(header, compressed: compressed, expander: expander, limits: limits, budget: budget)
+        return Image(width: header.width, height: header.height, channels: expander.outputChannels, pixels: pixels)
     }
 
     static func parseHeader(_ data: [UInt8]) throws(ImageError) -> Header {
@@ -180,141 +154,6 @@ enum PNGDecoder {
         guard data[11] == 0 else { throw corrupt("filter method \(data[11])") }
         guard data[12] <= 1 else { throw corrupt("interlace method \(data[12])") }
         return Header(width: width, height: height, bitDepth: bitDepth, colorType: colorType, interlaced: data[12] == 1)
-    }
-
-    /// Undoes the per-row filters of one pass in place; each row is a filter-type byte and `rowBytes` bytes.
-    static func unfilter(_ raw: inout [UInt8], offset: Int, rows: Int, rowBytes: Int, stride bpp: Int) throws(ImageError) {
-        var badFilter: UInt8?
-        raw.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress! + offset
-            for y in 0..<rows {
-                let filter = base[y * (rowBytes + 1)]
-                let row = base + y * (rowBytes + 1) + 1
-                let previous: UnsafeMutablePointer<UInt8>? = y > 0 ? row - (rowBytes + 1) : nil
-                switch filter {
-                case 0: break
-                case 1:  // Sub
-                    if rowBytes > bpp { for i in bpp..<rowBytes { row[i] = row[i] &+ row[i - bpp] } }
-                case 2:  // Up
-                    if let previous { for i in 0..<rowBytes { row[i] = row[i] &+ previous[i] } }
-                case 3:  // Average
-                    for i in 0..<rowBytes {
-                        let left = i >= bpp ? Int(row[i - bpp]) : 0
-                        let up = previous.map { Int($0[i]) } ?? 0
-                        row[i] = row[i] &+ UInt8((left + up) >> 1)
-                    }
-                case 4:  // Paeth
-                    for i in 0..<rowBytes {
-                        let a = i >= bpp ? Int(row[i - bpp]) : 0
-                        let b = previous.map { Int($0[i]) } ?? 0
-                        let c = (i >= bpp ? previous.map { Int($0[i - bpp]) } : nil) ?? 0
-                        let p = a + b - c
-                        let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
-                        let predictor = pa <= pb && pa <= pc ? a : (pb <= pc ? b : c)
-                        row[i] = row[i] &+ UInt8(predictor)
-                    }
-                default:
-                    badFilter = filter
-                    return
-                }
-            }
-        }
-        if let badFilter { throw .corrupt(.png, "filter type \(badFilter)") }
-    }
-}
-
-/// Turns unfiltered rows of stored samples (any depth, palette indices) into 8-bit output pixels.
-struct SampleExpander {
-    let header: PNGDecoder.Header
-    let outputChannels: Int
-    /// Palette as RGBA (alpha 255 where tRNS says nothing).
-    let paletteRGBA: [UInt8]
-    /// The stored (full-depth) gray or RGB value that means transparent.
-    let transparentKey: [Int]?
-
-    init(header: PNGDecoder.Header, palette: [UInt8]?, transparency: [UInt8]?) throws(ImageError) {
-        self.header = header
-        switch header.colorType {
-        case 0: outputChannels = transparency == nil ? 1 : 2
-        case 2, 3: outputChannels = transparency == nil ? 3 : 4
-        case 4: outputChannels = 2
-        default: outputChannels = 4
-        }
-        var rgba = [UInt8]()
-        if let palette {
-            for i in 0..<palette.count / 3 {
-                rgba += [palette[3 * i], palette[3 * i + 1], palette[3 * i + 2]]
-                rgba.append(transparency.flatMap { i < $0.count ? $0[i] : nil } ?? 255)
-            }
-        }
-        paletteRGBA = rgba
-        if let transparency, header.colorType == 0 || header.colorType == 2 {
-            transparentKey = (0..<transparency.count / 2).map { Int(transparency[2 * $0]) << 8 | Int(transparency[2 * $0 + 1]) }
-        } else {
-            transparentKey = nil
-        }
-    }
-
-    /// Writes row `row` of `pass` (whose stored bytes start at `rowStart` in `raw`) into `output`.
-    func expand(_ raw: [UInt8], rowStart: Int, pass: PNGDecoder.Pass, row: Int, imageWidth: Int,
-                into output: inout [UInt8]) throws(ImageError) {
-        let depth = header.bitDepth, stored = header.storedChannels, out = outputChannels
-        let y = pass.y0 + row * pass.dy
-        var badIndex: Int?
-        raw.withUnsafeBufferPointer { rawBuffer in
-            output.withUnsafeMutableBufferPointer { outBuffer in
-                let src = rawBuffer.baseAddress! + rowStart
-                let dst = outBuffer.baseAddress!
-                // The common case: 8-bit samples, no palette, no key colour, not interlaced — a straight copy.
-                if depth == 8 && header.colorType != 3 && transparentKey == nil && pass.dx == 1 {
-                    (dst + y * imageWidth * out).update(from: src, count: pass.width * out)
-                    return
-                }
-                @inline(__always) func sample(_ index: Int) -> Int {
-                    switch depth {
-                    case 8: return Int(src[index])
-                    case 16: return Int(src[2 * index]) << 8 | Int(src[2 * index + 1])
-                    default:
-                        let bit = index * depth
-                        let shift = 8 - depth - bit % 8
-                        return Int(src[bit / 8] >> UInt8(shift)) & ((1 << depth) - 1)
-                    }
-                }
-                @inline(__always) func to8(_ value: Int) -> UInt8 {
-                    switch depth {
-                    case 16: return UInt8(value >> 8)
-                    case 8: return UInt8(value)
-                    default: return UInt8(value * (255 / ((1 << depth) - 1)))
-                    }
-                }
-                for i in 0..<pass.width {
-                    let o = (y * imageWidth + pass.x0 + i * pass.dx) * out
-                    switch header.colorType {
-                    case 3:
-                        let index = sample(i)
-                        guard 4 * index < paletteRGBA.count else { badIndex = index; return }
-                        for c in 0..<out { dst[o + c] = paletteRGBA[4 * index + c] }
-                    case 0, 2:
-                        var values = (0, 0, 0)
-                        values.0 = sample(i * stored)
-                        if stored == 3 { values.1 = sample(i * 3 + 1); values.2 = sample(i * 3 + 2) }
-                        dst[o] = to8(values.0)
-                        if stored == 3 { dst[o + 1] = to8(values.1); dst[o + 2] = to8(values.2) }
-                        if let key = transparentKey {
-                            let transparent = stored == 1
-                                ? values.0 == key[0]
-                                : values.0 == key[0] && values.1 == key[1] && values.2 == key[2]
-                            dst[o + stored] = transparent ? 0 : 255
-                        }
-                    default:  // 4 gray+alpha, 6 RGBA
-                        for c in 0..<stored { dst[o + c] = to8(sample(i * stored + c)) }
-                    }
-                }
-            }
-        }
-        if let badIndex {
-            throw .corrupt(.png, "palette index \(badIndex) beyond the \(paletteRGBA.count / 4) colours of PLTE")
-        }
     }
 }
 

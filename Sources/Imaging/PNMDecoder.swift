@@ -2,7 +2,7 @@
 /// 65535 (two bytes per sample, big-endian, above 255). Samples are scaled to 0...255, rounded. Comments (`#` to
 /// the end of the line) may appear anywhere in the header and, for the ASCII forms, among the samples.
 enum PNMDecoder {
-    static func decode(_ bytes: [UInt8], limits: ImageLimits) throws(ImageError) -> Image {
+    static func decode(_ bytes: [UInt8], limits: ImageLimits, budget: DecodeBudget) throws(ImageError) -> Image {
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P") else { throw .corrupt(.pnm, "bad magic number") }
         let kind = bytes[1]
         let channels: Int, ascii: Bool
@@ -20,16 +20,23 @@ enum PNMDecoder {
         try limits.check(width: width, height: height)
         let maxval = try reader.number("maxval")
         guard (1...65535).contains(maxval) else { throw .corrupt(.pnm, "maxval \(maxval) (must be 1 to 65535)") }
-        let count = width * height * channels
-        var pixels = [UInt8](repeating: 0, count: count)
+        let (pixelCount, o1) = width.multipliedReportingOverflow(by: height)
+        let (count, o2) = pixelCount.multipliedReportingOverflow(by: channels)
+        guard !o1, !o2 else { throw .tooLarge(width: width, height: height, limits: limits) }
         @inline(__always) func scaled(_ value: Int) -> UInt8 {
             UInt8((min(value, maxval) * 255 + maxval / 2) / maxval)
         }
+        var pixels = [UInt8]()
         if ascii {
+            // Each sample takes at least a digit and a separator, so what's left of the file caps the allocation
+            // and a truncated file fails at its end having allocated only what it could fill.
+            let plausible = min(count, (bytes.count - reader.position + 1) / 2)
+            try budget.charge(plausible)
+            pixels.reserveCapacity(plausible)
             for i in 0..<count {
                 let value = try reader.number("sample \(i)")
                 guard value <= maxval else { throw .corrupt(.pnm, "sample \(value) above maxval \(maxval)") }
-                pixels[i] = scaled(value)
+                pixels.append(scaled(value))
             }
         } else {
             // Exactly one whitespace byte separates the header from the binary samples.
@@ -38,19 +45,19 @@ enum PNMDecoder {
             }
             let start = reader.position + 1
             let sampleBytes = maxval > 255 ? 2 : 1
-            guard bytes.count - start >= count * sampleBytes else {
-                throw .truncated(.pnm, "\(bytes.count - start) bytes of samples, \(width)x\(height) needs "
-                                 + "\(count * sampleBytes)")
+            let (needed, o3) = count.multipliedReportingOverflow(by: sampleBytes)
+            guard !o3, bytes.count - start >= needed else {
+                throw .truncated(.pnm, "\(bytes.count - start) bytes of samples, \(width)x\(height) needs \(needed)")
             }
+            try budget.charge(count)
             if maxval == 255 {
-                pixels.withUnsafeMutableBufferPointer { out in
-                    bytes.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + start, count: count) }
-                }
+                pixels.append(contentsOf: bytes[start..<start + count])
             } else {
+                pixels.reserveCapacity(count)
                 for i in 0..<count {
                     let value = sampleBytes == 2
                         ? Int(bytes[start + 2 * i]) << 8 | Int(bytes[start + 2 * i + 1]) : Int(bytes[start + i])
-                    pixels[i] = scaled(value)
+                    pixels.append(scaled(value))
                 }
             }
         }

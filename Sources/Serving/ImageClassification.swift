@@ -11,8 +11,9 @@ struct ImageClassificationRoutes: Sendable {
     let repository: ModelRepository
     let scheduler: InferenceScheduler
     let metrics: ServingMetrics
-    /// Images larger than this are refused before decoding (decompression bombs).
-    static let limits = ImageLimits(maxWidth: 8192, maxHeight: 8192, maxPixels: 40_000_000)
+    /// Images larger than this are refused before decoding (decompression bombs); `maxDecodedBytes` is shared by
+    /// all the images of one request (a `DecodeBudget` per request; see `ImageLimits` for why 256 MiB).
+    static let limits = ImageLimits(maxWidth: 8192, maxHeight: 8192, maxPixels: 40_000_000, maxDecodedBytes: 256 << 20)
 
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/classify", maxBodySize: 32 << 20) { [self] request in
@@ -32,9 +33,12 @@ struct ImageClassificationRoutes: Sendable {
         let images = uploads.map(\.data)
         let polarity = model.config.preprocessingPolarity
         var batch: [Float] = []
+        let budget = DecodeBudget(Self.limits)
         for (index, data) in images.enumerated() {
+            try Task.checkCancellation()   // the client went away: decode none of its other images
             do {
-                var image = try Image.decode(data, limits: Self.limits)
+                var image = try Image.decode(data, limits: Self.limits, budget: budget,
+                                             target: (preprocessing.width, preprocessing.height))
                 // A white-on-black model shown dark ink on light paper: invert it, as a person would expect.
                 if polarity == "white-on-black", !preprocessing.invert, image.hasLightBackground { image = image.inverted() }
                 batch += preprocessing.tensor(from: image)
@@ -133,32 +137,28 @@ enum ImagePayload {
         return data
     }
 
-    /// 415 for formats we can't read, 413 for decompression bombs, 400 for broken files.
+    /// 415 for formats we can't read, 413 for decompression bombs and requests over their decode budget, 400 for broken files.
     static func httpError(_ error: Error, which image: String?) -> Error {
         let which = image.map { "\($0): " } ?? ""
         guard let error = error as? ImageError else { return error }
         switch error {
         case .unsupportedFormat: return HTTPError(.unsupportedMediaType, "\(which)\(error)")
-        case .tooLarge: return HTTPError(.contentTooLarge, "\(which)\(error)")
+        case .tooLarge, .overBudget: return HTTPError(.contentTooLarge, "\(which)\(error)")
         default: return HTTPError(.badRequest, "\(which)\(error)")
         }
     }
 }
 
 extension Image {
-    /// Whether the border is mostly light (dark ink on paper rather than light strokes on black).
+    /// Whether the border is mostly light (dark ink on paper rather than light strokes on black). Only the border is
+    /// grayed: graying the whole image first would copy all of it (40 MB for the largest upload the limits allow).
     var hasLightBackground: Bool {
-        let gray = grayscale()
-        guard gray.width > 2, gray.height > 2 else { return false }
-        var sum = 0, count = 0
-        for x in 0..<gray.width {
-            sum += Int(gray.pixels[x]) + Int(gray.pixels[(gray.height - 1) * gray.width + x])
-            count += 2
-        }
-        for y in 0..<gray.height {
-            sum += Int(gray.pixels[y * gray.width]) + Int(gray.pixels[y * gray.width + gray.width - 1])
-            count += 2
-        }
+        guard width > 2, height > 2 else { return false }
+        let edges = [cropped(x: 0, y: 0, width: width, height: 1), cropped(x: 0, y: height - 1, width: width, height: 1),
+                     cropped(x: 0, y: 0, width: 1, height: height), cropped(x: width - 1, y: 0, width: 1, height: height)]
+        let gray = edges.map { $0.grayscale() }
+        let sum = gray.reduce(0) { total, edge in edge.pixels.reduce(total) { $0 + Int($1) } }
+        let count = gray.reduce(0) { $0 + $1.pixels.count }
         return sum / max(count, 1) > 127
     }
 }

@@ -41,8 +41,10 @@ struct ImageModelRoutes: Sendable {
         let (images, _) = try ImagePayload.images(from: request)
         guard images.count == 1 else { throw ServingError.badRequest("reconstruct takes one image, got \(images.count)") }
         let pixels: [Float]
+        try Task.checkCancellation()   // the client went away while the body was parsed
         do {
-            var image = try Image.decode(images[0].data, limits: ImageClassificationRoutes.limits)
+            var image = try Image.decode(images[0].data, limits: ImageClassificationRoutes.limits,
+                                         target: (preprocessing.width, preprocessing.height))
             if model.config.preprocessingPolarity == "white-on-black", !preprocessing.invert, image.hasLightBackground {
                 image = image.inverted()
             }

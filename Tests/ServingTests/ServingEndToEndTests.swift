@@ -49,17 +49,19 @@ final class ServingEndToEndTests: XCTestCase {
         try request(method, path, bodyBytes: Array(body.utf8), headers: headers)
     }
 
-    static func request(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil) throws
+    static func request(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil,
+                        timeout seconds: Int = 10) throws
         -> (status: Int, headers: [String: String], body: String)
     {
-        let response = try rawRequest(method, path, bodyBytes: bodyBytes, headers: headers, port: port)
+        let response = try rawRequest(method, path, bodyBytes: bodyBytes, headers: headers, port: port, timeout: seconds)
         var payload = String(decoding: response.body, as: UTF8.self)
         if response.headers["transfer-encoding"] == "chunked" { payload = Self.dechunk(payload) }
         return (response.status, response.headers, payload)
     }
 
     /// One request on its own connection; the body as bytes, not de-chunked.
-    static func rawRequest(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil) throws
+    static func rawRequest(_ method: String, _ path: String, bodyBytes: [UInt8], headers: [String: String], port: Int? = nil,
+                           timeout seconds: Int = 10) throws
         -> (status: Int, headers: [String: String], body: [UInt8])
     {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -68,7 +70,7 @@ final class ServingEndToEndTests: XCTestCase {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port ?? Self.server.port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
