@@ -3,7 +3,7 @@
 # Usage: scripts/fuzz.sh TARGET [SECONDS] [extra libFuzzer flags...]
 #   http-parser  HTTPRequestParser: split-invariance, limits, no traps (Fuzz/HTTPParser)
 #   multipart    MultipartFormData: no traps, parts round-trip (Fuzz/MultipartFormData)
-#   request-bodies  generate and sample JSON bodies: in range or refused (Fuzz/RequestBodies)
+#   request-bodies  generate, sample and classify bodies: in range or refused (Fuzz/RequestBodies)
 #   kserve-v2    KServe V2 infer JSON and binary framing: bytes match shapes or refused (Fuzz/KServeV2)
 #   model-config config.json with its image preprocessing: decodes or refused (Fuzz/ModelConfig)
 # Serving's decoders are compiled with the few Engine/Imaging files they use as one module: the script copies them
@@ -32,10 +32,14 @@ multipart)
 request-bodies)
     sources=(Sources/Serving/ClientNumber.swift Sources/Serving/ServingError.swift Sources/Serving/ModelConfig.swift
              Sources/Serving/Requests/GenerateRequest.swift Sources/Serving/Requests/SampleRequest.swift
-             Sources/Serving/Requests/SplitMix64.swift Sources/Serving/Requests/JSONBody.swift Fuzz/RequestBodies/main.swift)
+             Sources/Serving/Requests/SplitMix64.swift Sources/Serving/Requests/JSONBody.swift
+             Sources/Serving/Requests/ImagePayload.swift Sources/HTTPServer/MultipartFormData.swift
+             Sources/HTTPServer/HTTPHeaders.swift Fuzz/RequestBodies/main.swift)
     printf '\x00{"prompt":"To be","max_tokens":5,"temperature":0.5,"top_k":3,"top_p":0.9,"seed":18446744073709551615,"stop":["x"]}' > "$out/corpus/seed-generate"
-    printf '\x81{"interpolate":{"from":1,"to":2,"steps":4}}' > "$out/corpus/seed-interpolate"
-    printf '\x03{"latent":[[0.5]],"count":2,"seed":7}' > "$out/corpus/seed-latent"
+    printf '\x82{"interpolate":{"from":1,"to":2,"steps":4}}' > "$out/corpus/seed-interpolate"
+    printf '\x04{"latent":[[0.5]],"count":2,"seed":7}' > "$out/corpus/seed-latent"
+    printf '\x02{"images":["iVBORw0KGgo=","data:image/png;base64,AAAA"]}' > "$out/corpus/seed-classify-json"
+    printf '\x05--Bx\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--Bx--\r\n' > "$out/corpus/seed-classify-form"
     max_len=4096 ;;
 kserve-v2)
     sources=(Sources/Serving/ClientNumber.swift Sources/Serving/ServingError.swift Sources/Serving/Requests/JSONBody.swift
@@ -45,8 +49,9 @@ kserve-v2)
     printf '74\n{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}\x00\x00\x80\x3f\x00\x00\x00\x40' > "$out/corpus/seed-binary"
     max_len=4096 ;;
 model-config)
-    sources=(Sources/Serving/ModelConfig.swift Sources/Imaging/Image+Tensor.swift Sources/Imaging/Image.swift
-             Sources/Imaging/Image+Resize.swift Fuzz/ModelConfig/main.swift)
+    sources=(Sources/Serving/ModelConfig.swift Sources/Imaging/ImagePreprocessing.swift Sources/Imaging/Image+Tensor.swift
+             Sources/Imaging/Image.swift Sources/Imaging/Image+Resize.swift Sources/Imaging/ImageError.swift
+             Fuzz/ModelConfig/main.swift)
     for model in models/*/; do cp "$model/config.json" "$out/corpus/seed-$(basename "$model")"; done
     max_len=8192 ;;
 *) echo "unknown target $target (http-parser, multipart, request-bodies, kserve-v2 or model-config)" >&2; exit 2 ;;

@@ -10,7 +10,12 @@ public func fuzzModelConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 
     if let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any], let preprocessing = object["preprocessing"],
        let encoded = try? JSONSerialization.data(withJSONObject: preprocessing),
        let decoded = try? JSONDecoder().decode(ImagePreprocessing.self, from: encoded) {
-        precondition(decoded.width > 0 && decoded.height > 0 && decoded.channels > 0, "preprocessing sizes must be positive")
+        let sides = 1...ImagePreprocessing.maxSide
+        precondition(sides.contains(decoded.width) && sides.contains(decoded.height), "preprocessing size out of range")
+        precondition(decoded.channels == 1 || decoded.channels == 3, "channels")
+        // A decoded preprocessing must be usable: a tiny image through it gives exactly its tensor size.
+        let tensor = decoded.tensor(from: Image(width: 2, height: 2, channels: 1))
+        precondition(tensor.count == decoded.width * decoded.height * decoded.channels, "tensor size")
     }
     return 0
 }

@@ -1,6 +1,6 @@
-// libFuzzer entry for the task endpoints' JSON bodies: the first byte picks the decoder (generate or sample, with
-// model defaults that vary with it too), the rest is the body. A body either decodes to values inside every documented
-// range or is refused with a ServingError; nothing traps.
+// libFuzzer entry for the task endpoints' bodies: the first byte picks the decoder (generate, sample or classify, with
+// model defaults or the content type varying with it too), the rest is the body. A body either decodes to values
+// inside every documented range or is refused with a ServingError; nothing traps.
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -9,8 +9,15 @@ public func fuzzRequestBodies(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     let selector = data[0]
     let body = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     do {
+        if selector % 3 == 2 {
+            let type = ["application/json", "multipart/form-data; boundary=Bx", "image/png", "text/plain"][Int(selector >> 2) & 3]
+            let (images, single) = try ImagePayload.images(body: body, contentType: type)
+            precondition((1...ImagePayload.maxImages).contains(images.count), "\(images.count) images")
+            precondition(!single || images.count == 1, "a single answer for several images")
+            return 0
+        }
         let object = try JSONBody.object(bytes: body[...], contentType: selector & 0x80 == 0 ? nil : "application/json")
-        if selector & 1 == 0 {
+        if selector % 3 == 0 {
             var defaults = ModelConfig.Generation()
             defaults.maxTokensLimit = [nil, 1, 50, 4000][Int(selector >> 1) & 3]
             defaults.maxTokens = [nil, 0, 10, 1_000_000][Int(selector >> 3) & 3]

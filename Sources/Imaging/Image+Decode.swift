@@ -42,3 +42,13 @@ extension Image {
         }
     }
 }
+
+extension ImagePreprocessing {
+    /// Decodes `data` (PNG, JPEG, PGM, PPM), scaled down in the decoder where it can be, and makes it this model's
+    /// input.
+    public func tensor(from data: Data, limits: ImageLimits = .default, budget: DecodeBudget? = nil)
+        throws(ImageError) -> [Float]
+    {
+        tensor(from: try Image.decode(data, limits: limits, budget: budget, target: (width, height)))
+    }
+}

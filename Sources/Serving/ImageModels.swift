@@ -38,7 +38,7 @@ struct ImageModelRoutes: Sendable {
         guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first else {
             throw ServingError.modelMisconfigured(model: model.name, reason: "config.json has no image preprocessing")
         }
-        let (images, _) = try ImagePayload.images(from: request)
+        let (images, _) = try ImagePayload.images(body: request.body, contentType: request.headers["Content-Type"])
         guard images.count == 1 else { throw ServingError.badRequest("reconstruct takes one image, got \(images.count)") }
         let pixels: [Float]
         try Task.checkCancellation()   // the client went away while the body was parsed
