@@ -57,4 +57,53 @@ final class RepositoryTests: XCTestCase {
         XCTAssertFalse(repository.isReady, "a model that failed to load keeps the server unready")
         XCTAssertEqual(repository.loaded.map(\.name), ["mnist-cnn"])
     }
+
+    /// A config naming a file outside the model's folder — by `..`, by an absolute path, or through a symlink — and a
+    /// model folder that is itself a symlink out of the repository all fail to load, saying why (the config's own words,
+    /// never where the repository lives).
+    func testFilesOutsideTheModelFolderAreRefused() throws {
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-outside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try Data("secret\nlines\n".utf8).write(to: outside.appendingPathComponent("secret.txt"))
+        let root = try temporaryRepository(with: ["mnist-cnn"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("mnist-cnn")
+        let configFile = folder.appendingPathComponent("config.json")
+        let config = try String(contentsOf: configFile, encoding: .utf8)
+        let repository = ModelRepository(root: root)
+        XCTAssertNoThrow(try repository.load("mnist-cnn"), "the model as shipped loads")
+
+        let traversal = String(repeating: "../", count: 12) + outside.path.dropFirst() + "/secret.txt"
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("link.txt"),
+                                                   withDestinationURL: outside.appendingPathComponent("secret.txt"))
+        for labels in [traversal, outside.appendingPathComponent("secret.txt").path, "link.txt"] {
+            try config.replacingOccurrences(of: #""labels_file": "labels.txt""#, with: #""labels_file": "\#(labels)""#)
+                .write(to: configFile, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try repository.load("mnist-cnn"), labels) { error in
+                guard case .loadFailed(_, let reason)? = error as? ServingError else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("outside the model's folder") || reason.contains("relative"), reason)
+                XCTAssertFalse(reason.contains(root.path), "the reason does not say where the repository lives: \(reason)")
+            }
+            XCTAssertNotEqual(try repository.model("mnist-cnn").labels?.first, "secret", "the serving version keeps its labels")
+        }
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+
+        // A model file that is a symlink to a copy outside the folder.
+        let model = folder.appendingPathComponent("1/model.onnx")
+        try FileManager.default.moveItem(at: model, to: outside.appendingPathComponent("model.onnx"))
+        try FileManager.default.createSymbolicLink(at: model, withDestinationURL: outside.appendingPathComponent("model.onnx"))
+        XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
+            XCTAssertTrue("\(error)".contains("outside the model's folder"), "\(error)")
+        }
+
+        // A model folder that is a symlink out of the repository.
+        try FileManager.default.removeItem(at: model)
+        try FileManager.default.moveItem(at: outside.appendingPathComponent("model.onnx"), to: model)
+        try FileManager.default.moveItem(at: folder, to: outside.appendingPathComponent("mnist-cnn"))
+        try FileManager.default.createSymbolicLink(at: folder, withDestinationURL: outside.appendingPathComponent("mnist-cnn"))
+        XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
+            XCTAssertTrue("\(error)".contains("outside the model repository"), "\(error)")
+        }
+    }
 }

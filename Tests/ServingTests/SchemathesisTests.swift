@@ -11,7 +11,7 @@ final class SchemathesisTests: XCTestCase {
         let service = try LiveService(adminToken: "schemathesis", openAPISpec: spec)
         let (status, output) = try LiveService.run([
             "schemathesis", "run", OpenAPITests.spec.path, "--url", "http://127.0.0.1:\(service.port)",
-            "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+            "--mode", "all", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "-H", "Authorization: Bearer schemathesis", "--max-examples", "12", "--workers", "1",
             "--seed", "1", "--no-color",
         ])
