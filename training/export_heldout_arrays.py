@@ -26,7 +26,7 @@ def main():
     images = []
     for row in rows:
         pixels = np.asarray(Image.open(os.path.join(FOLDER, row["file"])).convert("L"), dtype=np.float32)
-        if pre.get("invert"):
+        if pre.get("invert") is True:
             pixels = 255 - pixels
         x = pixels * pre["scale"]
         x = (x - pre["mean"][0]) / pre["std"][0]

@@ -260,7 +260,7 @@ def main():
         "preprocessing": {
             "width": 28, "height": 28, "channels": 1, "color": "grayscale", "layout": "NCHW",
             "resize": "bilinear", "scale": 1 / 255, "mean": [0.0], "std": [1.0],
-            "polarity": "white-on-black", "invert": False,
+            "polarity": "white-on-black", "invert": "auto",
         },
         "postprocessing": {"output": "reconstruction", "output_range": [0.0, 1.0], "to_pixels": "x*255"},
         "anomaly": {"metric": "mse", "threshold": round(threshold, 6),

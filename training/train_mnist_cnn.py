@@ -135,7 +135,7 @@ def main():
             "width": 28, "height": 28, "channels": 1, "color": "grayscale", "layout": "NCHW",
             "resize": "bilinear",
             "scale": 1 / 255, "mean": [MNIST_MEAN], "std": [MNIST_STD],
-            "polarity": "white-on-black", "invert": False,
+            "polarity": "white-on-black", "invert": "auto",
         },
         "postprocessing": {"output": "logits", "activation": "softmax", "top_k": 3},
         "labels_file": "labels.txt",

@@ -52,8 +52,8 @@ extension ImagePreprocessing: Decodable {
 
     /// Reads config.json's `preprocessing`: `width`, `height`, `channels` (or `color`: "grayscale" / "rgb"),
     /// `resize` ("bilinear", "nearest", "area"), `aspect` ("stretch", "fit", "fill"; default stretch) with `pad`
-    /// (0–255, for fit; default 0), `invert`, `scale`, `mean`, `std`, `background` (0–255, default 255). Other keys
-    /// (`layout`, `polarity`) are ignored.
+    /// (0–255, for fit; default 0), `invert` (only `true` inverts here; `"auto"` is the serving layer's, per image),
+    /// `scale`, `mean`, `std`, `background` (0–255, default 255). Other keys (`layout`, `polarity`) are ignored.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func bad(_ key: CodingKeys, _ message: String) -> DecodingError {
@@ -92,7 +92,7 @@ extension ImagePreprocessing: Decodable {
         guard std.count == 1 || std.count == channels else { throw bad(.std, "std needs 1 or \(channels) values") }
         guard !std.contains(0) else { throw bad(.std, "std must not be 0") }
         self.init(width: width, height: height, channels: channels, resize: resize, aspect: aspect,
-                  invert: try c.decodeIfPresent(Bool.self, forKey: .invert) ?? false,
+                  invert: (try? c.decodeIfPresent(Bool.self, forKey: .invert)) ?? false,
                   scale: try c.decodeIfPresent(Float.self, forKey: .scale) ?? 1.0 / 255.0,
                   mean: mean, std: std,
                   background: try c.decodeIfPresent(UInt8.self, forKey: .background) ?? 255)

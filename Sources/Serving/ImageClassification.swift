@@ -24,14 +24,15 @@ struct ImageClassificationRoutes: Sendable {
     private func classify(_ request: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: request, task: "image-classification")
         let name = model.name
-        guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first, let output = model.plan.outputs.first else {
+        let interface = model.interface
+        guard let preprocessing = model.imagePreprocessing, let input = interface.imageInput, let output = interface.output else {
             throw ServingError.modelMisconfigured(model: name, reason: "config.json has no image preprocessing")
         }
         let topK = try ClientNumber.integer(text: request.query("top_k"), field: "top_k", in: 1...Int(Int32.max))
             ?? model.config.postprocessingTopK ?? 5
         let (uploads, single) = try ImagePayload.images(body: request.body, contentType: request.headers["Content-Type"])
         let images = uploads.map(\.data)
-        let polarity = model.config.preprocessingPolarity
+        let autoInvert = model.config.preprocessing?.invert == .auto
         var batch: [Float] = []
         let budget = DecodeBudget(Self.limits)
         for (index, data) in images.enumerated() {
@@ -39,24 +40,25 @@ struct ImageClassificationRoutes: Sendable {
             do {
                 var image = try Image.decode(data, limits: Self.limits, budget: budget,
                                              target: (preprocessing.width, preprocessing.height))
-                // A white-on-black model shown dark ink on light paper: invert it, as a person would expect.
-                if polarity == "white-on-black", !preprocessing.invert, image.hasLightBackground { image = image.inverted() }
+                // `"invert": "auto"`: a white-on-black model shown dark ink on light paper gets it inverted.
+                if autoInvert, image.hasLightBackground { image = image.inverted() }
                 batch += preprocessing.tensor(from: image)
             } catch {
                 let which = uploads[index].filename.map { "image \(index) (\($0))" } ?? (images.count > 1 ? "image \(index)" : nil)
                 throw ImagePayload.httpError(error, which: which)
             }
         }
-        let shape = [images.count, preprocessing.channels, preprocessing.height, preprocessing.width]
-        let (outputs, timing) = try await scheduler.infer(model, inputs: [input.name: Tensor(shape: shape, floats: batch)],
-                                                         deadline: try request.deadline())
+        let tensor = interface.layout.tensor(batch, count: images.count, channels: preprocessing.channels,
+                                             height: preprocessing.height, width: preprocessing.width)
+        let (outputs, timing) = try await scheduler.infer(model, inputs: [input: tensor], deadline: try request.deadline())
         metrics.recordInference(model: model.name, timing: timing)
-        guard let logits = outputs[output.name], logits.rank == 2, logits.shape[0] == images.count else {
-            throw ServingError.modelMisconfigured(model: name, reason: "output '\(output.name)' is not [batch, classes]")
+        guard let logits = outputs[output], logits.rank == 2, logits.shape[0] == images.count else {
+            throw ServingError.modelMisconfigured(model: name, reason: "output '\(output)' is not [batch, classes]")
         }
         let classes = logits.shape[1], values = logits.floatArray()
         let results = (0..<images.count).map { row in
-            predictions(Array(values[(row * classes)..<((row + 1) * classes)]), labels: model.labels, topK: topK)
+            predictions(Array(values[(row * classes)..<((row + 1) * classes)]), activation: interface.activation,
+                        labels: model.labels, topK: topK)
         }
         let head = #""model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version)"#
         if single { return .json(.ok, "{\(head),\"predictions\":\(results[0])}") }
@@ -66,15 +68,26 @@ struct ImageClassificationRoutes: Sendable {
         return .json(.ok, "{\(head),\"results\":[\(entries.joined(separator: ","))]}")
     }
 
-    /// Softmax, then the k most probable classes as JSON.
-    private func predictions(_ logits: [Float], labels: [String]?, topK: Int) -> String {
-        let top = logits.max() ?? 0
-        let exps = logits.map { Foundation.exp(Double($0 - top)) }
-        let total = exps.reduce(0, +)
-        let order = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(topK)
+    /// Scores by the model's activation (softmax: one distribution; sigmoid: independent per class, for
+    /// multi-label models; none: the output as it is), then the k highest as JSON.
+    private func predictions(_ output: [Float], activation: ModelInterface.Activation, labels: [String]?, topK: Int) -> String {
+        let scores: [Double]
+        switch activation {
+        case .softmax:
+            let top = output.max() ?? 0
+            let exps = output.map { Foundation.exp(Double($0 - top)) }
+            let total = exps.reduce(0, +)
+            scores = exps.map { $0 / total }
+        case .sigmoid:
+            scores = output.map { 1 / (1 + Foundation.exp(-Double($0))) }
+        case .none:
+            scores = output.map(Double.init)
+        }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(topK)
         return "[" + order.map { index in
             let label = labels.flatMap { index < $0.count ? $0[index] : nil } ?? String(index)
-            return #"{"label":\#(TensorJSON.quoted(label)),"index":\#(index),"probability":\#(exps[index] / total)}"#
+            let score = scores[index].isFinite ? "\(scores[index])" : "null"
+            return #"{"label":\#(TensorJSON.quoted(label)),"index":\#(index),"probability":\#(score)}"#
         }.joined(separator: ",") + "]"
     }
 }

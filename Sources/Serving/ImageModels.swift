@@ -35,7 +35,8 @@ struct ImageModelRoutes: Sendable {
 
     private func reconstruct(_ request: HTTPRequest) async throws -> HTTPResponse {
         let model = try repository.model(for: request, task: "reconstruction")
-        guard let preprocessing = model.imagePreprocessing, let input = model.plan.inputs.first else {
+        let interface = model.interface
+        guard let preprocessing = model.imagePreprocessing, let input = interface.imageInput, let output = interface.output else {
             throw ServingError.modelMisconfigured(model: model.name, reason: "config.json has no image preprocessing")
         }
         let (images, _) = try ImagePayload.images(body: request.body, contentType: request.headers["Content-Type"])
@@ -45,20 +46,18 @@ struct ImageModelRoutes: Sendable {
         do {
             var image = try Image.decode(images[0].data, limits: ImageClassificationRoutes.limits,
                                          target: (preprocessing.width, preprocessing.height))
-            if model.config.preprocessingPolarity == "white-on-black", !preprocessing.invert, image.hasLightBackground {
-                image = image.inverted()
-            }
+            if model.config.preprocessing?.invert == .auto, image.hasLightBackground { image = image.inverted() }
             pixels = preprocessing.tensor(from: image)
         } catch {
             throw ImagePayload.httpError(error, which: nil)
         }
-        let shape = [1, preprocessing.channels, preprocessing.height, preprocessing.width]
-        let outputs = try await run(model, [input.name: Tensor(shape: shape, floats: pixels)], request)
-        guard let reconstruction = outputs["reconstruction"] ?? outputs[model.plan.outputs[0].name],
-              reconstruction.count == pixels.count else {
-            throw ServingError.modelMisconfigured(model: model.name, reason: "the model's output does not match its input image")
+        let (channels, height, width) = (preprocessing.channels, preprocessing.height, preprocessing.width)
+        let tensor = interface.layout.tensor(pixels, count: 1, channels: channels, height: height, width: width)
+        let outputs = try await run(model, [input: tensor], request)
+        guard let reconstruction = outputs[output], reconstruction.count == pixels.count else {
+            throw ServingError.modelMisconfigured(model: model.name, reason: "output '\(output)' does not match its input image")
         }
-        let values = reconstruction.floatArray()
+        let values = interface.layout.channelsFirst(reconstruction.floatArray(), count: 1, channels: channels, pixels: height * width)
         let error = zip(values, pixels).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(max(pixels.count, 1))
         let png = try Image(tensor: values, width: preprocessing.width, height: preprocessing.height,
                         channels: preprocessing.channels, range: .unit).pngData()

@@ -26,6 +26,15 @@ struct KServeRoutes: Sendable {
         }
     }
 
+    /// A JSON object field, nil when absent or null; anything else is refused naming the field.
+    private static func object(_ value: Any?, field: String) throws -> [String: Any]? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let object = value as? [String: Any] else {
+            throw ServingError.invalidField(field: field, expected: "an object", got: ClientNumber.describe(value))
+        }
+        return object
+    }
+
     private func metadata(_ model: LoadedModel) -> HTTPResponse {
         func specs(_ values: [ValueInfo]) -> String {
             values.map { value in
@@ -44,18 +53,13 @@ struct KServeRoutes: Sendable {
         guard let inputObjects = body["inputs"] as? [Any], !inputObjects.isEmpty else {
             throw ServingError.badRequest("the request needs an \"inputs\" array")
         }
-        var binary = BinaryTensorData(tail ?? [])
-        var inputs: [String: Tensor] = [:]
-        for object in inputObjects {
-            let (name, tensor) = try TensorJSON.decode(object, binary: &binary)
-            guard inputs.updateValue(tensor, forKey: name) == nil else { throw ServingError.badRequest("input '\(name)' is given twice") }
+        // The cheap fields first: a malformed request is refused before any tensor is decoded. Outputs come back as
+        // JSON data, or as raw bytes after the JSON header when asked (per output `parameters.binary_data`, or for all
+        // with the request's `parameters.binary_data_output`).
+        let parameters = try Self.object(body["parameters"], field: "parameters")
+        if let id = body["id"], !(id is NSNull), !(id is String) {
+            throw ServingError.invalidField(field: "id", expected: "a string", got: ClientNumber.describe(id))
         }
-        guard binary.remaining == 0 else {
-            throw ServingError.badRequest("\(binary.remaining) bytes of binary data follow the JSON header that no input's binary_data_size claims")
-        }
-        // Outputs come back as JSON data, or as raw bytes after the JSON header when asked (per output
-        // `parameters.binary_data`, or for all with the request's `parameters.binary_data_output`).
-        let parameters = body["parameters"] as? [String: Any]
         let allBinary = try ClientNumber.bool(parameters?["binary_data_output"], field: "parameters.binary_data_output") ?? false
         var wanted = model.plan.outputs.map { (name: $0.name, binary: allBinary) }
         if let requested = body["outputs"], !(requested is NSNull) {
@@ -66,9 +70,19 @@ struct KServeRoutes: Sendable {
                 guard let name = object["name"] as? String, model.plan.outputs.contains(where: { $0.name == name }) else {
                     throw ServingError.badRequest("requested output \(ClientNumber.describe(object["name"] ?? NSNull())) is not an output of '\(model.name)'")
                 }
-                let binary = try ClientNumber.bool((object["parameters"] as? [String: Any])?["binary_data"], field: "outputs[\(name)].parameters.binary_data")
+                let parameters = try Self.object(object["parameters"], field: "outputs[\(name)].parameters")
+                let binary = try ClientNumber.bool(parameters?["binary_data"], field: "outputs[\(name)].parameters.binary_data")
                 return (name, binary ?? allBinary)
             }
+        }
+        var binary = BinaryTensorData(tail ?? [])
+        var inputs: [String: Tensor] = [:]
+        for object in inputObjects {
+            let (name, tensor) = try TensorJSON.decode(object, binary: &binary)
+            guard inputs.updateValue(tensor, forKey: name) == nil else { throw ServingError.badRequest("input '\(name)' is given twice") }
+        }
+        guard binary.remaining == 0 else {
+            throw ServingError.badRequest("\(binary.remaining) bytes of binary data follow the JSON header that no input's binary_data_size claims")
         }
         let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: try request.deadline())
         metrics.recordInference(model: model.name, timing: timing)

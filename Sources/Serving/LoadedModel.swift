@@ -14,10 +14,13 @@ public final class LoadedModel: Sendable {
     public let vocabulary: [String]?
     /// How images become the input tensor (image tasks), from config.json's `preprocessing`.
     public let imagePreprocessing: ImagePreprocessing?
+    /// What the config and the graph agree on (checked at load): image input and layout, output, activation.
+    let interface: ModelInterface
     public let loadSeconds: Double
 
     init(name: String, version: Int, config: ModelConfig, plan: Plan, components: [String: Plan],
-         labels: [String]?, vocabulary: [String]?, imagePreprocessing: ImagePreprocessing?, loadSeconds: Double) {
+         labels: [String]?, vocabulary: [String]?, imagePreprocessing: ImagePreprocessing?, interface: ModelInterface,
+         loadSeconds: Double) {
         self.name = name
         self.version = version
         self.config = config
@@ -26,6 +29,7 @@ public final class LoadedModel: Sendable {
         self.labels = labels
         self.vocabulary = vocabulary
         self.imagePreprocessing = imagePreprocessing
+        self.interface = interface
         self.loadSeconds = loadSeconds
     }
 
@@ -43,8 +47,12 @@ public final class LoadedModel: Sendable {
         var imagePreprocessing: ImagePreprocessing?
         if let object = try JSONSerialization.jsonObject(with: configData) as? [String: Any],
            let preprocessing = object["preprocessing"] {
-            imagePreprocessing = try JSONDecoder().decode(ImagePreprocessing.self,
-                                                          from: try JSONSerialization.data(withJSONObject: preprocessing))
+            do {
+                imagePreprocessing = try JSONDecoder().decode(ImagePreprocessing.self,
+                                                              from: try JSONSerialization.data(withJSONObject: preprocessing))
+            } catch let error as DecodingError {
+                throw ConfigError(decoding: error, file: "config.json (preprocessing)")
+            }
         }
         guard config.name == name else {
             throw ModelFolderError("config.json of folder '\(name)' names the model '\(config.name)'")
@@ -70,9 +78,11 @@ public final class LoadedModel: Sendable {
             }
             return tokens
         }
+        let interface = try ModelInterface.check(config: config, plan: plan, preprocessing: imagePreprocessing,
+                                                 labels: labels, vocabulary: vocabulary)
         return LoadedModel(name: name, version: version, config: config, plan: plan, components: components,
                            labels: labels, vocabulary: vocabulary, imagePreprocessing: imagePreprocessing,
-                           loadSeconds: Date().timeIntervalSince(start))
+                           interface: interface, loadSeconds: Date().timeIntervalSince(start))
     }
 }
 

@@ -19,7 +19,35 @@ public struct ModelConfig: Codable, Sendable {
         public var mean: [Double]?
         public var std: [Double]?
         public var polarity: String?
-        public var invert: Bool?
+        public var invert: Invert?
+        /// "NCHW" or "NHWC"; absent: inferred from the graph's input where that is unambiguous, else NCHW.
+        public var layout: String?
+    }
+
+    /// `preprocessing.invert`: `true` always, `false` (the default) never, `"auto"` only for an image whose border
+    /// is light (dark ink on paper shown to a white-on-black model). Auto-inversion is never implied by `polarity`.
+    public enum Invert: Codable, Sendable, Equatable {
+        case always, never, auto
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let flag = try? container.decode(Bool.self) {
+                self = flag ? .always : .never
+            } else if (try? container.decode(String.self)) == "auto" {
+                self = .auto
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be true, false or \"auto\"")
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .always: try container.encode(true)
+            case .never: try container.encode(false)
+            case .auto: try container.encode("auto")
+            }
+        }
     }
 
     public struct Recurrent: Codable, Sendable {
@@ -70,15 +98,77 @@ public struct ModelConfig: Codable, Sendable {
 
     public struct Postprocessing: Codable, Sendable {
         public var topK: Int?
+        /// The output a task reads (default: the graph's first output).
+        public var output: String?
+        /// "softmax", "sigmoid" (independent scores: multi-label) or "none"; default: "none" when the graph already
+        /// ends in Softmax or Sigmoid, else "softmax".
+        public var activation: String?
     }
 
     var postprocessingTopK: Int? { postprocessing?.topK }
-    /// "white-on-black" or "black-on-white": what the network was trained on.
-    var preprocessingPolarity: String? { preprocessing?.polarity }
 
-    static func decode(_ data: Data) throws -> ModelConfig {
+    /// The tasks a model can have.
+    static let tasks = ["image-classification", "text-generation", "reconstruction", "image-generation"]
+
+    /// Decodes config.json; a problem is a `ConfigError` naming the key path (snake_case, as written in the file)
+    /// and, for malformed JSON, where it is.
+    static func decode(_ data: Data, file: String = "config.json") throws -> ModelConfig {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(ModelConfig.self, from: data)
+        do {
+            return try decoder.decode(ModelConfig.self, from: data)
+        } catch let error as DecodingError {
+            throw ConfigError(decoding: error, file: file)
+        }
+    }
+}
+
+/// A config.json that can't serve its model, in one plain sentence naming the file, the key and the values.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+
+    init(_ file: String, _ key: String, _ problem: String) {
+        description = key.isEmpty ? "\(file) \(problem)" : "\(file): \(key) \(problem)"
+    }
+
+    init(decoding error: DecodingError, file: String) {
+        func path(_ keys: [any CodingKey]) -> String {
+            let parts = keys.map { key in key.intValue.map { "[\($0)]" } ?? "." + Self.snakeCase(key.stringValue) }
+            let joined = parts.joined()
+            return joined.hasPrefix(".") ? String(joined.dropFirst()) : (joined.isEmpty ? "the top level" : joined)
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            description = "\(file): \(path(context.codingPath + [key])) is required but missing"
+        case .typeMismatch(let type, let context):
+            description = "\(file): \(path(context.codingPath)) must be \(Self.kind(type))"
+        case .valueNotFound(let type, let context):
+            description = "\(file): \(path(context.codingPath)) must be \(Self.kind(type)), not null"
+        case .dataCorrupted(let context):
+            if let underlying = context.underlyingError as NSError?, let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
+                description = "\(file) is not valid JSON: \(detail)"
+            } else {
+                description = "\(file): \(path(context.codingPath)) \(context.debugDescription)"
+            }
+        @unknown default:
+            description = "\(file): \(error)"
+        }
+    }
+
+    static func snakeCase(_ camel: String) -> String {
+        var result = ""
+        for character in camel {
+            if character.isUppercase { result += "_" + character.lowercased() } else { result.append(character) }
+        }
+        return result
+    }
+
+    static func kind(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Double.Type, is Float.Type, is UInt8.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: String(describing: type).hasPrefix("Array") ? "a list" : "an object"
+        }
     }
 }

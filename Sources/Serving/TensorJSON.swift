@@ -55,11 +55,15 @@ enum TensorJSON {
         for dim in shape {
             let (product, overflow) = expected.multipliedReportingOverflow(by: dim)
             guard !overflow, product <= maxElements else {
-                throw ServingError.tooLarge("input '\(name)' shape \(shape) has more than \(maxElements) elements")
+                throw ServingError.invalidField(field: "\(field).shape", expected: "dimensions whose product is at most \(maxElements)",
+                                                got: "\(shape)")
             }
             expected = product
         }
         let (byteCount, _) = expected.multipliedReportingOverflow(by: type.size)   // ≤ 2^31 · 8: cannot overflow
+        if let parameters = object["parameters"], !(parameters is NSNull), !(parameters is [String: Any]) {
+            throw ServingError.invalidField(field: "\(field).parameters", expected: "an object", got: ClientNumber.describe(parameters))
+        }
         if let parameters = object["parameters"] as? [String: Any], let size = parameters["binary_data_size"] {
             let given = try ClientNumber.integer(size, field: "\(field).parameters.binary_data_size", in: 0...Int.max)
             guard given == byteCount else {

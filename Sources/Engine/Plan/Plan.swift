@@ -65,6 +65,15 @@ public final class Plan: Sendable {
     /// Op types of the steps a run executes, in order (fused steps read e.g. "Conv+Relu").
     public var stepOpTypes: [String] { steps.map(\.opType) }
 
+    /// The op that computes graph output `name` last (of a fused step, its final op: "Softmax" for "Gemm+Softmax"),
+    /// or nil for an output that is an input or a constant. Lets a server see that a graph already ends in Softmax.
+    public func finalOperator(ofOutput name: String) -> String? {
+        guard let index = outputs.firstIndex(where: { $0.name == name }), index < outputSlots.count else { return nil }
+        let slot = outputSlots[index]
+        guard let step = steps.last(where: { $0.outputs.contains(slot) }) else { return nil }
+        return step.opType.split(separator: "+").last.map(String.init)
+    }
+
     /// Runs the model. `inputs` maps every graph input's name to a tensor of its declared type and shape.
     ///
     /// - Parameter workspace: scratch memory to reuse across runs; give each thread its own.

@@ -1,0 +1,152 @@
+import Engine
+import Imaging
+
+/// What a model's config.json and its graph agree on, checked once at load so a mismatch fails the load with one
+/// plain sentence (file, key, both values) instead of failing — or answering nonsense — on every request.
+struct ModelInterface: Sendable {
+    /// How an image task's input tensor is laid out.
+    enum Layout: String, Sendable { case nchw = "NCHW", nhwc = "NHWC" }
+
+    /// How classification turns the chosen output into scores.
+    enum Activation: String, Sendable { case softmax, sigmoid, none }
+
+    /// Image tasks: the input the image goes into and its layout.
+    var imageInput: String?
+    var layout: Layout = .nchw
+    /// The output a task reads.
+    var output: String?
+    /// Classification only.
+    var activation: Activation = .softmax
+
+    static func check(config: ModelConfig, plan: Plan, preprocessing: ImagePreprocessing?, labels: [String]?,
+                      vocabulary: [String]?) throws -> ModelInterface {
+        let file = "config.json"
+        guard ModelConfig.tasks.contains(config.task) else {
+            throw ConfigError(file, "task", "is \"\(config.task)\"; expected one of \(ModelConfig.tasks.joined(separator: ", "))")
+        }
+        try checkSpecs(config.inputs, against: plan.inputs, key: "inputs", file: file)
+        try checkSpecs(config.outputs, against: plan.outputs, key: "outputs", file: file)
+        var interface = ModelInterface()
+        let outputName = config.postprocessing?.output ?? plan.outputs.first?.name
+        if let name = config.postprocessing?.output, !plan.outputs.contains(where: { $0.name == name }) {
+            throw ConfigError(file, "postprocessing.output", "is \"\(name)\", but model.onnx has outputs \(plan.outputs.map(\.name))")
+        }
+        interface.output = outputName
+
+        switch config.task {
+        case "image-classification", "reconstruction":
+            guard let preprocessing else { throw ConfigError(file, "preprocessing", "is required for task \(config.task)") }
+            guard let input = plan.inputs.first else { throw ConfigError(file, "inputs", "name none, but the task needs an image input") }
+            interface.imageInput = input.name
+            interface.layout = try layout(of: input, declared: config.preprocessing?.layout, file: file)
+            try checkImage(input, preprocessing, interface.layout, file: file)
+            if config.task == "image-classification" {
+                try checkClassifier(plan, output: outputName, config: config, labels: labels, into: &interface, file: file)
+            } else if config.postprocessing?.output == nil, plan.outputs.contains(where: { $0.name == "reconstruction" }) {
+                interface.output = "reconstruction"   // an autoencoder exported with its latent as another output
+            }
+        case "text-generation":
+            try checkGenerator(config, plan, vocabulary: vocabulary, file: file)
+        case "image-generation":
+            guard let input = plan.inputs.first, input.shape?.last?.fixedValue != nil else {
+                throw ConfigError(file, "inputs", "must name a latent input of fixed size, but model.onnx's first input is \(plan.inputs.first.map(\.description) ?? "missing")")
+            }
+        default:
+            break
+        }
+        return interface
+    }
+
+    /// Every tensor the config lists exists in the graph with the same element type and rank, and fixed sizes agree.
+    private static func checkSpecs(_ specs: [ModelConfig.TensorSpec], against values: [ValueInfo], key: String, file: String) throws {
+        for (index, spec) in specs.enumerated() {
+            guard let value = values.first(where: { $0.name == spec.name }) else {
+                throw ConfigError(file, "\(key)[\(index)].name", "is \"\(spec.name)\", but model.onnx's \(key) are \(values.map(\.name))")
+            }
+            if let type = value.dataType, spec.dtype.lowercased() != type.description, !(spec.dtype == "float" && type == .float) {
+                throw ConfigError(file, "\(key)[\(index)].dtype", "is \(spec.dtype), but model.onnx declares \(type.description) for '\(spec.name)'")
+            }
+            guard let shape = value.shape else { continue }
+            guard shape.count == spec.shape.count else {
+                throw ConfigError(file, "\(key)[\(index)].shape", "has rank \(spec.shape.count), but model.onnx's '\(spec.name)' has rank \(shape.count) (\(shape))")
+            }
+            for (axis, (declared, actual)) in zip(spec.shape, shape).enumerated() {
+                if declared >= 0, let fixed = actual.fixedValue, fixed != declared {
+                    throw ConfigError(file, "\(key)[\(index)].shape[\(axis)]", "is \(declared), but model.onnx's '\(spec.name)' has \(fixed) there")
+                }
+            }
+        }
+    }
+
+    /// The declared layout, or the one the graph's input shape makes unambiguous: a fixed 1 or 3 in exactly one of
+    /// dims 1 and 3 (Keras/tf2onnx exports are NHWC).
+    private static func layout(of input: ValueInfo, declared: String?, file: String) throws -> Layout {
+        if let declared {
+            guard let layout = Layout(rawValue: declared.uppercased()) else {
+                throw ConfigError(file, "preprocessing.layout", "is \"\(declared)\"; expected \"NCHW\" or \"NHWC\"")
+            }
+            return layout
+        }
+        guard let shape = input.shape, shape.count == 4 else { return .nchw }
+        let channelsFirst = [1, 3].contains(shape[1].fixedValue ?? 0), channelsLast = [1, 3].contains(shape[3].fixedValue ?? 0)
+        return channelsLast && !channelsFirst ? .nhwc : .nchw
+    }
+
+    private static func checkImage(_ input: ValueInfo, _ preprocessing: ImagePreprocessing, _ layout: Layout, file: String) throws {
+        guard let shape = input.shape else { return }
+        guard shape.count == 4 else {
+            throw ConfigError(file, "preprocessing", "describes an image, but model.onnx's input '\(input.name)' has rank \(shape.count) (\(shape)), not 4")
+        }
+        let (c, h, w) = layout == .nchw ? (shape[1], shape[2], shape[3]) : (shape[3], shape[1], shape[2])
+        for (key, wanted, dim) in [("channels", preprocessing.channels, c), ("height", preprocessing.height, h), ("width", preprocessing.width, w)] {
+            if let fixed = dim.fixedValue, fixed != wanted {
+                throw ConfigError(file, "preprocessing.\(key)", "is \(wanted), but model.onnx's input '\(input.name)' (\(layout.rawValue)) has \(key) \(fixed)")
+            }
+        }
+    }
+
+    private static func checkClassifier(_ plan: Plan, output: String?, config: ModelConfig, labels: [String]?,
+                                        into interface: inout ModelInterface, file: String) throws {
+        guard let output, let value = plan.outputs.first(where: { $0.name == output }) else {
+            throw ConfigError(file, "postprocessing.output", "names no output of model.onnx")
+        }
+        if let shape = value.shape, shape.count != 2 {
+            throw ConfigError(file, "postprocessing.output", "is '\(output)' of rank \(shape.count) (\(shape)); classification reads [batch, classes]")
+        }
+        if let labels, let classes = value.shape?.last?.fixedValue, labels.count != classes {
+            throw ConfigError(config.labelsFile ?? "labels", "", "has \(labels.count) labels, but model.onnx's '\(output)' has \(classes) classes")
+        }
+        if let name = config.postprocessing?.activation {
+            guard let activation = Activation(rawValue: name) else {
+                throw ConfigError(file, "postprocessing.activation", "is \"\(name)\"; expected softmax, sigmoid or none")
+            }
+            interface.activation = activation
+        } else {
+            // A graph that already ends in Softmax or Sigmoid gives probabilities: softmax again would flatten them.
+            let final = plan.finalOperator(ofOutput: output)
+            interface.activation = final == "Softmax" || final == "Sigmoid" || final == "LogSoftmax" ? .none : .softmax
+        }
+    }
+
+    private static func checkGenerator(_ config: ModelConfig, _ plan: Plan, vocabulary: [String]?, file: String) throws {
+        guard let recurrent = config.recurrent else { throw ConfigError(file, "recurrent", "is required for task text-generation") }
+        guard let vocabulary else { throw ConfigError(file, "vocab_file", "is required for task text-generation") }
+        guard plan.inputs.contains(where: { $0.name == recurrent.tokenInput }) else {
+            throw ConfigError(file, "recurrent.token_input", "is \"\(recurrent.tokenInput)\", but model.onnx's inputs are \(plan.inputs.map(\.name))")
+        }
+        guard let logits = plan.outputs.first(where: { $0.name == recurrent.logitsOutput }) else {
+            throw ConfigError(file, "recurrent.logits_output", "is \"\(recurrent.logitsOutput)\", but model.onnx's outputs are \(plan.outputs.map(\.name))")
+        }
+        for (index, state) in recurrent.state.enumerated() {
+            guard plan.inputs.contains(where: { $0.name == state.input }) else {
+                throw ConfigError(file, "recurrent.state[\(index)].input", "is \"\(state.input)\", but model.onnx's inputs are \(plan.inputs.map(\.name))")
+            }
+            guard plan.outputs.contains(where: { $0.name == state.output }) else {
+                throw ConfigError(file, "recurrent.state[\(index)].output", "is \"\(state.output)\", but model.onnx's outputs are \(plan.outputs.map(\.name))")
+            }
+        }
+        if let size = logits.shape?.last?.fixedValue, size != vocabulary.count {
+            throw ConfigError(config.vocabFile ?? "vocab_file", "", "has \(vocabulary.count) tokens, but model.onnx's '\(logits.name)' has \(size) logits")
+        }
+    }
+}
