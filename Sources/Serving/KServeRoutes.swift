@@ -20,7 +20,16 @@ struct KServeRoutes: Sendable {
         for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
             router.getImmediate(prefix) { [self] request in try respond(request) { metadata(try repository.model(for: request)) } }
             router.getImmediate(prefix + "/ready") { [self] request in
-                try respond(request) { let model = try repository.model(for: request); return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#) }
+                try respond(request) {
+                    // A model that should be serving but failed to load is reported as not ready (its reason is in
+                    // the control API's repository index), not as unknown.
+                    let name = request.pathParameters["name"] ?? ""
+                    if request.pathParameters["version"] == nil, repository.unavailable.contains(name) {
+                        return .json(.serviceUnavailable, #"{"name":\#(TensorJSON.quoted(name)),"ready":false}"#)
+                    }
+                    let model = try repository.model(for: request)
+                    return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"ready":true}"#)
+                }
             }
             router.post(prefix + "/infer") { [self] request in try await respondAsync(request) { try await infer(request) } }
         }

@@ -5,15 +5,23 @@ import Logging
 
 /// The models on disk (`models/NAME/config.json`, `models/NAME/VERSION/model.onnx`), loaded at
 /// start-up in parallel. The highest numbered version folder is served unless config.json pins one.
+///
+/// Readiness tells the truth about the models that should be serving now: the repository is ready once its first
+/// load pass is done — an empty repository too — and, with `strictReadiness` (Triton's default, and ours), only
+/// while no model that should be serving is unavailable: one whose last load failed and that has no version serving.
+/// Fixing it (a load that succeeds), removing its folder (the poller) or unloading it makes the server ready again.
 public final class ModelRepository: @unchecked Sendable {
     public let root: URL
+    public let strictReadiness: Bool
     private let lock = NSLock()
     private var models: [String: LoadedModel] = [:]
+    /// Why the last load of a model failed, until it loads, is unloaded or leaves the repository.
     private var failures: [String: String] = [:]
-    private var expected: Set<String> = []
+    private var initialLoadDone = false
 
-    public init(root: URL) {
+    public init(root: URL, strictReadiness: Bool = true) {
         self.root = root
+        self.strictReadiness = strictReadiness
     }
 
     /// Model names are folder names: letters, digits, '-', '_' and '.', never '..' — so a name from
@@ -33,7 +41,7 @@ public final class ModelRepository: @unchecked Sendable {
     /// Loads every model, several at once; a model that fails is logged and reported by `failures`.
     public func loadAll(logger: Logger) throws {
         let names = try modelNames()
-        lock.withLock { expected = Set(names) }
+        defer { lock.withLock { initialLoadDone = true } }
         DispatchQueue.concurrentPerform(iterations: names.count) { index in
             let name = names[index]
             do {
@@ -61,7 +69,6 @@ public final class ModelRepository: @unchecked Sendable {
             lock.withLock {
                 models[name] = model
                 failures[name] = nil
-                expected.insert(name)
             }
             return model
         } catch {
@@ -87,12 +94,14 @@ public final class ModelRepository: @unchecked Sendable {
         return highest
     }
 
-    /// Stops serving a model (requests already running finish with it); it no longer counts for readiness.
+    /// Stops serving a model (requests already running finish with it), or forgets a model that failed to load; either
+    /// way it no longer counts for readiness.
     public func unload(_ name: String) throws {
         guard Self.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
         try lock.withLock {
-            guard models.removeValue(forKey: name) != nil else { throw ServingError.modelNotFound(name) }
-            expected.remove(name)
+            let wasServing = models.removeValue(forKey: name) != nil
+            let hadFailed = failures.removeValue(forKey: name) != nil
+            guard wasServing || hadFailed else { throw ServingError.modelNotFound(name) }
         }
     }
 
@@ -104,6 +113,12 @@ public final class ModelRepository: @unchecked Sendable {
     public var loaded: [LoadedModel] { lock.withLock { models.values.sorted { $0.name < $1.name } } }
     public var loadFailures: [String: String] { lock.withLock { failures } }
 
-    /// Ready when every model the repository holds is loaded.
-    public var isReady: Bool { lock.withLock { !expected.isEmpty && expected.allSatisfy { models[$0] != nil } } }
+    /// Models that should be serving and can't: their last load failed and no version of them serves.
+    public var unavailable: [String] { lock.withLock { failures.keys.filter { models[$0] == nil }.sorted() } }
+
+    /// Whether the first load pass is done.
+    public var hasLoaded: Bool { lock.withLock { initialLoadDone } }
+
+    /// See the type's comment.
+    public var isReady: Bool { hasLoaded && (!strictReadiness || unavailable.isEmpty) }
 }

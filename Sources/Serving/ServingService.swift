@@ -38,9 +38,12 @@ public final class ServingService: Sendable {
         // Probes and metrics are cheap and never queue behind inference, and are not themselves metered.
         router.getImmediate("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
         router.getImmediate("/health/ready") { [repository] _ in
-            repository.isReady
-                ? .json(.ok, #"{"status":"ready"}"#)
-                : .json(.serviceUnavailable, #"{"status":"loading","failed":\#(repository.loadFailures.count)}"#)
+            let unavailable = repository.unavailable
+            let failed = #""failed":\#(unavailable.count),"unavailable_models":[\#(unavailable.map(TensorJSON.quoted).joined(separator: ","))]"#
+            guard repository.hasLoaded else { return .json(.serviceUnavailable, #"{"status":"loading",\#(failed)}"#) }
+            return repository.isReady
+                ? .json(.ok, #"{"status":"ready",\#(failed)}"#)
+                : .json(.serviceUnavailable, #"{"status":"unavailable",\#(failed)}"#)
         }
         if let openAPISpec {
             router.getImmediate("/openapi.yaml") { _ in

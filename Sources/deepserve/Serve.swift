@@ -48,7 +48,8 @@ struct Serve: AsyncParsableCommand {
         settings.defaultDeadline = .milliseconds(models.defaultDeadlineMs)
         settings.maxRequestMemory = models.maxRequestMemoryMib == 0 ? nil : models.maxRequestMemoryMib << 20
         let scheduler = InferenceScheduler(settings: settings)
-        let repository = ModelRepository(root: URL(fileURLWithPath: models.modelRepository))
+        let repository = ModelRepository(root: URL(fileURLWithPath: models.modelRepository),
+                                         strictReadiness: models.strictReadiness)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[ServingMetrics.overheadLabel] = ServingMetrics.overheadBuckets

@@ -36,6 +36,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Seconds between scans of the model repository for added, changed and removed models (0: off).")
     var pollInterval = EnvironmentDefaults.value("poll-interval", 0.0)
 
+    @Flag(inversion: .prefixedNo,
+          help: "Ready (/health/ready) only while every model that should be serving is available (Triton's default); off: ready once the first load pass is done, failed models reported per model.")
+    var strictReadiness = EnvironmentDefaults.value("strict-readiness", true)
+
     @Option(help: "Inference worker threads (default: one per core).")
     var workers = EnvironmentDefaults.value("workers", max(1, ProcessInfo.processInfo.activeProcessorCount))
 

@@ -9,11 +9,11 @@ struct LiveService {
     let scheduler: InferenceScheduler
     var port: Int { server.port }
 
-    init(models: [String]? = nil, adminToken: String? = nil, openAPISpec: String? = nil,
+    init(models: [String]? = nil, root: URL = SchedulerTests.models, adminToken: String? = nil, openAPISpec: String? = nil,
          settings: InferenceScheduler.Settings = .init()) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let repository = ModelRepository(root: SchedulerTests.models)
+        let repository = ModelRepository(root: root)
         if let models {
             for name in models { try repository.load(name) }
         } else {

@@ -17,7 +17,8 @@ final class RepositoryTests: XCTestCase {
         let root = try temporaryRepository(with: ["mnist-cnn"])
         defer { try? FileManager.default.removeItem(at: root) }
         let repository = ModelRepository(root: root)
-        let serving = try repository.load("mnist-cnn")
+        try repository.loadAll(logger: .init(label: "test"))
+        let serving = try repository.model("mnist-cnn")
         XCTAssertTrue(repository.isReady)
         try Data("definitely not onnx".utf8).write(to: root.appendingPathComponent("mnist-cnn/1/model.onnx"))
         XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
@@ -48,14 +49,53 @@ final class RepositoryTests: XCTestCase {
         for name in ["mnist-cnn", "model_2", "v1.0"] { XCTAssertTrue(ModelRepository.isValidName(name), name) }
     }
 
-    func testReadinessWaitsForEveryModel() throws {
+    func testReadinessTellsTheTruthAndRecovers() throws {
         let root = try temporaryRepository(with: ["mnist-cnn", "mnist-gan"])
         defer { try? FileManager.default.removeItem(at: root) }
-        try Data().write(to: root.appendingPathComponent("mnist-gan/1/model.onnx"))
+        let ganFile = root.appendingPathComponent("mnist-gan/1/model.onnx")
+        let good = try Data(contentsOf: ganFile)
+        try Data().write(to: ganFile)
         let repository = ModelRepository(root: root)
+        XCTAssertFalse(repository.isReady, "not ready before the first load pass")
         try repository.loadAll(logger: .init(label: "test"))
-        XCTAssertFalse(repository.isReady, "a model that failed to load keeps the server unready")
+        XCTAssertFalse(repository.isReady, "strict (the default): a model that should serve and can't keeps the server unready")
+        XCTAssertEqual(repository.unavailable, ["mnist-gan"])
         XCTAssertEqual(repository.loaded.map(\.name), ["mnist-cnn"])
+
+        // Fixed: ready. Broken again while a version serves: still ready (the old version keeps serving).
+        try good.write(to: ganFile)
+        try repository.load("mnist-gan")
+        XCTAssertTrue(repository.isReady)
+        try Data().write(to: ganFile)
+        XCTAssertThrowsError(try repository.load("mnist-gan"))
+        XCTAssertTrue(repository.isReady, "a failed reload leaves the serving version, so the model is available")
+        XCTAssertEqual(repository.unavailable, [])
+
+        // Unloaded: no longer expected. Failed from scratch, then its folder removed (the poller unloads it): ready again.
+        try repository.unload("mnist-gan")
+        XCTAssertThrowsError(try repository.load("mnist-gan"))
+        XCTAssertFalse(repository.isReady)
+        let poller = RepositoryPoller(repository: repository, interval: .seconds(3600), logger: .init(label: "test"))
+        try FileManager.default.removeItem(at: root.appendingPathComponent("mnist-gan"))
+        poller.pollNow()
+        XCTAssertTrue(repository.isReady, "removing the failed model's folder makes the server ready again")
+        XCTAssertEqual(repository.unavailable, [])
+    }
+
+    func testLenientReadinessAndAnEmptyRepository() throws {
+        let root = try temporaryRepository(with: ["mnist-cnn"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Data().write(to: root.appendingPathComponent("mnist-cnn/1/model.onnx"))
+        let lenient = ModelRepository(root: root, strictReadiness: false)
+        try lenient.loadAll(logger: .init(label: "test"))
+        XCTAssertTrue(lenient.isReady, "without strict readiness, a failed model is reported per model only")
+        XCTAssertEqual(lenient.unavailable, ["mnist-cnn"])
+
+        let empty = try temporaryRepository(with: [])
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let repository = ModelRepository(root: empty)
+        try repository.loadAll(logger: .init(label: "test"))
+        XCTAssertTrue(repository.isReady, "an empty repository is ready")
     }
 
     /// A config naming a file outside the model's folder — by `..`, by an absolute path, or through a symlink — and a
