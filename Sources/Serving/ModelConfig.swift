@@ -107,6 +107,16 @@ public struct ModelConfig: Codable, Sendable {
 
     var postprocessingTopK: Int? { postprocessing?.topK }
 
+    /// " (line L, column C)" for a parser message that says "character N" (an offset into `data`), else "".
+    static func lineAndColumn(of message: String, in data: Data) -> String {
+        guard let range = message.range(of: #"character \d+"#, options: .regularExpression),
+              let offset = Int(message[range].dropFirst("character ".count)), offset <= data.count else { return "" }
+        let before = data.prefix(offset)
+        let line = before.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 - data.startIndex + 1 } ?? 0) + 1
+        return " (line \(line), column \(column))"
+    }
+
     /// The tasks a model can have.
     static let tasks = ["image-classification", "text-generation", "reconstruction", "image-generation"]
 
@@ -115,6 +125,13 @@ public struct ModelConfig: Codable, Sendable {
     static func decode(_ data: Data, file: String = "config.json") throws -> ModelConfig {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            _ = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            // Foundation's parser says where (line and column); the decoder's own error does not.
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+            throw ConfigError(file, "", "is not valid JSON: \(detail)\(Self.lineAndColumn(of: detail, in: data))")
+        }
         do {
             return try decoder.decode(ModelConfig.self, from: data)
         } catch let error as DecodingError {

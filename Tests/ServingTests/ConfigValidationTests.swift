@@ -1,0 +1,112 @@
+import Foundation
+import Imaging
+import XCTest
+@testable import Serving
+
+/// A config.json that disagrees with its model fails the load with one plain sentence naming the file, the key and
+/// both values — instead of loading READY and failing (or answering nonsense) on every request.
+final class ConfigValidationTests: XCTestCase {
+    private func repository(with model: String) throws -> (URL, ModelRepository) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: SchedulerTests.models.appendingPathComponent(model), to: root.appendingPathComponent(model))
+        return (root, ModelRepository(root: root))
+    }
+
+    /// Loads `model` with its config.json edited by `edit` (on the JSON object) and returns the load failure's reason.
+    private func loadFailure(_ model: String, file: String = "config.json", _ edit: (inout [String: Any]) -> Void) throws -> String {
+        let (root, repository) = try repository(with: model)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let url = root.appendingPathComponent(model).appendingPathComponent("config.json")
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: url)
+        do {
+            _ = try repository.load(model)
+        } catch ServingError.loadFailed(_, let reason) {
+            return reason
+        }
+        XCTFail("\(model) loaded despite the edit")
+        return ""
+    }
+
+    func testMismatchesFailTheLoadNamingFileKeyAndValues() throws {
+        XCTAssertEqual(try loadFailure("mnist-cnn") { $0["task"] = "classification" },
+                       #"config.json: task is "classification"; expected one of image-classification, text-generation, reconstruction, image-generation"#)
+        XCTAssertEqual(try loadFailure("mnist-cnn") { config in
+            var preprocessing = config["preprocessing"] as? [String: Any] ?? [:]
+            preprocessing["width"] = 32
+            config["preprocessing"] = preprocessing
+        }, "config.json: preprocessing.width is 32, but model.onnx's input 'image' (NCHW) has width 28")
+        XCTAssertEqual(try loadFailure("mnist-cnn") { $0.removeValue(forKey: "outputs") },
+                       "config.json: outputs is required but missing")
+        XCTAssertEqual(try loadFailure("mnist-cnn") { $0["postprocessing"] = ["output": "probabilities"] },
+                       #"config.json: postprocessing.output is "probabilities", but model.onnx has outputs ["logits"]"#)
+        XCTAssertEqual(try loadFailure("mnist-cnn") { $0["postprocessing"] = ["activation": "softplus"] },
+                       #"config.json: postprocessing.activation is "softplus"; expected softmax, sigmoid or none"#)
+        XCTAssertEqual(try loadFailure("mnist-cnn") { $0["batching"] = ["max_batch_size": "eight"] },
+                       "config.json: batching.max_batch_size must be a number")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm") { config in
+            var recurrent = config["recurrent"] as? [String: Any] ?? [:]
+            recurrent["logits_output"] = "scores"
+            config["recurrent"] = recurrent
+        }, #"config.json: recurrent.logits_output is "scores", but model.onnx's outputs are ["logits", "hn", "cn"]"#)
+        let shape = try loadFailure("mnist-gan") { config in
+            config["inputs"] = [["name": "latent", "dtype": "float32", "shape": [-1, 100]]]
+        }
+        XCTAssertEqual(shape, "config.json: inputs[0].shape[1] is 100, but model.onnx's 'latent' has 64 there")
+    }
+
+    func testLabelCountMustEqualTheClassCount() throws {
+        let (root, repository) = try repository(with: "mnist-cnn")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "zero\none\n".write(to: root.appendingPathComponent("mnist-cnn/labels.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
+            XCTAssertEqual("\(error)", "loading model 'mnist-cnn' failed: labels.txt has 2 labels, but model.onnx's 'logits' has 10 classes")
+        }
+    }
+
+    func testMalformedJSONSaysWhere() throws {
+        let (root, repository) = try repository(with: "mnist-cnn")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "{\n  \"name\": \"mnist-cnn\",\n  \"task\": \n}".write(to: root.appendingPathComponent("mnist-cnn/config.json"),
+                                                                    atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("config.json is not valid JSON"), text)
+            XCTAssertTrue(text.contains("line 4"), text)
+        }
+    }
+
+    /// `polarity` describes the training data and inverts nothing; only `"invert": "auto"` inverts a light image.
+    func testOnlyInvertAutoInvertsLightBackgrounds() async throws {
+        let (root, _) = try repository(with: "mnist-autoencoder")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.copyItem(at: root.appendingPathComponent("mnist-autoencoder"), to: root.appendingPathComponent("plain"))
+        let plainConfig = root.appendingPathComponent("plain/config.json")
+        var config = try String(contentsOf: plainConfig, encoding: .utf8)
+        XCTAssertTrue(config.contains(#""invert": "auto""#))
+        config = config.replacingOccurrences(of: #""invert": "auto""#, with: #""invert": false"#)
+            .replacingOccurrences(of: #""name": "mnist-autoencoder""#, with: #""name": "plain""#)
+        try config.write(to: plainConfig, atomically: true, encoding: .utf8)
+        let service = try LiveService(root: root)
+        func reconstructionError(_ model: String, _ png: [UInt8]) throws -> Double {
+            let answer = try ServingEndToEndTests.request("POST", "/v1/models/\(model)/reconstruct", bodyBytes: png,
+                                                          headers: ["Content-Type": "image/png"], port: service.port)
+            XCTAssertEqual(answer.status, 200, answer.body)
+            let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+            return try XCTUnwrap(object?["error"] as? Double)
+        }
+        let digit = try Data(contentsOf: ServingEndToEndTests.heldout.appendingPathComponent("000.png"))
+        let dark = [UInt8](digit)   // white ink on black, as trained: nobody inverts it
+        XCTAssertEqual(try reconstructionError("mnist-autoencoder", dark), try reconstructionError("plain", dark), accuracy: 1e-9)
+        // The same digit as dark ink on light paper: "auto" inverts it back, false leaves it as sent.
+        let image = try Imaging.Image.decode(digit)
+        let light = [UInt8](Imaging.Image(width: image.width, height: image.height, channels: image.channels,
+                                          pixels: image.pixels.map { 255 - $0 }).pngData())
+        let inverted = try reconstructionError("mnist-autoencoder", light)
+        XCTAssertEqual(inverted, try reconstructionError("mnist-autoencoder", dark), accuracy: 1e-6, "auto: as if sent white on black")
+        XCTAssertGreaterThan(try reconstructionError("plain", light), inverted * 2, "false: the light image goes in as it is")
+        await service.stop()
+    }
+}
