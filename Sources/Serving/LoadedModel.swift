@@ -97,3 +97,24 @@ enum MallocTrim {
     /// Returns free heap memory (in every arena) to the system.
     static func releaseFreeMemory() { _ = function?(0) }
 }
+
+extension LoadedModel {
+    /// What the server will do with this model, in a few lines (for `deepserve check-model`).
+    public var servingSummary: [String] {
+        var lines = ["model \(name) version \(version): task \(config.task)"]
+        lines += plan.inputs.map { "  input  \($0)" }
+        lines += plan.outputs.map { "  output \($0)" }
+        if let input = interface.imageInput, let preprocessing = imagePreprocessing {
+            lines.append("  images go into '\(input)' as \(interface.layout.rawValue), \(preprocessing.width)x\(preprocessing.height)x\(preprocessing.channels)"
+                         + (config.preprocessing?.invert == .auto ? ", light backgrounds inverted" : ""))
+        }
+        if config.task == "image-classification", let output = interface.output {
+            lines.append("  classes read from '\(output)' with activation \(interface.activation.rawValue)"
+                         + (labels.map { ", \($0.count) labels" } ?? ", no labels (indices)"))
+        } else if let output = interface.output {
+            lines.append("  reads output '\(output)'")
+        }
+        if !components.isEmpty { lines.append("  components: \(components.keys.sorted().joined(separator: ", "))") }
+        return lines
+    }
+}

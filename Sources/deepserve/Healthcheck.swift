@@ -16,6 +16,7 @@ struct Healthcheck: ParsableCommand {
     var timeout = 3.0
 
     func run() throws {
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
         guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host else {
             throw ValidationError("--url must be an http:// URL, got \(url)")
         }

@@ -35,6 +35,25 @@ final class CLITests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    func testCheckModelSaysWhatTheServerWouldDoOrWhyNot() throws {
+        let good = try run(["check-model", Self.root.appendingPathComponent("models/mnist-cnn").path])
+        XCTAssertEqual(good.status, 0, good.output)
+        XCTAssertTrue(good.output.contains("images go into 'image' as NCHW, 28x28x1"), good.output)
+        XCTAssertTrue(good.output.contains("activation softmax, 10 labels"), good.output)
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-check-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("mnist-cnn")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("models/mnist-cnn"), to: model)
+        let config = model.appendingPathComponent("config.json")
+        try String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: #""width": 28"#, with: #""width": 32"#)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let bad = try run(["check-model", model.path])
+        XCTAssertEqual(bad.status, 1, bad.output)
+        XCTAssertTrue(bad.output.contains("config.json: preprocessing.width is 32, but model.onnx's input 'image' (NCHW) has width 28"), bad.output)
+    }
+
     func testInspectDescribesTheModel() throws {
         let (status, output) = try run(["inspect", Self.model])
         XCTAssertEqual(status, 0, output)
