@@ -101,7 +101,7 @@ enum MallocTrim {
 extension LoadedModel {
     /// What the server will do with this model, in a few lines (for `deepserve check-model`).
     public var servingSummary: [String] {
-        var lines = ["model \(name) version \(version): task \(config.task)"]
+        var lines = ["model \(name) version \(version): task \(config.task ?? "none (KServe V2 only)")"]
         lines += plan.inputs.map { "  input  \($0)" }
         lines += plan.outputs.map { "  output \($0)" }
         if let input = interface.imageInput, let preprocessing = imagePreprocessing {

@@ -82,7 +82,8 @@ public struct ModelConfig: Codable, Sendable {
     }
 
     public var name: String
-    public var task: String
+    /// One of `tasks`, for the task endpoints; absent: the model serves KServe V2 `…/infer` only.
+    public var task: String?
     public var description: String?
     public var version: Int?
     public var inputs: [TensorSpec]

@@ -11,7 +11,7 @@ extension ModelRepository {
             throw ServingError.versionNotFound(model: name, version: version)
         }
         if let task, model.config.task != task {
-            throw ServingError.badRequest("model '\(name)' has task \(model.config.task), not \(task)")
+            throw ServingError.badRequest("model '\(name)' has task \(model.config.task ?? "none"), not \(task)")
         }
         return model
     }

@@ -21,8 +21,8 @@ struct ModelInterface: Sendable {
     static func check(config: ModelConfig, plan: Plan, preprocessing: ImagePreprocessing?, labels: [String]?,
                       vocabulary: [String]?) throws -> ModelInterface {
         let file = "config.json"
-        guard ModelConfig.tasks.contains(config.task) else {
-            throw ConfigError(file, "task", "is \"\(config.task)\"; expected one of \(ModelConfig.tasks.joined(separator: ", "))")
+        if let task = config.task, !ModelConfig.tasks.contains(task) {
+            throw ConfigError(file, "task", "is \"\(task)\"; expected one of \(ModelConfig.tasks.joined(separator: ", ")) (or no task: KServe V2 only)")
         }
         try checkSpecs(config.inputs, against: plan.inputs, key: "inputs", file: file)
         try checkSpecs(config.outputs, against: plan.outputs, key: "outputs", file: file)
@@ -35,7 +35,7 @@ struct ModelInterface: Sendable {
 
         switch config.task {
         case "image-classification", "reconstruction":
-            guard let preprocessing else { throw ConfigError(file, "preprocessing", "is required for task \(config.task)") }
+            guard let preprocessing else { throw ConfigError(file, "preprocessing", "is required for task \(config.task ?? "")") }
             guard let input = plan.inputs.first else { throw ConfigError(file, "inputs", "name none, but the task needs an image input") }
             interface.imageInput = input.name
             interface.layout = try layout(of: input, declared: config.preprocessing?.layout, file: file)

@@ -32,7 +32,7 @@ final class ConfigValidationTests: XCTestCase {
 
     func testMismatchesFailTheLoadNamingFileKeyAndValues() throws {
         XCTAssertEqual(try loadFailure("mnist-cnn") { $0["task"] = "classification" },
-                       #"config.json: task is "classification"; expected one of image-classification, text-generation, reconstruction, image-generation"#)
+                       #"config.json: task is "classification"; expected one of image-classification, text-generation, reconstruction, image-generation (or no task: KServe V2 only)"#)
         XCTAssertEqual(try loadFailure("mnist-cnn") { config in
             var preprocessing = config["preprocessing"] as? [String: Any] ?? [:]
             preprocessing["width"] = 32
