@@ -52,7 +52,8 @@ struct KServeRoutes: Sendable {
                 return #"{"name":\#(TensorJSON.quoted(value.name)),"datatype":"\#(type)","shape":[\#(shape)]}"#
             }.joined(separator: ",")
         }
-        return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"versions":["\#(model.version)"],"platform":"onnx","inputs":[\#(specs(model.plan.inputs))],"outputs":[\#(specs(model.plan.outputs))]}"#)
+        let versions = repository.versions(of: model.name).map { "\"\($0)\"" }.joined(separator: ",")
+        return .json(.ok, #"{"name":\#(TensorJSON.quoted(model.name)),"versions":[\#(versions)],"platform":"onnx","inputs":[\#(specs(model.plan.inputs))],"outputs":[\#(specs(model.plan.outputs))]}"#)
     }
 
     private func infer(_ request: HTTPRequest) async throws -> HTTPResponse {

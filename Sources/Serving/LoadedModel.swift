@@ -42,8 +42,8 @@ public final class LoadedModel: Sendable {
     /// fails here and not on its first request. Every file is resolved inside the model's folder (`ModelFolder`).
     static func load(name: String, folder: ModelFolder, version: Int) throws -> LoadedModel {
         let start = Date()
-        let configData = try folder.data("config.json")
-        let config = try ModelConfig.decode(configData)
+        let configData = try folder.configData(version: version)
+        let config = try ModelConfig.decode(configData, file: "config.json of version \(version)")
         var imagePreprocessing: ImagePreprocessing?
         if let object = try JSONSerialization.jsonObject(with: configData) as? [String: Any],
            let preprocessing = object["preprocessing"] {

@@ -86,6 +86,8 @@ public struct ModelConfig: Codable, Sendable {
     public var task: String?
     public var description: String?
     public var version: Int?
+    /// Which versions serve at once (default: the latest one); `version` pins one instead.
+    public var versionPolicy: VersionPolicy?
     public var inputs: [TensorSpec]
     public var outputs: [TensorSpec]
     public var preprocessing: Preprocessing?

@@ -41,6 +41,20 @@ struct ModelFolder {
         }
     }
 
+    /// The model's config.json with its version folder's own config.json (if any) laid over it, key by key at the top
+    /// level: a version may change its inputs, preprocessing or labels file without repeating the rest.
+    func configData(version: Int) throws -> Data {
+        let base = try data("config.json")
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("\(version)/config.json").path) else { return base }
+        let override = try data("\(version)/config.json")
+        guard var merged = try JSONSerialization.jsonObject(with: base) as? [String: Any],
+              let changes = try JSONSerialization.jsonObject(with: override) as? [String: Any] else {
+            throw ModelFolderError("config.json and \(version)/config.json must each be a JSON object")
+        }
+        for (key, value) in changes where key != "name" && key != "version" && key != "version_policy" { merged[key] = value }
+        return try JSONSerialization.data(withJSONObject: merged)
+    }
+
     private static func resolve(_ path: String, what: String) throws -> String {
         guard let resolved = realpath(path, nil) else { throw ModelFolderError("\(what) does not exist") }
         defer { free(resolved) }

@@ -14,7 +14,8 @@ public final class ModelRepository: @unchecked Sendable {
     public let root: URL
     public let strictReadiness: Bool
     private let lock = NSLock()
-    private var models: [String: LoadedModel] = [:]
+    /// The versions of each model that serve, highest first.
+    private var models: [String: [LoadedModel]] = [:]
     /// Why the last load of a model failed, until it loads, is unloaded or leaves the repository.
     private var failures: [String: String] = [:]
     private var initialLoadDone = false
@@ -53,8 +54,10 @@ public final class ModelRepository: @unchecked Sendable {
         }
     }
 
-    /// Loads (or reloads) one model. A failed load leaves the version that was serving in place and throws
-    /// `ServingError.loadFailed` with a reason that names files relative to the repository, never where it lives.
+    /// Loads (or reloads) one model: every version its version policy selects (`VersionPolicy`), each with its
+    /// version folder's own config.json laid over the model's. All of them load or none: a failed load leaves the
+    /// versions that were serving in place and throws `ServingError.loadFailed` with a reason that names files
+    /// relative to the repository, never where it lives. Returns the highest version.
     @discardableResult
     public func load(_ name: String) throws -> LoadedModel {
         guard Self.isValidName(name) else { throw ServingError.badRequest("'\(name)' is not a valid model name") }
@@ -64,13 +67,17 @@ public final class ModelRepository: @unchecked Sendable {
         do {
             let folder = try ModelFolder(root: root, name: name)
             let config = try ModelConfig.decode(try folder.data("config.json"))
-            let version = try config.version ?? highestVersion(in: folder.url)
-            let model = try LoadedModel.load(name: name, folder: folder, version: version)
+            if config.version != nil, config.versionPolicy != nil {
+                throw ConfigError("config.json", "version", "and version_policy are both given; keep one")
+            }
+            let policy = config.version.map { VersionPolicy.specific([$0]) } ?? config.versionPolicy ?? .latest(1)
+            let versions = try policy.select(from: try versionFolders(in: folder.url))
+            let loaded = try versions.map { try LoadedModel.load(name: name, folder: folder, version: $0) }
             lock.withLock {
-                models[name] = model
+                models[name] = loaded
                 failures[name] = nil
             }
-            return model
+            return loaded[0]
         } catch {
             let reason = withoutRepositoryPath("\(error)")
             lock.withLock { failures[name] = reason }
@@ -88,10 +95,12 @@ public final class ModelRepository: @unchecked Sendable {
         return result
     }
 
-    private func highestVersion(in folder: URL) throws -> Int {
-        let versions = try FileManager.default.contentsOfDirectory(atPath: folder.path).compactMap { Int($0) }.filter { $0 > 0 }
-        guard let highest = versions.max() else { throw ModelFolderError("\(folder.lastPathComponent) has no version folder") }
-        return highest
+    /// The numbered folders (1, 2, …) of a model.
+    private func versionFolders(in folder: URL) throws -> [Int] {
+        try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { entry in
+            var isFolder: ObjCBool = false
+            return FileManager.default.fileExists(atPath: folder.appendingPathComponent(entry).path, isDirectory: &isFolder) && isFolder.boolValue
+        }.compactMap { Int($0) }.filter { $0 > 0 }
     }
 
     /// Stops serving a model (requests already running finish with it), or forgets a model that failed to load; either
@@ -105,12 +114,27 @@ public final class ModelRepository: @unchecked Sendable {
         }
     }
 
+    /// The highest version of `name` that serves.
     public func model(_ name: String) throws -> LoadedModel {
-        guard let model = lock.withLock({ models[name] }) else { throw ServingError.modelNotFound(name) }
+        guard let model = lock.withLock({ models[name]?.first }) else { throw ServingError.modelNotFound(name) }
         return model
     }
 
-    public var loaded: [LoadedModel] { lock.withLock { models.values.sorted { $0.name < $1.name } } }
+    /// One version of `name`, if it serves.
+    public func model(_ name: String, version: Int) throws -> LoadedModel {
+        let versions = lock.withLock { models[name] }
+        guard let versions else { throw ServingError.modelNotFound(name) }
+        guard let model = versions.first(where: { $0.version == version }) else {
+            throw ServingError.versionNotFound(model: name, version: String(version))
+        }
+        return model
+    }
+
+    /// The versions of `name` that serve, highest first (empty when it doesn't).
+    public func versions(of name: String) -> [Int] { lock.withLock { models[name]?.map(\.version) ?? [] } }
+
+    /// The highest serving version of every model, by name.
+    public var loaded: [LoadedModel] { lock.withLock { models.values.compactMap(\.first).sorted { $0.name < $1.name } } }
     public var loadFailures: [String: String] { lock.withLock { failures } }
 
     /// Models that should be serving and can't: their last load failed and no version of them serves.

@@ -146,4 +146,59 @@ final class RepositoryTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("outside the model repository"), "\(error)")
         }
     }
+
+    /// A version policy serves several versions at once, each reachable by its URL; a version folder's own
+    /// config.json overrides the model's for that version only (here: a different label file).
+    func testVersionPolicyAndPerVersionConfig() async throws {
+        let root = try temporaryRepository(with: ["mnist-cnn"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("mnist-cnn")
+        for version in ["2", "3"] {
+            try FileManager.default.copyItem(at: folder.appendingPathComponent("1"), to: folder.appendingPathComponent(version))
+        }
+        let shouting = try String(contentsOf: folder.appendingPathComponent("labels.txt"), encoding: .utf8)
+            .split(separator: "\n").map { "digit \($0)" }.joined(separator: "\n")
+        try shouting.write(to: folder.appendingPathComponent("2/labels-upper.txt"), atomically: true, encoding: .utf8)
+        try #"{"labels_file": "2/labels-upper.txt"}"#.write(to: folder.appendingPathComponent("2/config.json"), atomically: true, encoding: .utf8)
+        let configFile = folder.appendingPathComponent("config.json")
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: configFile)) as? [String: Any])
+        config["version_policy"] = ["latest": ["num_versions": 2]]
+        try JSONSerialization.data(withJSONObject: config).write(to: configFile)
+
+        let repository = ModelRepository(root: root)
+        try repository.loadAll(logger: .init(label: "test"))
+        XCTAssertEqual(repository.versions(of: "mnist-cnn"), [3, 2], "latest 2 of 1, 2, 3")
+        XCTAssertEqual(try repository.model("mnist-cnn").version, 3, "no version asked: the highest")
+        XCTAssertEqual(try repository.model("mnist-cnn", version: 2).labels?.first, shouting.split(separator: "\n").first.map(String.init))
+        XCTAssertNotEqual(try repository.model("mnist-cnn", version: 3).labels?.first, try repository.model("mnist-cnn", version: 2).labels?.first)
+        XCTAssertThrowsError(try repository.model("mnist-cnn", version: 1)) { error in
+            XCTAssertEqual(error as? ServingError, .versionNotFound(model: "mnist-cnn", version: "1"))
+        }
+
+        config["version_policy"] = ["specific": ["versions": [1, 3]]]
+        try JSONSerialization.data(withJSONObject: config).write(to: configFile)
+        try repository.load("mnist-cnn")
+        XCTAssertEqual(repository.versions(of: "mnist-cnn"), [3, 1])
+        config["version_policy"] = ["specific": ["versions": [4]]]
+        try JSONSerialization.data(withJSONObject: config).write(to: configFile)
+        XCTAssertThrowsError(try repository.load("mnist-cnn")) { error in
+            XCTAssertTrue("\(error)".contains("version(s) 4, which have no folder"), "\(error)")
+        }
+        XCTAssertEqual(repository.versions(of: "mnist-cnn"), [3, 1], "a failed load keeps the versions serving")
+        config["version_policy"] = ["all": [:]]
+        try JSONSerialization.data(withJSONObject: config).write(to: configFile)
+        try repository.load("mnist-cnn")
+        XCTAssertEqual(repository.versions(of: "mnist-cnn"), [3, 2, 1])
+
+        // Over HTTP: each version by its URL, metadata lists them all.
+        let service = try LiveService(root: root)
+        let metadata = try ServingEndToEndTests.request("GET", "/v2/models/mnist-cnn", bodyBytes: [], headers: [:], port: service.port)
+        XCTAssertTrue(metadata.body.contains(#""versions":["3","2","1"]"#), metadata.body)
+        for (path, status) in [("/v2/models/mnist-cnn/versions/2/ready", 200), ("/v2/models/mnist-cnn/versions/4/ready", 404),
+                               ("/v2/models/mnist-cnn/versions/02/ready", 404)] {
+            let answer = try ServingEndToEndTests.request("GET", path, bodyBytes: [], headers: [:], port: service.port)
+            XCTAssertEqual(answer.status, status, path)
+        }
+        await service.stop()
+    }
 }
