@@ -31,7 +31,7 @@ multipart)
     max_len=4096 ;;
 request-bodies)
     sources=(Sources/Serving/ClientNumber.swift Sources/Serving/ServingError.swift Sources/Serving/ModelConfig.swift
-             Sources/Serving/Requests/GenerateRequest.swift Sources/Serving/Requests/SampleRequest.swift
+             Sources/Serving/VersionPolicy.swift Sources/Serving/ModelFolder.swift Sources/Serving/Requests/GenerateRequest.swift Sources/Serving/Requests/SampleRequest.swift
              Sources/Serving/Requests/SplitMix64.swift Sources/Serving/Requests/JSONBody.swift
              Sources/Serving/Requests/ImagePayload.swift Sources/HTTPServer/MultipartFormData.swift
              Sources/HTTPServer/HTTPHeaders.swift Fuzz/RequestBodies/main.swift)
@@ -44,12 +44,15 @@ request-bodies)
 kserve-v2)
     sources=(Sources/Serving/ClientNumber.swift Sources/Serving/ServingError.swift Sources/Serving/Requests/JSONBody.swift
              Sources/Serving/Requests/InferenceBody.swift Sources/Serving/TensorJSON.swift Sources/Engine/Core/Tensor.swift
-             Sources/Engine/Core/TensorStorage.swift Sources/Engine/Core/DataType.swift Fuzz/KServeV2/main.swift)
+             Sources/Engine/Core/TensorStorage.swift Sources/Engine/Core/DataType.swift Sources/Engine/Ops/NumericElement.swift
+             Sources/Engine/Core/KernelError.swift
+             Fuzz/KServeV2/main.swift)
     printf '\n{"inputs":[{"name":"x","shape":[2,2],"datatype":"INT64","data":[[1,-2],[3,9223372036854775807]]}],"outputs":[{"name":"y"}]}' > "$out/corpus/seed-json"
     printf '74\n{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}\x00\x00\x80\x3f\x00\x00\x00\x40' > "$out/corpus/seed-binary"
     max_len=4096 ;;
 model-config)
-    sources=(Sources/Serving/ModelConfig.swift Sources/Imaging/ImagePreprocessing.swift Sources/Imaging/Image+Tensor.swift
+    sources=(Sources/Serving/ModelConfig.swift Sources/Serving/VersionPolicy.swift Sources/Serving/ModelFolder.swift
+             Sources/Imaging/ImagePreprocessing.swift Sources/Imaging/Image+Tensor.swift
              Sources/Imaging/Image.swift Sources/Imaging/Image+Resize.swift Sources/Imaging/ImageError.swift
              Fuzz/ModelConfig/main.swift)
     for model in models/*/; do cp "$model/config.json" "$out/corpus/seed-$(basename "$model")"; done

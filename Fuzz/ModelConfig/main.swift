@@ -5,8 +5,13 @@ import Foundation
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzModelConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Data(UnsafeBufferPointer(start: data, count: size))
-    guard let config = try? ModelConfig.decode(bytes) else { return 0 }
-    _ = config.batching?.maxBatchSize
+    let config: ModelConfig
+    do { config = try ModelConfig.decode(bytes) } catch is ConfigError { return 0 } catch {
+        preconditionFailure("config decoding threw something other than a ConfigError: \(error)")
+    }
+    if let policy = config.versionPolicy, let versions = try? policy.select(from: [1, 2, 3, 7]) {
+        precondition(!versions.isEmpty && versions == versions.sorted(by: >), "selected versions \(versions)")
+    }
     if let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any], let preprocessing = object["preprocessing"],
        let encoded = try? JSONSerialization.data(withJSONObject: preprocessing),
        let decoded = try? JSONDecoder().decode(ImagePreprocessing.self, from: encoded) {

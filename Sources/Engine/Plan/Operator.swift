@@ -9,12 +9,6 @@ protocol Operator: Sendable {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor]
 }
 
-/// What a kernel throws when its inputs do not fit; the plan adds the node's name and type.
-struct KernelError: Error {
-    let reason: String
-    init(_ reason: String) { self.reason = reason }
-}
-
 /// What an operator factory knows about the node it compiles.
 struct NodeContext {
     let name: String
