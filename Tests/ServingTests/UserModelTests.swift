@@ -55,4 +55,38 @@ final class UserModelTests: XCTestCase {
         XCTAssertEqual(error, try XCTUnwrap(expected["nhwc-autoencoder"] as? Double), accuracy: 1e-6)
         await service.stop()
     }
+
+    /// A real Keras CNN exported by tf2onnx without `--inputs-as-nchw` (training/export_keras_digits.py): NHWC input,
+    /// softmax-ended, config silent on both. Each held-out digit gets onnxruntime's top class and probabilities (the
+    /// model itself is 96 % accurate: it takes this 1 for an 8, as onnxruntime does).
+    func testATf2onnxKerasExportServesAsOnnxruntimeAnswers() async throws {
+        let folder = SchedulerTests.root.appendingPathComponent("Tests/Fixtures/user-models")
+        let model = folder.appendingPathComponent("keras-digits")
+        let reference = """
+            import json, sys, numpy as np, onnxruntime as ort
+            session = ort.InferenceSession(sys.argv[1] + "/1/model.onnx", providers=["CPUExecutionProvider"])
+            pixels = np.load(sys.argv[1] + "/digits.npy").astype(np.float32)
+            print(json.dumps(session.run(None, {"image": pixels})[0].tolist()))
+            """
+        let (status, output) = try LiveService.run(["python3", "-c", reference, model.path])
+        XCTAssertEqual(status, 0, output)
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[Double]])
+        let service = try LiveService(models: ["keras-digits"], root: folder)
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: model.path).filter { $0.hasPrefix("digit-") }.sorted()
+        XCTAssertEqual(pngs.count, expected.count)
+        for (png, probabilities) in zip(pngs, expected) {
+            let answer = try ServingEndToEndTests.request("POST", "/v1/models/keras-digits/classify?top_k=10",
+                                                          bodyBytes: [UInt8](try Data(contentsOf: model.appendingPathComponent(png))),
+                                                          headers: ["Content-Type": "image/png"], port: service.port)
+            XCTAssertEqual(answer.status, 200, answer.body)
+            let predictions = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["predictions"] as? [[String: Any]])
+            let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? -1
+            XCTAssertEqual(predictions.first?["label"] as? String, String(best), "\(png): onnxruntime's top class (labels.txt: 0…9)")
+            for entry in predictions {
+                let index = try XCTUnwrap(entry["index"] as? Int)
+                XCTAssertEqual(try XCTUnwrap(entry["probability"] as? Double), probabilities[index], accuracy: 1e-5, "\(png) class \(index)")
+            }
+        }
+        await service.stop()
+    }
 }
