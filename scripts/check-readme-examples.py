@@ -21,6 +21,7 @@ An example passes when it exits 0 and its standard output matches the README:
 Prints PASS/FAIL/SKIP and the command for each example; exits 1 if any fails. Python stdlib only.
 
     python3 scripts/check-readme-examples.py [--binary .build/debug/deepserve] [--readme README.md]
+                                             [--model-repository DIR]
 """
 import argparse
 import json
@@ -44,7 +45,9 @@ ELLIPSIS = "\u2026"
 PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9 _.-]*>")  # <base64 PNG>, <model name>
 SERVER_ADDRESS = re.compile(r"\b(localhost|127\.0\.0\.1):8080\b")
 CLI_PREFIX = re.compile(r"^(swift run -c release deepserve|deepserve)(?=\s|$)")
-CLI_CHECKED = {"inspect", "run", "bench"}   # cheap enough to run here (bench: a few seconds)
+CLI_CHECKED = {"inspect", "run", "bench", "check-model"}   # cheap enough to run here (bench: a few seconds)
+# Scripts of the repository that talk to the server the way a user would (the walkthrough's last step).
+SERVER_SCRIPTS = ("python3 scripts/compare-with-onnxruntime.py",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,15 +450,16 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, timeout):
-        self.binary, self.timeout = binary, timeout
+    def __init__(self, binary, timeout, repository=None):
+        self.binary, self.timeout, self.repository = binary, timeout, repository
         self.process, self.port = None, None
         self.log = tempfile.NamedTemporaryFile(prefix="readme-server-", suffix=".log", delete=False)
 
     def start(self):
         self.port = free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSERVE_")}
-        self.process = subprocess.Popen([self.binary, "serve", "--port", str(self.port)], cwd=ROOT,
+        extra = ["--model-repository", self.repository] if self.repository else []
+        self.process = subprocess.Popen([self.binary, "serve", "--port", str(self.port)] + extra, cwd=ROOT,
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                         env=environment)
         deadline = time.monotonic() + self.timeout
@@ -491,7 +495,7 @@ class Server:
 # ---------------------------------------------------------------------------------------------
 
 def kind_of(command):
-    if SERVER_ADDRESS.search(command) and "curl" in command:
+    if SERVER_ADDRESS.search(command) and ("curl" in command or command.startswith(SERVER_SCRIPTS)):
         return "server"
     found = CLI_PREFIX.match(command)
     if found:
@@ -516,6 +520,8 @@ def main():
     parser.add_argument("--binary", default=".build/debug/deepserve",
                         help="deepserve executable (relative to the repository root); default: %(default)s")
     parser.add_argument("--readme", default="README.md", help="default: %(default)s")
+    parser.add_argument("--model-repository", default=None,
+                        help="the repository the server serves, relative to the repository root (default: the server's, models/)")
     parser.add_argument("--ready-timeout", type=float, default=180, help="seconds; default: %(default)s")
     parser.add_argument("--command-timeout", type=float, default=120, help="seconds; default: %(default)s")
     arguments = parser.parse_args()
@@ -529,7 +535,7 @@ def main():
         sys.exit(f"check-readme-examples: no ```console examples in {arguments.readme}")
 
     kinds = [kind_of(example.command) for example in examples]
-    server = Server(binary, arguments.ready_timeout) if "server" in kinds else None
+    server = Server(binary, arguments.ready_timeout, arguments.model_repository) if "server" in kinds else None
     folder = scratch_folder()
     failed = passed = 0
     try:
