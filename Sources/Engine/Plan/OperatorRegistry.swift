@@ -83,6 +83,8 @@ enum OperatorRegistry {
         table["BatchNormalization"] = { try BatchNormalization($0) }
         table["InstanceNormalization"] = { try InstanceNormalization($0) }
         table["LayerNormalization"] = { try LayerNormalization($0) }
+        table["GroupNormalization"] = { try GroupNormalization($0) }
+        table["LRN"] = { try LRN($0) }
         table["Softmax"] = { try Softmax($0, logarithm: false) }
         table["LogSoftmax"] = { try Softmax($0, logarithm: true) }
 
@@ -141,6 +143,9 @@ enum OperatorRegistry {
         table["Trilu"] = { Trilu(upper: try $0.attributes.flag("upper", default: true)) }
         table["NonZero"] = { _ in NonZero() }
         table["OneHot"] = { OneHot(axis: try $0.attributes.int("axis", default: -1)) }
+        table["DepthToSpace"] = { try BlockRearrange($0, direction: .depthToSpace) }
+        table["SpaceToDepth"] = { try BlockRearrange($0, direction: .spaceToDepth) }
+        table["Einsum"] = { try Einsum($0) }
         table["Compress"] = { Compress(axis: try $0.attributes.int("axis")) }
         table["Resize"] = { try Resize($0, upsample: false) }
         table["Upsample"] = { try Resize($0, upsample: true) }
