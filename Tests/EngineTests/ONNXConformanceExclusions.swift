@@ -103,6 +103,15 @@ enum ONNXConformanceExclusions {
             ]
         ),
         (
+            "5-d (volumetric) GridSample is not implemented (4-d is)",
+            [
+                "test_gridsample_volumetric_bilinear_align_corners_0",
+                "test_gridsample_volumetric_bilinear_align_corners_1",
+                "test_gridsample_volumetric_nearest_align_corners_0",
+                "test_gridsample_volumetric_nearest_align_corners_1",
+            ]
+        ),
+        (
             "8-, 4- and 2-bit float and integer formats are not engine element types",
             [
                 "test_cast_FLOAT4E2M1_to_FLOAT",
@@ -259,9 +268,12 @@ enum ONNXConformanceExclusions {
             ]
         ),
         (
-            "the reference output is rounded to 4 decimals (0.1511 for 0.151056): no tolerance of ours can match it",
+            "the reference output is rounded to 4 decimals (0.1511 for 0.151056; GridSample -0.1406 for -0.140625, RoiAlign 0.3510 for 0.35105, where onnx's reference evaluator and onnxruntime agree with us): no tolerance of ours can match it",
             [
                 "test_averagepool_2d_ceil_last_window_starts_on_pad",
+                "test_gridsample_bicubic",
+                "test_roialign_aligned_false",
+                "test_roialign_aligned_true",
             ]
         ),
         (

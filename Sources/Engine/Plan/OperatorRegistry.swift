@@ -74,6 +74,9 @@ enum OperatorRegistry {
         table["MatMul"] = { MatMul($0) }
         table["Conv"] = { try Conv($0) }
         table["ConvTranspose"] = { try ConvTranspose($0) }
+        table["RoiAlign"] = { try RoiAlign($0) }
+        table["GridSample"] = { try GridSample($0) }
+        table["NonMaxSuppression"] = { NonMaxSuppression(centerPointBox: try $0.attributes.flag("center_point_box", default: false)) }
         table["MaxPool"] = { try Pool($0, kind: .max) }
         table["AveragePool"] = { try Pool($0, kind: .average(countIncludePad: try $0.attributes.flag("count_include_pad", default: false))) }
         table["GlobalAveragePool"] = { _ in GlobalPool(isMax: false) }
