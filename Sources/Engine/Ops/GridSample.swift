@@ -7,7 +7,9 @@ import Darwin
 /// GridSample on 4-d [N, C, H, W]: each output pixel samples the input at the grid's normalised
 /// (x, y) in [-1, 1] — nearest, bilinear or bicubic (Keys, a = -0.75) — with zeros, border or
 /// reflection padding, corners at pixel centres (align_corners) or edges. Follows the ONNX
-/// reference: out-of-range coordinates are clamped or reflected first, then every tap is padded.
+/// reference: out-of-range coordinates are clamped or reflected first, then every tap is padded —
+/// except bicubic with border padding, where the coordinate is left as is and only the taps are
+/// clamped, as onnxruntime and PyTorch do (the ONNX reference clamps the coordinate too).
 struct GridSample: Operator {
     enum Mode: Sendable { case nearest, linear, cubic }
     enum Padding: String, Sendable { case zeros, border, reflection }
@@ -50,8 +52,8 @@ struct GridSample: Operator {
                                   padding: padding, alignCorners: alignCorners)
                 for p in 0..<pixels {
                     let gx = g[(b * pixels + p) * 2], gy = g[(b * pixels + p) * 2 + 1]
-                    let sx = plane.adjusted(plane.denormalize(gx, width), width, rounding: mode == .nearest)
-                    let sy = plane.adjusted(plane.denormalize(gy, height), height, rounding: mode == .nearest)
+                    let sx = plane.adjusted(plane.denormalize(gx, width), width, mode: mode)
+                    let sy = plane.adjusted(plane.denormalize(gy, height), height, mode: mode)
                     dst[(b * channels + c) * pixels + p] = plane.sample(y: sy, x: sx, mode: mode)
                 }
             }
@@ -75,13 +77,13 @@ struct GridSample: Operator {
         /// Rounded (nearest), then clamped or reflected when outside the bounds; then kept within a
         /// few pixels of the image so that converting it to an index cannot overflow (any tap that
         /// far out is padding either way).
-        func adjusted(_ value: Float, _ size: Int, rounding: Bool) -> Float {
-            var v = rounding ? value.rounded(.toNearestOrEven) : value
+        func adjusted(_ value: Float, _ size: Int, mode: Mode) -> Float {
+            var v = mode == .nearest ? value.rounded(.toNearestOrEven) : value
             let (low, high) = bounds(size)
             if v < low || v > high {
                 switch padding {
                 case .zeros: break
-                case .border: v = min(max(v, 0), Float(size - 1))
+                case .border: if mode != .cubic { v = min(max(v, 0), Float(size - 1)) }
                 case .reflection: v = Self.reflect(v, low, high)
                 }
             }

@@ -53,9 +53,10 @@ struct RoiAlign: Operator {
                 roiHeight = max(roiHeight, 1)
             }
             let binHeight = roiHeight / Float(outputHeight), binWidth = roiWidth / Float(outputWidth)
-            let gridH = samplingRatio > 0 ? samplingRatio : Int(saturating: binHeight.rounded(.up))
-            let gridW = samplingRatio > 0 ? samplingRatio : Int(saturating: binWidth.rounded(.up))
-            guard gridH >= 0, gridW >= 0, gridH <= 1 << 20, gridW <= 1 << 20 else {
+            // A reversed region (half_pixel keeps its negative size) samples nothing: zeros, as the reference.
+            let gridH = samplingRatio > 0 ? samplingRatio : max(0, Int(saturating: binHeight.rounded(.up)))
+            let gridW = samplingRatio > 0 ? samplingRatio : max(0, Int(saturating: binWidth.rounded(.up)))
+            guard gridH <= 1 << 20, gridW <= 1 << 20 else {
                 throw KernelError("region \(r) needs a \(gridH)×\(gridW) sampling grid per bin; at most 2^20 on a side")
             }
             let samples = Float(max(gridH * gridW, 1))
