@@ -28,12 +28,12 @@ struct BlockRearrange: Operator {
             let depth = c / (b * b)
             split = columnRowDepth ? [n, depth, b, b, h, w] : [n, b, b, depth, h, w]
             perm = columnRowDepth ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2]
-            final = [n, depth, h * b, w * b]
+            final = [n, depth, try checkedProduct(h, b), try checkedProduct(w, b)]
         case .spaceToDepth:
             guard h % b == 0, w % b == 0 else { throw KernelError("height \(h) and width \(w) are not multiples of blocksize \(b)") }
             split = [n, c, h / b, b, w / b, b]
             perm = columnRowDepth ? [0, 1, 3, 5, 2, 4] : [0, 3, 5, 1, 2, 4]
-            final = [n, c * b * b, h / b, w / b]
+            final = [n, try checkedProduct(c, b * b), h / b, w / b]
         }
         let out = try workspace.allocate(x.dataType, final)
         if out.count == 0 { return [out] }
@@ -42,4 +42,12 @@ struct BlockRearrange: Operator {
                     elementSize: x.dataType.size, to: out.storage.bytes)
         return [out]
     }
+}
+
+/// `a · b`, or an error where the product of two dimensions overflows (an empty tensor may claim
+/// huge ones).
+func checkedProduct(_ a: Int, _ b: Int) throws -> Int {
+    let (product, overflow) = a.multipliedReportingOverflow(by: b)
+    guard !overflow else { throw KernelError("\(a) · \(b) elements are more than can be counted") }
+    return product
 }

@@ -51,6 +51,7 @@ struct GridSample: Operator {
                 let plane = Plane(data: src + (b * channels + c) * height * width, height: height, width: width,
                                   padding: padding, alignCorners: alignCorners)
                 for p in 0..<pixels {
+                    if p & 0xFFF == 0xFFF { try workspace.checkpoint() }
                     let gx = g[(b * pixels + p) * 2], gy = g[(b * pixels + p) * 2 + 1]
                     let sx = plane.adjusted(plane.denormalize(gx, width), width, mode: mode)
                     let sy = plane.adjusted(plane.denormalize(gy, height), height, mode: mode)

@@ -30,8 +30,8 @@ struct GroupNormalization: Operator {
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
         let gamma = scale.pointer(as: Float.self), beta = bias.pointer(as: Float.self)
         for n in 0..<x.shape[0] {
-            try workspace.checkpoint()
             for g in 0..<groups {
+                try workspace.checkpoint()
                 let base = (n * channels + g * perGroup) * spatial
                 var sum = 0.0, squares = 0.0
                 for i in 0..<groupSize { sum += Double(src[base + i]) }

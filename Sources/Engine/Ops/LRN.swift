@@ -30,8 +30,8 @@ struct LRN: Operator {
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
         let scale = Double(alpha) / Double(size)
         for n in 0..<x.shape[0] {
-            try workspace.checkpoint()
             for c in 0..<channels {
+                try workspace.checkpoint()
                 let low = max(0, c - before), high = min(channels - 1, c + min(after, channels))
                 for p in 0..<spatial {
                     var sum = 0.0

@@ -37,7 +37,8 @@ struct NonMaxSuppression: Operator {
                     return si != sj ? si > sj : i < j
                 }
                 kept.removeAll(keepingCapacity: true)
-                for i in order where kept.count < maxPerClass {
+                for (rank, i) in order.enumerated() where kept.count < maxPerClass {
+                    if rank & 0x3FF == 0x3FF { try workspace.checkpoint() }   // quadratic in the boxes of a class
                     let box = corners + (b * count + i) * 4
                     if kept.allSatisfy({ !overlaps(box, corners + (b * count + $0) * 4, more: iouThreshold) }) {
                         kept.append(i)

@@ -67,6 +67,7 @@ struct RoiAlign: Operator {
                     for pw in 0..<outputWidth {
                         var value: Float = 0, found = false
                         for iy in 0..<gridH {
+                            try workspace.checkpoint()   // a bin may hold up to 2^40 samples
                             let y = startY + Float(ph) * binHeight + (Float(iy) + 0.5) * binHeight / Float(gridH)
                             for ix in 0..<gridW {
                                 let x = startX + Float(pw) * binWidth + (Float(ix) + 0.5) * binWidth / Float(gridW)

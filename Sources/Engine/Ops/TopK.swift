@@ -42,6 +42,7 @@ struct TopK: Operator {
             for o in 0..<outer {
                 try workspace.checkpoint()
                 for i in 0..<inner {
+                    if i & 0xFF == 0xFF { try workspace.checkpoint() }
                     let base = o * dim * inner + i
                     for j in 0..<dim { order[j] = j }
                     // A strict total order: NaN (x != x) above everything, then the lower index first.
