@@ -1,6 +1,7 @@
 /// Einsum: sums of products named by an equation such as "bij,bjk->bik" — explicit or implicit
 /// output, one "..." per term for broadcast leading axes, repeated labels in a term for diagonals.
-/// Runs as one checked loop over the output and the summed labels (correctness first: no GEMM).
+/// Two float32 operands that only share summed labels run as a batched GEMM (`EinsumMatMul`);
+/// everything else as one checked loop over the output and the summed labels.
 struct Einsum: Operator {
     let equation: EinsumEquation
 
@@ -20,6 +21,10 @@ struct Einsum: Operator {
         let plan = try equation.resolve(operands.map(\.shape))
         let out = try workspace.allocate(type, plan.outputSizes)
         if out.count == 0 { return [out] }
+        if type == .float, let product = EinsumMatMul(plan) {
+            try product.run(operands, out, workspace)
+            return [out]
+        }
         try dispatchNumeric(type, Visitor(operands: operands, plan: plan, out: out, workspace: workspace))
         return [out]
     }

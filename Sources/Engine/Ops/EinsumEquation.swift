@@ -43,6 +43,11 @@ struct EinsumEquation: Sendable {
         var outputSizes: [Int] = []
         var summedSizes: [Int] = []
         var strides: [[Int]] = []
+        /// The labels behind the sizes above, and each input's label per axis ("..." expanded).
+        var outputLabels: [Int] = []
+        var summedLabels: [Int] = []
+        var axisLabels: [[Int]] = []
+        var sizes: [Int: Int] = [:]
     }
 
     func resolve(_ shapes: [[Int]]) throws -> LoopPlan {
@@ -87,6 +92,7 @@ struct EinsumEquation: Sendable {
         }
         let summedLabels = Set(axisLabels.joined()).subtracting(outputLabels).sorted()
         var plan = LoopPlan()
+        (plan.outputLabels, plan.summedLabels, plan.axisLabels, plan.sizes) = (outputLabels, summedLabels, axisLabels, sizes)
         plan.outputSizes = outputLabels.map { sizes[$0] ?? 1 }
         plan.summedSizes = summedLabels.map { sizes[$0] ?? 1 }
         let outputCount = try checkedElementCount(plan.outputSizes)
