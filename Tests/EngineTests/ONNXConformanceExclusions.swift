@@ -103,15 +103,6 @@ enum ONNXConformanceExclusions {
             ]
         ),
         (
-            "5-d (volumetric) GridSample is not implemented (4-d is)",
-            [
-                "test_gridsample_volumetric_bilinear_align_corners_0",
-                "test_gridsample_volumetric_bilinear_align_corners_1",
-                "test_gridsample_volumetric_nearest_align_corners_0",
-                "test_gridsample_volumetric_nearest_align_corners_1",
-            ]
-        ),
-        (
             "8-, 4- and 2-bit float and integer formats are not engine element types",
             [
                 "test_cast_FLOAT4E2M1_to_FLOAT",

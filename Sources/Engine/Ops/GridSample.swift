@@ -4,12 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// GridSample on 4-d [N, C, H, W]: each output pixel samples the input at the grid's normalised
-/// (x, y) in [-1, 1] — nearest, bilinear or bicubic (Keys, a = -0.75) — with zeros, border or
-/// reflection padding, corners at pixel centres (align_corners) or edges. Follows the ONNX
-/// reference: out-of-range coordinates are clamped or reflected first, then every tap is padded —
-/// except bicubic with border padding, where the coordinate is left as is and only the taps are
-/// clamped, as onnxruntime and PyTorch do (the ONNX reference clamps the coordinate too).
+/// GridSample on [N, C, H, W] or [N, C, D, H, W]: each output pixel samples the input at the
+/// grid's normalised (x, y[, z]) in [-1, 1] — nearest, (bi/tri)linear or bicubic (Keys, a = -0.75)
+/// — with zeros, border or reflection padding, corners at pixel centres (align_corners) or edges.
+/// Follows the ONNX reference: out-of-range coordinates are clamped or reflected first, then every
+/// tap is padded — except cubic with border padding, where the coordinate is left as is and only
+/// the taps are clamped, as onnxruntime and PyTorch do (the ONNX reference clamps the coordinate too).
 struct GridSample: Operator {
     enum Mode: Sendable { case nearest, linear, cubic }
     enum Padding: String, Sendable { case zeros, border, reflection }
@@ -34,39 +34,53 @@ struct GridSample: Operator {
         let x = try inputs.required(0), grid = try inputs.required(1)
         try x.expect(.float, role: "X")
         try grid.expect(.float, role: "grid")
-        guard x.rank == 4 else { throw KernelError("only 4-d input [N, C, H, W] is supported, got \(x.shape)") }
-        guard grid.rank == 4, grid.shape[0] == x.shape[0], grid.shape[3] == 2 else {
-            throw KernelError("grid \(grid.shape) must be [N, H_out, W_out, 2] for input \(x.shape)")
+        guard x.rank == 4 || x.rank == 5 else { throw KernelError("input must be [N, C, H, W] or [N, C, D, H, W], is \(x.shape)") }
+        let dims = x.rank - 2
+        guard grid.rank == x.rank, grid.shape[0] == x.shape[0], grid.shape[x.rank - 1] == dims else {
+            throw KernelError("grid \(grid.shape) must be [N, out…, \(dims)] for input \(x.shape)")
         }
-        let (n, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (outHeight, outWidth) = (grid.shape[1], grid.shape[2])
-        let out = try workspace.allocate(.float, [n, channels, outHeight, outWidth])
+        let (n, channels, spatial) = (x.shape[0], x.shape[1], Array(x.shape[2...]))
+        let outSpatial = Array(grid.shape[1..<(x.rank - 1)])
+        let out = try workspace.allocate(.float, [n, channels] + outSpatial)
         if out.count == 0 { return [out] }
-        guard height > 0, width > 0 else { throw KernelError("cannot sample an empty image \(x.shape)") }
+        guard !spatial.contains(0) else { throw KernelError("cannot sample an empty image \(x.shape)") }
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self), g = grid.pointer(as: Float.self)
-        let pixels = outHeight * outWidth
+        let pixels = outSpatial.reduce(1, *), planeSize = spatial.reduce(1, *)
+        var sampler = Sampler(sizes: spatial, padding: padding, alignCorners: alignCorners, mode: mode)
         for b in 0..<n {
             for c in 0..<channels {
                 try workspace.checkpoint()
-                let plane = Plane(data: src + (b * channels + c) * height * width, height: height, width: width,
-                                  padding: padding, alignCorners: alignCorners)
+                let plane = src + (b * channels + c) * planeSize
                 for p in 0..<pixels {
                     if p & 0xFFF == 0xFFF { try workspace.checkpoint() }
-                    let gx = g[(b * pixels + p) * 2], gy = g[(b * pixels + p) * 2 + 1]
-                    let sx = plane.adjusted(plane.denormalize(gx, width), width, mode: mode)
-                    let sy = plane.adjusted(plane.denormalize(gy, height), height, mode: mode)
-                    dst[(b * channels + c) * pixels + p] = plane.sample(y: sy, x: sx, mode: mode)
+                    // The grid's last axis is (x, y[, z]): the reverse of the input's axes.
+                    for i in 0..<dims {
+                        let normalised = g[(b * pixels + p) * dims + dims - 1 - i]
+                        sampler.coordinate[i] = sampler.adjusted(sampler.denormalize(normalised, spatial[i]), axis: i)
+                    }
+                    dst[(b * channels + c) * pixels + p] = sampler.sample(plane)
                 }
             }
         }
         return [out]
     }
 
-    private struct Plane {
-        let data: UnsafeMutablePointer<Float>
-        let height: Int, width: Int
+    /// Samples one plane (or volume); its coordinate and tap buffers are reused from pixel to pixel.
+    private struct Sampler {
+        let sizes: [Int], strides: [Int]
         let padding: Padding
         let alignCorners: Bool
+        let mode: Mode
+        var coordinate: [Float]
+        private var base: [Int], weights: [[Float]]
+
+        init(sizes: [Int], padding: Padding, alignCorners: Bool, mode: Mode) {
+            (self.sizes, self.padding, self.alignCorners, self.mode) = (sizes, padding, alignCorners, mode)
+            strides = contiguousStrides(sizes)
+            coordinate = Array(repeating: 0, count: sizes.count)
+            base = Array(repeating: 0, count: sizes.count)
+            weights = Array(repeating: [0, 0, 0, 0], count: sizes.count)
+        }
 
         func denormalize(_ v: Float, _ size: Int) -> Float {
             alignCorners ? (v + 1) / 2 * Float(size - 1) : ((v + 1) * Float(size) - 1) / 2
@@ -78,7 +92,8 @@ struct GridSample: Operator {
         /// Rounded (nearest), then clamped or reflected when outside the bounds; then kept within a
         /// few pixels of the image so that converting it to an index cannot overflow (any tap that
         /// far out is padding either way).
-        func adjusted(_ value: Float, _ size: Int, mode: Mode) -> Float {
+        func adjusted(_ value: Float, axis: Int) -> Float {
+            let size = sizes[axis]
             var v = mode == .nearest ? value.rounded(.toNearestOrEven) : value
             let (low, high) = bounds(size)
             if v < low || v > high {
@@ -103,13 +118,9 @@ struct GridSample: Operator {
             return k.truncatingRemainder(dividingBy: 2) == 0 ? high - r : low + r
         }
 
-        /// The pixel at an integer position, padded.
-        func pixel(_ y: Int, _ x: Int) -> Float {
-            guard let row = index(y, height), let column = index(x, width) else { return 0 }
-            return data[row * width + column]
-        }
-
-        private func index(_ i: Int, _ size: Int) -> Int? {
+        /// The position of tap `i` on `axis` after padding; nil where zeros padding reads outside.
+        private func index(_ i: Int, axis: Int) -> Int? {
+            let size = sizes[axis]
             switch padding {
             case .zeros: return i >= 0 && i < size ? i : nil
             case .border: return min(max(i, 0), size - 1)
@@ -119,37 +130,46 @@ struct GridSample: Operator {
             }
         }
 
-        func sample(y: Float, x: Float, mode: Mode) -> Float {
-            switch mode {
-            case .nearest:
-                return pixel(Int(saturating: y), Int(saturating: x))
-            case .linear:
-                let y0 = Int(saturating: y.rounded(.down)), x0 = Int(saturating: x.rounded(.down))
-                let ty = y - Float(y0), tx = x - Float(x0)
-                let top = pixel(y0, x0) * (1 - tx) + pixel(y0, x0 + 1) * tx
-                let bottom = pixel(y0 + 1, x0) * (1 - tx) + pixel(y0 + 1, x0 + 1) * tx
-                return top * (1 - ty) + bottom * ty
-            case .cubic:
-                let y0 = Int(saturating: y.rounded(.down)), x0 = Int(saturating: x.rounded(.down))
-                let cy = Self.cubicCoefficients(y - Float(y0)), cx = Self.cubicCoefficients(x - Float(x0))
-                var result: Float = 0
-                for i in 0..<4 {
-                    var row: Float = 0
-                    for j in 0..<4 { row += cx[j] * pixel(y0 - 1 + i, x0 - 1 + j) }
-                    result += cy[i] * row
+        mutating func sample(_ plane: UnsafeMutablePointer<Float>) -> Float {
+            let dims = sizes.count
+            if mode == .nearest {
+                var offset = 0
+                for axis in 0..<dims {
+                    guard let i = index(Int(saturating: coordinate[axis]), axis: axis) else { return 0 }
+                    offset += i * strides[axis]
                 }
-                return result
+                return plane[offset]
             }
-        }
-
-        static func cubicCoefficients(_ t: Float) -> [Float] {
-            let a: Float = -0.75, x = abs(t)
-            return [
-                ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a,
-                ((a + 2) * x - (a + 3)) * x * x + 1,
-                ((a + 2) * (1 - x) - (a + 3)) * (1 - x) * (1 - x) + 1,
-                ((a * (2 - x) - 5 * a) * (2 - x) + 8 * a) * (2 - x) - 4 * a,
-            ]
+            // Taps per axis: 2 (linear) or 4 (cubic), from base; weights by axis.
+            let taps = mode == .linear ? 2 : 4, first = mode == .linear ? 0 : -1
+            for axis in 0..<dims {
+                let floor = coordinate[axis].rounded(.down)
+                base[axis] = Int(saturating: floor) + first
+                let t = coordinate[axis] - floor
+                if mode == .linear {
+                    (weights[axis][0], weights[axis][1]) = (1 - t, t)
+                } else {
+                    let a: Float = -0.75, x = abs(t)
+                    weights[axis][0] = ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a
+                    weights[axis][1] = ((a + 2) * x - (a + 3)) * x * x + 1
+                    weights[axis][2] = ((a + 2) * (1 - x) - (a + 3)) * (1 - x) * (1 - x) + 1
+                    weights[axis][3] = ((a * (2 - x) - 5 * a) * (2 - x) + 8 * a) * (2 - x) - 4 * a
+                }
+            }
+            var total = 1
+            for _ in 0..<dims { total *= taps }
+            var result: Float = 0
+            for tap in 0..<total {
+                var rest = tap, weight: Float = 1, offset = 0, inside = true
+                for axis in stride(from: dims - 1, through: 0, by: -1) {
+                    let j = rest % taps
+                    rest /= taps
+                    weight *= weights[axis][j]
+                    if let i = index(base[axis] + j, axis: axis) { offset += i * strides[axis] } else { inside = false }
+                }
+                if inside { result += weight * plane[offset] }
+            }
+            return result
         }
     }
 }
