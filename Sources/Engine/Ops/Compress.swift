@@ -1,5 +1,6 @@
-/// Compress: the slices along `axis` whose entry in the bool `condition` is true (entries past the
-/// condition's end count as false); without an axis, the flattened input's elements.
+/// Compress: the slices along `axis` whose entry in the bool `condition` is true (slices past the
+/// condition's end count as false, entries past the axis' end are ignored, as onnxruntime does);
+/// without an axis, the flattened input's elements.
 struct Compress: Operator {
     let axis: Int?
 
@@ -11,10 +12,7 @@ struct Compress: Operator {
         let axis = try normalizedAxis(self.axis ?? 0, rank: x.rank)
         let dim = x.shape[axis], flags = condition.pointer(as: UInt8.self)
         var selected: [Int] = []
-        for j in 0..<condition.count where flags[j] != 0 {
-            guard j < dim else { throw KernelError("condition selects slice \(j) of an axis of size \(dim)") }
-            selected.append(j)
-        }
+        for j in 0..<min(condition.count, dim) where flags[j] != 0 { selected.append(j) }
         var shape = x.shape
         shape[axis] = selected.count
         let out = try workspace.allocate(x.dataType, shape)
