@@ -138,6 +138,8 @@ enum OperatorRegistry {
         table["GatherElements"] = { GatherElements(axis: try $0.attributes.int("axis", default: 0)) }
         table["GatherND"] = { GatherND(batchDims: try $0.attributes.int("batch_dims", default: 0)) }
         table["ScatterElements"] = { ScatterElements(axis: try $0.attributes.int("axis", default: 0), reduction: try ScatterReduction($0)) }
+        // Scatter (opsets 9–10) is ScatterElements under its old name.
+        table["Scatter"] = { ScatterElements(axis: try $0.attributes.int("axis", default: 0), reduction: .none) }
         table["ScatterND"] = { ScatterND(reduction: try ScatterReduction($0)) }
         table["TopK"] = { try TopK($0) }
         table["CumSum"] = { context in
