@@ -53,11 +53,11 @@ final class LoadingErrorTests: XCTestCase {
         model.input("x", [1, 1, 4, 4])
         model.input("grid", [1, 4, 4, 2])
         model.output("y", [1, 1, 4, 4])
-        model.node("GridSample", ["x", "grid"], ["y"], name: "sampler")
+        model.node("DeformConv", ["x", "grid"], ["y"], name: "sampler")
         XCTAssertEqual(loadError(try model.data()),
-                       .unsupportedOperator(opType: "GridSample", domain: "", opset: 17, node: "sampler"))
-        XCTAssertTrue(EngineError.unsupportedOperator(opType: "GridSample", domain: "", opset: 17, node: "sampler")
-            .description.contains("GridSample"))
+                       .unsupportedOperator(opType: "DeformConv", domain: "", opset: 17, node: "sampler"))
+        XCTAssertTrue(EngineError.unsupportedOperator(opType: "DeformConv", domain: "", opset: 17, node: "sampler")
+            .description.contains("DeformConv"))
     }
 
     func testOperatorFromAnotherDomainIsUnsupported() throws {

@@ -19,6 +19,9 @@ final class OperatorFuzzTests: XCTestCase {
 
     private static let ints: [Int64] = [0, 1, 2, 3, -1, -2, -3, 4, 1 << 31, -(1 << 31), Int64.max, Int64.min]
     private static let floats: [Float] = [0, 1, -1, 0.5, 2, -0.0, .nan, .infinity, -.infinity, 1e30, -1e30]
+    private static let strings = ["", "ij->ji", "...ii->...i", "i,i", "->", "ii", "bij,bjk->bik", "...,...->...", "a...b,b...c->ac...",
+                                  "nearest", "linear", "cubic", "DCR", "CRD", "none", "add", "mul", "max", "min", "zeros", "border",
+                                  "reflection", "half_pixel", "output_half_pixel", "avg"]
     private static let types: [DataType] = [.float, .float, .float, .int64, .int64, .int32, .bool, .uint8, .double]
 
     private func randomTensor(_ g: inout Generator) -> Tensor {
@@ -43,21 +46,28 @@ final class OperatorFuzzTests: XCTestCase {
     private func randomAttributes(_ g: inout Generator) -> [Onnx_AttributeProto] {
         let intNames = ["axis", "keepdims", "group", "hidden_size", "to", "transA", "transB", "allowzero", "fmod", "select_last_index",
                         "storage_order", "ceil_mode", "count_include_pad", "noop_with_empty_axes", "start", "end", "layout",
-                        "linear_before_reset", "input_forget", "exclude_outside", "num_outputs"]
+                        "linear_before_reset", "input_forget", "exclude_outside", "num_outputs", "batch_dims", "largest", "sorted",
+                        "exclusive", "reverse", "upper", "blocksize", "size", "num_groups", "center_point_box", "output_height",
+                        "output_width", "sampling_ratio", "align_corners", "detect_positive", "detect_negative"]
         let intsNames = ["axes", "perm", "kernel_shape", "strides", "pads", "dilations", "split", "output_padding", "output_shape", "starts", "ends", "shape"]
-        let floatNames = ["alpha", "beta", "epsilon", "gamma", "clip", "min", "max", "value", "cubic_coeff_a", "extrapolation_value"]
+        let floatNames = ["alpha", "beta", "epsilon", "gamma", "clip", "min", "max", "value", "cubic_coeff_a", "extrapolation_value",
+                          "spatial_scale", "bias"]
+        let stringNames = ["equation", "mode", "reduction", "padding_mode", "coordinate_transformation_mode"]
         var attributes: [Onnx_AttributeProto] = []
         for _ in 0..<g.below(4) {
             var attribute = Onnx_AttributeProto()
-            switch g.below(3) {
+            switch g.below(4) {
             case 0:
                 (attribute.name, attribute.type, attribute.i) = (g.pick(intNames), .int, g.pick(Self.ints))
             case 1:
                 attribute.name = g.pick(intsNames)
                 attribute.type = .ints
                 attribute.ints = (0..<g.below(5)).map { _ in g.pick(Self.ints) }
-            default:
+            case 2:
                 (attribute.name, attribute.type, attribute.f) = (g.pick(floatNames), .float, g.pick(Self.floats))
+            default:
+                (attribute.name, attribute.type) = (g.pick(stringNames), .string)
+                attribute.s = Data(g.pick(Self.strings).utf8)
             }
             if !attributes.contains(where: { $0.name == attribute.name }) { attributes.append(attribute) }
         }

@@ -9,7 +9,8 @@ import Darwin
 /// Float element-wise functions without parameters worth fusing: Exp, Log, Sqrt, Erf, …
 struct UnaryFloat: Operator {
     enum Kind: Sendable {
-        case exp, log, sqrt, erf, reciprocal, floor, ceil, round, sin, cos, softsign, softplus
+        case exp, log, sqrt, erf, reciprocal, floor, ceil, round, sin, cos, softsign, softplus, mish
+        case tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
         case elu(alpha: Float), selu(alpha: Float, gamma: Float), hardSigmoid(alpha: Float, beta: Float), hardSwish
         case gelu(tanhApproximation: Bool)
     }
@@ -32,8 +33,18 @@ struct UnaryFloat: Operator {
         case .round: map { $0.rounded(.toNearestOrEven) }
         case .sin: map { sinf($0) }
         case .cos: map { cosf($0) }
+        case .tan: map { tanf($0) }
+        case .asin: map { asinf($0) }
+        case .acos: map { acosf($0) }
+        case .atan: map { atanf($0) }
+        case .sinh: map { sinhf($0) }
+        case .cosh: map { coshf($0) }
+        case .asinh: map { asinhf($0) }
+        case .acosh: map { acoshf($0) }
+        case .atanh: map { atanhf($0) }
         case .softsign: map { $0 / (1 + abs($0)) }
         case .softplus: map { $0 > 20 ? $0 : log1pf(expf($0)) }
+        case .mish: map { $0 * tanhf($0 > 20 ? $0 : log1pf(expf($0))) }
         case .elu(let alpha): map { $0 >= 0 ? $0 : alpha * (expf($0) - 1) }
         case .selu(let alpha, let gamma): map { $0 > 0 ? gamma * $0 : gamma * (alpha * expf($0) - alpha) }
         case .hardSigmoid(let alpha, let beta): map { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
@@ -176,6 +187,13 @@ struct Cast: Operator {
     let to: DataType
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         [try convert(try inputs.required(0), to: to, workspace)]
+    }
+}
+
+/// CastLike: Cast to the element type of the second input.
+struct CastLike: Operator {
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        [try convert(try inputs.required(0), to: try inputs.required(1).dataType, workspace)]
     }
 }
 

@@ -34,7 +34,8 @@ enum OperatorRegistry {
         let unary: [(String, UnaryFloat.Kind)] = [
             ("Exp", .exp), ("Log", .log), ("Sqrt", .sqrt), ("Erf", .erf), ("Reciprocal", .reciprocal), ("Floor", .floor),
             ("Ceil", .ceil), ("Round", .round), ("Sin", .sin), ("Cos", .cos), ("Softsign", .softsign), ("Softplus", .softplus),
-            ("HardSwish", .hardSwish),
+            ("HardSwish", .hardSwish), ("Mish", .mish), ("Tan", .tan), ("Asin", .asin), ("Acos", .acos), ("Atan", .atan),
+            ("Sinh", .sinh), ("Cosh", .cosh), ("Asinh", .asinh), ("Acosh", .acosh), ("Atanh", .atanh),
         ]
         for (name, kind) in unary { table[name] = { _ in UnaryFloat(kind: kind) } }
         table["Elu"] = { UnaryFloat(kind: .elu(alpha: try $0.attributes.float("alpha", default: 1))) }
@@ -60,12 +61,22 @@ enum OperatorRegistry {
             }
             return Cast(to: type)
         }
+        table["CastLike"] = { _ in CastLike() }
+        table["IsNaN"] = { _ in FloatClassification(kind: .nan) }
+        table["IsInf"] = { context in
+            FloatClassification(kind: .infinity(positive: try context.attributes.flag("detect_positive", default: true),
+                                                negative: try context.attributes.flag("detect_negative", default: true)))
+        }
+        table["Hardmax"] = { try Hardmax($0) }
 
         // Linear algebra and convolution.
         table["Gemm"] = { try Gemm($0) }
         table["MatMul"] = { MatMul($0) }
         table["Conv"] = { try Conv($0) }
         table["ConvTranspose"] = { try ConvTranspose($0) }
+        table["RoiAlign"] = { try RoiAlign($0) }
+        table["GridSample"] = { try GridSample($0) }
+        table["NonMaxSuppression"] = { NonMaxSuppression(centerPointBox: try $0.attributes.flag("center_point_box", default: false)) }
         table["MaxPool"] = { try Pool($0, kind: .max) }
         table["AveragePool"] = { try Pool($0, kind: .average(countIncludePad: try $0.attributes.flag("count_include_pad", default: false))) }
         table["GlobalAveragePool"] = { _ in GlobalPool(isMax: false) }
@@ -75,6 +86,8 @@ enum OperatorRegistry {
         table["BatchNormalization"] = { try BatchNormalization($0) }
         table["InstanceNormalization"] = { try InstanceNormalization($0) }
         table["LayerNormalization"] = { try LayerNormalization($0) }
+        table["GroupNormalization"] = { try GroupNormalization($0) }
+        table["LRN"] = { try LRN($0) }
         table["Softmax"] = { try Softmax($0, logarithm: false) }
         table["LogSoftmax"] = { try Softmax($0, logarithm: true) }
 
@@ -122,6 +135,23 @@ enum OperatorRegistry {
         table["Tile"] = { _ in Tile() }
         table["Range"] = { _ in ArithmeticRange() }
         table["Pad"] = { try Pad($0) }
+        table["GatherElements"] = { GatherElements(axis: try $0.attributes.int("axis", default: 0)) }
+        table["GatherND"] = { GatherND(batchDims: try $0.attributes.int("batch_dims", default: 0)) }
+        table["ScatterElements"] = { ScatterElements(axis: try $0.attributes.int("axis", default: 0), reduction: try ScatterReduction($0)) }
+        // Scatter (opsets 9–10) is ScatterElements under its old name.
+        table["Scatter"] = { ScatterElements(axis: try $0.attributes.int("axis", default: 0), reduction: .none) }
+        table["ScatterND"] = { ScatterND(reduction: try ScatterReduction($0)) }
+        table["TopK"] = { try TopK($0) }
+        table["CumSum"] = { context in
+            CumSum(exclusive: try context.attributes.flag("exclusive", default: false), reverse: try context.attributes.flag("reverse", default: false))
+        }
+        table["Trilu"] = { Trilu(upper: try $0.attributes.flag("upper", default: true)) }
+        table["NonZero"] = { _ in NonZero() }
+        table["OneHot"] = { OneHot(axis: try $0.attributes.int("axis", default: -1)) }
+        table["DepthToSpace"] = { try BlockRearrange($0, direction: .depthToSpace) }
+        table["SpaceToDepth"] = { try BlockRearrange($0, direction: .spaceToDepth) }
+        table["Einsum"] = { try Einsum($0) }
+        table["Compress"] = { Compress(axis: try $0.attributes.int("axis")) }
         table["Resize"] = { try Resize($0, upsample: false) }
         table["Upsample"] = { try Resize($0, upsample: true) }
 
