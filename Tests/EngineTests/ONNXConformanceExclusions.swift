@@ -60,12 +60,6 @@ enum ONNXConformanceExclusions {
             ]
         ),
         (
-            "3-d ConvTranspose is not implemented (1-d and 2-d are)",
-            [
-                "test_convtranspose_3d",
-            ]
-        ),
-        (
             "8-, 4- and 2-bit float and integer formats are not engine element types",
             [
                 "test_cast_FLOAT4E2M1_to_FLOAT",

@@ -46,3 +46,44 @@ enum Im2Col {
         }
     }
 }
+
+extension Im2Col {
+    /// The adjoint of `unfold` (col2im), for ConvTranspose: adds column entry `(c · K + k, p)` —
+    /// input pixel p (row-major over `input`) under tap k — to output channel c at
+    /// `p · stride − padBegin + k · dilation`, where that falls inside `output`. Rows are `ld` apart.
+    static func foldAdding(_ columns: UnsafePointer<Float>, channels: Int, input: [Int], output: [Int], kernel: [Int],
+                           strides: [Int], dilations: [Int], padBegin: [Int],
+                           into image: UnsafeMutablePointer<Float>, ld: Int) {
+        let rank = input.count
+        let kernelCount = kernel.reduce(1, *), pixels = input.reduce(1, *), planeSize = output.reduce(1, *)
+        let outStrides = contiguousStrides(output)
+        var tap = [Int](repeating: 0, count: rank)
+        var position = [Int](repeating: 0, count: rank)
+        for k in 0..<kernelCount {
+            var rest = k
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                tap[axis] = rest % kernel[axis]
+                rest /= kernel[axis]
+            }
+            for axis in 0..<rank { position[axis] = 0 }
+            for p in 0..<pixels {
+                var offset = 0, inside = true
+                for axis in 0..<rank {
+                    let coordinate = position[axis] * strides[axis] - padBegin[axis] + tap[axis] * dilations[axis]
+                    if coordinate < 0 || coordinate >= output[axis] { inside = false; break }
+                    offset += coordinate * outStrides[axis]
+                }
+                if inside {
+                    for c in 0..<channels { image[c * planeSize + offset] += columns[(c * kernelCount + k) * ld + p] }
+                }
+                var axis = rank - 1
+                while axis >= 0 {
+                    position[axis] += 1
+                    if position[axis] < input[axis] { break }
+                    position[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+    }
+}

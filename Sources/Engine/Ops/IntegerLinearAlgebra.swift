@@ -156,11 +156,16 @@ struct IntegerConvolution {
         let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
         let out = try workspace.allocate(.int32, [batch, outChannels] + g.output)
         result = out
-        pixels = g.output.reduce(1, *)
         self.outChannels = outChannels
-        guard out.count > 0 else { return }
         let cinPerGroup = channels / group, coutPerGroup = outChannels / group
-        let kernelSize = cinPerGroup * g.kernel.reduce(1, *)
+        // Checked: with no input channels the kernel's dimensions may be anything.
+        let kernelSize = try checkedElementCount([cinPerGroup] + g.kernel)
+        guard out.count > 0, x.count > 0, kernelSize > 0 else {
+            out.pointer(as: Int32.self).initialize(repeating: 0, count: out.count)
+            pixels = out.count > 0 ? g.output.reduce(1, *) : 0
+            return
+        }
+        pixels = g.output.reduce(1, *)
         let imageSize = channels * spatial.reduce(1, *), planeSize = spatial.reduce(1, *)
         let band = max(1, min(pixels, Conv.columnBudget / max(1, kernelSize)))
         var columns = try workspace.allocate(.int32, [kernelSize, band])

@@ -22,23 +22,29 @@ struct QuantizationLayout {
             return
         }
         let a = try normalizedAxis(axis, rank: data.count)
-        outer = data[..<a].reduce(1) { $0 * $1 }
-        axisLength = data[a]
-        inner = Tensor.elementCount(Array(data[(a + 1)...]))
+        let length = data[a]
         if blockSize == 0 {
-            guard parameter.count == 1, count == axisLength else {
-                throw KernelError("scale \(parameter) must be a scalar or have \(axisLength) values (axis \(axis) of \(data))")
+            guard parameter.count == 1, count == length else {
+                throw KernelError("scale \(parameter) must be a scalar or have \(length) values (axis \(axis) of \(data))")
             }
             mode = .perAxis
         } else {
             guard blockSize > 0 else { throw KernelError("block_size \(blockSize) must be positive") }
             var expected = data
-            expected[a] = (axisLength + blockSize - 1) / blockSize
+            expected[a] = length == 0 ? 0 : (length - 1) / blockSize + 1
             guard parameter == expected else {
                 throw KernelError("scale \(parameter) must have shape \(expected) for blocks of \(blockSize) along axis \(axis) of \(data)")
             }
             mode = .blocked(blockSize)
         }
+        // An empty tensor may have huge other dimensions whose product overflows: visit nothing.
+        guard Tensor.elementCount(data) > 0 else {
+            (outer, axisLength, inner) = (0, 0, 0)
+            return
+        }
+        outer = data[..<a].reduce(1, *)
+        axisLength = length
+        inner = data[(a + 1)...].reduce(1, *)
     }
 
     /// Throws unless a zero point's shape fits this layout as the scale's does.
