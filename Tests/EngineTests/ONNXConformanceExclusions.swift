@@ -154,15 +154,6 @@ enum ONNXConformanceExclusions {
             ]
         ),
         (
-            "Resize with antialias is not implemented",
-            [
-                "test_resize_downsample_scales_cubic_antialias",
-                "test_resize_downsample_scales_linear_antialias",
-                "test_resize_downsample_sizes_cubic_antialias",
-                "test_resize_downsample_sizes_linear_antialias",
-            ]
-        ),
-        (
             "float64 MatMul: the GEMM kernels are float32",
             [
                 "test_flexattention_double_expanded_ver26",
