@@ -56,7 +56,9 @@ enum ONNXConformanceExclusions {
                 "test_qlinearmatmul_3D_int8_float16",
                 "test_qlinearmatmul_3D_uint8_float16",
                 "test_range_bfloat16_type_positive_delta",
+                "test_range_bfloat16_type_positive_delta_expanded",
                 "test_range_float16_type_positive_delta",
+                "test_range_float16_type_positive_delta_expanded",
             ]
         ),
         (

@@ -87,6 +87,11 @@ enum OperatorRegistry {
         table["ConvInteger"] = { try ConvInteger($0) }
         table["QLinearConv"] = { try QLinearConv($0) }
 
+        // Control flow: subgraphs compiled as plans of their own.
+        table["If"] = { try If($0) }
+        table["Loop"] = { try Loop($0) }
+        table["Scan"] = { try Scan($0) }
+
         // Recurrent.
         table["LSTM"] = { try Recurrent($0, cell: .lstm(inputForget: false)) }
         table["GRU"] = { try Recurrent($0, cell: .gru(linearBeforeReset: false)) }
