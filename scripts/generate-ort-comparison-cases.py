@@ -145,6 +145,61 @@ def resize_cases():
     return cases
 
 
+def control_flow_cases():
+    """If, Loop and Scan whose subgraphs read outer values, nested two deep."""
+    cases = []
+    f = TensorProto.FLOAT
+    x = f32(3, 4)
+    w = numpy_helper.from_array(f32(3, 4), "w")
+    # Loop: 5 iterations; the body's If (on iteration parity) adds the outer initializer w or
+    # multiplies by the outer input x; a scan output collects each step's sum.
+    parity = [
+        helper.make_node("Constant", [], ["two"], value=numpy_helper.from_array(np.array(2, dtype=np.int64))),
+        helper.make_node("Mod", ["i", "two"], ["rem"]),
+        helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(np.array(0, dtype=np.int64))),
+        helper.make_node("Equal", ["rem", "zero"], ["even"]),
+    ]
+    then_graph = helper.make_graph([helper.make_node("Add", ["acc_in", "w"], ["t"])], "then", [],
+                                   [helper.make_tensor_value_info("t", f, None)])
+    else_graph = helper.make_graph([helper.make_node("Mul", ["acc_in", "x"], ["e"])], "else", [],
+                                   [helper.make_tensor_value_info("e", f, None)])
+    body = helper.make_graph(parity + [
+        helper.make_node("If", ["even"], ["acc_out"], then_branch=then_graph, else_branch=else_graph),
+        helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        helper.make_node("ReduceSum", ["acc_out"], ["total"], keepdims=0),
+    ], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("acc_in", f, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("acc_out", f, None),
+         helper.make_tensor_value_info("total", f, None)])
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["m", "", "x"], ["final", "totals"], body=body)], "loop",
+        [helper.make_tensor_value_info("x", f, [3, 4])],
+        [helper.make_tensor_value_info("final", f, [3, 4]), helper.make_tensor_value_info("totals", f, [5])],
+        [w, numpy_helper.from_array(np.array(5, dtype=np.int64), "m")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    cases.append(("loop_nested_if_outer_values", model, [{"x": x}], "1e-5 1e-5"))
+    # Scan: scanned along axis 1 in reverse, a running sum plus an outer bias, outputs stacked
+    # along axis 1 reversed.
+    seq = f32(2, 6, 3)
+    body = helper.make_graph([
+        helper.make_node("Add", ["state_in", "slice"], ["sum"]),
+        helper.make_node("Add", ["sum", "bias"], ["state_out"]),
+        helper.make_node("Identity", ["state_out"], ["step_out"]),
+    ], "scan_body", [helper.make_tensor_value_info("state_in", f, [2, 3]), helper.make_tensor_value_info("slice", f, [2, 3])],
+        [helper.make_tensor_value_info("state_out", f, [2, 3]), helper.make_tensor_value_info("step_out", f, [2, 3])])
+    graph = helper.make_graph(
+        [helper.make_node("Scan", ["init", "seq"], ["final", "steps"], body=body, num_scan_inputs=1,
+                          scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[1], scan_output_directions=[1])],
+        "scan", [helper.make_tensor_value_info("init", f, [2, 3]), helper.make_tensor_value_info("seq", f, [2, 6, 3])],
+        [helper.make_tensor_value_info("final", f, [2, 3]), helper.make_tensor_value_info("steps", f, [2, 6, 3])],
+        [numpy_helper.from_array(f32(2, 3), "bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    cases.append(("scan_reverse_axis1_outer_bias", model, [{"init": f32(2, 3), "seq": seq}], "1e-5 1e-5"))
+    return cases
+
+
 def weights(dtype, activation_type, *shape):
     """Random weights; int8 ones that meet uint8 activations keep to 7 bits, as onnxruntime's
     `reduce_range` does: its x86 u8×s8 kernels add pairs of products in saturating int16
@@ -262,7 +317,7 @@ def main():
     tmp = out + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    cases = float_cases() + quantized_cases() + quantized_model_cases()
+    cases = float_cases() + quantized_cases() + quantized_model_cases() + control_flow_cases()
     for name, model, feeds, tolerance, *fused in cases:
         write_case(tmp, "ort_" + name, model, feeds, tolerance, *fused)
     with open(os.path.join(tmp, "ORT_VERSION"), "w") as f:
