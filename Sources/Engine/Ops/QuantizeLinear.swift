@@ -69,7 +69,7 @@ struct QuantizationLayout {
                 }
             }
         case .blocked(let size):
-            let blocks = (axisLength + size - 1) / size
+            let blocks = axisLength == 0 ? 0 : (axisLength - 1) / size + 1   // no overflow for a huge block size
             var i = 0
             for o in 0..<outer {
                 for a in 0..<axisLength {
