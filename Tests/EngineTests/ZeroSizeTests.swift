@@ -210,5 +210,13 @@ final class ZeroSizeTests: XCTestCase {
         XCTAssertEqual(shapes(biasOnly), [[1, 2, 2, 2, 2]])
         XCTAssertEqual(biasOnly.first.map { Set($0.floatArray()) }, [1, 2])
         XCTAssertEqual(shapes(try run("ConvTranspose", [floats([0, 2, 3, 3, 3]), floats([2, 3, 2, 2, 2])])), [[0, 3, 4, 4, 4]])
+        // Antialiased Resize to nothing: no filter is sized by a scale of 0 or 1e-30.
+        var cubic = Onnx_AttributeProto()
+        (cubic.name, cubic.type, cubic.s) = ("mode", .string, Data("cubic".utf8))
+        let antialias = [ModelBuilder.int("antialias", 1), cubic]
+        XCTAssertEqual(shapes(try run("Resize", [floats([1, 1, 4, 4]), nil, nil, ints([1, 1, 0, 2])], opset: 18, attributes: antialias)),
+                       [[1, 1, 0, 2]])
+        XCTAssertEqual(shapes(try run("Resize", [floats([1, 1, 4, 4]), nil, Tensor(shape: [4], floats: [1, 1, 1e-30, 1])], opset: 18,
+                                      attributes: antialias)), [[1, 1, 0, 4]])
     }
 }

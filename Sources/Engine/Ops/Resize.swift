@@ -158,16 +158,17 @@ struct Resize: Operator {
     /// 1/scale when scale < 1, sampled at the input pixels nearest the source coordinate, and
     /// normalised to sum 1; taps past the edges read the edge pixel (or are dropped with exclude_outside).
     private func antialiasedTaps(input: Int, output: Int, scale: Float, roiStart: Float, roiEnd: Float) throws -> [[(Int, Float)]?] {
+        if output == 0 { return [] }
         let stretch = Double(min(scale, 1))
         // Half-width of the stretched kernel in input pixels, and the tap count it needs.
         let support = (mode == .cubic ? 2 : 1) / stretch
-        let first = Int(saturating: (-support).rounded(.down) + 1)
-        let count = 2 - 2 * first
         // A scale so small that the window is wider than the input can only come from a crafted
         // scales input (an output of at least one pixel bounds 1/scale by the input length).
-        guard count <= 4 * input + 16 else {
-            throw KernelError("scale \(scale) makes an antialiasing filter of \(count) taps for an axis of \(input)")
+        guard support.isFinite, support <= Double(2 * input + 8) else {
+            throw KernelError("scale \(scale) makes an antialiasing filter wider than the axis of \(input)")
         }
+        let first = Int((-support).rounded(.down)) + 1   // finite and small: checked above
+        let count = 2 - 2 * first
         let a = Double(cubicA)
         func weight(_ x: Double) -> Double {
             let x = abs(x)
