@@ -90,4 +90,24 @@ final class ControlFlowTests: XCTestCase {
         XCTAssertEqual(try plan.run(["x": x, "m": Tensor(shape: [], int64s: [3])])["y"]?.floatArray(), [-1, -2])
         XCTAssertEqual(try plan.run(["x": x, "m": Tensor(shape: [], int64s: [-5])])["y"]?.floatArray(), [1, 2])
     }
+    func testInspectCountsSubgraphNodesAndTheirUnsupportedOps() throws {
+        var thenBranch = ModelBuilder()
+        thenBranch.node("Frobnicate", ["x"], ["t"])
+        thenBranch.output("t", [.fixed(2)])
+        var elseBranch = ModelBuilder()
+        elseBranch.node("Neg", ["x"], ["e"])
+        elseBranch.output("e", [.fixed(2)])
+        var model = ModelBuilder()
+        model.input("x", [.fixed(2)])
+        model.input("c", [], type: 9)
+        model.node("If", ["c"], ["y"], attributes: [Self.graphAttribute("then_branch", thenBranch), Self.graphAttribute("else_branch", elseBranch)])
+        model.output("y", [.fixed(2)])
+        let summary = try ModelSummary(modelData: try model.data())
+        XCTAssertEqual(summary.operatorCounts, ["If": 1, "Frobnicate": 1, "Neg": 1])
+        XCTAssertEqual(summary.unsupportedOperators, ["Frobnicate"])
+        XCTAssertThrowsError(try model.plan()) { error in
+            guard case .unsupportedOperator(let opType, _, _, _)? = error as? EngineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(opType, "Frobnicate")
+        }
+    }
 }
