@@ -85,6 +85,7 @@ enum ONNXConformanceExclusions {
                 "test_einsum_transpose_bfloat16",
                 "test_flexattention_fp16_expanded_ver26",
                 "test_isinf_float16",
+                "test_linear_attention_fp16_expanded",
                 "test_isnan_float16",
                 "test_max_float16",
                 "test_min_float16",
@@ -92,14 +93,14 @@ enum ONNXConformanceExclusions {
                 "test_mod_float_edge_cases_fmod_0_float16",
                 "test_mod_mixed_sign_float16",
                 "test_onehot_with_bfloat16_values",
+                "test_qlinearmatmul_2D_int8_float16",
+                "test_qlinearmatmul_2D_uint8_float16",
+                "test_qlinearmatmul_3D_int8_float16",
+                "test_qlinearmatmul_3D_uint8_float16",
                 "test_range_bfloat16_type_positive_delta",
+                "test_range_bfloat16_type_positive_delta_expanded",
                 "test_range_float16_type_positive_delta",
-            ]
-        ),
-        (
-            "3-d ConvTranspose is not implemented (1-d and 2-d are)",
-            [
-                "test_convtranspose_3d",
+                "test_range_float16_type_positive_delta_expanded",
             ]
         ),
         (
@@ -213,15 +214,22 @@ enum ONNXConformanceExclusions {
                 "test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2FNUZ",
                 "test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2FNUZ_expanded",
                 "test_castlike_no_saturate_FLOAT_to_FLOAT8E5M2_expanded",
-            ]
-        ),
-        (
-            "Resize with antialias is not implemented",
-            [
-                "test_resize_downsample_scales_cubic_antialias",
-                "test_resize_downsample_scales_linear_antialias",
-                "test_resize_downsample_sizes_cubic_antialias",
-                "test_resize_downsample_sizes_linear_antialias",
+                "test_dequantizelinear_e4m3fn",
+                "test_dequantizelinear_e4m3fn_float16",
+                "test_dequantizelinear_e4m3fn_zero_point",
+                "test_dequantizelinear_e5m2",
+                "test_dequantizelinear_float4e2m1",
+                "test_dequantizelinear_int2",
+                "test_dequantizelinear_int4",
+                "test_dequantizelinear_uint2",
+                "test_dequantizelinear_uint4",
+                "test_quantizelinear_e4m3fn",
+                "test_quantizelinear_e5m2",
+                "test_quantizelinear_float4e2m1",
+                "test_quantizelinear_int2",
+                "test_quantizelinear_int4",
+                "test_quantizelinear_uint2",
+                "test_quantizelinear_uint4",
             ]
         ),
         (

@@ -41,8 +41,19 @@ enum ONNXNodeTestSuite {
         return try names.map { name in
             let directory = root.appendingPathComponent(name)
             let model = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: directory.appendingPathComponent("model.onnx")))
-            return Case(name: name, directory: directory, opTypes: Set(model.graph.node.map(\.opType)))
+            return Case(name: name, directory: directory, opTypes: opTypes(of: model.graph))
         }
+    }
+
+    /// The op types of a graph's nodes and of every subgraph's (If branches, Loop and Scan bodies).
+    static func opTypes(of graph: Onnx_GraphProto) -> Set<String> {
+        var types = Set(graph.node.map(\.opType))
+        for node in graph.node {
+            for attribute in node.attribute {
+                for subgraph in (attribute.hasG ? [attribute.g] : []) + attribute.graphs { types.formUnion(opTypes(of: subgraph)) }
+            }
+        }
+        return types
     }
 
     /// The data sets of a case: inputs in graph-input order, expected outputs in graph-output order.

@@ -56,7 +56,26 @@ struct Graph {
         if opsets[""] == nil { opsets[""] = 1 }
         self.opsets = opsets
 
-        let graph = model.graph
+        (nodes, constants, inputs, outputs) = try Self.decode(model.graph, modelDirectory: modelDirectory)
+        for value in inputs + outputs where value.dataType == nil {
+            throw EngineError.unsupportedDataType(value.onnxTypeName, context: "graph value '\(value.name)'")
+        }
+    }
+
+    /// A subgraph of a control-flow node (If, Loop, Scan): its declared inputs, then the outer
+    /// values it reads (`captured`, typed at run time), as inputs of its own plan.
+    init(subgraph proto: Onnx_GraphProto, captured: [String], opsets: [String: Int], modelDirectory: URL?) throws {
+        self.opsets = opsets
+        self.modelDirectory = modelDirectory
+        irVersion = 0
+        producer = ""
+        (nodes, constants, inputs, outputs) = try Self.decode(proto, modelDirectory: modelDirectory)
+        inputs += captured.map { ValueInfo(name: $0, dataType: nil, onnxTypeName: "outer value", shape: nil) }
+    }
+
+    private static func decode(_ graph: Onnx_GraphProto, modelDirectory: URL?) throws
+        -> (nodes: [GraphNode], constants: [String: Tensor], inputs: [ValueInfo], outputs: [ValueInfo])
+    {
         var constants: [String: Tensor] = [:]
         for initializer in graph.initializer {
             guard !initializer.name.isEmpty else {
@@ -67,12 +86,8 @@ struct Graph {
         if !graph.sparseInitializer.isEmpty {
             throw EngineError.unsupportedDataType("sparse tensor", context: "graph initializers")
         }
-        inputs = graph.input.filter { constants[$0.name] == nil }.map(ValueInfo.init(proto:))
-        outputs = graph.output.map(ValueInfo.init(proto:))
-        for value in inputs + outputs where value.dataType == nil {
-            throw EngineError.unsupportedDataType(value.onnxTypeName, context: "graph value '\(value.name)'")
-        }
-
+        let inputs = graph.input.filter { constants[$0.name] == nil }.map(ValueInfo.init(proto:))
+        let outputs = graph.output.map(ValueInfo.init(proto:))
         var nodes: [GraphNode] = []
         for (index, proto) in graph.node.enumerated() {
             let name = proto.name.isEmpty ? "\(proto.opType)_\(index)" : proto.name
@@ -82,8 +97,7 @@ struct Graph {
                 attributes: NodeAttributes(node: name, opType: proto.opType, protos: proto.attribute))
             nodes.append(node)
         }
-        self.nodes = nodes
-        self.constants = constants
+        return (nodes, constants, inputs, outputs)
     }
 
     func opset(for domain: String) -> Int { opsets[domain] ?? 0 }

@@ -1,4 +1,5 @@
 import Foundation
+import ONNXProto
 
 /// What a model file declares, read without compiling it, so that a model with unsupported
 /// operators can still be described (`deepserve inspect`).
@@ -8,7 +9,7 @@ public struct ModelSummary: Sendable {
     public let opsets: [String: Int]
     public let inputs: [ValueInfo]
     public let outputs: [ValueInfo]
-    /// Node count per op type (domain-qualified outside the default domain).
+    /// Node count per op type (domain-qualified outside the default domain), subgraphs' nodes included.
     public let operatorCounts: [String: Int]
     /// Op types the engine has no kernel for.
     public let unsupportedOperators: [String]
@@ -30,10 +31,24 @@ public struct ModelSummary: Sendable {
         outputs = graph.outputs
         var counts: [String: Int] = [:]
         var unsupported = Set<String>()
-        for node in graph.nodes {
-            let name = node.domain.isEmpty ? node.opType : "\(node.domain).\(node.opType)"
+        func count(opType: String, domain: String) {
+            let domain = domain == "ai.onnx" ? "" : domain
+            let name = domain.isEmpty ? opType : "\(domain).\(opType)"
             counts[name, default: 0] += 1
-            if !node.domain.isEmpty || OperatorRegistry.factories[node.opType] == nil { unsupported.insert(name) }
+            if !domain.isEmpty || OperatorRegistry.factories[opType] == nil { unsupported.insert(name) }
+        }
+        // Nodes of subgraphs (If branches, Loop and Scan bodies) count too: the plan compiles them.
+        func count(subgraph: Onnx_GraphProto) {
+            for node in subgraph.node {
+                count(opType: node.opType, domain: node.domain)
+                for attribute in node.attribute {
+                    for nested in (attribute.hasG ? [attribute.g] : []) + attribute.graphs { count(subgraph: nested) }
+                }
+            }
+        }
+        for node in graph.nodes {
+            count(opType: node.opType, domain: node.domain)
+            node.attributes.subgraphs.forEach(count(subgraph:))
         }
         operatorCounts = counts
         unsupportedOperators = unsupported.sorted()

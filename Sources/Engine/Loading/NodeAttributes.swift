@@ -69,6 +69,18 @@ struct NodeAttributes: Sendable {
         return try Tensor(proto: value.t, modelDirectory: modelDirectory)
     }
 
+    func graph(_ name: String) throws -> Onnx_GraphProto? {
+        try attribute(name, .graph)?.g
+    }
+
+    /// Every graph-valued attribute (If's branches, Loop's and Scan's body), by attribute name.
+    var subgraphs: [Onnx_GraphProto] {
+        values.keys.sorted().flatMap { name -> [Onnx_GraphProto] in
+            let value = values[name]!
+            return (value.hasG ? [value.g] : []) + value.graphs
+        }
+    }
+
     /// Whether the attribute is a sparse tensor (a `Constant` form the engine does not support).
     func isSparseTensor(_ name: String) -> Bool { values[name]?.hasSparseTensor ?? false }
 

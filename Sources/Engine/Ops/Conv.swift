@@ -1,6 +1,6 @@
 import CKernels
 
-/// Conv (1-D and 2-D, any groups, strides, dilations, pads and auto_pad) in NCHW.
+/// Conv (any number of spatial dimensions, any groups, strides, dilations, pads and auto_pad) in NCHW.
 ///
 /// Strategy by shape, decided per run: pointwise convolutions are a GEMM straight on the input;
 /// depthwise ones run a direct kernel; everything else unfolds the input (im2col) and runs the
@@ -33,9 +33,10 @@ struct Conv: ActivationFusing {
         let bias = inputs.optional(2)
         try x.expect(.float, role: "X")
         try w.expect(.float, role: "W")
-        guard (3...4).contains(x.rank), x.rank == w.rank else {
-            throw KernelError("X \(x.shape) and W \(w.shape) must both be 3-d (1-d conv) or 4-d (2-d conv)")
+        guard x.rank >= 3, x.rank == w.rank else {
+            throw KernelError("X \(x.shape) and W \(w.shape) must both be N × C × spatial… of the same rank")
         }
+        if x.rank > 4 { return [try unfolded(x, w, bias, workspace)] }
         // A 1-d convolution is a 2-d one with height 1.
         let x4 = x.rank == 3 ? [x.shape[0], x.shape[1], 1, x.shape[2]] : x.shape
         let w4 = w.rank == 3 ? [w.shape[0], w.shape[1], 1, w.shape[2]] : w.shape
@@ -146,6 +147,62 @@ struct Conv: ActivationFusing {
             }
         }
         return [out]
+    }
+
+    /// Three or more spatial dimensions: unfold a band of output pixels at a time (N-d im2col) and
+    /// multiply, as the 2-d path does with its row bands.
+    private func unfolded(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ workspace: Workspace) throws -> Tensor {
+        let (batch, channels, outChannels) = (x.shape[0], x.shape[1], w.shape[0])
+        guard channels % group == 0, channels / group == w.shape[1], outChannels % group == 0 else {
+            throw KernelError("X has \(channels) channels but W \(w.shape) with group \(group) expects \(w.shape[1] * group)")
+        }
+        if let bias {
+            try bias.expect(.float, role: "B")
+            guard bias.count == outChannels else { throw KernelError("B has \(bias.count) values for \(outChannels) output channels") }
+        }
+        let spatial = Array(x.shape.dropFirst(2))
+        let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
+        let out = try workspace.allocate(.float, [batch, outChannels] + g.output)
+        let cinPerGroup = channels / group, coutPerGroup = outChannels / group
+        // Checked: with no input channels the kernel's dimensions may be anything.
+        let kernelSize = try checkedElementCount([cinPerGroup] + g.kernel)
+        if out.count == 0 { return out }
+        let py = out.pointer(as: Float.self), pb = bias?.pointer(as: Float.self)
+        let pixels = g.output.reduce(1, *)
+        if x.count == 0 || kernelSize == 0 {   // no input channels: the bias alone
+            for plane in 0..<(batch * outChannels) {
+                (py + plane * pixels).initialize(repeating: pb?[plane % outChannels] ?? 0, count: pixels)
+            }
+            if let activation { activation.apply(out.floats) }
+            return out
+        }
+        let planeSize = spatial.reduce(1, *), imageSize = channels * planeSize
+        let band = max(1, min(pixels, Self.columnBudget / kernelSize))
+        var columns = try workspace.allocate(.float, [kernelSize, band])
+        defer { workspace.recycle(&columns) }
+        let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self), pc = columns.pointer(as: Float.self)
+        let act = activation?.kernelDescriptor ?? Activation.none
+        let packed = filters?.matching(w)
+        for n in 0..<batch {
+            for gi in 0..<group {
+                try workspace.checkpoint()
+                let image = px + n * imageSize + gi * cinPerGroup * planeSize
+                let target = py + (n * outChannels + gi * coutPerGroup) * pixels
+                let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
+                for first in stride(from: 0, to: pixels, by: band) {
+                    let count = min(band, pixels - first)
+                    Im2Col.unfold(UnsafePointer(image), channels: cinPerGroup, spatial: spatial, g, pixels: first..<(first + count),
+                                  padding: 0, into: pc, ld: count)
+                    if let packed {
+                        packed[gi].multiply(pc, n: count, ldb: count, into: target + first, ldc: pixels, rowBias: groupBias, activation: act)
+                    } else {
+                        ds_sgemm(0, 0, coutPerGroup, count, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
+                                 pc, count, 0, target + first, pixels, groupBias, nil, act)
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Floats of unfolded columns per band (512 KiB, half of L2): a 56×56 ResNet layer goes a few

@@ -1,6 +1,6 @@
 import CKernels
 
-/// ConvTranspose (1-d and 2-d): a GEMM with the transposed filter, then a fold (col2im) that
+/// ConvTranspose (any number of spatial dimensions): a GEMM with the transposed filter, then a fold (col2im) that
 /// scatters each column into the strided output; output_padding, output_shape and auto_pad as ONNX.
 struct ConvTranspose: ActivationFusing {
     let window: SpatialWindow
@@ -39,8 +39,8 @@ struct ConvTranspose: ActivationFusing {
         try x.expect(.float, role: "X")
         try w.expect(.float, role: "W")
         try bias?.expect(.float, role: "B")
-        guard (3...4).contains(x.rank), x.rank == w.rank else {
-            throw KernelError("X \(x.shape) and W \(w.shape) must both be 3-d or 4-d")
+        guard x.rank >= 3, x.rank == w.rank else {
+            throw KernelError("X \(x.shape) and W \(w.shape) must both be N × C × spatial… of the same rank")
         }
         let rank = x.rank - 2
         let spatial = Array(x.shape.dropFirst(2))
@@ -98,7 +98,8 @@ struct ConvTranspose: ActivationFusing {
         let py = out.pointer(as: Float.self)
         py.initialize(repeating: 0, count: out.count)
         let cinPerGroup = channels / group
-        let rows = coutPerGroup * k2[0] * k2[1], pixels = in2[0] * in2[1], outPixels = out2[0] * out2[1]
+        // Checked: with no output channels the kernel's dimensions may be anything.
+        let rows = try checkedElementCount([coutPerGroup] + kernel), pixels = Tensor.elementCount(spatial), outPixels = output.reduce(1, *)
         let px = x.pointer(as: Float.self), pw = w.pointer(as: Float.self)
         let packed = filters?.matching(w)
         // Several small images side by side make one wide GEMM (see Conv); their inputs are
@@ -129,7 +130,12 @@ struct ConvTranspose: ActivationFusing {
                     ds_sgemm(1, 0, rows, images * pixels, cinPerGroup, 1, pw + gi * cinPerGroup * rows, rows,
                              input, ldb, 0, pc, span, nil, nil, Activation.none)
                 }
-                for i in 0..<images {
+                for i in 0..<images where rank > 2 {
+                    Im2Col.foldAdding(pc + i * pixels, channels: coutPerGroup, input: spatial, output: output, kernel: kernel,
+                                      strides: strides, dilations: dilations, padBegin: padBegin,
+                                      into: py + ((first + i) * outChannels + gi * coutPerGroup) * outPixels, ld: span)
+                }
+                for i in 0..<images where rank <= 2 {
                     ds_col2im_add(pc + i * pixels, coutPerGroup, out2[0], out2[1], k2[0], k2[1], p2[0], p2[1], s2[0], s2[1],
                                   d2[0], d2[1], in2[0], in2[1], py + ((first + i) * outChannels + gi * coutPerGroup) * outPixels, span)
                 }

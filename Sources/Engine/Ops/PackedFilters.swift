@@ -8,7 +8,7 @@ struct PackedFilters: Sendable {
     /// The packed matrices, if `weight` is the tensor they were packed from.
     func matching(_ weight: Tensor) -> [PackedMatrix]? { shape == weight.shape ? matrices : nil }
 
-    /// Reads `group`, checks a constant weight's rank (1-d and 2-d convolutions only) and packs
+    /// Reads `group`, checks a constant weight's rank (N × C × kernel…) and packs
     /// each group's slice with `pack(source, slice length)`. Returns nil filters for a weight
     /// given at run time.
     static func load(_ context: NodeContext, pack: (UnsafePointer<Float>, _ sliceCount: Int) -> PackedMatrix)
@@ -17,7 +17,7 @@ struct PackedFilters: Sendable {
         let group = try context.attributes.int("group", default: 1)
         guard (1...(1 << 24)).contains(group) else { throw context.invalid("group", "must be in 1...\(1 << 24), is \(group)") }
         guard let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil else { return (group, nil) }
-        guard (3...4).contains(weight.rank) else {
+        guard weight.rank >= 3 else {
             throw EngineError.unsupportedOperator(
                 opType: "\(context.opType) (\(weight.rank - 2)-d)", domain: context.domain, opset: context.opset, node: context.name)
         }

@@ -1,6 +1,6 @@
 /// Resize (opset 10–19) and Upsample (opset 7–9): nearest, linear and cubic interpolation over any
-/// axes, every coordinate transformation mode, applied one axis at a time (all three kernels are
-/// separable, which keeps N-d resizing a sequence of 1-d passes).
+/// axes, every coordinate transformation mode, antialiased downscaling (opset 18), applied one axis
+/// at a time (all three kernels are separable, which keeps N-d resizing a sequence of 1-d passes).
 struct Resize: Operator {
     enum Mode: String, Sendable { case nearest, linear, cubic }
     enum NearestMode: String, Sendable { case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil }
@@ -18,6 +18,8 @@ struct Resize: Operator {
     let extrapolationValue: Float
     let axes: [Int]?
     let aspectPolicy: AspectPolicy
+    /// Linear and cubic filters widened by 1/scale when downscaling (opset 18); no effect on nearest.
+    let antialias: Bool
     /// Upsample-7 gives scales as an attribute.
     let attributeScales: [Float]?
     /// Where the scales/sizes inputs sit: Upsample-9 and Resize-10 take (X, scales); later Resize (X, roi, scales, sizes).
@@ -52,9 +54,7 @@ struct Resize: Operator {
             throw context.invalid("keep_aspect_ratio_policy", "is unknown: '\(policyName)'")
         }
         aspectPolicy = policy
-        if try a.flag("antialias", default: false) {
-            throw EngineError.unsupportedOperator(opType: "Resize (antialias)", domain: context.domain, opset: context.opset, node: context.name)
-        }
+        antialias = try a.flag("antialias", default: false) && mode != .nearest
         attributeScales = upsample && context.opset < 9 ? try a.floats("scales") : nil
     }
 
@@ -100,7 +100,9 @@ struct Resize: Operator {
         }
         var current = x
         for axis in 0..<rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 || transform == .tfCropAndResize {
-            let taps = taps(input: x.shape[axis], output: sizes[axis], scale: scales[axis], roiStart: roi[axis], roiEnd: roi[rank + axis])
+            let taps = antialias
+                ? try antialiasedTaps(input: x.shape[axis], output: sizes[axis], scale: scales[axis], roiStart: roi[axis], roiEnd: roi[rank + axis])
+                : taps(input: x.shape[axis], output: sizes[axis], scale: scales[axis], roiStart: roi[axis], roiEnd: roi[rank + axis])
             let next = try resizeAxis(current, axis: axis, taps: taps, workspace)
             if current.storage !== x.storage { workspace.recycle(&current) }
             current = next
@@ -149,6 +151,49 @@ struct Resize: Operator {
                 }
                 return taps.map { (min(max($0.0, 0), input - 1), $0.1) }
             }
+        }
+    }
+
+    /// Antialiased taps, as the onnx reference: the linear (triangle) or cubic kernel stretched by
+    /// 1/scale when scale < 1, sampled at the input pixels nearest the source coordinate, and
+    /// normalised to sum 1; taps past the edges read the edge pixel (or are dropped with exclude_outside).
+    private func antialiasedTaps(input: Int, output: Int, scale: Float, roiStart: Float, roiEnd: Float) throws -> [[(Int, Float)]?] {
+        if output == 0 { return [] }
+        let stretch = Double(min(scale, 1))
+        // Half-width of the stretched kernel in input pixels, and the tap count it needs.
+        let support = (mode == .cubic ? 2 : 1) / stretch
+        // A scale so small that the window is wider than the input can only come from a crafted
+        // scales input (an output of at least one pixel bounds 1/scale by the input length).
+        guard support.isFinite, support <= Double(2 * input + 8) else {
+            throw KernelError("scale \(scale) makes an antialiasing filter wider than the axis of \(input)")
+        }
+        let first = Int((-support).rounded(.down)) + 1   // finite and small: checked above
+        let count = 2 - 2 * first
+        let a = Double(cubicA)
+        func weight(_ x: Double) -> Double {
+            let x = abs(x)
+            if mode == .linear { return max(0, 1 - x) }
+            if x <= 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
+            return 0
+        }
+        let pad = (count + 1) / 2
+        return (0..<output).map { o -> [(Int, Float)]? in
+            let x = Double(sourceCoordinate(Float(o), scale: scale, input: input, output: output, roiStart: roiStart, roiEnd: roiEnd))
+            if transform == .tfCropAndResize && (x < 0 || x > Double(input - 1)) { return nil }
+            let base = x.rounded(.down)
+            let ratio = x == base ? 1 : x - base
+            var weights = (0..<count).map { weight(stretch * (Double(first + $0) - ratio)) }
+            // The `count` indices nearest x, ties to the smaller (the reference's neighbour search).
+            let padded = x + Double(pad), p = padded.rounded(.down), fraction = padded - p
+            let offset = count % 2 == 0 ? (fraction == 0 ? -(count / 2) : -(count / 2) + 1)
+                                        : (fraction <= 0.5 ? -((count - 1) / 2) : -((count - 1) / 2) + 1)
+            let start = Int(saturating: p) + offset - pad
+            if excludeOutside {
+                for j in 0..<count where !(0..<input).contains(start + j) { weights[j] = 0 }
+            }
+            let total = weights.reduce(0, +)
+            return (0..<count).map { j in (min(max(start + j, 0), input - 1), Float(total != 0 ? weights[j] / total : 0)) }
         }
     }
 

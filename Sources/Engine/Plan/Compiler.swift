@@ -6,6 +6,7 @@ extension Plan {
     convenience init(compiling source: Graph) throws {
         var graph = source
         graph.foldBatchNormalization()
+        graph.captureOuterValues()
         let ordered = try Self.topologicalOrder(graph)
         var nodes: [(node: GraphNode, op: any Operator)] = []
         for node in ordered {
@@ -32,7 +33,7 @@ extension Plan {
         let context = NodeContext(
             name: node.name, opType: node.opType, domain: node.domain, opset: opset, attributes: node.attributes,
             inputCount: node.inputs.count, outputCount: node.outputs.count, modelDirectory: graph.modelDirectory,
-            constantInputs: node.inputs.map { $0.isEmpty ? nil : graph.constants[$0] })
+            constantInputs: node.inputs.map { $0.isEmpty ? nil : graph.constants[$0] }, opsets: graph.opsets)
         return try factory(context)
     }
 

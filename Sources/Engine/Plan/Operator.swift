@@ -22,6 +22,8 @@ struct NodeContext {
     let modelDirectory: URL?
     /// Inputs whose values are known at load time (initializers, folded constants); nil elsewhere.
     let constantInputs: [Tensor?]
+    /// Opset version per domain, for compiling subgraphs.
+    var opsets: [String: Int] = [:]
 
     func invalid(_ attribute: String, _ reason: String) -> EngineError {
         attributes.invalid(attribute, reason)

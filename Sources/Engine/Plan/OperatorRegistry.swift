@@ -91,6 +91,20 @@ enum OperatorRegistry {
         table["Softmax"] = { try Softmax($0, logarithm: false) }
         table["LogSoftmax"] = { try Softmax($0, logarithm: true) }
 
+        // Quantization.
+        table["QuantizeLinear"] = { try QuantizeLinear($0) }
+        table["DequantizeLinear"] = { try DequantizeLinear($0) }
+        table["DynamicQuantizeLinear"] = { _ in DynamicQuantizeLinear() }
+        table["MatMulInteger"] = { _ in MatMulInteger() }
+        table["QLinearMatMul"] = { _ in QLinearMatMul() }
+        table["ConvInteger"] = { try ConvInteger($0) }
+        table["QLinearConv"] = { try QLinearConv($0) }
+
+        // Control flow: subgraphs compiled as plans of their own.
+        table["If"] = { try If($0) }
+        table["Loop"] = { try Loop($0) }
+        table["Scan"] = { try Scan($0) }
+
         // Recurrent.
         table["LSTM"] = { try Recurrent($0, cell: .lstm(inputForget: false)) }
         table["GRU"] = { try Recurrent($0, cell: .gru(linearBeforeReset: false)) }

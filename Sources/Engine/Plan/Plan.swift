@@ -153,6 +153,28 @@ public final class Plan: Sendable {
         }
     }
 
+    /// Runs as the subgraph of a control-flow node: inputs by position (declared, then captured
+    /// outer values), outputs in declared order, within the outer run's workspace and limits.
+    func runNested(_ inputs: [Tensor], _ workspace: Workspace) throws -> [Tensor] {
+        guard inputs.count == inputSlots.count else {
+            throw KernelError("the subgraph takes \(inputSlots.count) inputs, got \(inputs.count)")
+        }
+        var slots = initialSlots
+        for (slot, tensor) in zip(inputSlots, inputs) { slots[slot] = tensor }
+        for step in steps {
+            try perform(step, &slots, workspace, nil)
+            for slot in step.releases {
+                guard var tensor = slots[slot] else { continue }
+                slots[slot] = nil
+                workspace.recycle(&tensor)
+            }
+        }
+        return try zip(outputs, outputSlots).map { info, slot in
+            guard let value = slots[slot] else { throw KernelError("the subgraph's output '\(info.name)' was not produced") }
+            return value
+        }
+    }
+
     /// Zero-filled inputs of the declared shapes, symbolic dimensions set to `dynamicSize`.
     public func placeholderInputs(dynamicSize: Int = 1) -> [String: Tensor] {
         Dictionary(uniqueKeysWithValues: inputs.map { info in

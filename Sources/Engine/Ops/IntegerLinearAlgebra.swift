@@ -1,0 +1,268 @@
+/// The integer products: MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv.
+///
+/// Reference kernels, exact in int32 as ONNX specifies: 8-bit operands are widened to int32 with
+/// their zero points subtracted, multiplied with int32 accumulation (wrapping, as onnxruntime's
+/// does, past 2^31), and the QLinear forms requantize with the multiplier `a_scale · b_scale /
+/// y_scale`, rounding half to even and saturating to the output type.
+enum IntegerOperand {
+    static let types: [DataType] = [.uint8, .int8]
+
+    /// `tensor - zeroPoint` as int32; the zero point is a scalar or a vector along `axis`.
+    static func widened(_ tensor: Tensor, zeroPoint: Tensor?, axis: Int, role: String, _ workspace: Workspace) throws -> Tensor {
+        guard types.contains(tensor.dataType) else { throw KernelError("\(role) must be uint8 or int8, got \(tensor.dataType)") }
+        let out = try workspace.allocate(.int32, tensor.shape)
+        let po = out.mutableBuffer(of: Int32.self)
+        guard let zeroPoint else {
+            for i in po.indices { po[i] = Int32(truncatingIfNeeded: tensor.int64Element(at: i)) }
+            return out
+        }
+        guard zeroPoint.dataType == tensor.dataType else {
+            throw KernelError("\(role)'s zero point is \(zeroPoint.dataType) but \(role) is \(tensor.dataType)")
+        }
+        guard zeroPoint.rank <= 1 else { throw KernelError("\(role)'s zero point \(zeroPoint.shape) must be a scalar or a vector") }
+        let layout = try QuantizationLayout(data: tensor.shape, parameter: zeroPoint.shape, axis: axis, blockSize: 0)
+        let zeros = (0..<zeroPoint.count).map { Int32(truncatingIfNeeded: zeroPoint.int64Element(at: $0)) }
+        layout.forEach { i, p in po[i] = Int32(truncatingIfNeeded: tensor.int64Element(at: i)) - zeros[p] }
+        return out
+    }
+
+    /// Float scale values: one, or `count` (per row, column or output channel).
+    static func scales(_ tensor: Tensor, count: Int, role: String) throws -> [Float] {
+        try tensor.expect(.float, role: role)
+        guard tensor.rank <= 1, tensor.count == 1 || tensor.count == count else {
+            throw KernelError("\(role) \(tensor.shape) must be a scalar or have \(count) values")
+        }
+        return Array(tensor.floats)
+    }
+
+    /// The output element type of a QLinear op: its zero point's, else the input's.
+    static func outputType(zeroPoint: Tensor?, input: Tensor) throws -> DataType {
+        let type = zeroPoint?.dataType ?? input.dataType
+        guard types.contains(type) else { throw KernelError("y_zero_point must be uint8 or int8, got \(type)") }
+        if let zeroPoint, zeroPoint.count != 1 { throw KernelError("y_zero_point must be a scalar, has shape \(zeroPoint.shape)") }
+        return type
+    }
+
+    /// `round_half_even(value · multiplier) + zeroPoint`, saturated by the store.
+    @inline(__always)
+    static func requantize(_ value: Int32, _ multiplier: Float, _ zeroPoint: Int64) -> Int64 {
+        Int64(roundingSaturated: Double(value) * Double(multiplier)) &+ zeroPoint
+    }
+}
+
+/// An int32 matrix product with numpy's batch broadcasting and vector promotion.
+struct IntegerProduct {
+    var result: Tensor
+    /// Rows and columns of each product (before a vector operand's axis is dropped from the shape).
+    let m: Int, n: Int
+
+    init(_ a: Tensor, _ b: Tensor, _ workspace: Workspace) throws {
+        guard a.rank >= 1, b.rank >= 1 else { throw KernelError("operands must have rank ≥ 1, got \(a.shape) and \(b.shape)") }
+        let aShape = a.rank == 1 ? [1, a.shape[0]] : a.shape
+        let bShape = b.rank == 1 ? [b.shape[0], 1] : b.shape
+        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
+        let kb = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
+        guard k == kb else { throw KernelError("inner dimensions differ: \(a.shape) × \(b.shape)") }
+        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
+        let batch = try Broadcast.shape([aBatch, bBatch])
+        var outShape = batch + [m, n]
+        let out = try workspace.allocate(.int32, outShape)
+        let pa = a.pointer(as: Int32.self), pb = b.pointer(as: Int32.self), po = out.pointer(as: Int32.self)
+        if out.count > 0 {
+            po.initialize(repeating: 0, count: out.count)
+            Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
+                for i in 0..<count {
+                    Self.multiply(pa + (offsets[0] + i * strides[0]) * m * k, pb + (offsets[1] + i * strides[1]) * k * n,
+                                  into: po + (o + i) * m * n, m: m, n: n, k: k)
+                }
+            }
+        }
+        if a.rank == 1 { outShape.remove(at: outShape.count - 2) }
+        if b.rank == 1 { outShape.removeLast() }
+        result = out.reshaped(outShape)
+        (self.m, self.n) = (m, n)
+    }
+
+    /// C[m×n] += A[m×k] · B[k×n], row-major, wrapping.
+    static func multiply(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, into c: UnsafeMutablePointer<Int32>, m: Int, n: Int, k: Int) {
+        for i in 0..<m {
+            let row = c + i * n
+            for p in 0..<k {
+                let value = a[i * k + p]
+                if value == 0 { continue }
+                let source = b + p * n
+                for j in 0..<n { row[j] = row[j] &+ value &* source[j] }
+            }
+        }
+    }
+}
+
+/// MatMulInteger: (A - a_zero_point) · (B - b_zero_point) in int32; a's zero point per row or
+/// scalar, b's per column or scalar.
+struct MatMulInteger: Operator {
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let a = try inputs.required(0), b = try inputs.required(1)
+        var wa = try IntegerOperand.widened(a, zeroPoint: inputs.optional(2), axis: -2, role: "A", workspace)
+        var wb = try IntegerOperand.widened(b, zeroPoint: inputs.optional(3), axis: -1, role: "B", workspace)
+        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
+        return [try IntegerProduct(wa, wb, workspace).result]
+    }
+}
+
+/// QLinearMatMul (opsets 10, 21): the integer product requantized to y's scale and zero point.
+struct QLinearMatMul: Operator {
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let a = try inputs.required(0), aScale = try inputs.required(1), aZero = inputs.optional(2)
+        let b = try inputs.required(3), bScale = try inputs.required(4), bZero = inputs.optional(5)
+        let yScale = try inputs.required(6), yZero = inputs.optional(7)
+        var wa = try IntegerOperand.widened(a, zeroPoint: aZero, axis: -2, role: "a", workspace)
+        var wb = try IntegerOperand.widened(b, zeroPoint: bZero, axis: -1, role: "b", workspace)
+        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
+        var product = try IntegerProduct(wa, wb, workspace)
+        defer { workspace.recycle(&product.result) }
+        let (m, n) = (product.m, product.n)
+        let aScales = try IntegerOperand.scales(aScale, count: m, role: "a_scale")
+        let bScales = try IntegerOperand.scales(bScale, count: n, role: "b_scale")
+        let yScales = try IntegerOperand.scales(yScale, count: 1, role: "y_scale")
+        let type = try IntegerOperand.outputType(zeroPoint: yZero, input: a)
+        let zero = yZero.map { $0.int64Element(at: 0) } ?? 0
+        let c = product.result.mutableBuffer(of: Int32.self)
+        let out = try workspace.allocate(type, product.result.shape)
+        try QuantizedElement.store(into: out) { i in
+            let row = (i / n) % m, column = i % n
+            let multiplier = aScales[aScales.count == 1 ? 0 : row] * bScales[bScales.count == 1 ? 0 : column] / yScales[0]
+            return IntegerOperand.requantize(c[i], multiplier, zero)
+        }
+        return [out]
+    }
+}
+
+/// An int32 convolution of zero-point-free int32 operands (padding is therefore 0) over any
+/// number of spatial dimensions: per image and group, unfold a band of output pixels and multiply.
+struct IntegerConvolution {
+    var result: Tensor
+    /// Output pixels per image and output channels.
+    let pixels: Int, outChannels: Int
+
+    init(_ x: Tensor, _ w: Tensor, window: SpatialWindow, group: Int, _ workspace: Workspace) throws {
+        guard x.rank >= 3, x.rank == w.rank else {
+            throw KernelError("X \(x.shape) and W \(w.shape) must both be N × C × spatial… of the same rank")
+        }
+        let (batch, channels, outChannels) = (x.shape[0], x.shape[1], w.shape[0])
+        guard group > 0, channels % group == 0, channels / group == w.shape[1], outChannels % group == 0 else {
+            throw KernelError("X has \(channels) channels but W \(w.shape) with group \(group) expects \(w.shape[1]) per group")
+        }
+        let spatial = Array(x.shape.dropFirst(2))
+        let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
+        let out = try workspace.allocate(.int32, [batch, outChannels] + g.output)
+        result = out
+        self.outChannels = outChannels
+        let cinPerGroup = channels / group, coutPerGroup = outChannels / group
+        // Checked: with no input channels the kernel's dimensions may be anything.
+        let kernelSize = try checkedElementCount([cinPerGroup] + g.kernel)
+        guard out.count > 0, x.count > 0, kernelSize > 0 else {
+            out.pointer(as: Int32.self).initialize(repeating: 0, count: out.count)
+            pixels = out.count > 0 ? g.output.reduce(1, *) : 0
+            return
+        }
+        pixels = g.output.reduce(1, *)
+        let imageSize = channels * spatial.reduce(1, *), planeSize = spatial.reduce(1, *)
+        let band = max(1, min(pixels, Conv.columnBudget / max(1, kernelSize)))
+        var columns = try workspace.allocate(.int32, [kernelSize, band])
+        defer { workspace.recycle(&columns) }
+        let px = x.pointer(as: Int32.self), pw = w.pointer(as: Int32.self)
+        let py = out.pointer(as: Int32.self), pc = columns.pointer(as: Int32.self)
+        py.initialize(repeating: 0, count: out.count)
+        for n in 0..<batch {
+            for gi in 0..<group {
+                try workspace.checkpoint()
+                let image = px + n * imageSize + gi * cinPerGroup * planeSize
+                for first in stride(from: 0, to: pixels, by: band) {
+                    let count = min(band, pixels - first)
+                    Im2Col.unfold(UnsafePointer(image), channels: cinPerGroup, spatial: spatial, g, pixels: first..<(first + count),
+                                  padding: 0, into: pc, ld: count)
+                    for m in 0..<coutPerGroup {
+                        let channel = gi * coutPerGroup + m
+                        let filter = pw + channel * kernelSize
+                        let target = py + (n * outChannels + channel) * pixels + first
+                        for k in 0..<kernelSize {
+                            let weight = filter[k]
+                            if weight == 0 { continue }
+                            let source = pc + k * count
+                            for p in 0..<count { target[p] = target[p] &+ weight &* source[p] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ConvInteger: the int32 convolution of (x - x_zero_point) and (w - w_zero_point), the latter
+/// scalar or per output channel.
+struct ConvInteger: Operator {
+    let window: SpatialWindow
+    let group: Int
+
+    init(_ context: NodeContext) throws {
+        window = try SpatialWindow(context, requireKernel: false)
+        group = try context.attributes.int("group", default: 1)
+        guard group > 0 else { throw context.invalid("group", "must be positive, is \(group)") }
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0), w = try inputs.required(1)
+        let xZero = inputs.optional(2)
+        if let xZero, xZero.count != 1 { throw KernelError("x_zero_point must be a scalar, has shape \(xZero.shape)") }
+        var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
+        var ww = try IntegerOperand.widened(w, zeroPoint: inputs.optional(3), axis: 0, role: "w", workspace)
+        defer { workspace.recycle(&wx); workspace.recycle(&ww) }
+        return [try IntegerConvolution(wx, ww, window: window, group: group, workspace).result]
+    }
+}
+
+/// QLinearConv: the integer convolution plus the int32 bias, requantized with
+/// `x_scale · w_scale[channel] / y_scale` to y's zero point and type.
+struct QLinearConv: Operator {
+    let window: SpatialWindow
+    let group: Int
+
+    init(_ context: NodeContext) throws {
+        window = try SpatialWindow(context, requireKernel: false)
+        group = try context.attributes.int("group", default: 1)
+        guard group > 0 else { throw context.invalid("group", "must be positive, is \(group)") }
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0), xScale = try inputs.required(1), xZero = try inputs.required(2)
+        let w = try inputs.required(3), wScale = try inputs.required(4), wZero = try inputs.required(5)
+        let yScale = try inputs.required(6), yZero = try inputs.required(7)
+        let bias = inputs.optional(8)
+        guard xZero.count == 1 else { throw KernelError("x_zero_point must be a scalar, has shape \(xZero.shape)") }
+        var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
+        var ww = try IntegerOperand.widened(w, zeroPoint: wZero, axis: 0, role: "w", workspace)
+        defer { workspace.recycle(&wx); workspace.recycle(&ww) }
+        var conv = try IntegerConvolution(wx, ww, window: window, group: group, workspace)
+        defer { workspace.recycle(&conv.result) }
+        let channels = conv.outChannels, pixels = conv.pixels
+        let xScales = try IntegerOperand.scales(xScale, count: 1, role: "x_scale")
+        let wScales = try IntegerOperand.scales(wScale, count: channels, role: "w_scale")
+        let yScales = try IntegerOperand.scales(yScale, count: 1, role: "y_scale")
+        var biases: [Int32]? = nil
+        if let bias {
+            try bias.expect(.int32, role: "B")
+            guard bias.rank == 1, bias.count == channels else { throw KernelError("B has shape \(bias.shape) for \(channels) output channels") }
+            biases = Array(bias.mutableBuffer(of: Int32.self))
+        }
+        let type = try IntegerOperand.outputType(zeroPoint: yZero, input: x)
+        let zero = yZero.int64Element(at: 0)
+        let multipliers = (0..<channels).map { xScales[0] * wScales[wScales.count == 1 ? 0 : $0] / yScales[0] }
+        let c = conv.result.mutableBuffer(of: Int32.self)
+        let out = try workspace.allocate(type, conv.result.shape)
+        try QuantizedElement.store(into: out) { i in
+            let channel = (i / pixels) % channels
+            return IntegerOperand.requantize(c[i] &+ (biases?[channel] ?? 0), multipliers[channel], zero)
+        }
+        return [out]
+    }
+}
