@@ -27,6 +27,6 @@ start = located.start()
 end = text.index(".\n", start)
 paragraph = "\n".join(textwrap.wrap(MARKER + " ".join(names) + ".", width=118, break_long_words=False, break_on_hyphens=False))
 text = text[:start] + paragraph[:-1] + text[end:]
-text = re.sub(r"\| \d+ ONNX operators;", f"| {len(names)} ONNX operators;", text)
+text = re.sub(r"\| \d+ ONNX operators", f"| {len(names)} ONNX operators", text)
 readme.write_text(text)
 print(f"README.md: {len(names)} operators")
