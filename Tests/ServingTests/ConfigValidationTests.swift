@@ -7,9 +7,7 @@ import XCTest
 /// both values — instead of loading READY and failing (or answering nonsense) on every request.
 final class ConfigValidationTests: XCTestCase {
     private func repository(with model: String) throws -> (URL, ModelRepository) {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: SchedulerTests.models.appendingPathComponent(model), to: root.appendingPathComponent(model))
+        let root = try TemporaryRepository.make("config", with: [model])
         return (root, ModelRepository(root: root))
     }
 

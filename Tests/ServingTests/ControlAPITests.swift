@@ -8,10 +8,8 @@ import XCTest
 /// The model-repository control API on its own server and a copy of one model.
 final class ControlAPITests: XCTestCase {
     func testLoadUnloadAndAFailedReload() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-control-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let root = try TemporaryRepository.make("control", with: ["mnist-cnn"])
         defer { try? FileManager.default.removeItem(at: root) }
-        try FileManager.default.copyItem(at: SchedulerTests.models.appendingPathComponent("mnist-cnn"), to: root.appendingPathComponent("mnist-cnn"))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let repository = ModelRepository(root: root)
@@ -62,8 +60,7 @@ final class ControlAPITests: XCTestCase {
         logger.logLevel = .critical
         let scheduler = InferenceScheduler()
         defer { scheduler.shutdown() }
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-control-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let root = try TemporaryRepository.make("control")
         defer { try? FileManager.default.removeItem(at: root) }
         let service = ServingService(repository: ModelRepository(root: root), scheduler: scheduler, adminToken: "s3cret", logger: logger)
         var router = Router()

@@ -9,10 +9,8 @@ import XCTest
 /// classifying: no request fails, every replaced plan is freed, and resident memory stays flat.
 final class ReloadSoakTests: XCTestCase {
     func testReloadsUnderTrafficFailNothingAndLeakNothing() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-soak-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let root = try TemporaryRepository.make("soak", with: ["mnist-cnn"])
         defer { try? FileManager.default.removeItem(at: root) }
-        try FileManager.default.copyItem(at: SchedulerTests.models.appendingPathComponent("mnist-cnn"), to: root.appendingPathComponent("mnist-cnn"))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let repository = ModelRepository(root: root)

@@ -7,8 +7,7 @@ import XCTest
 /// a change that doesn't load leaves the serving version in place.
 final class RepositoryPollerTests: XCTestCase {
     func testAddChangeBreakAndRemove() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-poll-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let root = try TemporaryRepository.make("poll")
         defer { try? FileManager.default.removeItem(at: root) }
         let manager = FileManager.default
         try manager.copyItem(at: SchedulerTests.models.appendingPathComponent("mnist-cnn"), to: root.appendingPathComponent("mnist-cnn"))
@@ -48,8 +47,7 @@ final class RepositoryPollerTests: XCTestCase {
     }
 
     func testTheTimerPolls() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-poll-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let root = try TemporaryRepository.make("poll")
         defer { try? FileManager.default.removeItem(at: root) }
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -5,12 +5,7 @@ import XCTest
 
 final class RepositoryTests: XCTestCase {
     private func temporaryRepository(with models: [String]) throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-repo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        for model in models {
-            try FileManager.default.copyItem(at: SchedulerTests.models.appendingPathComponent(model), to: root.appendingPathComponent(model))
-        }
-        return root
+        try TemporaryRepository.make("repo", with: models)
     }
 
     func testAFailedReloadKeepsTheServingVersion() throws {
@@ -102,8 +97,7 @@ final class RepositoryTests: XCTestCase {
     /// model folder that is itself a symlink out of the repository all fail to load, saying why (the config's own words,
     /// never where the repository lives).
     func testFilesOutsideTheModelFolderAreRefused() throws {
-        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("deepserve-outside-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        let outside = try TemporaryRepository.make("outside")
         defer { try? FileManager.default.removeItem(at: outside) }
         try Data("secret\nlines\n".utf8).write(to: outside.appendingPathComponent("secret.txt"))
         let root = try temporaryRepository(with: ["mnist-cnn"])
