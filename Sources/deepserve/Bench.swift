@@ -15,8 +15,11 @@ struct Bench: ParsableCommand {
     @Argument(help: "Path to a .onnx file.")
     var model: String
 
-    @Option(help: "Batch size, used for symbolic (dynamic) dimensions.")
+    @Option(help: "Size of every symbolic (dynamic) dimension that --dim, --shape or --input don't set.")
     var batch = 1
+
+    @OptionGroup(title: "Inputs")
+    var inputOptions: InputOptions
 
     @Option(help: "Threads running the model at once.")
     var threads = 1
@@ -41,7 +44,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let plan = try Plan(contentsOf: URL(fileURLWithPath: model))
-        let inputs = randomInputs(plan)
+        let inputs = try randomInputs(plan)
+        // Samples per run: the leading dimension of the inputs as resolved (--batch, --dim, --shape or the .npy files).
+        let batch = plan.inputs.first.flatMap { inputs[$0.name]?.shape.first } ?? self.batch
         let latencies = LatencyLog()
         let failure = FailureBox()
         let wallStart = DispatchTime.now().uptimeNanoseconds
@@ -80,19 +85,19 @@ struct Bench: ParsableCommand {
         if profile { try printProfile(plan, inputs) }
     }
 
-    private func randomInputs(_ plan: Plan) -> [String: Tensor] {
+    /// Deterministic random inputs of the resolved shapes (integers in 0..<16: valid token ids for most models),
+    /// or the .npy files given.
+    private func randomInputs(_ plan: Plan) throws -> [String: Tensor] {
         var generator = SplitMix64(seed: 42)
-        return Dictionary(uniqueKeysWithValues: plan.inputs.map { info in
-            let shape = (info.shape ?? []).map { $0.fixedValue ?? batch }
+        return try inputOptions.tensors(for: plan, fallback: batch) { info, shape in
             let count = shape.reduce(1, *)
-            let tensor: Tensor = switch info.dataType ?? .float {
+            return switch info.dataType ?? .float {
             case .int64: Tensor(shape: shape, int64s: (0..<count).map { _ in Int64(generator.next() % 16) })
             case .int32: Tensor(shape: shape, int32s: (0..<count).map { _ in Int32(generator.next() % 16) })
             case .float: Tensor(shape: shape, floats: (0..<count).map { _ in Float(generator.nextUnit()) })
             default: Tensor.zeros(info.dataType ?? .float, shape: shape)
             }
-            return (info.name, tensor)
-        })
+        }
     }
 
     private func printProfile(_ plan: Plan, _ inputs: [String: Tensor]) throws {

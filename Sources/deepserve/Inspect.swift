@@ -9,8 +9,11 @@ struct Inspect: ParsableCommand {
     @Argument(help: "Path to a .onnx file.")
     var model: String
 
-    @Option(help: "Size used for symbolic dimensions (such as a dynamic batch) when tracing shapes.")
+    @Option(help: "Size of every symbolic dimension that --dim, --shape or --input don't set, when tracing shapes.")
     var dynamicSize = 1
+
+    @OptionGroup(title: "Inputs")
+    var inputOptions: InputOptions
 
     func run() throws {
         let url = URL(fileURLWithPath: model)
@@ -36,13 +39,17 @@ struct Inspect: ParsableCommand {
         let plan = try Plan(contentsOf: url)
         var flops = 0.0
         var fused: [String] = []
-        let outputs = try plan.trace(plan.placeholderInputs(dynamicSize: dynamicSize)) { record in
+        let inputs = try inputOptions.tensors(for: plan, fallback: dynamicSize) { info, shape in
+            Tensor.zeros(info.dataType ?? .float, shape: shape)
+        }
+        let outputs = try plan.trace(inputs) { record in
             flops += record.estimatedFLOPs
             if record.opType.contains("+") { fused.append(record.opType) }
         }
         print("compiled: \(plan.stepCount) steps after constant folding and fusion"
               + (fused.isEmpty ? "" : " (fused: \(Dictionary(grouping: fused, by: { $0 }).map { "\($0.key) ×\($0.value.count)" }.sorted().joined(separator: ", ")))"))
-        print("output shapes with symbolic dimensions = \(dynamicSize):")
+        let described = inputs.keys.sorted().map { "\($0) \(inputs[$0]?.shape ?? [])" }.joined(separator: ", ")
+        print("output shapes for inputs \(described):")
         for output in plan.outputs { print("  \(output.name): \(outputs[output.name]?.shape ?? [])") }
         print("estimated FLOPs per run at that size: \(formatCount(flops))")
     }

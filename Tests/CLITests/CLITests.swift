@@ -54,6 +54,28 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.output.contains("config.json: preprocessing.width is 32, but model.onnx's input 'image' (NCHW) has width 28"), bad.output)
     }
 
+    /// Symbolic dimensions by name, whole shapes and .npy inputs: a benchmark runs the shapes its reference runs.
+    func testInputShapesCanBeGivenByDimensionNameShapeOrFile() throws {
+        let lstm = Self.root.appendingPathComponent("models/shakespeare-lstm/1/model.onnx").path
+        let traced = try run(["inspect", lstm, "--dim", "time=32"])
+        XCTAssertEqual(traced.status, 0, traced.output)
+        XCTAssertTrue(traced.output.contains("tokens [1, 32]"), traced.output)
+        XCTAssertTrue(traced.output.contains("logits: [1, 32, 84]"), traced.output)
+        let shaped = try run(["bench", Self.model, "--shape", "image=4x1x28x28", "--runs", "2", "--warmup", "0", "--json"])
+        XCTAssertEqual(shaped.status, 0, shaped.output)
+        XCTAssertTrue(shaped.output.contains(#""batch": 4"#), shaped.output)
+        let file = Self.root.appendingPathComponent("Tests/Fixtures/models/mnist-cnn/input_image.npy").path
+        let fromFile = try run(["bench", Self.model, "--input", "image=\(file)", "--runs", "2", "--warmup", "0", "--json"])
+        XCTAssertEqual(fromFile.status, 0, fromFile.output)
+        XCTAssertTrue(fromFile.output.contains(#""batch": 8"#), "the .npy holds 8 digits: \(fromFile.output)")
+        let wrong = try run(["inspect", Self.model, "--shape", "pixels=1x2"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.output.contains("the model has no input 'pixels'; its inputs are image"), wrong.output)
+        let huge = try run(["bench", Self.model, "--shape", "image=4294967296x4294967296x1x1"])
+        XCTAssertNotEqual(huge.status, 0)
+        XCTAssertTrue(huge.output.contains("has more than"), huge.output)
+    }
+
     func testInspectDescribesTheModel() throws {
         let (status, output) = try run(["inspect", Self.model])
         XCTAssertEqual(status, 0, output)

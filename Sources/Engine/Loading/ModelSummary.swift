@@ -52,8 +52,12 @@ public struct ModelSummary: Sendable {
         }
         operatorCounts = counts
         unsupportedOperators = unsupported.sorted()
-        parameterCount = graph.constants.values.reduce(0) { $0 + $1.count }
-        parameterBytes = graph.constants.values.reduce(0) { $0 + $1.byteCount }
+        // Weights are initializers, or — as PaddlePaddle and some TensorFlow exports write them — Constant nodes.
+        let constantNodeValues = graph.nodes.filter { $0.opType == "Constant" && $0.domain.isEmpty }
+            .compactMap { try? $0.attributes.tensor("value", modelDirectory: modelDirectory) }
+        let weights = Array(graph.constants.values) + constantNodeValues
+        parameterCount = weights.reduce(0) { $0 + $1.count }
+        parameterBytes = weights.reduce(0) { $0 + $1.byteCount }
     }
 
     /// The op types the engine supports, sorted.
