@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serving benchmark: POST a PNG digit to /v1/models/mnist-cnn/classify with wrk at 1, 16 and 64 connections,
 # against deepserve with batching (the model's config), deepserve without batching, and the reference
-# (FastAPI + uvicorn + onnxruntime, bench/serving/reference_server.py), all in the same run.
+# (FastAPI + uvicorn[standard] + onnxruntime, one worker process per core, blocking work in the thread pool:
+# bench/serving/reference_server.py), all in the same run.
 # Prints requests/s, p50 and p99, and deepserve's overhead per request, mean and p50 (request time minus its share
 # of compute, from /metrics).
 # Usage: bench/serving/run.sh [SECONDS per point, default 10]
