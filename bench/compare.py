@@ -3,8 +3,11 @@
 
     bench/run.sh            # builds the release binary and the benchmark models, then runs this
 
-Prints two tables of medians (lower ms / higher GFLOP/s is better) and the ratios; the machine is
-shared and noisy, so compare figures from the same run only.
+Both sides get identical inputs (written to .npy and passed to `deepserve bench --input`), with each model's
+symbolic dimensions at the sizes its family really runs (a batch of 1 or 32; 32 time steps or tokens for sequence
+models). The runs interleave — a round of deepserve, a round of onnxruntime, then the other way round — so a noisy
+neighbour hurts both alike. Prints medians and minima (lower ms / higher GFLOP/s is better) and the ratio of the
+medians; the machine is shared and noisy, so compare figures from the same run only.
 """
 import argparse
 import glob
@@ -12,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 # One thread for every reference: set before numpy/onnxruntime load their thread pools.
@@ -34,10 +38,20 @@ def ort_session(path):
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+SEQUENCE_WORDS = ("time", "seq", "sequence", "length", "token")
+
+
+def size_of(dimension, batch):
+    """A symbolic dimension's size: `batch` for a batch, 32 for a sequence dimension."""
+    if isinstance(dimension, int):
+        return dimension
+    return 32 if any(word in str(dimension).lower() for word in SEQUENCE_WORDS) else batch
+
+
 def feeds_for(session, batch, rng):
     feeds = {}
     for value in session.get_inputs():
-        shape = [d if isinstance(d, int) else batch for d in value.shape]
+        shape = [size_of(d, batch) for d in value.shape]
         if value.type == "tensor(int64)":
             feeds[value.name] = rng.integers(0, 16, size=shape).astype(np.int64)
         else:
@@ -56,10 +70,38 @@ def median_seconds(fn, runs, warmup):
     return float(np.median(times))
 
 
-def ours(binary, path, batch, runs, warmup):
-    out = subprocess.run([binary, "bench", path, "--batch", str(batch), "--runs", str(runs), "--warmup", str(warmup), "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["median_ms"] / 1000
+def ours(binary, path, batch, runs, warmup, inputs=None):
+    """(median, min) seconds of `deepserve bench`, on the .npy inputs given (else its own at --batch)."""
+    command = [binary, "bench", path, "--batch", str(batch), "--runs", str(runs), "--warmup", str(warmup), "--json"]
+    for name, file in (inputs or {}).items():
+        command += ["--input", f"{name}={file}"]
+    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return result["median_ms"] / 1000, result["min_ms"] / 1000
+
+
+def interleaved(binary, path, session, feeds, runs, rounds=4):
+    """Both sides in alternating rounds on the same inputs: (ours median, ours min, theirs median, theirs min)."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = {}
+        for index, (name, array) in enumerate(feeds.items()):
+            files[name] = os.path.join(folder, f"input{index}.npy")
+            np.save(files[name], array)
+        mine, theirs = [], []
+        warmup = max(2, runs // 10)
+        for round_ in range(rounds):
+            def reference():
+                for _ in range(warmup):
+                    session.run(None, feeds)
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    session.run(None, feeds)
+                    theirs.append(time.perf_counter() - start)
+            def engine():
+                median, minimum = ours(binary, path, 1, runs, warmup, files)
+                mine.append((median, minimum))
+            for side in ((engine, reference) if round_ % 2 == 0 else (reference, engine)):
+                side()
+    return (float(np.median([m for m, _ in mine])), min(m for _, m in mine), float(np.median(theirs)), min(theirs))
 
 
 def main():
@@ -74,8 +116,8 @@ def main():
     if os.path.exists(resnet):
         models.append(resnet)
 
-    print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, single thread; medians\n")
-    print(f"{'model':44} {'batch':>5} {'deepserve ms':>13} {'onnxruntime ms':>15} {'ratio':>7}")
+    print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, single thread; identical inputs, interleaved rounds\n")
+    print(f"{'model':44} {'batch':>5} {'deepserve ms (min)':>19} {'onnxruntime ms (min)':>21} {'ratio':>7}")
     for path in models:
         name = os.path.relpath(path, ROOT)
         session = ort_session(path)
@@ -85,9 +127,9 @@ def main():
             else:
                 runs = args.runs if batch == 1 else max(5, args.runs // 5)
             feeds = feeds_for(session, batch, rng)
-            reference = median_seconds(lambda: session.run(None, feeds), runs, max(2, runs // 10))
-            mine = ours(args.binary, path, batch, runs, max(2, runs // 10))
-            print(f"{name:44} {batch:5d} {mine * 1e3:13.3f} {reference * 1e3:15.3f} {mine / reference:6.2f}×")
+            mine, mine_min, reference, reference_min = interleaved(args.binary, path, session, feeds, max(1, runs // 4))
+            print(f"{name:44} {batch:5d} {mine * 1e3:10.3f} ({mine_min * 1e3:6.3f}) {reference * 1e3:12.3f} ({reference_min * 1e3:6.3f}) "
+                  f"{mine / reference:6.2f}×")
 
     print(f"\n{'GEMM (square, fp32)':20} {'deepserve GFLOP/s':>18} {'numpy GFLOP/s':>14} {'onnxruntime GFLOP/s':>20} {'vs numpy':>9}")
     for n in (256, 512, 1024):
@@ -99,7 +141,7 @@ def main():
         numpy_s = median_seconds(lambda: a @ b, runs, 3)
         session = ort_session(path)
         ort_s = median_seconds(lambda: session.run(None, {"X": a}), runs, 3)
-        mine = ours(args.binary, path, 1, runs, 3)
+        mine, _ = ours(args.binary, path, 1, runs, 3)
         print(f"{n:>4}³{'':15} {flops / mine / 1e9:18.1f} {flops / numpy_s / 1e9:14.1f} {flops / ort_s / 1e9:20.1f} "
               f"{numpy_s / mine * 100:8.0f}%")
     try:

@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
         let throughput = Double(runs * threads * batch) / timedSeconds
         if json {
             let fields = ["\"model\": \"\(model)\"", "\"batch\": \(batch)", "\"threads\": \(threads)", "\"runs\": \(runs)",
-                          "\"median_ms\": \(median)", "\"p90_ms\": \(p90)", "\"throughput_per_s\": \(throughput)",
+                          "\"median_ms\": \(median)", "\"min_ms\": \(sorted[0])", "\"p90_ms\": \(p90)", "\"throughput_per_s\": \(throughput)",
                           "\"wall_s\": \(wall)"]
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
