@@ -89,4 +89,33 @@ final class UserModelTests: XCTestCase {
         }
         await service.stop()
     }
+
+    /// A real Keras convolutional autoencoder exported by tf2onnx (training/export_keras_autoencoder.py), NHWC in and
+    /// out with nothing about layout in its config: reconstruct's error equals onnxruntime's on the same pixels.
+    func testATf2onnxKerasAutoencoderReconstructsAsOnnxruntimeDoes() async throws {
+        let folder = SchedulerTests.root.appendingPathComponent("Tests/Fixtures/user-models")
+        let model = folder.appendingPathComponent("keras-autoencoder")
+        let reference = """
+            import json, sys, numpy as np, onnxruntime as ort
+            session = ort.InferenceSession(sys.argv[1] + "/1/model.onnx", providers=["CPUExecutionProvider"])
+            x = np.load(sys.argv[1] + "/digits.npy").astype(np.float32) / 255
+            y = session.run(None, {"image": x})[0]
+            print(json.dumps([float(np.mean((y[i] - x[i]) ** 2)) for i in range(len(x))]))
+            """
+        let (status, output) = try LiveService.run(["python3", "-c", reference, model.path])
+        XCTAssertEqual(status, 0, output)
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [Double])
+        let service = try LiveService(models: ["keras-autoencoder"], root: folder)
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: model.path).filter { $0.hasPrefix("digit-") }.sorted()
+        XCTAssertEqual(pngs.count, expected.count)
+        for (png, error) in zip(pngs, expected) {
+            let answer = try ServingEndToEndTests.request("POST", "/v1/models/keras-autoencoder/reconstruct",
+                                                          bodyBytes: [UInt8](try Data(contentsOf: model.appendingPathComponent(png))),
+                                                          headers: ["Content-Type": "image/png"], port: service.port)
+            XCTAssertEqual(answer.status, 200, answer.body)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])
+            XCTAssertEqual(try XCTUnwrap(object["error"] as? Double), error, accuracy: 1e-6, png)
+        }
+        await service.stop()
+    }
 }
