@@ -1,3 +1,5 @@
+import CKernels
+
 /// The integer products: MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv.
 ///
 /// Reference kernels, exact in int32 as ONNX specifies: 8-bit operands are widened to int32 with
@@ -97,15 +99,81 @@ struct IntegerProduct {
     }
 }
 
+extension IntegerProduct {
+    init(result: Tensor, m: Int, n: Int) {
+        self.result = result
+        (self.m, self.n) = (m, n)
+    }
+
+    /// The product of the 8-bit operands themselves by `ds_igemm` (AVX-512 VNNI, AVX2 or portable
+    /// C; exact, like the widening path). Nil where the ranks or zero points are laid out otherwise
+    /// (a vector operand, a zero point of another type or shape): the caller then widens, which
+    /// also reports what was wrong.
+    static func direct(_ a: Tensor, zeroPoint aZero: Tensor?, _ b: Tensor, zeroPoint bZero: Tensor?,
+                       _ workspace: Workspace) throws -> IntegerProduct? {
+        guard a.rank >= 2, b.rank >= 2, IntegerOperand.types.contains(a.dataType), IntegerOperand.types.contains(b.dataType) else {
+            return nil
+        }
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
+        guard b.shape[b.rank - 2] == k,
+              let rowZeros = zeros(aZero, of: a, count: m), let columnZeros = zeros(bZero, of: b, count: n) else { return nil }
+        let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+        let batch = try Broadcast.shape([aBatch, bBatch])
+        let out = try workspace.allocate(.int32, batch + [m, n])
+        guard out.count > 0 else { return IntegerProduct(result: out, m: m, n: n) }
+        let pa = a.pointer(as: UInt8.self), pb = b.pointer(as: UInt8.self), po = out.pointer(as: Int32.self)
+        let aSigned: Int32 = a.dataType == .int8 ? 1 : 0, bSigned: Int32 = b.dataType == .int8 ? 1 : 0
+        if bBatch.isEmpty {
+            // One B for every batch: the batches are just more rows, and B is packed once.
+            let rows = aBatch.reduce(1, *) * m
+            let tiled = rowZeros.isEmpty ? [] : Array(repeating: rowZeros, count: rows / max(1, m)).flatMap { $0 }
+            tiled.withUnsafeBufferPointer { rz in
+                columnZeros.withUnsafeBufferPointer { cz in
+                    ds_igemm(rows, n, k, pa, k, aSigned, rz.baseAddress, pb, n, bSigned, cz.baseAddress, po, n)
+                }
+            }
+            return IntegerProduct(result: out, m: m, n: n)
+        }
+        rowZeros.withUnsafeBufferPointer { rz in
+            columnZeros.withUnsafeBufferPointer { cz in
+                Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
+                    for i in 0..<count {
+                        ds_igemm(m, n, k, pa + (offsets[0] + i * strides[0]) * m * k, k, aSigned, rz.baseAddress,
+                                 pb + (offsets[1] + i * strides[1]) * k * n, n, bSigned, cz.baseAddress, po + (o + i) * m * n, n)
+                    }
+                }
+            }
+        }
+        return IntegerProduct(result: out, m: m, n: n)
+    }
+
+    /// A zero point as `count` int32 values ([] for none); nil when it is not a scalar or a
+    /// vector of `count` values of the operand's type.
+    private static func zeros(_ zeroPoint: Tensor?, of tensor: Tensor, count: Int) -> [Int32]? {
+        guard let zeroPoint else { return [] }
+        guard zeroPoint.dataType == tensor.dataType, zeroPoint.rank <= 1 else { return nil }
+        if zeroPoint.count == 1 { return Array(repeating: Int32(truncatingIfNeeded: zeroPoint.int64Element(at: 0)), count: count) }
+        guard zeroPoint.rank == 1, zeroPoint.count == count else { return nil }
+        return (0..<count).map { Int32(truncatingIfNeeded: zeroPoint.int64Element(at: $0)) }
+    }
+
+    /// The direct product when it applies, else the widening one.
+    static func of(_ a: Tensor, zeroPoint aZero: Tensor?, _ b: Tensor, zeroPoint bZero: Tensor?, roles: (String, String),
+                   _ workspace: Workspace) throws -> IntegerProduct {
+        if let product = try direct(a, zeroPoint: aZero, b, zeroPoint: bZero, workspace) { return product }
+        var wa = try IntegerOperand.widened(a, zeroPoint: aZero, axis: -2, role: roles.0, workspace)
+        var wb = try IntegerOperand.widened(b, zeroPoint: bZero, axis: -1, role: roles.1, workspace)
+        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
+        return try IntegerProduct(wa, wb, workspace)
+    }
+}
+
 /// MatMulInteger: (A - a_zero_point) · (B - b_zero_point) in int32; a's zero point per row or
 /// scalar, b's per column or scalar.
 struct MatMulInteger: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let a = try inputs.required(0), b = try inputs.required(1)
-        var wa = try IntegerOperand.widened(a, zeroPoint: inputs.optional(2), axis: -2, role: "A", workspace)
-        var wb = try IntegerOperand.widened(b, zeroPoint: inputs.optional(3), axis: -1, role: "B", workspace)
-        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
-        return [try IntegerProduct(wa, wb, workspace).result]
+        return [try IntegerProduct.of(a, zeroPoint: inputs.optional(2), b, zeroPoint: inputs.optional(3), roles: ("A", "B"), workspace).result]
     }
 }
 
@@ -115,10 +183,7 @@ struct QLinearMatMul: Operator {
         let a = try inputs.required(0), aScale = try inputs.required(1), aZero = inputs.optional(2)
         let b = try inputs.required(3), bScale = try inputs.required(4), bZero = inputs.optional(5)
         let yScale = try inputs.required(6), yZero = inputs.optional(7)
-        var wa = try IntegerOperand.widened(a, zeroPoint: aZero, axis: -2, role: "a", workspace)
-        var wb = try IntegerOperand.widened(b, zeroPoint: bZero, axis: -1, role: "b", workspace)
-        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
-        var product = try IntegerProduct(wa, wb, workspace)
+        var product = try IntegerProduct.of(a, zeroPoint: aZero, b, zeroPoint: bZero, roles: ("a", "b"), workspace)
         defer { workspace.recycle(&product.result) }
         let (m, n) = (product.m, product.n)
         let aScales = try IntegerOperand.scales(aScale, count: m, role: "a_scale")
