@@ -263,6 +263,70 @@ struct IntegerConvolution {
     }
 }
 
+extension IntegerConvolution {
+    init(result: Tensor, pixels: Int, outChannels: Int) {
+        self.result = result
+        (self.pixels, self.outChannels) = (pixels, outChannels)
+    }
+
+    /// The convolution of the 8-bit operands themselves: 8-bit im2col padded with x's zero point
+    /// (so padding contributes nothing once it is subtracted), then `ds_igemm` per group and band.
+    /// Nil for what the widening path handles (or rejects): empty tensors, zero points of another
+    /// type or shape.
+    static func direct(_ x: Tensor, zeroPoint xZero: Tensor?, _ w: Tensor, zeroPoint wZero: Tensor?, window: SpatialWindow,
+                       group: Int, _ workspace: Workspace) throws -> IntegerConvolution? {
+        guard x.rank >= 3, x.rank == w.rank, IntegerOperand.types.contains(x.dataType), IntegerOperand.types.contains(w.dataType),
+              x.count > 0 else { return nil }
+        let (batch, channels, outChannels) = (x.shape[0], x.shape[1], w.shape[0])
+        guard group > 0, channels % group == 0, channels / group == w.shape[1], outChannels % group == 0 else { return nil }
+        var imageZero: UInt8 = 0
+        if let xZero {
+            guard xZero.dataType == x.dataType, xZero.rank <= 1, xZero.count == 1 else { return nil }
+            imageZero = xZero.pointer(as: UInt8.self)[0]
+        }
+        var filterZeros = [Int32](repeating: 0, count: outChannels)
+        if let wZero {
+            guard wZero.dataType == w.dataType, wZero.rank <= 1, wZero.count == 1 || wZero.count == outChannels else { return nil }
+            filterZeros = (0..<outChannels).map { Int32(truncatingIfNeeded: wZero.int64Element(at: wZero.count == 1 ? 0 : $0)) }
+        }
+        let spatial = Array(x.shape.dropFirst(2))
+        let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
+        let cinPerGroup = channels / group, coutPerGroup = outChannels / group
+        let kernelSize = try checkedElementCount([cinPerGroup] + g.kernel)
+        let pixels = try checkedElementCount(g.output)
+        guard outChannels > 0, pixels > 0, kernelSize > 0 else { return nil }
+        let out = try workspace.allocate(.int32, [batch, outChannels] + g.output)
+        let planeSize = spatial.reduce(1, *), imageSize = channels * planeSize
+        let band = max(1, min(pixels, Conv.columnBudget / max(1, kernelSize)))
+        var columns = try workspace.allocate(.uint8, [kernelSize, band])
+        defer { workspace.recycle(&columns) }
+        let px = x.pointer(as: UInt8.self), pw = w.pointer(as: UInt8.self)
+        let py = out.pointer(as: Int32.self), pc = columns.pointer(as: UInt8.self)
+        let xSigned: Int32 = x.dataType == .int8 ? 1 : 0, wSigned: Int32 = w.dataType == .int8 ? 1 : 0
+        let columnZero = xSigned == 1 ? Int32(Int8(bitPattern: imageZero)) : Int32(imageZero)
+        let columnZeros = [Int32](repeating: columnZero, count: band)
+        for n in 0..<batch {
+            for gi in 0..<group {
+                try workspace.checkpoint()
+                let image = px + n * imageSize + gi * cinPerGroup * planeSize
+                for first in stride(from: 0, to: pixels, by: band) {
+                    let count = min(band, pixels - first)
+                    Im2Col.unfold(UnsafePointer(image), channels: cinPerGroup, spatial: spatial, g, pixels: first..<(first + count),
+                                  padding: imageZero, into: pc, ld: count)
+                    filterZeros.withUnsafeBufferPointer { fz in
+                        columnZeros.withUnsafeBufferPointer { cz in
+                            ds_igemm(coutPerGroup, count, kernelSize, pw + gi * coutPerGroup * kernelSize, kernelSize, wSigned,
+                                     fz.baseAddress! + gi * coutPerGroup, pc, count, xSigned, cz.baseAddress,
+                                     py + (n * outChannels + gi * coutPerGroup) * pixels + first, pixels)
+                        }
+                    }
+                }
+            }
+        }
+        return IntegerConvolution(result: out, pixels: pixels, outChannels: outChannels)
+    }
+}
+
 /// ConvInteger: the int32 convolution of (x - x_zero_point) and (w - w_zero_point), the latter
 /// scalar or per output channel.
 struct ConvInteger: Operator {
@@ -279,6 +343,10 @@ struct ConvInteger: Operator {
         let x = try inputs.required(0), w = try inputs.required(1)
         let xZero = inputs.optional(2)
         if let xZero, xZero.count != 1 { throw KernelError("x_zero_point must be a scalar, has shape \(xZero.shape)") }
+        if let conv = try IntegerConvolution.direct(x, zeroPoint: xZero, w, zeroPoint: inputs.optional(3), window: window, group: group,
+                                                    workspace) {
+            return [conv.result]
+        }
         var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
         var ww = try IntegerOperand.widened(w, zeroPoint: inputs.optional(3), axis: 0, role: "w", workspace)
         defer { workspace.recycle(&wx); workspace.recycle(&ww) }
@@ -304,10 +372,15 @@ struct QLinearConv: Operator {
         let yScale = try inputs.required(6), yZero = try inputs.required(7)
         let bias = inputs.optional(8)
         guard xZero.count == 1 else { throw KernelError("x_zero_point must be a scalar, has shape \(xZero.shape)") }
-        var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
-        var ww = try IntegerOperand.widened(w, zeroPoint: wZero, axis: 0, role: "w", workspace)
-        defer { workspace.recycle(&wx); workspace.recycle(&ww) }
-        var conv = try IntegerConvolution(wx, ww, window: window, group: group, workspace)
+        var conv: IntegerConvolution
+        if let direct = try IntegerConvolution.direct(x, zeroPoint: xZero, w, zeroPoint: wZero, window: window, group: group, workspace) {
+            conv = direct
+        } else {
+            var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
+            var ww = try IntegerOperand.widened(w, zeroPoint: wZero, axis: 0, role: "w", workspace)
+            defer { workspace.recycle(&wx); workspace.recycle(&ww) }
+            conv = try IntegerConvolution(wx, ww, window: window, group: group, workspace)
+        }
         defer { workspace.recycle(&conv.result) }
         let channels = conv.outChannels, pixels = conv.pixels
         let xScales = try IntegerOperand.scales(xScale, count: 1, role: "x_scale")
