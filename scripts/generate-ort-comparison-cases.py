@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes models whose expected outputs come from onnxruntime, for what the ONNX node tests leave
-out: 3-d Conv/ConvTranspose, per-axis and per-channel quantized ops, and a small CNN quantized with
-onnxruntime.quantization (static QDQ and dynamic). Same layout as generate-onnx-node-tests.py,
+out: 3-d Conv/ConvTranspose, per-axis and per-channel quantized ops, and a small CNN and a small
+BERT-style encoder quantized with onnxruntime.quantization (static QDQ and dynamic). Same layout as generate-onnx-node-tests.py,
 plus a `tolerance.txt` per case ("atol rtol" for float outputs, "steps" for integer ones):
 
     OUT/<case>/model.onnx, OUT/<case>/tolerance.txt
