@@ -110,6 +110,10 @@ void ds_igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_t *a, ptrdiff_t
               const int32_t *a_zero, const uint8_t *b, ptrdiff_t ldb, int b_signed, const int32_t *b_zero,
               int32_t *c, ptrdiff_t ldc);
 
+/// Per-tensor QuantizeLinear to 8 bits: y[i] = saturate(round_half_even(x[i] / scale) + zero) as
+/// uint8 (is_signed == 0) or int8 bytes; NaN gives the zero point. AVX2 when available.
+void ds_quantize_8bit(const float *x, ptrdiff_t n, float scale, float zero, int is_signed, uint8_t *y);
+
 /// Which kernel ds_igemm uses on this CPU: "avx512-vnni", "avx2" or "portable".
 const char *ds_igemm_isa(void);
 

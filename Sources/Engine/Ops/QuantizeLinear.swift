@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -187,11 +188,7 @@ struct QuantizeLinear: Operator {
                                  into y: UnsafeMutableBufferPointer<UInt8>) {
         zeros.withUnsafeBufferPointer { zeros in
             if scales.count == 1 {
-                let scale = scales[0], zero = zeros[0]
-                for i in 0..<y.count {
-                    let q = (x[i] / scale).rounded(.toNearestOrEven) + zero
-                    y[i] = q.isNaN ? UInt8(zero) : UInt8(Swift.min(255, Swift.max(0, q)))
-                }
+                ds_quantize_8bit(x.baseAddress, y.count, scales[0], zeros[0], 0, y.baseAddress)
                 return
             }
             layout.forEach { i, p in
@@ -206,10 +203,8 @@ struct QuantizeLinear: Operator {
                                  into y: UnsafeMutableBufferPointer<Int8>) {
         zeros.withUnsafeBufferPointer { zeros in
             if scales.count == 1 {
-                let scale = scales[0], zero = zeros[0]
-                for i in 0..<y.count {
-                    let q = (x[i] / scale).rounded(.toNearestOrEven) + zero
-                    y[i] = q.isNaN ? Int8(zero) : Int8(Swift.min(127, Swift.max(-128, q)))
+                UnsafeMutableRawPointer(y.baseAddress).map {
+                    ds_quantize_8bit(x.baseAddress, y.count, scales[0], zeros[0], 1, $0.assumingMemoryBound(to: UInt8.self))
                 }
                 return
             }
