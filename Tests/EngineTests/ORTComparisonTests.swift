@@ -3,8 +3,8 @@ import XCTest
 @testable import Engine
 
 /// Runs the models of `scripts/generate-ort-comparison-cases.py` — 3-d Conv, ConvTranspose and
-/// pools, per-axis and per-channel quantized ops, and a small CNN quantized by
-/// onnxruntime.quantization (static QDQ and dynamic) — against onnxruntime's outputs, with each
+/// pools, per-axis and per-channel quantized ops, and a small CNN and a 2-layer BERT-style encoder
+/// quantized by onnxruntime.quantization (static QDQ and dynamic) — against onnxruntime's outputs, with each
 /// case's tolerance (`tolerance.txt`: "atol rtol" for float outputs, a step count for integer ones).
 final class ORTComparisonTests: XCTestCase {
     static func directory() throws -> URL {

@@ -101,9 +101,25 @@ void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t wid
                ptrdiff_t out_h, ptrdiff_t out_w, const ptrdiff_t *column_begin, const ptrdiff_t *column_end,
                const float *divisors, float *y);
 
+/// Exact int8 GEMM: C[M×N] = (A − a_zero[row]) · (B − b_zero[col]) in int32, wrapping mod 2^32.
+///
+/// A (M×K) and B (K×N) are row-major bytes, read as int8 when *_signed != 0 and as uint8 otherwise;
+/// a_zero (length M) and b_zero (length N) hold the zero points as int32 and may be NULL (zero).
+/// C is written, not accumulated. AVX-512 VNNI (VPDPBUSD) when the CPU has it, else AVX2 (VPMADDWD), else portable C.
+void ds_igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint8_t *a, ptrdiff_t lda, int a_signed,
+              const int32_t *a_zero, const uint8_t *b, ptrdiff_t ldb, int b_signed, const int32_t *b_zero,
+              int32_t *c, ptrdiff_t ldc);
+
+/// Per-tensor QuantizeLinear to 8 bits: y[i] = saturate(round_half_even(x[i] / scale) + zero) as
+/// uint8 (is_signed == 0) or int8 bytes; NaN gives the zero point. AVX2 when available.
+void ds_quantize_8bit(const float *x, ptrdiff_t n, float scale, float zero, int is_signed, uint8_t *y);
+
+/// Which kernel ds_igemm uses on this CPU: "avx512-vnni", "avx2" or "portable".
+const char *ds_igemm_isa(void);
+
 /// Which kernels ds_sgemm and friends use on this CPU: "avx2-fma" or "portable".
 const char *ds_kernel_isa(void);
-/// Forces the portable kernels (for tests that compare both paths); 0 restores auto-detection.
+/// Forces the portable kernels, ds_igemm's too (for tests that compare both paths); 0 restores auto-detection.
 void ds_force_portable(int force);
 
 #ifdef __cplusplus

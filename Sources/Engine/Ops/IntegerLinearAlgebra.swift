@@ -1,3 +1,5 @@
+import CKernels
+
 /// The integer products: MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv.
 ///
 /// Reference kernels, exact in int32 as ONNX specifies: 8-bit operands are widened to int32 with
@@ -97,15 +99,81 @@ struct IntegerProduct {
     }
 }
 
+extension IntegerProduct {
+    init(result: Tensor, m: Int, n: Int) {
+        self.result = result
+        (self.m, self.n) = (m, n)
+    }
+
+    /// The product of the 8-bit operands themselves by `ds_igemm` (AVX-512 VNNI, AVX2 or portable
+    /// C; exact, like the widening path). Nil where the ranks or zero points are laid out otherwise
+    /// (a vector operand, a zero point of another type or shape): the caller then widens, which
+    /// also reports what was wrong.
+    static func direct(_ a: Tensor, zeroPoint aZero: Tensor?, _ b: Tensor, zeroPoint bZero: Tensor?,
+                       _ workspace: Workspace) throws -> IntegerProduct? {
+        guard a.rank >= 2, b.rank >= 2, IntegerOperand.types.contains(a.dataType), IntegerOperand.types.contains(b.dataType) else {
+            return nil
+        }
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
+        guard b.shape[b.rank - 2] == k,
+              let rowZeros = zeros(aZero, of: a, count: m), let columnZeros = zeros(bZero, of: b, count: n) else { return nil }
+        let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+        let batch = try Broadcast.shape([aBatch, bBatch])
+        let out = try workspace.allocate(.int32, batch + [m, n])
+        guard out.count > 0 else { return IntegerProduct(result: out, m: m, n: n) }
+        let pa = a.pointer(as: UInt8.self), pb = b.pointer(as: UInt8.self), po = out.pointer(as: Int32.self)
+        let aSigned: Int32 = a.dataType == .int8 ? 1 : 0, bSigned: Int32 = b.dataType == .int8 ? 1 : 0
+        if bBatch.isEmpty {
+            // One B for every batch: the batches are just more rows, and B is packed once.
+            let rows = aBatch.reduce(1, *) * m
+            let tiled = rowZeros.isEmpty ? [] : Array(repeating: rowZeros, count: rows / max(1, m)).flatMap { $0 }
+            tiled.withUnsafeBufferPointer { rz in
+                columnZeros.withUnsafeBufferPointer { cz in
+                    ds_igemm(rows, n, k, pa, k, aSigned, rz.baseAddress, pb, n, bSigned, cz.baseAddress, po, n)
+                }
+            }
+            return IntegerProduct(result: out, m: m, n: n)
+        }
+        rowZeros.withUnsafeBufferPointer { rz in
+            columnZeros.withUnsafeBufferPointer { cz in
+                Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
+                    for i in 0..<count {
+                        ds_igemm(m, n, k, pa + (offsets[0] + i * strides[0]) * m * k, k, aSigned, rz.baseAddress,
+                                 pb + (offsets[1] + i * strides[1]) * k * n, n, bSigned, cz.baseAddress, po + (o + i) * m * n, n)
+                    }
+                }
+            }
+        }
+        return IntegerProduct(result: out, m: m, n: n)
+    }
+
+    /// A zero point as `count` int32 values ([] for none); nil when it is not a scalar or a
+    /// vector of `count` values of the operand's type.
+    private static func zeros(_ zeroPoint: Tensor?, of tensor: Tensor, count: Int) -> [Int32]? {
+        guard let zeroPoint else { return [] }
+        guard zeroPoint.dataType == tensor.dataType, zeroPoint.rank <= 1 else { return nil }
+        if zeroPoint.count == 1 { return Array(repeating: Int32(truncatingIfNeeded: zeroPoint.int64Element(at: 0)), count: count) }
+        guard zeroPoint.rank == 1, zeroPoint.count == count else { return nil }
+        return (0..<count).map { Int32(truncatingIfNeeded: zeroPoint.int64Element(at: $0)) }
+    }
+
+    /// The direct product when it applies, else the widening one.
+    static func of(_ a: Tensor, zeroPoint aZero: Tensor?, _ b: Tensor, zeroPoint bZero: Tensor?, roles: (String, String),
+                   _ workspace: Workspace) throws -> IntegerProduct {
+        if let product = try direct(a, zeroPoint: aZero, b, zeroPoint: bZero, workspace) { return product }
+        var wa = try IntegerOperand.widened(a, zeroPoint: aZero, axis: -2, role: roles.0, workspace)
+        var wb = try IntegerOperand.widened(b, zeroPoint: bZero, axis: -1, role: roles.1, workspace)
+        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
+        return try IntegerProduct(wa, wb, workspace)
+    }
+}
+
 /// MatMulInteger: (A - a_zero_point) · (B - b_zero_point) in int32; a's zero point per row or
 /// scalar, b's per column or scalar.
 struct MatMulInteger: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let a = try inputs.required(0), b = try inputs.required(1)
-        var wa = try IntegerOperand.widened(a, zeroPoint: inputs.optional(2), axis: -2, role: "A", workspace)
-        var wb = try IntegerOperand.widened(b, zeroPoint: inputs.optional(3), axis: -1, role: "B", workspace)
-        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
-        return [try IntegerProduct(wa, wb, workspace).result]
+        return [try IntegerProduct.of(a, zeroPoint: inputs.optional(2), b, zeroPoint: inputs.optional(3), roles: ("A", "B"), workspace).result]
     }
 }
 
@@ -115,10 +183,7 @@ struct QLinearMatMul: Operator {
         let a = try inputs.required(0), aScale = try inputs.required(1), aZero = inputs.optional(2)
         let b = try inputs.required(3), bScale = try inputs.required(4), bZero = inputs.optional(5)
         let yScale = try inputs.required(6), yZero = inputs.optional(7)
-        var wa = try IntegerOperand.widened(a, zeroPoint: aZero, axis: -2, role: "a", workspace)
-        var wb = try IntegerOperand.widened(b, zeroPoint: bZero, axis: -1, role: "b", workspace)
-        defer { workspace.recycle(&wa); workspace.recycle(&wb) }
-        var product = try IntegerProduct(wa, wb, workspace)
+        var product = try IntegerProduct.of(a, zeroPoint: aZero, b, zeroPoint: bZero, roles: ("a", "b"), workspace)
         defer { workspace.recycle(&product.result) }
         let (m, n) = (product.m, product.n)
         let aScales = try IntegerOperand.scales(aScale, count: m, role: "a_scale")
@@ -198,6 +263,70 @@ struct IntegerConvolution {
     }
 }
 
+extension IntegerConvolution {
+    init(result: Tensor, pixels: Int, outChannels: Int) {
+        self.result = result
+        (self.pixels, self.outChannels) = (pixels, outChannels)
+    }
+
+    /// The convolution of the 8-bit operands themselves: 8-bit im2col padded with x's zero point
+    /// (so padding contributes nothing once it is subtracted), then `ds_igemm` per group and band.
+    /// Nil for what the widening path handles (or rejects): empty tensors, zero points of another
+    /// type or shape.
+    static func direct(_ x: Tensor, zeroPoint xZero: Tensor?, _ w: Tensor, zeroPoint wZero: Tensor?, window: SpatialWindow,
+                       group: Int, _ workspace: Workspace) throws -> IntegerConvolution? {
+        guard x.rank >= 3, x.rank == w.rank, IntegerOperand.types.contains(x.dataType), IntegerOperand.types.contains(w.dataType),
+              x.count > 0 else { return nil }
+        let (batch, channels, outChannels) = (x.shape[0], x.shape[1], w.shape[0])
+        guard group > 0, channels % group == 0, channels / group == w.shape[1], outChannels % group == 0 else { return nil }
+        var imageZero: UInt8 = 0
+        if let xZero {
+            guard xZero.dataType == x.dataType, xZero.rank <= 1, xZero.count == 1 else { return nil }
+            imageZero = xZero.pointer(as: UInt8.self)[0]
+        }
+        var filterZeros = [Int32](repeating: 0, count: outChannels)
+        if let wZero {
+            guard wZero.dataType == w.dataType, wZero.rank <= 1, wZero.count == 1 || wZero.count == outChannels else { return nil }
+            filterZeros = (0..<outChannels).map { Int32(truncatingIfNeeded: wZero.int64Element(at: wZero.count == 1 ? 0 : $0)) }
+        }
+        let spatial = Array(x.shape.dropFirst(2))
+        let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
+        let cinPerGroup = channels / group, coutPerGroup = outChannels / group
+        let kernelSize = try checkedElementCount([cinPerGroup] + g.kernel)
+        let pixels = try checkedElementCount(g.output)
+        guard outChannels > 0, pixels > 0, kernelSize > 0 else { return nil }
+        let out = try workspace.allocate(.int32, [batch, outChannels] + g.output)
+        let planeSize = spatial.reduce(1, *), imageSize = channels * planeSize
+        let band = max(1, min(pixels, Conv.columnBudget / max(1, kernelSize)))
+        var columns = try workspace.allocate(.uint8, [kernelSize, band])
+        defer { workspace.recycle(&columns) }
+        let px = x.pointer(as: UInt8.self), pw = w.pointer(as: UInt8.self)
+        let py = out.pointer(as: Int32.self), pc = columns.pointer(as: UInt8.self)
+        let xSigned: Int32 = x.dataType == .int8 ? 1 : 0, wSigned: Int32 = w.dataType == .int8 ? 1 : 0
+        let columnZero = xSigned == 1 ? Int32(Int8(bitPattern: imageZero)) : Int32(imageZero)
+        let columnZeros = [Int32](repeating: columnZero, count: band)
+        for n in 0..<batch {
+            for gi in 0..<group {
+                try workspace.checkpoint()
+                let image = px + n * imageSize + gi * cinPerGroup * planeSize
+                for first in stride(from: 0, to: pixels, by: band) {
+                    let count = min(band, pixels - first)
+                    Im2Col.unfold(UnsafePointer(image), channels: cinPerGroup, spatial: spatial, g, pixels: first..<(first + count),
+                                  padding: imageZero, into: pc, ld: count)
+                    filterZeros.withUnsafeBufferPointer { fz in
+                        columnZeros.withUnsafeBufferPointer { cz in
+                            ds_igemm(coutPerGroup, count, kernelSize, pw + gi * coutPerGroup * kernelSize, kernelSize, wSigned,
+                                     fz.baseAddress! + gi * coutPerGroup, pc, count, xSigned, cz.baseAddress,
+                                     py + (n * outChannels + gi * coutPerGroup) * pixels + first, pixels)
+                        }
+                    }
+                }
+            }
+        }
+        return IntegerConvolution(result: out, pixels: pixels, outChannels: outChannels)
+    }
+}
+
 /// ConvInteger: the int32 convolution of (x - x_zero_point) and (w - w_zero_point), the latter
 /// scalar or per output channel.
 struct ConvInteger: Operator {
@@ -214,6 +343,10 @@ struct ConvInteger: Operator {
         let x = try inputs.required(0), w = try inputs.required(1)
         let xZero = inputs.optional(2)
         if let xZero, xZero.count != 1 { throw KernelError("x_zero_point must be a scalar, has shape \(xZero.shape)") }
+        if let conv = try IntegerConvolution.direct(x, zeroPoint: xZero, w, zeroPoint: inputs.optional(3), window: window, group: group,
+                                                    workspace) {
+            return [conv.result]
+        }
         var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
         var ww = try IntegerOperand.widened(w, zeroPoint: inputs.optional(3), axis: 0, role: "w", workspace)
         defer { workspace.recycle(&wx); workspace.recycle(&ww) }
@@ -239,10 +372,15 @@ struct QLinearConv: Operator {
         let yScale = try inputs.required(6), yZero = try inputs.required(7)
         let bias = inputs.optional(8)
         guard xZero.count == 1 else { throw KernelError("x_zero_point must be a scalar, has shape \(xZero.shape)") }
-        var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
-        var ww = try IntegerOperand.widened(w, zeroPoint: wZero, axis: 0, role: "w", workspace)
-        defer { workspace.recycle(&wx); workspace.recycle(&ww) }
-        var conv = try IntegerConvolution(wx, ww, window: window, group: group, workspace)
+        var conv: IntegerConvolution
+        if let direct = try IntegerConvolution.direct(x, zeroPoint: xZero, w, zeroPoint: wZero, window: window, group: group, workspace) {
+            conv = direct
+        } else {
+            var wx = try IntegerOperand.widened(x, zeroPoint: xZero, axis: 0, role: "x", workspace)
+            var ww = try IntegerOperand.widened(w, zeroPoint: wZero, axis: 0, role: "w", workspace)
+            defer { workspace.recycle(&wx); workspace.recycle(&ww) }
+            conv = try IntegerConvolution(wx, ww, window: window, group: group, workspace)
+        }
         defer { workspace.recycle(&conv.result) }
         let channels = conv.outChannels, pixels = conv.pixels
         let xScales = try IntegerOperand.scales(xScale, count: 1, role: "x_scale")

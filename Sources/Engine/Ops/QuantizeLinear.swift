@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -157,15 +158,61 @@ struct QuantizeLinear: Operator {
         let scales = scale.floats
         let zeros = zeroPoint.map { zp in (0..<zp.count).map { zp.int64Element(at: $0) } }
         let out = try workspace.allocate(type, x.shape)
+        if x.dataType == .float, type == .uint8 || type == .int8 {
+            // The common case (QDQ activations) without the Int64 detour: same rounding, same saturation.
+            let floatZeros = zeros.map { $0.map { Float($0) } } ?? [Float](repeating: 0, count: scales.count)
+            if type == .uint8 {
+                Self.quantize(x.floats, layout, scales, floatZeros, into: out.mutableBuffer(of: UInt8.self))
+            } else {
+                Self.quantize(x.floats, layout, scales, floatZeros, into: out.mutableBuffer(of: Int8.self))
+            }
+            return [out]
+        }
         var values = try workspace.allocate(.int64, x.shape)
         defer { workspace.recycle(&values) }
         let pv = values.int64s
         layout.forEach { i, p in
             let q = (x.element(at: i) / scales[p]).rounded(.toNearestOrEven)
-            pv[i] = Int64(converting: Double(q)) &+ (zeros?[p] ?? 0)
+            // Added in Double (exact below 2^53) so that ±∞ saturates rather than wrapping past Int64.
+            pv[i] = Int64(converting: Double(q) + Double(zeros?[p] ?? 0))
         }
         try QuantizedElement.store(into: out) { pv[$0] }
         return [out]
+    }
+
+    /// round_half_even(x / scale) + zero, saturated to T; NaN gives the zero point, as the Int64
+    /// path does. q + zero in Float is exact below 2^24, and beyond that both saturate. Written
+    /// per type (no generic T): an unspecialised `T(Float)` costs ~20 ns an element.
+    private static func quantize(_ x: UnsafeMutableBufferPointer<Float>, _ layout: QuantizationLayout,
+                                 _ scales: UnsafeMutableBufferPointer<Float>, _ zeros: [Float],
+                                 into y: UnsafeMutableBufferPointer<UInt8>) {
+        zeros.withUnsafeBufferPointer { zeros in
+            if scales.count == 1 {
+                ds_quantize_8bit(x.baseAddress, y.count, scales[0], zeros[0], 0, y.baseAddress)
+                return
+            }
+            layout.forEach { i, p in
+                let q = (x[i] / scales[p]).rounded(.toNearestOrEven) + zeros[p]
+                y[i] = q.isNaN ? UInt8(zeros[p]) : UInt8(Swift.min(255, Swift.max(0, q)))
+            }
+        }
+    }
+
+    private static func quantize(_ x: UnsafeMutableBufferPointer<Float>, _ layout: QuantizationLayout,
+                                 _ scales: UnsafeMutableBufferPointer<Float>, _ zeros: [Float],
+                                 into y: UnsafeMutableBufferPointer<Int8>) {
+        zeros.withUnsafeBufferPointer { zeros in
+            if scales.count == 1 {
+                UnsafeMutableRawPointer(y.baseAddress).map {
+                    ds_quantize_8bit(x.baseAddress, y.count, scales[0], zeros[0], 1, $0.assumingMemoryBound(to: UInt8.self))
+                }
+                return
+            }
+            layout.forEach { i, p in
+                let q = (x[i] / scales[p]).rounded(.toNearestOrEven) + zeros[p]
+                y[i] = q.isNaN ? Int8(zeros[p]) : Int8(Swift.min(127, Swift.max(-128, q)))
+            }
+        }
     }
 }
 
@@ -200,6 +247,20 @@ struct DequantizeLinear: Operator {
         let zeros = zeroPoint.map { zp in (0..<zp.count).map { zp.int64Element(at: $0) } }
         let out = try workspace.allocate(.float, x.shape)
         let py = out.floats
+        if x.dataType == .uint8 || x.dataType == .int8 {
+            // 8-bit data: x − zero is exact in Float, so this is the same value without the Int64 detour.
+            let floatZeros = zeros.map { $0.map { Float($0) } } ?? [Float](repeating: 0, count: scales.count)
+            floatZeros.withUnsafeBufferPointer { zeros in
+                if x.dataType == .uint8 {
+                    let px = x.mutableBuffer(of: UInt8.self)
+                    layout.forEach { i, p in py[i] = (Float(px[i]) - zeros[p]) * scales[p] }
+                } else {
+                    let px = x.mutableBuffer(of: Int8.self)
+                    layout.forEach { i, p in py[i] = (Float(px[i]) - zeros[p]) * scales[p] }
+                }
+            }
+            return [out]
+        }
         layout.forEach { i, p in
             py[i] = Float(x.int64Element(at: i) - (zeros?[p] ?? 0)) * scales[p]
         }
