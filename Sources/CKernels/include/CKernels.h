@@ -2,7 +2,7 @@
 //
 // Each kernel has an AVX2+FMA version (compiled with a per-function target attribute, so the
 // module needs no build flags) and a portable one; the choice is made once, at first use, from
-// what the CPU reports. See Sources/CKernels/README.md for the measurements behind the design.
+// what the CPU reports. See docs/ARCHITECTURE.md (Kernels) and bench/RESULTS.md for the measurements behind the design.
 #ifndef DEEPSERVE_CKERNELS_H
 #define DEEPSERVE_CKERNELS_H
 
