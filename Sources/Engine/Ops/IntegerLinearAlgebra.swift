@@ -59,16 +59,9 @@ struct IntegerProduct {
     let m: Int, n: Int
 
     init(_ a: Tensor, _ b: Tensor, _ workspace: Workspace) throws {
-        guard a.rank >= 1, b.rank >= 1 else { throw KernelError("operands must have rank ≥ 1, got \(a.shape) and \(b.shape)") }
-        let aShape = a.rank == 1 ? [1, a.shape[0]] : a.shape
-        let bShape = b.rank == 1 ? [b.shape[0], 1] : b.shape
-        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
-        let kb = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
-        guard k == kb else { throw KernelError("inner dimensions differ: \(a.shape) × \(b.shape)") }
-        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
-        let batch = try Broadcast.shape([aBatch, bBatch])
-        var outShape = batch + [m, n]
-        let out = try workspace.allocate(.int32, outShape)
+        let shape = try MatMulShape(a, b)
+        let (m, k, n, aBatch, bBatch, batch) = (shape.m, shape.k, shape.n, shape.aBatch, shape.bBatch, shape.batch)
+        let out = try workspace.allocate(.int32, shape.computed)
         let pa = a.pointer(as: Int32.self), pb = b.pointer(as: Int32.self), po = out.pointer(as: Int32.self)
         if out.count > 0 {
             po.initialize(repeating: 0, count: out.count)
@@ -79,9 +72,7 @@ struct IntegerProduct {
                 }
             }
         }
-        if a.rank == 1 { outShape.remove(at: outShape.count - 2) }
-        if b.rank == 1 { outShape.removeLast() }
-        result = out.reshaped(outShape)
+        result = out.reshaped(shape.result)
         (self.m, self.n) = (m, n)
     }
 

@@ -120,17 +120,9 @@ struct MatMul: ActivationFusing {
         let a = try inputs.required(0), b = try inputs.required(1)
         try a.expect(.float, role: "A")
         try b.expect(.float, role: "B")
-        guard a.rank >= 1, b.rank >= 1 else { throw KernelError("operands must have rank ≥ 1, got \(a.shape) and \(b.shape)") }
-        // Promote vectors: A [K] → [1, K], B [K] → [K, 1]; the added axis is dropped from the result.
-        let aShape = a.rank == 1 ? [1, a.shape[0]] : a.shape
-        let bShape = b.rank == 1 ? [b.shape[0], 1] : b.shape
-        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
-        let kb = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
-        guard k == kb else { throw KernelError("inner dimensions differ: \(a.shape) × \(b.shape)") }
-        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
-        let batch = try Broadcast.shape([aBatch, bBatch])
-        var outShape = batch + [m, n]
-        let out = try workspace.allocate(.float, outShape)
+        let shape = try MatMulShape(a, b)
+        let (m, k, n, aBatch, bBatch, batch) = (shape.m, shape.k, shape.n, shape.aBatch, shape.bBatch, shape.batch)
+        let out = try workspace.allocate(.float, shape.computed)
         let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
         let act = activation?.kernelDescriptor ?? Activation.none
         let colBias = bias.map { UnsafePointer($0.pointer(as: Float.self)) }
@@ -155,8 +147,6 @@ struct MatMul: ActivationFusing {
                 }
             }
         }
-        if a.rank == 1 { outShape.remove(at: outShape.count - 2) }
-        if b.rank == 1 { outShape.removeLast() }
-        return [out.reshaped(outShape)]
+        return [out.reshaped(shape.result)]
     }
 }
