@@ -54,9 +54,11 @@ struct SampleExpander {
         }
         @inline(__always) func to8(_ value: Int) -> UInt8 {
             switch depth {
-            case 16: return UInt8(value >> 8)
-            case 8: return UInt8(value)
-            default: return UInt8(value * (255 / ((1 << depth) - 1)))
+            // `value` is a sample of `depth` bits (from `sample`), so each result fits a byte; truncating says so
+            // without a check that could trap.
+            case 16: return UInt8(truncatingIfNeeded: value >> 8)
+            case 8: return UInt8(truncatingIfNeeded: value)
+            default: return UInt8(truncatingIfNeeded: value * (255 / ((1 << depth) - 1)))
             }
         }
         for i in 0..<pass.width {

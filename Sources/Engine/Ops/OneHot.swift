@@ -29,7 +29,8 @@ struct OneHot: Operator {
             for i in 0..<inner {
                 let raw = indices.int64Element(at: o * inner + i)
                 guard raw >= -Int64(depth), raw < Int64(depth) else { continue }
-                let index = Int(raw < 0 ? raw + Int64(depth) : raw)
+                // In -depth..<depth (checked above), so it fits an Int on every platform.
+                let index = Int(truncatingIfNeeded: raw < 0 ? raw + Int64(depth) : raw)
                 copyElement(values.storage.bytes, 1, out.storage.bytes, (o * depth + index) * inner + i, size: size)
             }
         }
