@@ -76,10 +76,11 @@ struct IntegerProduct {
         (self.m, self.n) = (m, n)
     }
 
-    /// C[m×n] += A[m×k] · B[k×n], row-major, wrapping.
-    static func multiply(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, into c: UnsafeMutablePointer<Int32>, m: Int, n: Int, k: Int) {
+    /// C[m×n] += A[m×k] · B[k×n], row-major (C's rows `ldc` apart), wrapping.
+    static func multiply(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, into c: UnsafeMutablePointer<Int32>,
+                         m: Int, n: Int, k: Int, ldc: Int? = nil) {
         for i in 0..<m {
-            let row = c + i * n
+            let row = c + i * (ldc ?? n)
             for p in 0..<k {
                 let value = a[i * k + p]
                 if value == 0 { continue }
@@ -237,17 +238,11 @@ struct IntegerConvolution {
                     let count = min(band, pixels - first)
                     Im2Col.unfold(UnsafePointer(image), channels: cinPerGroup, spatial: spatial, g, pixels: first..<(first + count),
                                   padding: 0, into: pc, ld: count)
-                    for m in 0..<coutPerGroup {
-                        let channel = gi * coutPerGroup + m
-                        let filter = pw + channel * kernelSize
-                        let target = py + (n * outChannels + channel) * pixels + first
-                        for k in 0..<kernelSize {
-                            let weight = filter[k]
-                            if weight == 0 { continue }
-                            let source = pc + k * count
-                            for p in 0..<count { target[p] = target[p] &+ weight &* source[p] }
-                        }
-                    }
+                    // This group's filters [cout/g × kernel] times the columns [kernel × count], into the output band.
+                    let firstChannel = gi * coutPerGroup
+                    IntegerProduct.multiply(pw + firstChannel * kernelSize, UnsafePointer(pc),
+                                            into: py + (n * outChannels + firstChannel) * pixels + first,
+                                            m: coutPerGroup, n: count, k: kernelSize, ldc: pixels)
                 }
             }
         }
