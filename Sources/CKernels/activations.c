@@ -62,6 +62,18 @@ static void vtanh_avx2(const float *x, float *y, ptrdiff_t n) {
     for (; i < n; i++) y[i] = tanhf(x[i]);
 }
 
+__attribute__((target("avx2,fma")))
+static void vsilu_avx2(float *x, ptrdiff_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+    }
+    for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
 void ds_vexp(const float *x, float *y, ptrdiff_t n) {
     if (ds_use_avx2()) { vexp_avx2(x, y, n); return; }
     for (ptrdiff_t i = 0; i < n; i++) y[i] = expf(x[i]);
@@ -77,18 +89,93 @@ void ds_vtanh(const float *x, float *y, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
 }
 
+// The piecewise-linear activations, 8 at a time. Clip keeps NaN as NaN (as the portable loop
+// does): max/min return their second operand when either is NaN, so x goes second.
+__attribute__((target("avx2,fma")))
+static void piecewise_avx2(float *x, ptrdiff_t n, ds_activation act) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    const __m256 alpha = _mm256_set1_ps(act.alpha), beta = _mm256_set1_ps(act.beta);
+    const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f), half = _mm256_set1_ps(0.5f);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        __m256 r;
+        switch (act.kind) {
+        case DS_ACTIVATION_RELU:
+            r = _mm256_max_ps(zero, v);
+            break;
+        case DS_ACTIVATION_LEAKY_RELU:
+            r = _mm256_blendv_ps(_mm256_mul_ps(v, alpha), v, _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
+            break;
+        case DS_ACTIVATION_CLIP:
+            r = _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
+            break;
+        case DS_ACTIVATION_HARD_SIGMOID:
+            r = _mm256_min_ps(one, _mm256_max_ps(zero, _mm256_fmadd_ps(alpha, v, beta)));
+            break;
+        default:   // DS_ACTIVATION_HARD_SWISH
+            r = _mm256_mul_ps(v, _mm256_min_ps(one, _mm256_max_ps(zero, _mm256_fmadd_ps(v, sixth, half))));
+            break;
+        }
+        _mm256_storeu_ps(x + i, r);
+    }
+    for (; i < n; i++) {
+        const float v = x[i];
+        switch (act.kind) {
+        case DS_ACTIVATION_RELU: x[i] = v < 0 ? 0 : v; break;
+        case DS_ACTIVATION_LEAKY_RELU: x[i] = v >= 0 ? v : v * act.alpha; break;
+        case DS_ACTIVATION_CLIP: x[i] = v < act.alpha ? act.alpha : (v > act.beta ? act.beta : v); break;
+        case DS_ACTIVATION_HARD_SIGMOID: {
+            const float h = act.alpha * v + act.beta;
+            x[i] = h < 0 ? 0 : (h > 1 ? 1 : h);
+            break;
+        }
+        default: {
+            const float h = v / 6.0f + 0.5f;
+            x[i] = v * (h < 0 ? 0 : (h > 1 ? 1 : h));
+            break;
+        }
+        }
+    }
+}
+
+static int is_piecewise(ds_activation_kind kind) {
+    return kind == DS_ACTIVATION_RELU || kind == DS_ACTIVATION_LEAKY_RELU || kind == DS_ACTIVATION_CLIP ||
+           kind == DS_ACTIVATION_HARD_SIGMOID || kind == DS_ACTIVATION_HARD_SWISH;
+}
+
 void ds_activation_apply(float *x, ptrdiff_t n, ds_activation act) {
+    if (is_piecewise(act.kind) && ds_use_avx2()) {
+        piecewise_avx2(x, n, act);
+        return;
+    }
     switch (act.kind) {
     case DS_ACTIVATION_NONE:
         return;
     case DS_ACTIVATION_RELU:
-        for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+        for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];   // NaN stays NaN, as max(0, x) does in the AVX2 path
         return;
     case DS_ACTIVATION_LEAKY_RELU:
         for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] >= 0 ? x[i] : x[i] * act.alpha;
         return;
     case DS_ACTIVATION_CLIP:
         for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] < act.alpha ? act.alpha : (x[i] > act.beta ? act.beta : x[i]);
+        return;
+    case DS_ACTIVATION_HARD_SIGMOID:
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const float h = act.alpha * x[i] + act.beta;
+            x[i] = h < 0 ? 0 : (h > 1 ? 1 : h);
+        }
+        return;
+    case DS_ACTIVATION_HARD_SWISH:
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const float h = x[i] / 6.0f + 0.5f;
+            x[i] = x[i] * (h < 0 ? 0 : (h > 1 ? 1 : h));
+        }
+        return;
+    case DS_ACTIVATION_SILU:
+        if (ds_use_avx2()) { vsilu_avx2(x, n); return; }
+        for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
         return;
     case DS_ACTIVATION_SIGMOID:
         ds_vsigmoid(x, x, n);

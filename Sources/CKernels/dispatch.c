@@ -1,6 +1,17 @@
 #include "CKernels.h"
 #include "dispatch.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+// DEEPSERVE_KERNELS caps the instruction sets the kernels may use, so CI can run the engine's
+// tests on every path of a machine that has them all: "portable" (plain C), "avx2" (no AVX-512).
+// Unset or anything else: whatever the CPU has.
+static int kernels_capped_at(const char *level) {
+    const char *value = getenv("DEEPSERVE_KERNELS");
+    return value && strcmp(value, level) == 0;
+}
+
 // -1: not yet probed; 0/1: the CPU lacks / has AVX2 and FMA. Every thread computes the same
 // answer, so a relaxed race on first use is harmless.
 static int cpu_avx2_fma = -1;
@@ -10,7 +21,7 @@ static int cpu_has_avx2_fma(void) {
     int known = __atomic_load_n(&cpu_avx2_fma, __ATOMIC_RELAXED);
     if (known < 0) {
         __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !kernels_capped_at("portable");
         __atomic_store_n(&cpu_avx2_fma, known, __ATOMIC_RELAXED);
     }
     return known;
@@ -30,7 +41,7 @@ static int cpu_has_avx512_vnni(void) {
     if (known < 0) {
         __builtin_cpu_init();
         known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512vnni");
+                __builtin_cpu_supports("avx512vnni") && !kernels_capped_at("portable") && !kernels_capped_at("avx2");
         __atomic_store_n(&cpu_vnni, known, __ATOMIC_RELAXED);
     }
     return known;
@@ -38,7 +49,7 @@ static int cpu_has_avx512_vnni(void) {
 
 int ds_use_avx512_vnni(void) {
 #ifdef DS_IGEMM_EMULATE_VNNI
-    return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED);
+    return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && !kernels_capped_at("portable");
 #endif
     return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && cpu_has_avx512_vnni();
 }

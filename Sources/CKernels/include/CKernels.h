@@ -21,6 +21,9 @@ typedef enum {
     DS_ACTIVATION_CLIP = 3,         // alpha: min, beta: max
     DS_ACTIVATION_SIGMOID = 4,
     DS_ACTIVATION_TANH = 5,
+    DS_ACTIVATION_HARD_SIGMOID = 6, // max(0, min(1, alpha·x + beta))
+    DS_ACTIVATION_HARD_SWISH = 7,   // x · max(0, min(1, x / 6 + 1/2))
+    DS_ACTIVATION_SILU = 8,         // x · sigmoid(x) (Swish)
 } ds_activation_kind;
 
 typedef struct {
@@ -100,6 +103,20 @@ void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t wid
                ptrdiff_t pad_top, ptrdiff_t pad_left, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                ptrdiff_t out_h, ptrdiff_t out_w, const ptrdiff_t *column_begin, const ptrdiff_t *column_end,
                const float *divisors, float *y);
+
+/// Floats of scratch ds_depthwise_conv2d needs for one plane (a zero-padded copy of it).
+size_t ds_depthwise_scratch_size(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
+                                 ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w);
+
+/// Depthwise 2-d convolution of `planes` (batch × channels) NCHW planes, one kh × kw filter per
+/// channel (w[c][i][j], channel c = plane % channels): y = act(bias[c] + Σ w · x), x zero outside
+/// the image. `scratch` holds ds_depthwise_scratch_size floats. Returns 0, or -1 when memory for
+/// a very large kernel's tap table could not be allocated (nothing written then).
+int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                        const float *w, ptrdiff_t kernel_h, ptrdiff_t kernel_w, const float *bias,
+                        ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
+                        ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w,
+                        float *scratch, ds_activation act, float *y);
 
 /// Exact int8 GEMM: C[M×N] = (A − a_zero[row]) · (B − b_zero[col]) in int32, wrapping mod 2^32.
 ///

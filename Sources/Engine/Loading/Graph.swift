@@ -92,6 +92,10 @@ struct Graph {
         for (index, proto) in graph.node.enumerated() {
             let name = proto.name.isEmpty ? "\(proto.opType)_\(index)" : proto.name
             let domain = proto.domain == "ai.onnx" ? "" : proto.domain
+            guard domain != GraphRewriter.internalDomain else {
+                // Reserved for the nodes the rewrites create; a file naming it is not ours to trust.
+                throw EngineError.unsupportedOperator(opType: proto.opType, domain: domain, opset: 0, node: name)
+            }
             let node = GraphNode(
                 name: name, opType: proto.opType, domain: domain, inputs: proto.input, outputs: proto.output,
                 attributes: NodeAttributes(node: name, opType: proto.opType, protos: proto.attribute))

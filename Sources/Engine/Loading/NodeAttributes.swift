@@ -15,6 +15,22 @@ struct NodeAttributes: Sendable {
 
     var names: [String] { values.keys.sorted() }
 
+    /// A copy with `name` set to a list of integers (graph rewrites use it, e.g. to widen a Conv's pads).
+    func setting(_ name: String, ints: [Int]) -> NodeAttributes {
+        var proto = Onnx_AttributeProto()
+        proto.name = name
+        proto.type = .ints
+        proto.ints = ints.map(Int64.init)
+        var copy = values
+        copy[name] = proto
+        return NodeAttributes(node: node, opType: opType, protos: Array(copy.values))
+    }
+
+    /// A copy without attribute `name`.
+    func removing(_ name: String) -> NodeAttributes {
+        NodeAttributes(node: node, opType: opType, protos: values.filter { $0.key != name }.map(\.value))
+    }
+
     func has(_ name: String) -> Bool { values[name] != nil }
 
     func invalid(_ attribute: String, _ reason: String) -> EngineError {

@@ -70,8 +70,7 @@ struct Conv: ActivationFusing {
 
         let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
         if cinPerGroup == 1 && coutPerGroup == 1 && !pointwise {
-            depthwise(px, pw, pb, py, batch: batch, channels: channels, height: height, width: width, g)
-            if let activation { activation.apply(out.floats) }
+            try depthwise(px, pw, pb, py, batch: batch, channels: channels, height: height, width: width, g, workspace)
             return [out]
         }
         let packed = filters?.matching(w)
@@ -209,31 +208,36 @@ struct Conv: ActivationFusing {
     /// rows at a time instead of writing megabytes of columns. (1 MiB measured no different.)
     static let columnBudget = 128 * 1024
 
-    /// One filter per channel: a direct loop beats unfolding a single channel.
+    /// One filter per channel (MobileNet's depthwise layers): a direct vectorised kernel over a
+    /// zero-padded copy of each plane, bias and activation applied in the same pass (CKernels/depthwise.c).
     private func depthwise(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                            _ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
-                           _ g: SpatialWindow.Resolved) {
+                           _ g: SpatialWindow.Resolved, _ workspace: Workspace) throws {
         let (kh, kw) = (g.kernel[0], g.kernel[1])
         let (outH, outW) = (g.output[0], g.output[1])
-        for plane in 0..<(batch * channels) {
-            let c = plane % channels
-            let src = x + plane * height * width, dst = y + plane * outH * outW, filter = w + c * kh * kw
-            let b = bias?[c] ?? 0
-            for oy in 0..<outH {
-                for ox in 0..<outW {
-                    var sum = b
-                    for i in 0..<kh {
-                        let iy = oy * g.strides[0] - g.padBegin[0] + i * g.dilations[0]
-                        if iy < 0 || iy >= height { continue }
-                        for j in 0..<kw {
-                            let ix = ox * g.strides[1] - g.padBegin[1] + j * g.dilations[1]
-                            if ix < 0 || ix >= width { continue }
-                            sum += src[iy * width + ix] * filter[i * kw + j]
-                        }
-                    }
-                    dst[oy * outW + ox] = sum
-                }
-            }
+        // The padded plane spans every row and column the outputs read (mirrors depthwise.c's layout).
+        let rows = try checkedSpan(outH, g.strides[0], kh, g.dilations[0])
+        let columns = try checkedSpan(outW, g.strides[1], kw, g.dilations[1])
+        _ = try checkedElementCount([rows, columns + 8 * g.strides[1]])
+        var scratch = try workspace.allocate(.float, [ds_depthwise_scratch_size(kh, kw, g.strides[0], g.strides[1],
+                                                                                 g.dilations[0], g.dilations[1], outH, outW)])
+        defer { workspace.recycle(&scratch) }
+        for first in stride(from: 0, to: batch, by: 1) {
+            try workspace.checkpoint()
+            let status = ds_depthwise_conv2d(x + first * channels * height * width, channels, channels, height, width, w, kh, kw, bias,
+                                             g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1],
+                                             outH, outW, scratch.pointer(as: Float.self), activation?.kernelDescriptor ?? Activation.none,
+                                             y + first * channels * outH * outW)
+            guard status == 0 else { throw KernelError("no memory for a \(kh)×\(kw) depthwise kernel's tap table") }
         }
+    }
+
+    /// (out − 1) · stride + (kernel − 1) · dilation + 1, the input extent a window reads, checked.
+    private func checkedSpan(_ output: Int, _ stride: Int, _ kernel: Int, _ dilation: Int) throws -> Int {
+        let (a, o1) = (output - 1).multipliedReportingOverflow(by: stride)
+        let (b, o2) = (kernel - 1).multipliedReportingOverflow(by: dilation)
+        let (sum, o3) = a.addingReportingOverflow(b)
+        guard !o1, !o2, !o3, sum < Int.max else { throw KernelError("the convolution window's extent overflows") }
+        return sum + 1
     }
 }

@@ -11,7 +11,7 @@ struct UnaryFloat: Operator {
     enum Kind: Sendable {
         case exp, log, sqrt, erf, reciprocal, floor, ceil, round, sin, cos, softsign, softplus, mish
         case tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
-        case elu(alpha: Float), selu(alpha: Float, gamma: Float), hardSigmoid(alpha: Float, beta: Float), hardSwish
+        case elu(alpha: Float), selu(alpha: Float, gamma: Float)
         case gelu(tanhApproximation: Bool)
     }
     let kind: Kind
@@ -47,8 +47,6 @@ struct UnaryFloat: Operator {
         case .mish: map { $0 * tanhf($0 > 20 ? $0 : log1pf(expf($0))) }
         case .elu(let alpha): map { $0 >= 0 ? $0 : alpha * (expf($0) - 1) }
         case .selu(let alpha, let gamma): map { $0 > 0 ? gamma * $0 : gamma * (alpha * expf($0) - alpha) }
-        case .hardSigmoid(let alpha, let beta): map { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
-        case .hardSwish: map { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
         case .gelu(let approximate):
             if approximate {
                 map { 0.5 * $0 * (1 + tanhf(0.7978845608028654 * ($0 + 0.044715 * $0 * $0 * $0))) }
@@ -60,7 +58,8 @@ struct UnaryFloat: Operator {
     }
 }
 
-/// Relu, LeakyRelu, Sigmoid, Tanh and Clip: activations the compiler can fuse into Conv/Gemm.
+/// Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish and Clip: activations the compiler can
+/// fuse into Conv/Gemm (and SiLU, which only the graph rewrites create).
 struct ActivationOp: ActivationOperator {
     let activation: Activation
     var fusableActivation: Activation? { activation }

@@ -7,6 +7,10 @@ enum Activation: Sendable, Equatable {
     case clip(min: Float, max: Float)
     case sigmoid
     case tanh
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish
+    /// x · sigmoid(x): not an ONNX operator of its own, the rewrites find it as Mul(x, Sigmoid(x)).
+    case silu
 
     var kernelDescriptor: ds_activation {
         switch self {
@@ -15,6 +19,9 @@ enum Activation: Sendable, Equatable {
         case .clip(let min, let max): ds_activation(kind: DS_ACTIVATION_CLIP, alpha: min, beta: max)
         case .sigmoid: ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)
         case .tanh: ds_activation(kind: DS_ACTIVATION_TANH, alpha: 0, beta: 0)
+        case .hardSigmoid(let alpha, let beta): ds_activation(kind: DS_ACTIVATION_HARD_SIGMOID, alpha: alpha, beta: beta)
+        case .hardSwish: ds_activation(kind: DS_ACTIVATION_HARD_SWISH, alpha: 0, beta: 0)
+        case .silu: ds_activation(kind: DS_ACTIVATION_SILU, alpha: 0, beta: 0)
         }
     }
 
@@ -25,6 +32,9 @@ enum Activation: Sendable, Equatable {
         case .clip: "Clip"
         case .sigmoid: "Sigmoid"
         case .tanh: "Tanh"
+        case .hardSigmoid: "HardSigmoid"
+        case .hardSwish: "HardSwish"
+        case .silu: "SiLU"
         }
     }
 

@@ -3,19 +3,25 @@ import Foundation
 /// Turns a decoded `Graph` into a `Plan`: operators compiled in topological order, constants
 /// folded, activations fused, and a memory plan (the last reader of every intermediate).
 extension Plan {
-    convenience init(compiling source: Graph) throws {
+    /// `rules`: the graph rewrites to apply (tests turn them off to compare against the graph as written).
+    convenience init(compiling source: Graph, rules: [RewriteRule] = GraphRewriter.standard) throws {
         var graph = source
-        graph.foldBatchNormalization()
         graph.captureOuterValues()
-        let ordered = try Self.topologicalOrder(graph)
-        var nodes: [(node: GraphNode, op: any Operator)] = []
-        for node in ordered {
-            let op = try Self.compile(node, in: graph)
+        // Constants first (Constant nodes, shape arithmetic on initializers), so the rewrites see
+        // weights however the exporter wrote them; then the rewrites; then compile what is left.
+        var remaining: [GraphNode] = []
+        for node in try Self.topologicalOrder(graph) {
             if Self.isFoldable(node, constants: graph.constants) {
-                try Self.fold(node, op: op, into: &graph.constants)
+                try Self.fold(node, op: Self.compile(node, in: graph), into: &graph.constants)
             } else {
-                nodes.append((node, op))
+                remaining.append(node)
             }
+        }
+        graph.nodes = remaining
+        GraphRewriter.rewrite(&graph, rules: rules)
+        var nodes: [(node: GraphNode, op: any Operator)] = []
+        for node in try Self.topologicalOrder(graph) {
+            nodes.append((node, try Self.compile(node, in: graph)))
         }
         let graphOutputs = Set(graph.outputs.map(\.name))
         nodes = Self.fuseBiases(nodes, graphOutputs: graphOutputs, constants: graph.constants)
@@ -27,7 +33,8 @@ extension Plan {
 
     private static func compile(_ node: GraphNode, in graph: Graph) throws -> any Operator {
         let opset = graph.opset(for: node.domain)
-        guard node.domain.isEmpty, let factory = OperatorRegistry.factories[node.opType] else {
+        let table = node.domain == GraphRewriter.internalDomain ? OperatorRegistry.internalFactories : OperatorRegistry.factories
+        guard node.domain.isEmpty || node.domain == GraphRewriter.internalDomain, let factory = table[node.opType] else {
             throw EngineError.unsupportedOperator(opType: node.opType, domain: node.domain, opset: opset, node: node.name)
         }
         let context = NodeContext(

@@ -6,6 +6,11 @@ enum OperatorRegistry {
     /// The op types `factories` knows, sorted (for `deepserve inspect` and the README).
     static var supportedOpTypes: [String] { factories.keys.sorted() }
 
+    /// Operators only the graph rewrites create (domain `GraphRewriter.internalDomain`).
+    static let internalFactories: [String: Factory] = [
+        "SiLU": { _ in ActivationOp(activation: .silu) },
+    ]
+
     static let factories: [String: Factory] = {
         var table: [String: Factory] = [:]
 
@@ -34,7 +39,7 @@ enum OperatorRegistry {
         let unary: [(String, UnaryFloat.Kind)] = [
             ("Exp", .exp), ("Log", .log), ("Sqrt", .sqrt), ("Erf", .erf), ("Reciprocal", .reciprocal), ("Floor", .floor),
             ("Ceil", .ceil), ("Round", .round), ("Sin", .sin), ("Cos", .cos), ("Softsign", .softsign), ("Softplus", .softplus),
-            ("HardSwish", .hardSwish), ("Mish", .mish), ("Tan", .tan), ("Asin", .asin), ("Acos", .acos), ("Atan", .atan),
+            ("Mish", .mish), ("Tan", .tan), ("Asin", .asin), ("Acos", .acos), ("Atan", .atan),
             ("Sinh", .sinh), ("Cosh", .cosh), ("Asinh", .asinh), ("Acosh", .acosh), ("Atanh", .atanh),
         ]
         for (name, kind) in unary { table[name] = { _ in UnaryFloat(kind: kind) } }
@@ -44,8 +49,10 @@ enum OperatorRegistry {
                                    gamma: try $0.attributes.float("gamma", default: 1.05070102214813232421875)))
         }
         table["HardSigmoid"] = {
-            UnaryFloat(kind: .hardSigmoid(alpha: try $0.attributes.float("alpha", default: 0.2), beta: try $0.attributes.float("beta", default: 0.5)))
+            ActivationOp(activation: .hardSigmoid(alpha: try $0.attributes.float("alpha", default: 0.2),
+                                                  beta: try $0.attributes.float("beta", default: 0.5)))
         }
+        table["HardSwish"] = { _ in ActivationOp(activation: .hardSwish) }
         table["Gelu"] = { context in
             let approximate = try context.attributes.string("approximate", default: "none")
             guard approximate == "none" || approximate == "tanh" else { throw context.invalid("approximate", "must be none or tanh") }

@@ -1,0 +1,91 @@
+import CKernels
+import XCTest
+@testable import Engine
+
+/// The depthwise kernel (CKernels/depthwise.c) against a direct double-precision loop, over the
+/// strides, dilations, paddings, kernel sizes and row widths that exercise its phase-split padded
+/// plane, its 32/16/8-wide blocks and its masked tail, on the AVX2 and portable paths.
+final class DepthwiseConvTests: XCTestCase {
+    override func tearDown() { ds_force_portable(0) }
+
+    private struct Case {
+        let height, width, kernel, stride, dilation, padBegin, padEnd: Int
+        var outH: Int { (height + padBegin + padEnd - ((kernel - 1) * dilation + 1)) / stride + 1 }
+        var outW: Int { (width + padBegin + padEnd - ((kernel - 1) * dilation + 1)) / stride + 1 }
+    }
+
+    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], planes: Int, channels: Int, _ c: Case) -> [Float] {
+        var out = [Float]()
+        for plane in 0..<planes {
+            let ch = plane % channels
+            for oy in 0..<c.outH {
+                for ox in 0..<c.outW {
+                    var sum = Double(bias[ch])
+                    for i in 0..<c.kernel {
+                        for j in 0..<c.kernel {
+                            let iy = oy * c.stride - c.padBegin + i * c.dilation, ix = ox * c.stride - c.padBegin + j * c.dilation
+                            guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                            sum += Double(x[(plane * c.height + iy) * c.width + ix]) * Double(w[(ch * c.kernel + i) * c.kernel + j])
+                        }
+                    }
+                    out.append(Float(sum))
+                }
+            }
+        }
+        return out
+    }
+
+    func testMatchesTheDirectLoop() {
+        var random = TestRandom(seed: 41)
+        let cases = [
+            Case(height: 7, width: 7, kernel: 3, stride: 1, dilation: 1, padBegin: 1, padEnd: 1),
+            Case(height: 112, width: 112, kernel: 3, stride: 2, dilation: 1, padBegin: 0, padEnd: 1),   // Keras 'same', stride 2
+            Case(height: 9, width: 45, kernel: 5, stride: 1, dilation: 1, padBegin: 2, padEnd: 2),      // 45 = 32 + 8 + 5: every block size
+            Case(height: 10, width: 61, kernel: 3, stride: 3, dilation: 1, padBegin: 1, padEnd: 0),
+            Case(height: 11, width: 13, kernel: 3, stride: 1, dilation: 2, padBegin: 2, padEnd: 2),
+            Case(height: 4, width: 4, kernel: 1, stride: 1, dilation: 1, padBegin: 0, padEnd: 0),
+            Case(height: 3, width: 40, kernel: 7, stride: 2, dilation: 1, padBegin: 3, padEnd: 3),
+            Case(height: 2, width: 3, kernel: 3, stride: 1, dilation: 1, padBegin: 4, padEnd: 4),        // more padding than image
+            Case(height: 12, width: 12, kernel: 9, stride: 1, dilation: 1, padBegin: 4, padEnd: 4),      // 81 taps: heap tap table
+        ]
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for c in cases {
+                let channels = 3, planes = 6   // two images of three channels
+                let x = random.floats(planes * c.height * c.width), w = random.floats(channels * c.kernel * c.kernel)
+                let bias = random.floats(channels)
+                var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(c.kernel, c.kernel, c.stride, c.stride,
+                                                                                        c.dilation, c.dilation, c.outH, c.outW))
+                var y = [Float](repeating: .nan, count: planes * c.outH * c.outW)
+                let status = ds_depthwise_conv2d(x, planes, channels, c.height, c.width, w, c.kernel, c.kernel, bias, c.stride, c.stride,
+                                                 c.padBegin, c.padBegin, c.dilation, c.dilation, c.outH, c.outW, &scratch,
+                                                 Activation.none, &y)
+                XCTAssertEqual(status, 0)
+                assertClose(y, reference(x, w, bias, planes: planes, channels: channels, c), tolerance: 1e-5,
+                            "\(c) \(String(cString: ds_kernel_isa()))")
+            }
+        }
+    }
+
+    func testFusedActivationsMatchTheirDefinitions() {
+        var random = TestRandom(seed: 43)
+        let x = random.floats(203).map { $0 * 8 } + [.nan]
+        let definitions: [(Activation, (Float) -> Float)] = [
+            (.relu, { max(0, $0) }),
+            (.leakyRelu(alpha: 0.1), { $0 >= 0 ? $0 : 0.1 * $0 }),
+            (.clip(min: -1, max: 6), { min(6, max(-1, $0)) }),
+            (.hardSigmoid(alpha: 0.2, beta: 0.5), { min(1, max(0, 0.2 * $0 + 0.5)) }),
+            (.hardSwish, { $0 * min(1, max(0, $0 / 6 + 0.5)) }),
+            (.silu, { $0 / (1 + exp(-$0)) }),
+        ]
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for (activation, definition) in definitions {
+                var values = x
+                values.withUnsafeMutableBufferPointer { activation.apply($0) }
+                assertClose(Array(values.dropLast()), x.dropLast().map(definition), tolerance: 1e-5, "\(activation) portable \(portable)")
+                XCTAssertTrue(values.last!.isNaN, "\(activation) keeps NaN (portable \(portable))")
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import XCTest
+@testable import Engine
+
+/// The graph rewrites (Plan/GraphRewriter.swift, Plan/Rewrites/) fire on the patterns exporters
+/// write, and a rewritten plan answers as the same graph does when a second reader blocks them.
+final class GraphRewriteTests: XCTestCase {
+    /// Compiles the model `body` builds twice: with the standard rewrites, and with none (the
+    /// graph as written; the compiler's own Conv+activation fusion still applies).
+    private func plans(input: [ModelBuilder.Dim], output: [ModelBuilder.Dim], _ body: (inout ModelBuilder) -> Void) throws
+        -> (rewritten: Plan, plain: Plan)
+    {
+        var model = ModelBuilder()
+        model.input("x", input)
+        model.output("y", output)
+        body(&model)
+        let data = try model.data()
+        return (try Plan(modelData: data), try Plan(compiling: Graph(modelData: data, modelDirectory: nil), rules: []))
+    }
+
+    private func assertSameAnswers(_ pair: (rewritten: Plan, plain: Plan), shape: [Int], seed: UInt64,
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        var random = TestRandom(seed: seed)
+        let x = Tensor(shape: shape, floats: random.floats(shape.reduce(1, *)).map { $0 * 4 })
+        let a = try XCTUnwrap(try pair.rewritten.run(["x": x])["y"]).floatArray()
+        let b = try XCTUnwrap(try pair.plain.run(["x": x])["y"]).floatArray()
+        assertClose(a, b, tolerance: 1e-5, file: file, line: line)
+    }
+
+    func testSpatialPadFoldsIntoTheConvAfterIt() throws {
+        let pair = try plans(input: [1, 3, 7, 7], output: [1, 4, 4, 4]) { model in
+            var random = TestRandom(seed: 3)
+            model.initializer("w", [4, 3, 3, 3], floats: random.floats(108))
+            model.initializer("pads", [8], int64s: [0, 0, 1, 0, 0, 0, 1, 1])
+            model.node("Pad", ["x", "pads"], ["p"])
+            model.node("Conv", ["p", "w"], ["y"], attributes: [ModelBuilder.ints("strides", [2, 2]), ModelBuilder.ints("pads", [0, 1, 0, 0])])
+        }
+        XCTAssertEqual(pair.rewritten.stepOpTypes, ["Conv"])
+        XCTAssertEqual(pair.plain.stepOpTypes, ["Pad", "Conv"])
+        try assertSameAnswers(pair, shape: [1, 3, 7, 7], seed: 4)
+    }
+
+    func testPadOfChannelsOrWithAFillValueStays() throws {
+        for (pads, fill) in [([0, 1, 0, 0, 0, 0, 0, 0] as [Int64], Float(0)), ([0, 0, 1, 1, 0, 0, 1, 1], 0.5)] {
+            var model = ModelBuilder()
+            model.input("x", [1, 2, 5, 5])
+            model.output("y", [1, 1, 3, 3])
+            var random = TestRandom(seed: 5)
+            let channels = pads[1] == 1 ? 3 : 2
+            model.initializer("w", [1, channels, 3, 3], floats: random.floats(channels * 9))
+            model.initializer("pads", [8], int64s: pads)
+            model.initializer("fill", [], floats: [fill])
+            model.node("Pad", ["x", "pads", "fill"], ["p"])
+            model.node("Conv", ["p", "w"], ["y"], attributes: [ModelBuilder.ints("strides", [fill == 0 ? 1 : 2, fill == 0 ? 1 : 2])])
+            XCTAssertEqual(try model.plan().stepOpTypes, ["Pad", "Conv"], "pads \(pads), fill \(fill)")
+        }
+    }
+
+    /// TensorFlow's inference BatchNorm after a (depthwise) Conv: Mul by [1, C, 1, 1], Add of [C, 1, 1].
+    func testChannelScaleAndShiftFoldIntoTheConv() throws {
+        let pair = try plans(input: [2, 4, 6, 6], output: [2, 4, 6, 6]) { model in
+            var random = TestRandom(seed: 7)
+            model.initializer("w", [4, 1, 3, 3], floats: random.floats(36))
+            model.initializer("scale", [1, 4, 1, 1], floats: [0.5, -2, 1.5, 3])
+            model.initializer("shift", [4, 1, 1], floats: [0.1, -0.2, 0.3, 1])
+            model.node("Conv", ["x", "w"], ["c"], attributes: [ModelBuilder.int("group", 4), ModelBuilder.ints("pads", [1, 1, 1, 1])])
+            model.node("Mul", ["c", "scale"], ["m"])
+            model.node("Add", ["shift", "m"], ["a"])
+            model.node("Relu", ["a"], ["y"])
+        }
+        XCTAssertEqual(pair.rewritten.stepOpTypes, ["Conv+Relu"])
+        XCTAssertEqual(pair.plain.stepOpTypes, ["Conv", "Mul", "Add", "Relu"])
+        try assertSameAnswers(pair, shape: [2, 4, 6, 6], seed: 8)
+    }
+
+    func testAConstantThatIsNotPerChannelStaysAMul() throws {
+        var model = ModelBuilder()
+        model.input("x", [1, 2, 4, 4])
+        model.output("y", [1, 2, 4, 4])
+        var random = TestRandom(seed: 9)
+        model.initializer("w", [2, 2, 1, 1], floats: random.floats(4))
+        model.initializer("rowScale", [4, 1], floats: random.floats(4))   // varies along height, not channels
+        model.node("Conv", ["x", "w"], ["c"])
+        model.node("Mul", ["c", "rowScale"], ["y"])
+        XCTAssertEqual(try model.plan().stepOpTypes, ["Conv", "Mul"])
+    }
+
+    /// PaddlePaddle writes weights and BatchNorm parameters as Constant nodes, not initializers.
+    func testBatchNormalizationOnConstantNodesFolds() throws {
+        let pair = try plans(input: [1, 2, 5, 5], output: [1, 3, 5, 5]) { model in
+            var random = TestRandom(seed: 11)
+            for (name, shape, values) in [("w", [3, 2, 3, 3], random.floats(54)), ("gamma", [3], [1.5, 0.5, -1]),
+                                          ("beta", [3], random.floats(3)), ("mean", [3], random.floats(3)), ("var", [3], [0.5, 1, 2])] {
+                var holder = ModelBuilder()
+                holder.initializer(name, shape, floats: values)
+                model.node("Constant", [], [name], attributes: [ModelBuilder.tensor("value", holder.initializers[0])])
+            }
+            model.node("Conv", ["x", "w"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+            model.node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["y"])
+        }
+        XCTAssertEqual(pair.rewritten.stepOpTypes, ["Conv"])
+        XCTAssertEqual(pair.plain.stepOpTypes, ["Conv", "BatchNormalization"])
+        try assertSameAnswers(pair, shape: [1, 2, 5, 5], seed: 12)
+    }
+
+    /// The three spellings of HardSwish exporters write, each after a Conv: all become one fused step.
+    func testHardSwishSpellingsFuseIntoTheConv() throws {
+        let spellings: [(String, (inout ModelBuilder) -> Void)] = [
+            ("PaddlePaddle: Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)", { model in
+                model.node("Add", ["c", "three"], ["a"])
+                model.node("Clip", ["a", "zero", "six"], ["r"])
+                model.node("Mul", ["c", "r"], ["m"])
+                model.node("Div", ["m", "six"], ["y"])
+            }),
+            ("Keras: Mul(x, Mul(Clip(Add(x, 3), 0, 6), 1/6))", { model in
+                model.node("Add", ["three", "c"], ["a"])
+                model.node("Clip", ["a", "zero", "six"], ["r"])
+                model.node("Mul", ["r", "sixth"], ["t"])
+                model.node("Mul", ["c", "t"], ["y"])
+            }),
+            ("Mul(HardSigmoid(x; 1/6, 1/2), x)", { model in
+                model.node("HardSigmoid", ["c"], ["h"], attributes: [ModelBuilder.float("alpha", 1.0 / 6), ModelBuilder.float("beta", 0.5)])
+                model.node("Mul", ["h", "c"], ["y"])
+            }),
+        ]
+        for (label, spelling) in spellings {
+            let pair = try plans(input: [1, 3, 5, 5], output: [1, 4, 5, 5]) { model in
+                var random = TestRandom(seed: 13)
+                model.initializer("w", [4, 3, 3, 3], floats: random.floats(108).map { $0 * 3 })
+                model.initializer("three", [], floats: [3])
+                model.initializer("zero", [], floats: [0])
+                model.initializer("six", [], floats: [6])
+                model.initializer("sixth", [], floats: [1.0 / 6])
+                model.node("Conv", ["x", "w"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+                spelling(&model)
+            }
+            XCTAssertEqual(pair.rewritten.stepOpTypes, ["Conv+HardSwish"], label)
+            XCTAssertGreaterThan(pair.plain.stepOpTypes.count, 2, label)
+            try assertSameAnswers(pair, shape: [1, 3, 5, 5], seed: 14)
+        }
+    }
+
+    func testNearMissesAreNotHardSwish() throws {
+        // x + 3 clipped to [0, 6] but multiplied by another value: not HardSwish.
+        var model = ModelBuilder()
+        model.input("x", [4])
+        model.input("z", [4])
+        model.output("y", [4])
+        model.initializer("three", [], floats: [3])
+        model.initializer("zero", [], floats: [0])
+        model.initializer("six", [], floats: [6])
+        model.node("Add", ["x", "three"], ["a"])
+        model.node("Clip", ["a", "zero", "six"], ["r"])
+        model.node("Mul", ["z", "r"], ["m"])
+        model.node("Div", ["m", "six"], ["y"])
+        XCTAssertEqual(try model.plan().stepOpTypes, ["Add", "Clip", "Mul", "Div"])
+    }
+
+    func testSwishFusesIntoTheConv() throws {
+        let pair = try plans(input: [1, 3, 5, 5], output: [1, 4, 5, 5]) { model in
+            var random = TestRandom(seed: 15)
+            model.initializer("w", [4, 3, 1, 1], floats: random.floats(12).map { $0 * 3 })
+            model.node("Conv", ["x", "w"], ["c"])
+            model.node("Sigmoid", ["c"], ["s"])
+            model.node("Mul", ["c", "s"], ["y"])
+        }
+        XCTAssertEqual(pair.rewritten.stepOpTypes, ["Conv+SiLU"])
+        XCTAssertEqual(pair.plain.stepOpTypes, ["Conv", "Sigmoid", "Mul"])
+        try assertSameAnswers(pair, shape: [1, 3, 5, 5], seed: 16)
+    }
+
+    func testAModelCannotNameTheInternalDomain() {
+        var model = ModelBuilder()
+        model.input("x", [2])
+        model.output("y", [2])
+        model.node("SiLU", ["x"], ["y"], domain: GraphRewriter.internalDomain)
+        XCTAssertThrowsError(try model.plan()) { error in
+            guard case EngineError.unsupportedOperator = error else { return XCTFail("\(error)") }
+        }
+    }
+}
