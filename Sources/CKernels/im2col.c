@@ -41,19 +41,28 @@ static inline void copy_row(float *dst, const float *src, ptrdiff_t n) {
     if (i < n) memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
 }
 
-// Stride-1 unfold: pad the image's columns once, then every column row is a plain copy.
+// Stride-1 unfold: pad the columns of the input rows this band of output rows reads, then every
+// column row is a plain copy. (Only those rows: a 160×160 map unfolded one output row at a time
+// would otherwise copy the whole image once per row.)
 static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                            ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                            ptrdiff_t stride_h, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                            ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
     const ptrdiff_t reach = out_w + (kernel_w - 1) * dilation_w;   // padded columns any row reads
     const ptrdiff_t padded_w = reach > pad_left + width ? reach : pad_left + width;
-    float *padded = padded_buffer((size_t)(channels * height * padded_w));
-    for (ptrdiff_t r = 0; r < channels * height; r++) {
-        float *row = padded + r * padded_w;
-        for (ptrdiff_t i = 0; i < pad_left; i++) row[i] = 0;
-        memcpy(row + pad_left, x + r * width, width * sizeof(float));
-        for (ptrdiff_t i = pad_left + width; i < padded_w; i++) row[i] = 0;
+    ptrdiff_t first = out_row_begin * stride_h - pad_top;
+    ptrdiff_t last = (out_row_begin + out_rows - 1) * stride_h - pad_top + (kernel_h - 1) * dilation_h;   // inclusive
+    if (first < 0) first = 0;
+    if (last > height - 1) last = height - 1;
+    const ptrdiff_t rows = last >= first ? last - first + 1 : 0;
+    float *padded = padded_buffer((size_t)(channels * (rows > 0 ? rows : 1) * padded_w));
+    for (ptrdiff_t c = 0; c < channels; c++) {
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            float *row = padded + (c * rows + r) * padded_w;
+            for (ptrdiff_t i = 0; i < pad_left; i++) row[i] = 0;
+            memcpy(row + pad_left, x + (c * height + first + r) * width, width * sizeof(float));
+            for (ptrdiff_t i = pad_left + width; i < padded_w; i++) row[i] = 0;
+        }
     }
     for (ptrdiff_t c = 0; c < channels; c++) {
         for (ptrdiff_t ki = 0; ki < kernel_h; ki++) {
@@ -64,7 +73,7 @@ static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height,
                     if (iy < 0 || iy >= height) {
                         for (ptrdiff_t ox = 0; ox < out_w; ox++) dst[ox] = 0;
                     } else {
-                        copy_row(dst, padded + (c * height + iy) * padded_w + kj * dilation_w, out_w);
+                        copy_row(dst, padded + (c * rows + iy - first) * padded_w + kj * dilation_w, out_w);
                     }
                 }
                 col += ld_col;

@@ -118,6 +118,19 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
                         ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w,
                         float *scratch, ds_activation act, float *y);
 
+typedef enum {
+    DS_BINARY_ADD = 0,
+    DS_BINARY_SUB = 1,
+    DS_BINARY_MUL = 2,
+    DS_BINARY_DIV = 3,
+    DS_BINARY_MAX = 4,   // NaN propagates
+    DS_BINARY_MIN = 5,   // NaN propagates
+} ds_binary_op;
+
+/// z[i] = x[i·x_step] op y[i·y_step] for i < n, with each step 0 (a broadcast value) or 1.
+/// z may alias x or y when their step is 1.
+void ds_binary_f32(ds_binary_op op, const float *x, int x_step, const float *y, int y_step, float *z, ptrdiff_t n);
+
 /// Exact int8 GEMM: C[M×N] = (A − a_zero[row]) · (B − b_zero[col]) in int32, wrapping mod 2^32.
 ///
 /// A (M×K) and B (K×N) are row-major bytes, read as int8 when *_signed != 0 and as uint8 otherwise;

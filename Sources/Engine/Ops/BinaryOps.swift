@@ -1,8 +1,23 @@
+import CKernels
+
 /// Element-wise arithmetic with broadcasting: Add, Sub, Mul, Div, Pow, Mod, and the variadic
 /// Max, Min, Sum and Mean.
 struct BinaryArithmetic: Operator {
     enum Kind: Sendable {
         case add, sub, mul, div, pow, max, min, mod(fmod: Bool)
+
+        /// The C loop for this kind on floats, if it has one.
+        var vectorised: ds_binary_op? {
+            switch self {
+            case .add: DS_BINARY_ADD
+            case .sub: DS_BINARY_SUB
+            case .mul: DS_BINARY_MUL
+            case .div: DS_BINARY_DIV
+            case .max: DS_BINARY_MAX
+            case .min: DS_BINARY_MIN
+            case .pow, .mod: nil
+            }
+        }
 
         /// Div and Mod, whose integer forms refuse a zero divisor.
         var divides: Bool {
@@ -30,8 +45,30 @@ struct BinaryArithmetic: Operator {
     static func apply(_ kind: Kind, _ a: Tensor, _ b: Tensor, _ workspace: Workspace) throws -> Tensor {
         let shape = try Broadcast.shape([a.shape, b.shape])
         let out = try workspace.allocate(a.dataType, shape)
-        try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
+        if a.dataType == .float, let op = kind.vectorised {
+            floatLoop(op, a, b, out)
+        } else {
+            try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
+        }
         return out
+    }
+
+    /// Float runs through the vectorised C loop (CKernels/elementwise.c); strides other than 0 and
+    /// 1 (a transposed broadcast, rare) one element at a time.
+    private static func floatLoop(_ op: ds_binary_op, _ a: Tensor, _ b: Tensor, _ out: Tensor) {
+        let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
+        if a.shape == b.shape {
+            ds_binary_f32(op, pa, 1, pb, 1, po, out.count)
+            return
+        }
+        Broadcast.forEachRun(outShape: out.shape, inputShapes: [a.shape, b.shape]) { o, offsets, strides, count in
+            let x = pa + offsets[0], y = pb + offsets[1], z = po + o
+            if strides[0] <= 1, strides[1] <= 1 {
+                ds_binary_f32(op, x, Int32(strides[0]), y, Int32(strides[1]), z, count)
+            } else {
+                for i in 0..<count { ds_binary_f32(op, x + i * strides[0], 0, y + i * strides[1], 0, z + i, 1) }
+            }
+        }
     }
 
     private struct Visitor: NumericVisitor {

@@ -234,17 +234,47 @@ struct Resize: Operator {
         if out.count == 0 { return out }
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), length = x.shape[axis]
         let src = x.pointer(as: Float.self), dst = out.pointer(as: Float.self)
-        for o in 0..<outer {
-            for (j, tap) in taps.enumerated() {
-                let row = dst + (o * taps.count + j) * inner
-                guard let tap else {
-                    row.initialize(repeating: extrapolationValue, count: inner)
-                    continue
-                }
-                row.initialize(repeating: 0, count: inner)
-                for (index, weight) in tap where weight != 0 {
-                    let source = src + (o * length + index) * inner
-                    for i in 0..<inner { row[i] += weight * source[i] }
+        // The taps flattened once (output j reads sources[first[j]..<first[j + 1]]), so the loops
+        // below touch no Swift arrays of arrays: resizing the last axis runs them once per pixel.
+        var first = [0], sources: [Int] = [], weights: [Float] = []
+        for tap in taps {
+            for (index, weight) in tap ?? [] where weight != 0 {
+                sources.append(index)
+                weights.append(weight)
+            }
+            first.append(sources.count)
+        }
+        let extrapolated = taps.map { $0 == nil }
+        let single = taps.allSatisfy { $0 != nil } && zip(first, first.dropFirst()).allSatisfy { $1 - $0 == 1 } && weights.allSatisfy { $0 == 1 }
+        first.withUnsafeBufferPointer { first in
+            sources.withUnsafeBufferPointer { sources in
+                weights.withUnsafeBufferPointer { weights in
+                    for o in 0..<outer {
+                        let plane = src + o * length * inner, target = dst + o * taps.count * inner
+                        if single && inner == 1 {
+                            // Nearest along the last axis: a gather.
+                            for j in 0..<taps.count { target[j] = plane[sources[j]] }
+                            continue
+                        }
+                        for j in 0..<taps.count {
+                            let row = target + j * inner
+                            if extrapolated[j] {
+                                row.initialize(repeating: extrapolationValue, count: inner)
+                            } else if single {
+                                row.update(from: plane + sources[j] * inner, count: inner)
+                            } else if inner == 1 {
+                                var sum: Float = 0
+                                for t in first[j]..<first[j + 1] { sum += weights[t] * plane[sources[t]] }
+                                row[0] = sum
+                            } else {
+                                row.initialize(repeating: 0, count: inner)
+                                for t in first[j]..<first[j + 1] {
+                                    let weight = weights[t], source = plane + sources[t] * inner
+                                    for i in 0..<inner { row[i] += weight * source[i] }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
