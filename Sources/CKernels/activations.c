@@ -74,6 +74,60 @@ static void vsilu_avx2(float *x, ptrdiff_t n) {
     for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
+// erf(x) by Abramowitz & Stegun 7.1.26: 1 − (a1·t + … + a5·t⁵)·exp(−x²), t = 1 / (1 + p·|x|),
+// sign restored; absolute error below 1.5e-7, well inside the engine's 1e-4 relative tolerance.
+#define ERF_P 0.3275911f
+#define ERF_A1 0.254829592f
+#define ERF_A2 -0.284496736f
+#define ERF_A3 1.421413741f
+#define ERF_A4 -1.453152027f
+#define ERF_A5 1.061405429f
+
+__attribute__((target("avx2,fma")))
+static inline __m256 erf256(__m256 x) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 sign = _mm256_and_ps(x, sign_mask), a = _mm256_andnot_ps(sign_mask, x);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(ERF_P), a, one));
+    __m256 poly = _mm256_set1_ps(ERF_A5);
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(ERF_A4));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(ERF_A3));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(ERF_A2));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(ERF_A1));
+    poly = _mm256_mul_ps(poly, t);
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
+    const __m256 y = _mm256_fnmadd_ps(poly, e, one);
+    return _mm256_or_ps(y, sign);
+}
+
+__attribute__((target("avx2,fma")))
+static void verf_avx2(const float *x, float *y, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        // NaN in, NaN out (the polynomial would turn it into ±1).
+        _mm256_storeu_ps(y + i, _mm256_blendv_ps(erf256(v), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    }
+    for (; i < n; i++) y[i] = erff(x[i]);
+}
+
+// GELU(x) = x/2 · (1 + erf(x/√2)).
+__attribute__((target("avx2,fma")))
+static void vgelu_avx2(float *x, ptrdiff_t n) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), r2 = _mm256_set1_ps(0.70710678118654752f);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 g = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf256(_mm256_mul_ps(v, r2))));
+        _mm256_storeu_ps(x + i, g);
+    }
+    for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void ds_verf(const float *x, float *y, ptrdiff_t n) {
+    if (ds_use_avx2()) { verf_avx2(x, y, n); return; }
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = erff(x[i]);
+}
+
 void ds_vexp(const float *x, float *y, ptrdiff_t n) {
     if (ds_use_avx2()) { vexp_avx2(x, y, n); return; }
     for (ptrdiff_t i = 0; i < n; i++) y[i] = expf(x[i]);
@@ -172,6 +226,10 @@ void ds_activation_apply(float *x, ptrdiff_t n, ds_activation act) {
             const float h = x[i] / 6.0f + 0.5f;
             x[i] = x[i] * (h < 0 ? 0 : (h > 1 ? 1 : h));
         }
+        return;
+    case DS_ACTIVATION_GELU:
+        if (ds_use_avx2()) { vgelu_avx2(x, n); return; }
+        for (ptrdiff_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
         return;
     case DS_ACTIVATION_SILU:
         if (ds_use_avx2()) { vsilu_avx2(x, n); return; }

@@ -77,6 +77,7 @@ final class DepthwiseConvTests: XCTestCase {
             (.hardSigmoid(alpha: 0.2, beta: 0.5), { min(1, max(0, 0.2 * $0 + 0.5)) }),
             (.hardSwish, { $0 * min(1, max(0, $0 / 6 + 0.5)) }),
             (.silu, { $0 / (1 + exp(-$0)) }),
+            (.gelu, { $0 / 2 * (1 + erf($0 / Float(2).squareRoot())) }),
         ]
         for portable in [false, true] {
             ds_force_portable(portable ? 1 : 0)

@@ -168,6 +168,50 @@ final class GraphRewriteTests: XCTestCase {
         try assertSameAnswers(pair, shape: [1, 3, 5, 5], seed: 16)
     }
 
+    /// GELU as PyTorch and TensorFlow export it, after a Linear layer: fused into the GEMM with its bias.
+    func testGeluSpellingsFuseIntoTheMatMul() throws {
+        let spellings: [(String, (inout ModelBuilder) -> Void)] = [
+            ("PyTorch: Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5)", { model in
+                model.node("Div", ["h", "sqrt2"], ["s"])
+                model.node("Erf", ["s"], ["e"])
+                model.node("Add", ["e", "one"], ["p"])
+                model.node("Mul", ["h", "p"], ["m"])
+                model.node("Mul", ["m", "half"], ["y"])
+            }),
+            ("TensorFlow: Mul(Mul(0.5, x), Add(1, Erf(Mul(x, 1/√2))))", { model in
+                model.node("Mul", ["h", "invSqrt2"], ["s"])
+                model.node("Erf", ["s"], ["e"])
+                model.node("Add", ["one", "e"], ["p"])
+                model.node("Mul", ["half", "h"], ["m"])
+                model.node("Mul", ["m", "p"], ["y"])
+            }),
+            ("Mul(x, Mul(Add(Erf(Mul(1/√2, x)), 1), 0.5))", { model in
+                model.node("Mul", ["invSqrt2", "h"], ["s"])
+                model.node("Erf", ["s"], ["e"])
+                model.node("Add", ["e", "one"], ["p"])
+                model.node("Mul", ["p", "half"], ["m"])
+                model.node("Mul", ["h", "m"], ["y"])
+            }),
+        ]
+        for (label, spelling) in spellings {
+            let pair = try plans(input: [3, 8], output: [3, 16]) { model in
+                var random = TestRandom(seed: 17)
+                model.initializer("w", [8, 16], floats: random.floats(128))
+                model.initializer("b", [16], floats: random.floats(16))
+                model.initializer("sqrt2", [], floats: [Float(2).squareRoot()])
+                model.initializer("invSqrt2", [], floats: [1 / Float(2).squareRoot()])
+                model.initializer("one", [], floats: [1])
+                model.initializer("half", [], floats: [0.5])
+                model.node("MatMul", ["x", "w"], ["c"])
+                model.node("Add", ["c", "b"], ["h"])
+                spelling(&model)
+            }
+            XCTAssertEqual(pair.rewritten.stepOpTypes, ["MatMul+Add+Gelu"], label)
+            XCTAssertGreaterThan(pair.plain.stepOpTypes.count, 4, label)
+            try assertSameAnswers(pair, shape: [3, 8], seed: 18)
+        }
+    }
+
     func testAModelCannotNameTheInternalDomain() {
         var model = ModelBuilder()
         model.input("x", [2])

@@ -24,6 +24,7 @@ typedef enum {
     DS_ACTIVATION_HARD_SIGMOID = 6, // max(0, min(1, alpha·x + beta))
     DS_ACTIVATION_HARD_SWISH = 7,   // x · max(0, min(1, x / 6 + 1/2))
     DS_ACTIVATION_SILU = 8,         // x · sigmoid(x) (Swish)
+    DS_ACTIVATION_GELU = 9,         // x/2 · (1 + erf(x/√2))
 } ds_activation_kind;
 
 typedef struct {
@@ -73,6 +74,8 @@ void ds_activation_apply(float *x, ptrdiff_t n, ds_activation activation);
 
 /// y[i] = exp(x[i]); in place allowed.
 void ds_vexp(const float *x, float *y, ptrdiff_t n);
+/// y[i] = erf(x[i]) within 1.5e-7; in place allowed.
+void ds_verf(const float *x, float *y, ptrdiff_t n);
 /// y[i] = 1 / (1 + exp(-x[i])); in place allowed.
 void ds_vsigmoid(const float *x, float *y, ptrdiff_t n);
 /// y[i] = tanh(x[i]); in place allowed.

@@ -232,7 +232,25 @@ struct Tile: Operator {
 }
 
 struct Pad: Operator {
-    enum Mode: String, Sendable { case constant, reflect, edge, wrap }
+    enum Mode: String, Sendable {
+        case constant, reflect, edge, wrap
+
+        /// The input index output index `c` (already shifted by the pad) reads along an axis of
+        /// length `dim`, or nil where constant padding fills it.
+        func sourceIndex(_ c: Int, dim: Int) -> Int? {
+            if c >= 0 && c < dim { return c }
+            switch self {
+            case .constant: return nil
+            case .edge: return min(max(c, 0), dim - 1)
+            case .wrap: return ((c % dim) + dim) % dim
+            case .reflect:
+                if dim == 1 { return 0 }
+                let period = 2 * (dim - 1)
+                let folded = ((c % period) + period) % period
+                return folded >= dim ? period - folded : folded
+            }
+        }
+    }
     let mode: Mode
     /// Opset < 11: pads and value are attributes.
     let attributePads: [Int]?
@@ -273,33 +291,51 @@ struct Pad: Operator {
         var fillValue = Tensor(scalar: attributeValue)
         if let value = inputs.optional(2), value.count > 0 { fillValue = value }
         let fillElement = try convert(fillValue.reshaped(fillValue.count == 1 ? [] : fillValue.shape), to: x.dataType, workspace)
+        if out.count == 0 { return [out] }
+        guard rank > 0 else {
+            out.storage.bytes.copyMemory(from: x.storage.bytes, byteCount: size)
+            return [out]
+        }
+        // One output row (the last axis) at a time: the source row is found once per row, its
+        // inside part is one memcpy, and only the padding is filled or mapped element by element.
         let strides = contiguousStrides(x.shape)
-        var coordinate = [Int](repeating: 0, count: rank)
-        for o in 0..<out.count {
-            var rest = o, source = 0, inside = true
-            for axis in stride(from: rank - 1, through: 0, by: -1) {
-                coordinate[axis] = rest % shape[axis]
-                rest /= shape[axis]
-                var c = coordinate[axis] - begin[axis]
-                let dim = x.shape[axis]
-                if c < 0 || c >= dim {
-                    switch mode {
-                    case .constant: inside = false
-                    case .edge: c = min(max(c, 0), dim - 1)
-                    case .wrap: c = ((c % dim) + dim) % dim
-                    case .reflect:
-                        if dim == 1 { c = 0 } else {
-                            let period = 2 * (dim - 1)
-                            c = ((c % period) + period) % period
-                            if c >= dim { c = period - c }
+        let last = rank - 1, rowLength = shape[last], width = x.shape[last]
+        let src = x.storage.bytes, dst = out.storage.bytes, fill = fillElement.storage.bytes
+        let insideBegin = min(max(begin[last], 0), rowLength), insideEnd = min(max(begin[last] + width, insideBegin), rowLength)
+        var coordinate = [Int](repeating: 0, count: last)
+        for row in 0..<(out.count / rowLength) {
+            var source = 0, inside = true
+            for axis in 0..<last {
+                guard let c = mode.sourceIndex(coordinate[axis] - begin[axis], dim: x.shape[axis]) else { inside = false; break }
+                source += c * strides[axis]
+            }
+            let target = dst + row * rowLength * size
+            if !inside {
+                for j in 0..<rowLength { (target + j * size).copyMemory(from: fill, byteCount: size) }
+            } else {
+                let sourceRow = src + source * size
+                for padding in [0..<insideBegin, insideEnd..<rowLength] {
+                    for j in padding {
+                        if let c = mode.sourceIndex(j - begin[last], dim: width) {
+                            (target + j * size).copyMemory(from: sourceRow + c * size, byteCount: size)
+                        } else {
+                            (target + j * size).copyMemory(from: fill, byteCount: size)
                         }
                     }
                 }
-                source += c * strides[axis]
+                if insideEnd > insideBegin {
+                    (target + insideBegin * size).copyMemory(from: sourceRow + (insideBegin - begin[last]) * size,
+                                                             byteCount: (insideEnd - insideBegin) * size)
+                }
             }
-            let target = out.storage.bytes + o * size
-            if inside { target.copyMemory(from: x.storage.bytes + source * size, byteCount: size) }
-            else { target.copyMemory(from: fillElement.storage.bytes, byteCount: size) }
+            // Next output row: advance the odometer over the outer axes.
+            var axis = last - 1
+            while axis >= 0 {
+                coordinate[axis] += 1
+                if coordinate[axis] < shape[axis] { break }
+                coordinate[axis] = 0
+                axis -= 1
+            }
         }
         return [out]
     }

@@ -26,7 +26,7 @@ struct UnaryFloat: Operator {
         case .exp: ds_vexp(src, dst, n)
         case .log: map { logf($0) }
         case .sqrt: map { sqrtf($0) }
-        case .erf: map { erff($0) }
+        case .erf: ds_verf(src, dst, n)
         case .reciprocal: map { 1 / $0 }
         case .floor: map { $0.rounded(.down) }
         case .ceil: map { $0.rounded(.up) }

@@ -11,6 +11,8 @@ enum Activation: Sendable, Equatable {
     case hardSwish
     /// x · sigmoid(x): not an ONNX operator of its own, the rewrites find it as Mul(x, Sigmoid(x)).
     case silu
+    /// x/2 · (1 + erf(x/√2)), the exact form (ONNX Gelu with approximate = "none").
+    case gelu
 
     var kernelDescriptor: ds_activation {
         switch self {
@@ -22,6 +24,7 @@ enum Activation: Sendable, Equatable {
         case .hardSigmoid(let alpha, let beta): ds_activation(kind: DS_ACTIVATION_HARD_SIGMOID, alpha: alpha, beta: beta)
         case .hardSwish: ds_activation(kind: DS_ACTIVATION_HARD_SWISH, alpha: 0, beta: 0)
         case .silu: ds_activation(kind: DS_ACTIVATION_SILU, alpha: 0, beta: 0)
+        case .gelu: ds_activation(kind: DS_ACTIVATION_GELU, alpha: 0, beta: 0)
         }
     }
 
@@ -35,6 +38,7 @@ enum Activation: Sendable, Equatable {
         case .hardSigmoid: "HardSigmoid"
         case .hardSwish: "HardSwish"
         case .silu: "SiLU"
+        case .gelu: "Gelu"
         }
     }
 

@@ -47,7 +47,7 @@ enum GraphRewriter {
     /// so the compiler can fuse them into the layer before them.
     static let standard: [RewriteRule] = [
         .foldBatchNormalization, .foldPadIntoConv, .foldChannelScaleIntoConv, .foldChannelShiftIntoConv,
-        .hardSwish, .siLU,
+        .hardSwish, .siLU, .gelu,
     ]
 
     static func rewrite(_ graph: inout Graph, rules: [RewriteRule] = standard) {

@@ -56,7 +56,7 @@ enum OperatorRegistry {
         table["Gelu"] = { context in
             let approximate = try context.attributes.string("approximate", default: "none")
             guard approximate == "none" || approximate == "tanh" else { throw context.invalid("approximate", "must be none or tanh") }
-            return UnaryFloat(kind: .gelu(tanhApproximation: approximate == "tanh"))
+            return approximate == "none" ? ActivationOp(activation: .gelu) as any Operator : UnaryFloat(kind: .gelu(tanhApproximation: true))
         }
         table["Neg"] = { _ in SignedUnary(kind: .neg) }
         table["Abs"] = { _ in SignedUnary(kind: .abs) }

@@ -54,6 +54,44 @@ extension RewriteRule {
     }
 }
 
+extension RewriteRule {
+    /// x/2 · (1 + erf(x/√2)) → Gelu(x), which the compiler fuses into the MatMul (+ bias) before
+    /// it. Exporters spell it with the 1/2 and x multiplied in any order: PyTorch writes
+    /// Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5), TensorFlow Mul(Mul(0.5, x), Add(1, Erf(Mul(x, 1/√2)))).
+    static let gelu = RewriteRule(name: "recognise Gelu") { graph, index, uses in
+        let node = graph.nodes[index]
+        guard node.opType == "Mul", node.domain.isEmpty, node.inputs.count == 2, node.outputs.count == 1 else { return false }
+        let matcher = PatternMatcher(graph: graph, uses: uses)
+        for (u, v) in [(node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])] {
+            // (x · ½) · (1 + erf) and x · ((1 + erf) · ½)
+            if let (x, chain) = matcher.onePlusErf(v) {
+                if let halfIndex = matcher.halfOf(u, x: x) {
+                    graph.replace(index, with: "Gelu", domain: "", input: x, removing: chain + [halfIndex])
+                    return true
+                }
+            }
+            if let (halvedIndex, halved) = matcher.privateNode(producing: v, opType: "Mul") {
+                for (p, h) in [(halved.inputs[0], halved.inputs[1]), (halved.inputs[1], halved.inputs[0])] where matcher.isScalar(h, 0.5) {
+                    if let (x, chain) = matcher.onePlusErf(p), x == u {
+                        graph.replace(index, with: "Gelu", domain: "", input: x, removing: chain + [halvedIndex])
+                        return true
+                    }
+                }
+            }
+            // (x · (1 + erf)) · ½
+            if matcher.isScalar(v, 0.5), let (productIndex, product) = matcher.privateNode(producing: u, opType: "Mul") {
+                for (x, p) in [(product.inputs[0], product.inputs[1]), (product.inputs[1], product.inputs[0])] {
+                    if let (erfInput, chain) = matcher.onePlusErf(p), erfInput == x {
+                        graph.replace(index, with: "Gelu", domain: "", input: x, removing: chain + [productIndex])
+                        return true
+                    }
+                }
+            }
+        }
+        return false
+    }
+}
+
 /// Small questions the activation patterns ask of the graph.
 private struct PatternMatcher {
     let graph: Graph
@@ -102,6 +140,31 @@ private struct PatternMatcher {
               abs(alpha - 1.0 / 6) <= 1e-6, abs(beta - 0.5) <= 1e-6
         else { return nil }
         return [index]
+    }
+
+    /// `value` = 1 + erf(x/√2) (x/√2 as a Div by √2 or a Mul by 1/√2): x and the nodes to remove.
+    func onePlusErf(_ value: String) -> (String, [Int])? {
+        guard let (addIndex, add) = privateNode(producing: value, opType: "Add"), add.inputs.count == 2 else { return nil }
+        for (e, one) in [(add.inputs[0], add.inputs[1]), (add.inputs[1], add.inputs[0])] where isScalar(one, 1) {
+            guard let (erfIndex, erf) = privateNode(producing: e, opType: "Erf"),
+                  let (scaleIndex, scale) = privateNode(producing: erf.inputs[0], opType: "Div")
+                      ?? privateNode(producing: erf.inputs[0], opType: "Mul"),
+                  scale.inputs.count == 2 else { continue }
+            let chain = [addIndex, erfIndex, scaleIndex]
+            if scale.opType == "Div", isScalar(scale.inputs[1], 1.41421356) { return (scale.inputs[0], chain) }
+            if scale.opType == "Mul" {
+                if isScalar(scale.inputs[1], 0.70710678) { return (scale.inputs[0], chain) }
+                if isScalar(scale.inputs[0], 0.70710678) { return (scale.inputs[1], chain) }
+            }
+        }
+        return nil
+    }
+
+    /// `value` = x · ½ (either order): the node to remove.
+    func halfOf(_ value: String, x: String) -> Int? {
+        guard let (index, node) = privateNode(producing: value, opType: "Mul"), node.inputs.count == 2 else { return nil }
+        let half = (node.inputs[0] == x && isScalar(node.inputs[1], 0.5)) || (node.inputs[1] == x && isScalar(node.inputs[0], 0.5))
+        return half ? index : nil
     }
 
     /// A Clip's constant bounds (attributes before opset 11, scalar constant inputs after).
