@@ -79,6 +79,34 @@ def ours(binary, path, batch, runs, warmup, inputs=None):
     return result["median_ms"] / 1000, result["min_ms"] / 1000
 
 
+ARCHITECTURES = os.path.join(ROOT, "bench/.models/architectures")
+
+
+def architectures():
+    """The real architectures bench/export_architectures.py wrote: (path, manifest) pairs."""
+    found = []
+    for manifest_path in sorted(glob.glob(os.path.join(ARCHITECTURES, "*.json"))):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        path = os.path.join(ARCHITECTURES, manifest["file"])
+        if os.path.exists(path):
+            found.append((path, manifest))
+    return found
+
+
+def manifest_feeds(session, shapes, rng):
+    """Inputs at the manifest's shapes: token ids below 90 (every vocabulary here is larger), else uniform [0, 1)."""
+    feeds = {}
+    for value in session.get_inputs():
+        shape = shapes[value.name]
+        if "int" in value.type:
+            dtype = np.int32 if value.type == "tensor(int32)" else np.int64
+            feeds[value.name] = rng.integers(0, 90, size=shape).astype(dtype)
+        else:
+            feeds[value.name] = rng.random(shape, dtype=np.float32)
+    return feeds
+
+
 def interleaved(binary, path, session, feeds, runs, rounds=4):
     """Both sides in alternating rounds on the same inputs: (ours median, ours min, theirs median, theirs min)."""
     with tempfile.TemporaryDirectory() as folder:
@@ -107,30 +135,47 @@ def interleaved(binary, path, session, feeds, runs, rounds=4):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=50, help="timed runs per side and round at batch 1 (fewer for slow models)")
+    parser.add_argument("--only", action="append", help="only models whose name contains this (repeatable)")
+    parser.add_argument("--batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32])
+    parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM comparison")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
-    models = sorted(glob.glob(os.path.join(ROOT, "models/*/1/*.onnx")))
+    # (path, label, feeds for a batch size or None when the model has no shapes at that size)
+    cases = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "models/*/1/*.onnx"))):
+        cases.append((path, os.path.relpath(path, ROOT), lambda session, batch: feeds_for(session, batch, rng)))
     resnet = os.path.join(ROOT, "bench/.models/resnet18.onnx")
     if os.path.exists(resnet):
-        models.append(resnet)
+        cases.append((resnet, "bench/.models/resnet18.onnx", lambda session, batch: feeds_for(session, batch, rng)))
+    for path, manifest in architectures():
+        shapes = manifest["inputs"]
+        cases.append((path, os.path.splitext(manifest["file"])[0],
+                      lambda session, batch, shapes=shapes: manifest_feeds(session, shapes[str(batch)], rng) if str(batch) in shapes else None))
 
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, single thread; identical inputs, interleaved rounds\n")
     print(f"{'model':44} {'batch':>5} {'deepserve ms (min)':>19} {'onnxruntime ms (min)':>21} {'ratio':>7}")
-    for path in models:
-        name = os.path.relpath(path, ROOT)
+    for path, label, make_feeds in cases:
+        if args.only and not any(word in label for word in args.only):
+            continue
         session = ort_session(path)
-        for batch in (1, 32):
-            if "resnet" in name and batch == 32:
-                runs = 3
-            else:
-                runs = args.runs if batch == 1 else max(5, args.runs // 5)
-            feeds = feeds_for(session, batch, rng)
-            mine, mine_min, reference, reference_min = interleaved(args.binary, path, session, feeds, max(1, runs // 4))
-            print(f"{name:44} {batch:5d} {mine * 1e3:10.3f} ({mine_min * 1e3:6.3f}) {reference * 1e3:12.3f} ({reference_min * 1e3:6.3f}) "
-                  f"{mine / reference:6.2f}×")
+        for batch in args.batches:
+            feeds = make_feeds(session, batch)
+            if feeds is None:
+                continue
+            # About a second of work per side and round, whatever the model's size.
+            probe = time.perf_counter()
+            session.run(None, feeds)
+            once = time.perf_counter() - probe
+            runs = max(2, min(args.runs if batch == 1 else max(5, args.runs // 5), int(1.0 / max(once, 1e-6))))
+            mine, mine_min, reference, reference_min = interleaved(args.binary, path, session, feeds, runs)
+            shape = "×".join(str(d) for d in next(iter(feeds.values())).shape)
+            print(f"{label:44} {batch:5d} {mine * 1e3:10.3f} ({mine_min * 1e3:7.3f}) {reference * 1e3:12.3f} ({reference_min * 1e3:7.3f}) "
+                  f"{mine / reference:6.2f}×   {shape}", flush=True)
 
+    if args.no_gemm:
+        return
     print(f"\n{'GEMM (square, fp32)':20} {'deepserve GFLOP/s':>18} {'numpy GFLOP/s':>14} {'onnxruntime GFLOP/s':>20} {'vs numpy':>9}")
     for n in (256, 512, 1024):
         path = os.path.join(ROOT, f"bench/.models/matmul_{n}.onnx")
