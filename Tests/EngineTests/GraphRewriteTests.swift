@@ -212,6 +212,49 @@ final class GraphRewriteTests: XCTestCase {
         }
     }
 
+    /// tf2onnx's NHWC sandwich when its optimiser gave up: Transpose → Conv → Transpose → element-wise ops with
+    /// NHWC constants → Pad → Transpose → Conv, and a residual Add of two Transposes. The Transposes sink past
+    /// the element-wise ops, the Pad and a ReduceMean, and cancel; only the model's own NHWC→NCHW stays.
+    func testTransposesSinkAndCancelBetweenConvolutions() throws {
+        let toNCHW = ModelBuilder.ints("perm", [0, 3, 1, 2]), toNHWC = ModelBuilder.ints("perm", [0, 2, 3, 1])
+        let pair = try plans(input: [1, 6, 6, 3], output: [1, 4, 1, 1]) { model in
+            var random = TestRandom(seed: 19)
+            model.initializer("w1", [4, 3, 3, 3], floats: random.floats(108))
+            model.initializer("w2", [4, 1, 3, 3], floats: random.floats(36))
+            model.initializer("scale", [4], floats: [0.5, -1, 2, 1.5])          // per channel, NHWC: last axis
+            model.initializer("shift", [1, 1, 4], floats: [0.1, 0.2, -0.3, 0.4])
+            model.initializer("pads", [8], int64s: [0, 1, 1, 0, 0, 1, 1, 0])   // NHWC: H and W
+            model.node("Transpose", ["x"], ["t0"], attributes: [toNCHW])
+            model.node("Conv", ["t0", "w1"], ["c1"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+            model.node("Transpose", ["c1"], ["h1"], attributes: [toNHWC])
+            model.node("Mul", ["h1", "scale"], ["m"])
+            model.node("Add", ["m", "shift"], ["a"])
+            model.node("Relu", ["a"], ["r"])
+            model.node("Pad", ["r", "pads"], ["p"])
+            model.node("Transpose", ["p"], ["t2"], attributes: [toNCHW])
+            model.node("Conv", ["t2", "w2"], ["c2"], attributes: [ModelBuilder.int("group", 4)])
+            model.node("Transpose", ["c2"], ["h2"], attributes: [toNHWC])
+            model.node("Add", ["h2", "r"], ["sum"])                            // residual: r is read twice
+            model.node("ReduceMean", ["sum"], ["mean"], attributes: [ModelBuilder.ints("axes", [1, 2])])
+            model.node("Transpose", ["mean"], ["y"], attributes: [toNCHW])
+        }
+        XCTAssertEqual(pair.plain.stepOpTypes.filter { $0 == "Transpose" }.count, 5)
+        XCTAssertEqual(pair.rewritten.stepOpTypes.filter { $0 == "Transpose" }.count, 1, "\(pair.rewritten.stepOpTypes)")
+        XCTAssertFalse(pair.rewritten.stepOpTypes.contains("Pad"), "\(pair.rewritten.stepOpTypes)")
+        try assertSameAnswers(pair, shape: [1, 6, 6, 3], seed: 20)
+    }
+
+    func testATransposeBeforeAnOpThatMixesAxesStays() throws {
+        var model = ModelBuilder()
+        model.input("x", [2, 3, 4])
+        model.output("y", [4, 3, 2])
+        model.initializer("other", [4, 3, 2], floats: (0..<24).map(Float.init))
+        model.node("Transpose", ["x"], ["t"], attributes: [ModelBuilder.ints("perm", [2, 1, 0])])
+        model.node("Softmax", ["t"], ["s"])
+        model.node("Add", ["s", "other"], ["y"])
+        XCTAssertEqual(try model.plan().stepOpTypes, ["Transpose", "Softmax", "Add"])
+    }
+
     func testAModelCannotNameTheInternalDomain() {
         var model = ModelBuilder()
         model.input("x", [2])

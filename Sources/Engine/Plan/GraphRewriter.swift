@@ -43,15 +43,17 @@ enum GraphRewriter {
     /// Domain of the operators only rewrites create (SiLU): never read from a model file's nodes.
     static let internalDomain = "ai.deepserve.internal"
 
-    /// The standard rules, in order: fold constants into layers first, then recognise activations
-    /// so the compiler can fuse them into the layer before them.
+    /// The standard rules, in order: fold constants into layers, recognise activations (so the
+    /// compiler can fuse them into the layer before them), then sink Transposes until pairs cancel.
     static let standard: [RewriteRule] = [
         .foldBatchNormalization, .foldPadIntoConv, .foldChannelScaleIntoConv, .foldChannelShiftIntoConv,
         .hardSwish, .siLU, .gelu,
+        .mergeTransposes, .sinkTranspose, .splitSharedTranspose,
     ]
 
     static func rewrite(_ graph: inout Graph, rules: [RewriteRule] = standard) {
-        // Each firing removes at least one node, so this ends; the cap only guards a rule bug.
+        // Folds and fusions remove nodes; Transposes only move down a DAG or merge, and copies of a shared
+        // one each move on. The cap bounds a graph where that takes long: its rewrites so far stay valid.
         var budget = graph.nodes.count * 4 + 16
         var changed = true
         while changed && budget > 0 {
