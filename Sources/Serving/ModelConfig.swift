@@ -7,6 +7,9 @@ public struct ModelConfig: Codable, Sendable {
         public var name: String
         public var dtype: String
         public var shape: [Int]
+        /// The axis that holds the batch (default 0): batching joins requests' tensors along it and splits the
+        /// results along the output's. An LSTM's state `h` [layers, batch, hidden] has it on axis 1.
+        public var batchAxis: Int?
     }
 
     public struct Preprocessing: Codable, Sendable {
@@ -68,6 +71,9 @@ public struct ModelConfig: Codable, Sendable {
         public var topP: Double?
         public var maxTokens: Int?
         public var maxTokensLimit: Int?
+        /// Whether concurrent generations share each step's run (`StepBatcher`); default true. false: each
+        /// generation runs its steps alone, one request per step, as before step batching (for comparison).
+        public var stepBatching: Bool?
     }
 
     public struct Batching: Codable, Sendable {

@@ -1,0 +1,79 @@
+import Engine
+import Foundation
+
+/// The step-batched generations of every model: per loaded model version, its lanes (`GenerationLane`), and who
+/// joins which. A joining stream spreads over up to one lane per worker first (so a handful of streams keep both
+/// cores busy), then fills the least busy lane up to `max_batch_size`, then opens another lane: every stream runs a
+/// step per turn of its lane, and lanes of one model run side by side on the workers.
+final class StepBatcher: @unchecked Sendable {
+    private let scheduler: InferenceScheduler
+    private let metrics: ServingMetrics
+    private let lock = NSLock()
+    /// Per `LoadedModel` (a reloaded version is another object, with lanes of its own); a lane holds its model, so
+    /// an identifier here is never reused while its entry exists.
+    private var lanes: [ObjectIdentifier: [GenerationLane]] = [:]
+
+    init(scheduler: InferenceScheduler, metrics: ServingMetrics) {
+        self.scheduler = scheduler
+        self.metrics = metrics
+    }
+
+    /// Streams in lanes now, per model name (for tests and metrics).
+    var activeStreams: [String: Int] {
+        lock.withLock {
+            var counts: [String: Int] = [:]
+            for group in lanes.values { for lane in group { counts[lane.model.model.name, default: 0] += lane.members.count } }
+            return counts
+        }
+    }
+
+    /// How many lanes the model has now.
+    func laneCount(of model: LoadedModel) -> Int { lock.withLock { lanes[ObjectIdentifier(model)]?.count ?? 0 } }
+
+    /// Adds a stream whose prompt has run (its `state` and `nextToken` set); it takes part from its lane's next step.
+    func join(_ stream: GenerationStream, model: RecurrentModel) {
+        let key = ObjectIdentifier(model.model)
+        let capacity = max(1, model.model.config.batching?.maxBatchSize ?? 1)
+        let started: GenerationLane? = lock.withLock {
+            var group = lanes[key] ?? []
+            let open = group.filter { $0.members.count < capacity }
+            if group.count >= scheduler.settings.workers, let lane = open.min(by: { $0.members.count < $1.members.count }) {
+                lane.members.append(stream)
+                return nil
+            }
+            let lane = GenerationLane(model: model, capacity: capacity, batcher: self, scheduler: scheduler, metrics: metrics)
+            lane.members.append(stream)
+            group.append(lane)
+            lanes[key] = group
+            return lane
+        }
+        if let started {
+            // The loop runs on the workers, as handlers do; it holds the batcher until it ends.
+            Task(executorPreference: scheduler.taskExecutor) { [self] in
+                await started.run()
+                withExtendedLifetime(self) {}
+            }
+        }
+    }
+
+    /// The streams for a lane's next step, after dropping those whose handler stopped listening; nil when none is
+    /// left, and then the lane is gone (a stream joining after that opens a new one).
+    func streamsForNextStep(of lane: GenerationLane) -> [GenerationStream]? {
+        let (streams, dropped): ([GenerationStream]?, [GenerationStream]) = lock.withLock {
+            let dropped = lane.members.filter(\.isCancelled)
+            lane.members.removeAll(where: \.isCancelled)
+            guard lane.members.isEmpty else { return (lane.members, dropped) }
+            let key = ObjectIdentifier(lane.model.model)
+            lanes[key]?.removeAll { $0 === lane }
+            if lanes[key]?.isEmpty == true { lanes[key] = nil }
+            return (nil, dropped)
+        }
+        for stream in dropped { stream.fail(CancellationError()) }
+        return streams
+    }
+
+    func remove(_ streams: [GenerationStream], from lane: GenerationLane) {
+        guard !streams.isEmpty else { return }
+        lock.withLock { lane.members.removeAll { member in streams.contains { $0 === member } } }
+    }
+}
