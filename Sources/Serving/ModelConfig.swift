@@ -10,6 +10,22 @@ public struct ModelConfig: Codable, Sendable {
         /// The axis that holds the batch (default 0): batching joins requests' tensors along it and splits the
         /// results along the output's. An LSTM's state `h` [layers, batch, hidden] has it on axis 1.
         public var batchAxis: Int?
+
+        enum CodingKeys: String, CodingKey { case name, dtype, shape, batchAxis }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            dtype = try container.decode(String.self, forKey: .dtype)
+            shape = try container.decode([Int].self, forKey: .shape)
+            // Read as a number and converted exactly: Foundation's own Int decoding reports 1.5 without the key.
+            if let value = try container.decodeIfPresent(Double.self, forKey: .batchAxis) {
+                guard let axis = Int(exactly: value) else {
+                    throw DecodingError.dataCorruptedError(forKey: .batchAxis, in: container, debugDescription: "must be a whole number, is \(value)")
+                }
+                batchAxis = axis
+            }
+        }
     }
 
     public struct Preprocessing: Codable, Sendable {
