@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Generation throughput with and without step batching, from one run.
+
+Starts two release servers on the shipped shakespeare-lstm: one as shipped (step batching on) and one from a copy
+whose config.json sets "generation": {"step_batching": false} (every step a lone request, as before step batching).
+At 1, 4, 16 and 64 concurrent clients, each client generates back to back (max_tokens tokens per request, its own
+seed per request) for SECONDS; the two servers are measured alternately at each level, on the same cores. Prints
+total tokens/s for each and the ratio, after checking that both servers give the same text for the same seeds.
+
+Usage: bench/serving/generation.py [--seconds 8] [--tokens 200] [--binary .build/release/deepserve]
+(build first: swift build -c release --product deepserve)
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MODEL = "shakespeare-lstm"
+LEVELS = [1, 4, 16, 64]
+
+
+def generate(port, seed, tokens):
+    body = json.dumps({"prompt": "ROMEO:\n", "max_tokens": tokens, "seed": seed}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models/{MODEL}/generate", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = json.loads(response.read())
+    return answer["text"], answer["tokens"]
+
+
+def measure(port, clients, seconds, tokens):
+    """Total tokens/s of `clients` threads generating back to back for `seconds` (requests still running at the end
+    are finished and counted, with the time they took)."""
+    counts = [0] * clients
+    errors = []
+    stop = time.monotonic() + seconds
+
+    def client(index):
+        seed = index * 1_000_003
+        try:
+            while time.monotonic() < stop:
+                counts[index] += generate(port, seed, tokens)[1]
+                seed += 1
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - start
+    if errors:
+        print(f"  {len(errors)} errors, first: {errors[0]}", file=sys.stderr)
+    return sum(counts) / elapsed
+
+
+def start(binary, repository, port):
+    process = subprocess.Popen([binary, "serve", "--port", str(port), "--model-repository", repository,
+                                "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1)
+            return process
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.1)
+    process.kill()
+    sys.exit(f"the server on port {port} did not become ready")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
+    args = parser.parse_args()
+
+    scratch = tempfile.mkdtemp(prefix="deepserve-generation-")
+    servers = []
+    try:
+        for name, batching in [("on", True), ("off", False)]:
+            folder = os.path.join(scratch, name)
+            shutil.copytree(os.path.join(ROOT, "models", MODEL), os.path.join(folder, MODEL))
+            config_path = os.path.join(folder, MODEL, "config.json")
+            with open(config_path) as file:
+                config = json.load(file)
+            config.setdefault("generation", {})["step_batching"] = batching
+            with open(config_path, "w") as file:
+                json.dump(config, file)
+        on = start(args.binary, os.path.join(scratch, "on"), 18421)
+        servers.append(on)
+        off = start(args.binary, os.path.join(scratch, "off"), 18422)
+        servers.append(off)
+
+        same = all(generate(18421, seed, 60)[0] == generate(18422, seed, 60)[0] for seed in range(5))
+        print(f"{MODEL}, {args.tokens} tokens per request, {args.seconds:g} s per point; "
+              f"same text per seed with step batching on and off: {'yes' if same else 'NO'}")
+        print(f"{'streams':>7}  {'off tokens/s':>12}  {'on tokens/s':>12}  {'on/off':>7}")
+        for clients in LEVELS:
+            measure(18421, clients, min(1.0, args.seconds), args.tokens)   # warm the lanes and the allocator
+            off_rate = measure(18422, clients, args.seconds, args.tokens)
+            on_rate = measure(18421, clients, args.seconds, args.tokens)
+            print(f"{clients:>7}  {off_rate:>12.0f}  {on_rate:>12.0f}  {on_rate / off_rate:>6.2f}×", flush=True)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
