@@ -44,7 +44,9 @@ final class GenerationLane: @unchecked Sendable {
         do {
             let inputs = try model.batch(streams.map { model.inputs([$0.nextToken], state: $0.state) })
             let longest = streams.map(\.stepDeadline).max() ?? .seconds(30)
-            let (outputs, timing) = try await scheduler.infer(model.model, inputs: inputs, deadline: longest)
+            // Not batchable: the lane's step is the batch already. Merged with another lane's step it would tie the two
+            // lanes together, where apart they run side by side on two workers.
+            let (outputs, timing) = try await scheduler.infer(model.model, inputs: inputs, deadline: longest, batchable: false)
             metrics.recordInference(model: model.model.name, timing: timing)
             let parts = try model.unbatch(outputs, streams: streams.count)
             let took = ContinuousClock.now - start

@@ -274,8 +274,9 @@ public final class InferenceScheduler: @unchecked Sendable {
             // Hold a batchable queue open until it fills or its oldest request has waited long enough —
             // but only for a single request while another batch of the model runs (company is likely: its
             // callers come back). A lone request with the model idle runs at once; and once several have
-            // queued, a free worker takes them now rather than idle while the other worker computes.
-            if queue.maxBatch > 1, queue.jobs.count == 1, queue.running > 0, !stopping {
+            // queued, a free worker takes them now rather than idle while the other worker computes. A request that
+            // may not share a batch (a lane's step, already a batch) gains nothing by waiting.
+            if queue.maxBatch > 1, queue.jobs.count == 1, queue.jobs[0].batchable, queue.running > 0, !stopping {
                 let age = Double(DispatchTime.now().uptimeNanoseconds - queue.jobs[0].enqueued.uptimeNanoseconds) / 1e9
                 if age < queue.maxDelay {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: queue.maxDelay - age))

@@ -2,9 +2,14 @@ import Engine
 import Foundation
 
 /// The step-batched generations of every model: per loaded model version, its lanes (`GenerationLane`), and who
-/// joins which. A joining stream spreads over up to one lane per worker first (so a handful of streams keep both
-/// cores busy), then fills the least busy lane up to `max_batch_size`, then opens another lane: every stream runs a
-/// step per turn of its lane, and lanes of one model run side by side on the workers.
+/// joins which. A joining stream goes to the least busy lane with room (`max_batch_size`); a new lane opens when every
+/// lane is full, or — while the model has fewer lanes than there are workers — once every lane has a full row tile
+/// of the GEMM (6 rows: fewer cost a step as much as 6), so that a second core joins in only when each lane's product
+/// stays worth its step. Lanes of one model run side by side on the workers.
+///
+/// Measured with `bench/serving/generation.py` on 2 cores: a step of 8 streams costs about as much as one of 6, one of
+/// 16 about 1.4 times as much; two lanes of 8 beat one of 16 when both cores are free, one lane of 4 matches two of 2
+/// with one core left for everything else.
 final class StepBatcher: @unchecked Sendable {
     private let scheduler: InferenceScheduler
     private let metrics: ServingMetrics
@@ -12,6 +17,9 @@ final class StepBatcher: @unchecked Sendable {
     /// Per `LoadedModel` (a reloaded version is another object, with lanes of its own); a lane holds its model, so
     /// an identifier here is never reused while its entry exists.
     private var lanes: [ObjectIdentifier: [GenerationLane]] = [:]
+
+    /// Rows of the GEMM's register tile (MR in CKernels/gemm.c).
+    static let rowTile = 6
 
     init(scheduler: InferenceScheduler, metrics: ServingMetrics) {
         self.scheduler = scheduler
@@ -37,7 +45,8 @@ final class StepBatcher: @unchecked Sendable {
         let started: GenerationLane? = lock.withLock {
             var group = lanes[key] ?? []
             let open = group.filter { $0.members.count < capacity }
-            if group.count >= scheduler.settings.workers, let lane = open.min(by: { $0.members.count < $1.members.count }) {
+            let spread = group.count < scheduler.settings.workers && group.allSatisfy { $0.members.count >= Self.rowTile }
+            if !spread, let lane = open.min(by: { $0.members.count < $1.members.count }) {
                 lane.members.append(stream)
                 return nil
             }
