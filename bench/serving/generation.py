@@ -7,7 +7,10 @@ At 1, 4, 16 and 64 concurrent clients, each client generates back to back (max_t
 seed per request) for SECONDS; the two servers are measured alternately at each level, on the same cores. Prints
 total tokens/s for each and the ratio, after checking that both servers give the same text for the same seeds.
 
-Usage: bench/serving/generation.py [--seconds 8] [--tokens 200] [--binary .build/release/deepserve]
+With --today BINARY (a release build of main from before step batching) a third column measures that binary on the
+same model folder, for the figure "over today's".
+
+Usage: bench/serving/generation.py [--seconds 8] [--tokens 200] [--binary .build/release/deepserve] [--today BINARY]
 (build first: swift build -c release --product deepserve)
 """
 import argparse
@@ -80,6 +83,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
+    parser.add_argument("--today", help="another deepserve binary to measure alongside (e.g. main before step batching)")
     args = parser.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="deepserve-generation-")
@@ -98,16 +102,23 @@ def main():
         servers.append(on)
         off = start(args.binary, os.path.join(scratch, "off"), 18422)
         servers.append(off)
+        if args.today:
+            servers.append(start(args.today, os.path.join(scratch, "off"), 18423))
 
         same = all(generate(18421, seed, 60)[0] == generate(18422, seed, 60)[0] for seed in range(5))
         print(f"{MODEL}, {args.tokens} tokens per request, {args.seconds:g} s per point; "
               f"same text per seed with step batching on and off: {'yes' if same else 'NO'}")
-        print(f"{'streams':>7}  {'off tokens/s':>12}  {'on tokens/s':>12}  {'on/off':>7}")
+        today_header = f"  {'today tokens/s':>14}  {'on/today':>8}" if args.today else ""
+        print(f"{'streams':>7}  {'off tokens/s':>12}  {'on tokens/s':>12}  {'on/off':>7}{today_header}")
         for clients in LEVELS:
             measure(18421, clients, min(1.0, args.seconds), args.tokens)   # warm the lanes and the allocator
             off_rate = measure(18422, clients, args.seconds, args.tokens)
             on_rate = measure(18421, clients, args.seconds, args.tokens)
-            print(f"{clients:>7}  {off_rate:>12.0f}  {on_rate:>12.0f}  {on_rate / off_rate:>6.2f}×", flush=True)
+            today = ""
+            if args.today:
+                today_rate = measure(18423, clients, args.seconds, args.tokens)
+                today = f"  {today_rate:>14.0f}  {on_rate / today_rate:>7.2f}×"
+            print(f"{clients:>7}  {off_rate:>12.0f}  {on_rate:>12.0f}  {on_rate / off_rate:>6.2f}×{today}", flush=True)
     finally:
         for server in servers:
             server.terminate()
