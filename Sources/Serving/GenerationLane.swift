@@ -60,6 +60,7 @@ final class GenerationLane: @unchecked Sendable {
                     continue
                 }
                 let read = try model.read(part)
+                stream.record(timing)
                 stream.state = read.state
                 if !stream.advance(read.logits) { left.append(stream) }
             }

@@ -22,6 +22,8 @@ final class GenerationStream: @unchecked Sendable {
     private let events: AsyncThrowingStream<Event, Error>.Continuation
     private let lock = NSLock()
     private var cancelledFlag = false
+    /// The request's queue-and-compute account (overhead metric): the lane's steps are this request's inference.
+    private let requestTime = ServingMetrics.inferenceTime
 
     init(progress: GenerationProgress, stepDeadline: Duration, wantsTokens: Bool,
          events: AsyncThrowingStream<Event, Error>.Continuation) {
@@ -52,4 +54,11 @@ final class GenerationStream: @unchecked Sendable {
     }
 
     func fail(_ error: Error) { events.finish(throwing: error) }
+
+    /// Counts a shared step's queue and compute time as this request's (before `advance`, which may end the request).
+    func record(_ timing: InferenceScheduler.Timing) {
+        guard let requestTime else { return }
+        requestTime.nanoseconds += Int64((timing.queueSeconds + timing.computeSeconds) * 1e9)
+        requestTime.runs += 1
+    }
 }

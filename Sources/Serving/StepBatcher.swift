@@ -57,10 +57,13 @@ final class StepBatcher: @unchecked Sendable {
             return lane
         }
         if let started {
-            // The loop runs on the workers, as handlers do; it holds the batcher until it ends.
-            Task(executorPreference: scheduler.taskExecutor) { [self] in
-                await started.run()
-                withExtendedLifetime(self) {}
+            // The loop runs on the workers, as handlers do; it holds the batcher until it ends. It serves many requests,
+            // so it must not inherit the joining request's task-locals (its metrics account): each stream keeps its own.
+            ServingMetrics.$inferenceTime.withValue(nil) {
+                Task(executorPreference: scheduler.taskExecutor) { [self] in
+                    await started.run()
+                    withExtendedLifetime(self) {}
+                }
             }
         }
     }

@@ -185,6 +185,23 @@ final class StepBatchingTests: XCTestCase {
         XCTAssertTrue(service.batcher.activeStreams.isEmpty, "no lane was opened")
     }
 
+    /// A lane's shared steps count as the inference time of each request in them (for the overhead metric), not of
+    /// the request that happened to open the lane.
+    func testSharedStepsCountAsEachRequestsInferenceTime() throws {
+        let request = try GenerateRequest(["prompt": "ab", "max_tokens": 3, "seed": 1], defaults: nil, accept: nil)
+        let progress = try GenerationProgress(request, vocabulary: ["a", "b", " "])
+        let account = ServingMetrics.InferenceTime()
+        let stream = ServingMetrics.$inferenceTime.withValue(account) {
+            GenerationStream(progress: progress, stepDeadline: .seconds(1), wantsTokens: false,
+                             events: AsyncThrowingStream<GenerationStream.Event, Error>.makeStream().continuation)
+        }
+        let step = InferenceScheduler.Timing(queueSeconds: 0.001, computeSeconds: 0.002, batchSize: 4)
+        stream.record(step)
+        stream.record(step)
+        XCTAssertEqual(account.runs, 2)
+        XCTAssertEqual(account.nanoseconds, 6_000_000, accuracy: 10)
+    }
+
     // MARK: Helpers
 
     private func editConfig(_ root: URL, _ edit: (inout [String: Any]) -> Void) throws {
