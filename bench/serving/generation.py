@@ -4,13 +4,15 @@
 Starts two release servers on the shipped shakespeare-lstm: one as shipped (step batching on) and one from a copy
 whose config.json sets "generation": {"step_batching": false} (every step a lone request, as before step batching).
 At 1, 4, 16 and 64 concurrent clients, each client generates back to back (max_tokens tokens per request, its own
-seed per request) for SECONDS; the two servers are measured alternately at each level, on the same cores. Prints
-total tokens/s for each and the ratio, after checking that both servers give the same text for the same seeds.
+seed per request) for SECONDS in all, split into ROUNDS that alternate between the servers, so that load from
+elsewhere on the shared cores falls on both alike. Prints total tokens/s for each and the ratio, after checking
+that both servers give the same text for the same seeds.
 
 With --today BINARY (a release build of main from before step batching) a third column measures that binary on the
 same model folder, for the figure "over today's".
 
-Usage: bench/serving/generation.py [--seconds 8] [--tokens 200] [--binary .build/release/deepserve] [--today BINARY]
+Usage: bench/serving/generation.py [--seconds 8] [--rounds 4] [--tokens 200] [--binary .build/release/deepserve]
+                                   [--today BINARY]
 (build first: swift build -c release --product deepserve)
 """
 import argparse
@@ -38,8 +40,8 @@ def generate(port, seed, tokens):
 
 
 def measure(port, clients, seconds, tokens):
-    """Total tokens/s of `clients` threads generating back to back for `seconds` (requests still running at the end
-    are finished and counted, with the time they took)."""
+    """Tokens and seconds of `clients` threads generating back to back for `seconds` (requests still running at the
+    end are finished and counted, with the time they took)."""
     counts = [0] * clients
     errors = []
     stop = time.monotonic() + seconds
@@ -62,7 +64,7 @@ def measure(port, clients, seconds, tokens):
     elapsed = time.monotonic() - start
     if errors:
         print(f"  {len(errors)} errors, first: {errors[0]}", file=sys.stderr)
-    return sum(counts) / elapsed
+    return sum(counts), elapsed
 
 
 def start(binary, repository, port):
@@ -81,6 +83,7 @@ def start(binary, repository, port):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
     parser.add_argument("--today", help="another deepserve binary to measure alongside (e.g. main before step batching)")
@@ -106,17 +109,24 @@ def main():
             servers.append(start(args.today, os.path.join(scratch, "off"), 18423))
 
         same = all(generate(18421, seed, 60)[0] == generate(18422, seed, 60)[0] for seed in range(5))
-        print(f"{MODEL}, {args.tokens} tokens per request, {args.seconds:g} s per point; "
+        print(f"{MODEL}, {args.tokens} tokens per request, {args.seconds:g} s per point in {args.rounds} rounds; "
               f"same text per seed with step batching on and off: {'yes' if same else 'NO'}")
         today_header = f"  {'today tokens/s':>14}  {'on/today':>8}" if args.today else ""
         print(f"{'streams':>7}  {'off tokens/s':>12}  {'on tokens/s':>12}  {'on/off':>7}{today_header}")
+        ports = [18422, 18421] + ([18423] if args.today else [])
         for clients in LEVELS:
-            measure(18421, clients, min(1.0, args.seconds), args.tokens)   # warm the lanes and the allocator
-            off_rate = measure(18422, clients, args.seconds, args.tokens)
-            on_rate = measure(18421, clients, args.seconds, args.tokens)
+            for port in ports:
+                measure(port, clients, 0.5, args.tokens)   # warm up: lanes, allocator, caches
+            totals = {port: [0, 0.0] for port in ports}
+            for _ in range(args.rounds):
+                for port in ports:
+                    produced, elapsed = measure(port, clients, args.seconds / args.rounds, args.tokens)
+                    totals[port][0] += produced
+                    totals[port][1] += elapsed
+            off_rate, on_rate = (totals[port][0] / totals[port][1] for port in ports[:2])
             today = ""
             if args.today:
-                today_rate = measure(18423, clients, args.seconds, args.tokens)
+                today_rate = totals[18423][0] / totals[18423][1]
                 today = f"  {today_rate:>14.0f}  {on_rate / today_rate:>7.2f}×"
             print(f"{clients:>7}  {off_rate:>12.0f}  {on_rate:>12.0f}  {on_rate / off_rate:>6.2f}×{today}", flush=True)
     finally:
