@@ -14,7 +14,6 @@ import Foundation
 /// shares every node, so there is no single culprit to blame and nothing a retry alone would do differently.
 final class GenerationLane: @unchecked Sendable {
     let model: RecurrentModel
-    let capacity: Int
     /// Guarded by the batcher's lock: the streams taking part from the next step on.
     var members: [GenerationStream] = []
 
@@ -22,9 +21,8 @@ final class GenerationLane: @unchecked Sendable {
     private let scheduler: InferenceScheduler
     private let metrics: ServingMetrics
 
-    init(model: RecurrentModel, capacity: Int, batcher: StepBatcher, scheduler: InferenceScheduler, metrics: ServingMetrics) {
+    init(model: RecurrentModel, batcher: StepBatcher, scheduler: InferenceScheduler, metrics: ServingMetrics) {
         self.model = model
-        self.capacity = capacity
         self.batcher = batcher
         self.scheduler = scheduler
         self.metrics = metrics

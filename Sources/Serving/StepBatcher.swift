@@ -45,7 +45,7 @@ final class StepBatcher: @unchecked Sendable {
                 lane.members.append(stream)
                 return nil
             }
-            let lane = GenerationLane(model: model, capacity: capacity, batcher: self, scheduler: scheduler, metrics: metrics)
+            let lane = GenerationLane(model: model, batcher: self, scheduler: scheduler, metrics: metrics)
             lane.members.append(stream)
             group.append(lane)
             lanes[key] = group
