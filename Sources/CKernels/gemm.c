@@ -184,120 +184,76 @@ static int needs_epilogue(const float *row_bias, const float *col_bias, ds_activ
     return row_bias || col_bias || act.kind != DS_ACTIVATION_NONE;
 }
 
-// MARK: - GEMV (m == 1): no packing, one pass over B
+// MARK: - One-row products
 
-__attribute__((target("avx2,fma")))
-static float dot_avx2(const float *x, const float *y, ptrdiff_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    ptrdiff_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-    __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-    float total = _mm_cvtss_f32(h);
-    for (; i < n; i++) total += x[i] * y[i];
-    return total;
-}
+// A product of one row (a batch of one) runs through the same packed panels as any other, with kernels that compute
+// each column with the same fused multiply-adds, in the same order, as every row of micro_kernel_avx2. So a row's
+// result never depends on how many rows the product has: step-batched generation relies on it (a stream alone and
+// the same stream inside a batch must sample the same tokens, and a 1-ulp change in a logit can flip one). A
+// dot-product GEMV, faster by a little for m == 1, sums in another order and gave different bits.
 
-// Four dot products of x with consecutive rows of b at once: x is loaded once per step for all
-// four, and eight independent accumulators keep the FMA units busy (a GEMV is load-bound).
+// One row against four consecutive NR-wide slivers of packed B (64 columns); eight independent accumulators hide
+// the FMA latency that one sliver's two chains would expose.
 __attribute__((target("avx2,fma")))
-static void dot4_avx2(const float *x, const float *b, ptrdiff_t ldb, ptrdiff_t n, float *out) {
-    const float *r0 = b, *r1 = b + ldb, *r2 = b + 2 * ldb, *r3 = b + 3 * ldb;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+static void row_kernel4_avx2(ptrdiff_t kc, const float *a, const float *b, float *out) {
+    const ptrdiff_t s = kc * NR;   // from one sliver to the next
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r0 + i), a0);
-        a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r1 + i), a1);
-        a2 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r2 + i), a2);
-        a3 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r3 + i), a3);
-        c0 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r0 + i + 8), c0);
-        c1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r1 + i + 8), c1);
-        c2 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r2 + i + 8), c2);
-        c3 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(r3 + i + 8), c3);
+    __m256 c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps(), c6 = _mm256_setzero_ps(), c7 = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const __m256 ai = _mm256_broadcast_ss(a + p * MR);
+        const float *bp = b + p * NR;
+        c0 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp), c0);
+        c1 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + 8), c1);
+        c2 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + s), c2);
+        c3 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + s + 8), c3);
+        c4 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + 2 * s), c4);
+        c5 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + 2 * s + 8), c5);
+        c6 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + 3 * s), c6);
+        c7 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + 3 * s + 8), c7);
     }
-    for (; i + 8 <= n; i += 8) {
-        const __m256 x0 = _mm256_loadu_ps(x + i);
-        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r0 + i), a0);
-        a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r1 + i), a1);
-        a2 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r2 + i), a2);
-        a3 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(r3 + i), a3);
-    }
-    a0 = _mm256_add_ps(a0, c0); a1 = _mm256_add_ps(a1, c1); a2 = _mm256_add_ps(a2, c2); a3 = _mm256_add_ps(a3, c3);
-    // Transpose-and-add: one vector holding the four horizontal sums.
-    const __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
-    const __m256 s = _mm256_hadd_ps(s01, s23);
-    const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    _mm_storeu_ps(out, sums);
-    for (; i < n; i++) {
-        out[0] += x[i] * r0[i];
-        out[1] += x[i] * r1[i];
-        out[2] += x[i] * r2[i];
-        out[3] += x[i] * r3[i];
-    }
+    _mm256_storeu_ps(out, c0);
+    _mm256_storeu_ps(out + 8, c1);
+    _mm256_storeu_ps(out + 16, c2);
+    _mm256_storeu_ps(out + 24, c3);
+    _mm256_storeu_ps(out + 32, c4);
+    _mm256_storeu_ps(out + 40, c5);
+    _mm256_storeu_ps(out + 48, c6);
+    _mm256_storeu_ps(out + 56, c7);
 }
 
-static float dot_portable(const float *x, const float *y, ptrdiff_t n) {
-    float total = 0;
-    for (ptrdiff_t i = 0; i < n; i++) total += x[i] * y[i];
-    return total;
-}
-
+// One row against one NR-wide sliver.
 __attribute__((target("avx2,fma")))
-static void axpy_avx2(float a, const float *x, float *y, ptrdiff_t n) {
-    const __m256 va = _mm256_set1_ps(a);
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
-static void axpy_portable(float a, const float *x, float *y, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-// y[0..n) = alpha · x[0..k) · op(B) + beta · y, x with stride incx.
-static void gemv(int trans_b, ptrdiff_t n, ptrdiff_t k, float alpha, const float *x, ptrdiff_t incx,
-                 const float *b, ptrdiff_t ldb, float beta, float *y) {
-    const int fast = ds_use_avx2();
-    if (trans_b && incx == 1) {
-        ptrdiff_t j = 0;
-        if (fast) {
-            for (; j + 4 <= n; j += 4) {
-                float d[4];
-                dot4_avx2(x, b + j * ldb, ldb, k, d);
-                for (int r = 0; r < 4; r++) y[j + r] = alpha * d[r] + (beta == 0 ? 0 : beta * y[j + r]);
-            }
-        }
-        for (; j < n; j++) {
-            const float d = fast ? dot_avx2(x, b + j * ldb, k) : dot_portable(x, b + j * ldb, k);
-            y[j] = alpha * d + (beta == 0 ? 0 : beta * y[j]);
-        }
-        return;
+static void row_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float *out) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const __m256 ai = _mm256_broadcast_ss(a + p * MR);
+        c0 = _mm256_fmadd_ps(ai, _mm256_load_ps(b + p * NR), c0);
+        c1 = _mm256_fmadd_ps(ai, _mm256_load_ps(b + p * NR + 8), c1);
     }
-    if (beta == 0) memset(y, 0, sizeof(float) * n);
-    else if (beta != 1) for (ptrdiff_t j = 0; j < n; j++) y[j] *= beta;
-    if (!trans_b) {
-        for (ptrdiff_t p = 0; p < k; p++) {
-            const float xp = alpha * x[p * incx];
-            if (fast) axpy_avx2(xp, b + p * ldb, y, n);
-            else axpy_portable(xp, b + p * ldb, y, n);
+    _mm256_storeu_ps(out, c0);
+    _mm256_storeu_ps(out + 8, c1);
+}
+
+// Row `crow` (nc columns) from a packed A sliver holding one row and a packed B block; the epilogue runs per NR-wide
+// tile, exactly as gemm_blocked runs it, so that too matches a row of a bigger product.
+static void row_panel_avx2(ptrdiff_t kc, const float *a, const float *b_block, ptrdiff_t nc, float *crow, int accumulate,
+                           int epilogue, const float *row_bias, const float *col_bias, ds_activation act) {
+    float sums[4 * NR];
+    for (ptrdiff_t jr = 0; jr < nc;) {
+        ptrdiff_t width;
+        if (nc - jr >= 4 * NR) {
+            row_kernel4_avx2(kc, a, b_block + jr * kc, sums);
+            width = 4 * NR;
+        } else {
+            row_kernel_avx2(kc, a, b_block + jr * kc, sums);
+            width = nc - jr < NR ? nc - jr : NR;
         }
-    } else {
-        for (ptrdiff_t j = 0; j < n; j++) {
-            float d = 0;
-            for (ptrdiff_t p = 0; p < k; p++) d += x[p * incx] * b[j * ldb + p];
-            y[j] += alpha * d;
-        }
+        for (ptrdiff_t j = 0; j < width; j++) crow[jr + j] = accumulate ? crow[jr + j] + sums[j] : sums[j];
+        if (epilogue)
+            for (ptrdiff_t t = 0; t < width; t += NR)
+                apply_epilogue(crow + jr + t, 0, 1, width - t < NR ? width - t : NR, row_bias,
+                               col_bias ? col_bias + jr + t : NULL, act);
+        jr += width;
     }
 }
 
@@ -375,6 +331,11 @@ static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptr
                     pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, buffers->a);
                     a_block = buffers->a;
                 }
+                if (mc == 1 && kernel == micro_kernel_avx2) {
+                    row_panel_avx2(kc, a_block, b_block, nc, c + ic * ldc + jc, accumulate, last_block && epilogue,
+                                   row_bias ? row_bias + ic : NULL, col_bias ? col_bias + jc : NULL, act);
+                    continue;
+                }
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
                     const float *b_sliver = b_block + jr * kc;
@@ -420,11 +381,7 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
         degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
         return;
     }
-    if (m == 1) {
-        gemv(trans_b, n, k, alpha, a, trans_a ? lda : 1, b, ldb, beta, c);
-        if (needs_epilogue(row_bias, col_bias, act)) apply_epilogue(c, ldc, 1, n, row_bias, col_bias, act);
-        return;
-    }
+    // m == 1 too: see "One-row products".
     gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act);
 }
 

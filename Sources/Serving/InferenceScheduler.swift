@@ -12,8 +12,8 @@ import Foundation
 /// Each model version (and each component plan of it) has a bounded queue, keyed by name and version and dropped as
 /// soon as it is empty and idle: a reloaded or unloaded model's plan is referenced by nothing here once its last
 /// request finished, so its weights are freed. A worker takes the queue whose oldest request has waited longest; when the model allows batching it waits up to `max_queue_delay_microseconds` for
-/// `max_batch_size` requests of compatible shapes, runs them as one batch along axis 0 and hands
-/// each caller its slice. A full queue refuses at once (503); a request whose deadline passes while
+/// `max_batch_size` requests of compatible shapes, runs them as one batch along each tensor's batch axis (config.json's
+/// `batch_axis`, default 0) and hands each caller its slice. A full queue refuses at once (503); a request whose deadline passes while
 /// queued is answered 504 without running. Each worker owns a `Workspace`, so runs of one shared
 /// plan never contend for memory.
 public final class InferenceScheduler: @unchecked Sendable {
@@ -42,6 +42,10 @@ public final class InferenceScheduler: @unchecked Sendable {
         let enqueued = DispatchTime.now()
         let deadline: DispatchTime
         let rows: Int
+        /// Where each input and output holds the batch.
+        let axes: BatchAxes
+        /// false: this request runs alone even when the model batches (generation with step batching off).
+        let batchable: Bool
         private let lock = NSLock()
         private var cancelledFlag = false
         /// Set when the caller's task is cancelled (its client went away): a queued job is then dropped, and a
@@ -52,12 +56,20 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
         private var continuation: CheckedContinuation<([String: Tensor], Timing), Error>?
 
-        init(inputs: [String: Tensor], plan: Plan, deadline: DispatchTime, rows: Int,
+        init(inputs: [String: Tensor], plan: Plan, deadline: DispatchTime, axes: BatchAxes, batchable: Bool,
              continuation: CheckedContinuation<([String: Tensor], Timing), Error>) {
             self.inputs = inputs
             self.plan = plan
             self.deadline = deadline
-            self.rows = rows
+            self.axes = axes
+            self.batchable = batchable
+            // The batch size along the first graph input's batch axis (1 when it has none, as a scalar).
+            rows = plan.inputs.first.flatMap { info in
+                inputs[info.name].flatMap { tensor in
+                    let axis = axes.input(info.name)
+                    return axis < tensor.rank ? tensor.shape[axis] : nil
+                }
+            } ?? 1
             self.continuation = continuation
         }
 
@@ -133,9 +145,10 @@ public final class InferenceScheduler: @unchecked Sendable {
     /// How many queues exist now (each model version with requests waiting or running has one).
     var queueCount: Int { condition.withLock { queues.count } }
 
-    /// Runs the model's main plan, or the component plan named `component`, on `inputs`.
-    public func infer(_ model: LoadedModel, component: String? = nil, inputs: [String: Tensor], deadline: Duration? = nil)
-        async throws -> ([String: Tensor], Timing)
+    /// Runs the model's main plan, or the component plan named `component`, on `inputs`; `batchable: false` keeps
+    /// the request out of any batch.
+    public func infer(_ model: LoadedModel, component: String? = nil, inputs: [String: Tensor], deadline: Duration? = nil,
+                      batchable: Bool = true) async throws -> ([String: Tensor], Timing)
     {
         let plan: Plan
         if let component {
@@ -149,11 +162,11 @@ public final class InferenceScheduler: @unchecked Sendable {
         let limit = deadline ?? settings.defaultDeadline
         let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
         let due = DispatchTime.now() + .nanoseconds(Int(clamping: nanoseconds))
-        let rows = inputs.values.first.flatMap { $0.shape.first } ?? 1
+        let axes = component == nil ? model.batchAxes : BatchAxes()
         let box = JobBox()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let job = Job(inputs: inputs, plan: plan, deadline: due, rows: rows, continuation: continuation)
+                let job = Job(inputs: inputs, plan: plan, deadline: due, axes: axes, batchable: batchable, continuation: continuation)
                 box.job = job
                 enqueue(job, model: model, component: component)
             }
@@ -261,8 +274,9 @@ public final class InferenceScheduler: @unchecked Sendable {
             // Hold a batchable queue open until it fills or its oldest request has waited long enough —
             // but only for a single request while another batch of the model runs (company is likely: its
             // callers come back). A lone request with the model idle runs at once; and once several have
-            // queued, a free worker takes them now rather than idle while the other worker computes.
-            if queue.maxBatch > 1, queue.jobs.count == 1, queue.running > 0, !stopping {
+            // queued, a free worker takes them now rather than idle while the other worker computes. A request that
+            // may not share a batch (a lane's step, already a batch) gains nothing by waiting.
+            if queue.maxBatch > 1, queue.jobs.count == 1, queue.jobs[0].batchable, queue.running > 0, !stopping {
                 let age = Double(DispatchTime.now().uptimeNanoseconds - queue.jobs[0].enqueued.uptimeNanoseconds) / 1e9
                 if age < queue.maxDelay {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: queue.maxDelay - age))
@@ -278,12 +292,13 @@ public final class InferenceScheduler: @unchecked Sendable {
     private func takeBatch(from queue: ModelQueue) -> [Job] {
         let first = queue.jobs.removeFirst()
         var batch = [first]
-        guard queue.maxBatch > 1, Self.isBatchable(first) else { return batch }
+        guard queue.maxBatch > 1, first.batchable, Self.isBatchable(first) else { return batch }
         var rows = first.rows
         var index = 0
         while index < queue.jobs.count, rows < queue.maxBatch {
             let candidate = queue.jobs[index]
-            if rows + candidate.rows <= queue.maxBatch, candidate.plan === first.plan, Self.compatible(first, candidate) {
+            if rows + candidate.rows <= queue.maxBatch, candidate.plan === first.plan, candidate.batchable,
+               candidate.axes == first.axes, Self.compatible(first, candidate) {
                 batch.append(queue.jobs.remove(at: index))
                 rows += candidate.rows
             } else {
@@ -293,18 +308,22 @@ public final class InferenceScheduler: @unchecked Sendable {
         return batch
     }
 
-    /// Batching concatenates along axis 0, so every input must have a dynamic first dimension.
+    /// Batching joins inputs along their batch axes, so every input must have a dynamic dimension there, of the
+    /// job's batch size.
     private static func isBatchable(_ job: Job) -> Bool {
         job.plan.inputs.allSatisfy { info in
-            guard let first = info.shape?.first, first.fixedValue == nil else { return false }
-            return job.inputs[info.name].map { $0.rank >= 1 && $0.shape[0] == job.rows } ?? false
+            let axis = job.axes.input(info.name)
+            guard let shape = info.shape, axis < shape.count, shape[axis].fixedValue == nil else { return false }
+            return job.inputs[info.name].map { axis < $0.rank && $0.shape[axis] == job.rows } ?? false
         }
     }
 
+    /// Same inputs, element types and every dimension but the batch axis.
     private static func compatible(_ a: Job, _ b: Job) -> Bool {
-        a.inputs.allSatisfy { name, tensor in
-            guard let other = b.inputs[name] else { return false }
-            return other.dataType == tensor.dataType && other.rank == tensor.rank && other.shape.dropFirst() == tensor.shape.dropFirst()
+        a.inputs.count == b.inputs.count && a.inputs.allSatisfy { name, tensor in
+            guard let other = b.inputs[name], other.dataType == tensor.dataType, other.rank == tensor.rank else { return false }
+            let axis = a.axes.input(name)
+            return (0..<tensor.rank).allSatisfy { $0 == axis || other.shape[$0] == tensor.shape[$0] }
         }
     }
 
@@ -323,14 +342,15 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
         guard !live.isEmpty else { return }
         do {
-            let inputs = live.count == 1 ? live[0].inputs : try Self.concatenate(live.map(\.inputs))
+            let axes = live[0].axes
+            let inputs = live.count == 1 ? live[0].inputs : try Self.concatenate(live.map(\.inputs), axes: axes)
             let outputs = try live[0].plan.run(inputs, workspace: workspace, limits: limits(for: live))
             let end = DispatchTime.now()
             let compute = Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let rows = live.reduce(0) { $0 + $1.rows }
             ServingMetrics.recordExecution(model: queue.name, rows: rows, requests: live.count, computeSeconds: compute)
             onBatch?(queue.name, rows, live.count, compute)
-            let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows), model: queue.name)
+            let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows), axes: axes, model: queue.name)
             for (job, part) in zip(live, parts) {
                 let queued = Double(start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1e9
                 job.finish(.success((part, Timing(queueSeconds: queued, computeSeconds: compute, batchSize: rows))))
@@ -351,25 +371,28 @@ public final class InferenceScheduler: @unchecked Sendable {
                          isCancelled: { jobs.allSatisfy(\.isCancelled) })
     }
 
-    static func concatenate(_ inputs: [[String: Tensor]]) throws -> [String: Tensor] {
+    /// Each input of every request joined along its batch axis.
+    static func concatenate(_ inputs: [[String: Tensor]], axes: BatchAxes) throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
         for name in inputs[0].keys {
             let parts = inputs.compactMap { $0[name] }
-            result[name] = try Tensor.concatenate(parts)
+            result[name] = try Tensor.concatenate(parts, axis: axes.input(name))
         }
         return result
     }
 
-    static func split(_ outputs: [String: Tensor], rows: [Int], model: String) throws -> [[String: Tensor]] {
+    /// Each output cut along its batch axis into the requests' shares (`rows`, in order).
+    static func split(_ outputs: [String: Tensor], rows: [Int], axes: BatchAxes, model: String) throws -> [[String: Tensor]] {
         var parts = Array(repeating: [String: Tensor](), count: rows.count)
         let total = rows.reduce(0, +)
         for (name, tensor) in outputs {
-            guard tensor.rank >= 1, tensor.shape[0] == total else {
-                throw ServingError.modelMisconfigured(model: model, reason: "output '\(name)' of shape \(tensor.shape) cannot be split into a batch of \(total)")
+            let axis = axes.output(name)
+            guard axis < tensor.rank, tensor.shape[axis] == total else {
+                throw ServingError.modelMisconfigured(model: model, reason: "output '\(name)' of shape \(tensor.shape) cannot be split into a batch of \(total) along axis \(axis)")
             }
             var offset = 0
             for (index, count) in rows.enumerated() {
-                parts[index][name] = tensor.rows(offset..<(offset + count))
+                parts[index][name] = tensor.slice(offset..<(offset + count), axis: axis)
                 offset += count
             }
         }

@@ -16,6 +16,8 @@ public final class LoadedModel: Sendable {
     public let imagePreprocessing: ImagePreprocessing?
     /// What the config and the graph agree on (checked at load): image input and layout, output, activation.
     let interface: ModelInterface
+    /// Where each input and output of the main plan holds the batch (config.json's `batch_axis`).
+    let batchAxes: BatchAxes
     public let loadSeconds: Double
 
     init(name: String, version: Int, config: ModelConfig, plan: Plan, components: [String: Plan],
@@ -30,6 +32,7 @@ public final class LoadedModel: Sendable {
         self.vocabulary = vocabulary
         self.imagePreprocessing = imagePreprocessing
         self.interface = interface
+        batchAxes = BatchAxes(config)
         self.loadSeconds = loadSeconds
     }
 

@@ -7,6 +7,25 @@ public struct ModelConfig: Codable, Sendable {
         public var name: String
         public var dtype: String
         public var shape: [Int]
+        /// The axis that holds the batch (default 0): batching joins requests' tensors along it and splits the
+        /// results along the output's. An LSTM's state `h` [layers, batch, hidden] has it on axis 1.
+        public var batchAxis: Int?
+
+        enum CodingKeys: String, CodingKey { case name, dtype, shape, batchAxis }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            dtype = try container.decode(String.self, forKey: .dtype)
+            shape = try container.decode([Int].self, forKey: .shape)
+            // Read as a number and converted exactly: Foundation's own Int decoding reports 1.5 without the key.
+            if let value = try container.decodeIfPresent(Double.self, forKey: .batchAxis) {
+                guard let axis = Int(exactly: value) else {
+                    throw DecodingError.dataCorruptedError(forKey: .batchAxis, in: container, debugDescription: "must be a whole number, is \(value)")
+                }
+                batchAxis = axis
+            }
+        }
     }
 
     public struct Preprocessing: Codable, Sendable {
@@ -68,6 +87,9 @@ public struct ModelConfig: Codable, Sendable {
         public var topP: Double?
         public var maxTokens: Int?
         public var maxTokensLimit: Int?
+        /// Whether concurrent generations share each step's run (`StepBatcher`); default true. false: each
+        /// generation runs its steps alone, one request per step, as before step batching (for comparison).
+        public var stepBatching: Bool?
     }
 
     public struct Batching: Codable, Sendable {

@@ -17,6 +17,9 @@ struct ModelInterface: Sendable {
     var output: String?
     /// Classification only.
     var activation: Activation = .softmax
+    /// Text generation: whether concurrent generations share each step (`StepBatcher`): asked for (the default) and
+    /// possible, i.e. the tokens and every state hold the batch on a dynamic axis.
+    var stepBatching = false
 
     static func check(config: ModelConfig, plan: Plan, preprocessing: ImagePreprocessing?, labels: [String]?,
                       vocabulary: [String]?) throws -> ModelInterface {
@@ -47,6 +50,7 @@ struct ModelInterface: Sendable {
             }
         case "text-generation":
             try checkGenerator(config, plan, vocabulary: vocabulary, file: file)
+            interface.stepBatching = try stepBatching(config, plan, file: file)
         case "image-generation":
             guard let input = plan.inputs.first, input.shape?.last?.fixedValue != nil else {
                 throw ConfigError(file, "inputs", "must name a latent input of fixed size, but model.onnx's first input is \(plan.inputs.first.map(\.description) ?? "missing")")
@@ -66,6 +70,7 @@ struct ModelInterface: Sendable {
             if let type = value.dataType, spec.dtype.lowercased() != type.description, !(spec.dtype == "float" && type == .float) {
                 throw ConfigError(file, "\(key)[\(index)].dtype", "is \(spec.dtype), but model.onnx declares \(type.description) for '\(spec.name)'")
             }
+            if let axis = spec.batchAxis { try checkBatchAxis(axis, of: spec, graph: value.shape, key: "\(key)[\(index)]", file: file) }
             guard let shape = value.shape else { continue }
             guard shape.count == spec.shape.count else {
                 throw ConfigError(file, "\(key)[\(index)].shape", "has rank \(spec.shape.count), but model.onnx's '\(spec.name)' has rank \(shape.count) (\(shape))")
@@ -75,6 +80,20 @@ struct ModelInterface: Sendable {
                     throw ConfigError(file, "\(key)[\(index)].shape[\(axis)]", "is \(declared), but model.onnx's '\(spec.name)' has \(fixed) there")
                 }
             }
+        }
+    }
+
+    /// A declared batch axis names a dynamic dimension inside the tensor's rank (in the config's shape and the graph's).
+    private static func checkBatchAxis(_ axis: Int, of spec: ModelConfig.TensorSpec, graph: [Dimension]?, key: String, file: String) throws {
+        guard axis >= 0, axis < spec.shape.count else {
+            let axes = spec.shape.isEmpty ? "none: it is a scalar" : "0...\(spec.shape.count - 1)"
+            throw ConfigError(file, "\(key).batch_axis", "is \(axis), but '\(spec.name)' has rank \(spec.shape.count) (axes \(axes))")
+        }
+        guard spec.shape[axis] < 0 else {
+            throw ConfigError(file, "\(key).batch_axis", "is \(axis), but \(key).shape[\(axis)] is \(spec.shape[axis]); a batch axis must be dynamic (-1)")
+        }
+        if let graph, axis < graph.count, let fixed = graph[axis].fixedValue {
+            throw ConfigError(file, "\(key).batch_axis", "is \(axis), but model.onnx fixes that dimension of '\(spec.name)' to \(fixed)")
         }
     }
 
@@ -126,6 +145,26 @@ struct ModelInterface: Sendable {
             let final = plan.finalOperator(ofOutput: output)
             interface.activation = final == "Softmax" || final == "Sigmoid" || final == "LogSoftmax" ? .none : .softmax
         }
+    }
+
+    /// Step batching joins the streams' tokens and states along their batch axes, so each of those axes must be a
+    /// dynamic dimension of the graph. Asked for explicitly (`generation.step_batching: true`) and impossible, the load
+    /// fails; by default such a model just generates one stream per step.
+    private static func stepBatching(_ config: ModelConfig, _ plan: Plan, file: String) throws -> Bool {
+        guard let recurrent = config.recurrent, config.generation?.stepBatching ?? true else { return false }
+        let axes = BatchAxes(config)
+        let names = [recurrent.tokenInput] + recurrent.state.map(\.input)
+        for name in names {
+            guard let value = plan.inputs.first(where: { $0.name == name }), let shape = value.shape else { continue }
+            let axis = axes.input(name)
+            if axis >= shape.count || shape[axis].fixedValue != nil {
+                guard config.generation?.stepBatching == nil else {
+                    throw ConfigError(file, "generation.step_batching", "is true, but '\(name)' has no dynamic dimension at its batch axis \(axis) (\(shape)); declare its batch_axis in inputs")
+                }
+                return false
+            }
+        }
+        return true
     }
 
     private static func checkGenerator(_ config: ModelConfig, _ plan: Plan, vocabulary: [String]?, file: String) throws {

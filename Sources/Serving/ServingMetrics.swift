@@ -26,7 +26,8 @@ public struct ServingMetrics: Sendable {
 
     /// Queue and compute time of the request the current task serves, summed over its inferences.
     final class InferenceTime: @unchecked Sendable {
-        // Touched only by the request's own task, one step at a time.
+        // Touched by the request's own task, one step at a time, or by the lane running its generation's steps while
+        // that task waits for the lane's events (`GenerationStream.record`).
         var nanoseconds: Int64 = 0
         var runs = 0
     }

@@ -18,6 +18,8 @@ public final class ServingService: Sendable {
     private let demoPage: Bool
     private let logger: Logger
     private let metrics = ServingMetrics()
+    /// Concurrent generations' shared steps.
+    let batcher: StepBatcher
 
     public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil,
                 adminToken: String? = nil, openAPISpec: String? = nil, demoPage: Bool = true, logger: Logger = Logger(label: "deepserve.serving")) {
@@ -25,6 +27,7 @@ public final class ServingService: Sendable {
         self.demoPage = demoPage
         self.repository = repository
         self.scheduler = scheduler
+        batcher = StepBatcher(scheduler: scheduler, metrics: metrics)
         self.metricsText = metricsText
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : $0 }
         self.logger = logger
@@ -74,7 +77,7 @@ public final class ServingService: Sendable {
         }
         var metered = MeteredRouter(router: router, metrics: metrics)
         KServeRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
-        TextGenerationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        TextGenerationRoutes(repository: repository, scheduler: scheduler, batcher: batcher, metrics: metrics).register(on: &metered)
         ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageModelRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         if let adminToken {

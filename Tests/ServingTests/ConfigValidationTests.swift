@@ -55,6 +55,46 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertEqual(shape, "config.json: inputs[0].shape[1] is 100, but model.onnx's 'latent' has 64 there")
     }
 
+    /// `batch_axis` must name a dynamic dimension inside the tensor's rank, be an integer, and be declared where step
+    /// batching is asked for and the state's default axis can't batch.
+    func testInvalidBatchAxisIsRejected() throws {
+        func axis(_ value: Any, on name: String = "h0", key: String = "inputs") -> (inout [String: Any]) -> Void {
+            { config in
+                config[key] = (config[key] as? [[String: Any]] ?? []).map { spec in
+                    var spec = spec
+                    if spec["name"] as? String == name { spec["batch_axis"] = value }
+                    return spec
+                }
+            }
+        }
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis(3)),
+                       "config.json: inputs[1].batch_axis is 3, but 'h0' has rank 3 (axes 0...2)")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis(-1)),
+                       "config.json: inputs[1].batch_axis is -1, but 'h0' has rank 3 (axes 0...2)")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis(0)),
+                       "config.json: inputs[1].batch_axis is 0, but inputs[1].shape[0] is 2; a batch axis must be dynamic (-1)")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis(2, on: "cn", key: "outputs")),
+                       "config.json: outputs[2].batch_axis is 2, but outputs[2].shape[2] is 256; a batch axis must be dynamic (-1)")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis(1.5)), "config.json: inputs[1].batch_axis must be a whole number, is 1.5")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis(1e300)), "config.json: inputs[1].batch_axis must be a whole number, is 1e+300")
+        XCTAssertEqual(try loadFailure("shakespeare-lstm", axis("1")), "config.json: inputs[1].batch_axis must be a number")
+        // A dynamic dimension in config.json that model.onnx fixes.
+        XCTAssertEqual(try loadFailure("shakespeare-lstm") { config in
+            axis(0)(&config)
+            var inputs = config["inputs"] as? [[String: Any]] ?? []
+            inputs[1]["shape"] = [-1, -1, 256]
+            config["inputs"] = inputs
+        }, "config.json: inputs[1].batch_axis is 0, but model.onnx fixes that dimension of 'h0' to 2")
+        // Step batching asked for, with the state left on its default axis 0 (fixed to 2 in model.onnx).
+        let unbatchable = try loadFailure("shakespeare-lstm") { config in
+            config["inputs"] = (config["inputs"] as? [[String: Any]] ?? []).map { $0.filter { $0.key != "batch_axis" } }
+            var generation = config["generation"] as? [String: Any] ?? [:]
+            generation["step_batching"] = true
+            config["generation"] = generation
+        }
+        XCTAssertTrue(unbatchable.hasPrefix("config.json: generation.step_batching is true, but 'h0' has no dynamic dimension at its batch axis 0"), unbatchable)
+    }
+
     func testLabelCountMustEqualTheClassCount() throws {
         let (root, repository) = try repository(with: "mnist-cnn")
         defer { try? FileManager.default.removeItem(at: root) }

@@ -7,21 +7,25 @@ import Logging
 struct LiveService {
     let server: HTTPServer
     let scheduler: InferenceScheduler
+    let repository: ModelRepository
+    /// The service's step-batched generations.
+    let batcher: StepBatcher
     var port: Int { server.port }
 
     init(models: [String]? = nil, root: URL = SchedulerTests.models, adminToken: String? = nil, openAPISpec: String? = nil,
-         settings: InferenceScheduler.Settings = .init()) throws {
+         settings: InferenceScheduler.Settings = .init(), onBatch: InferenceScheduler.BatchObserver? = nil) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let repository = ModelRepository(root: root)
+        repository = ModelRepository(root: root)
         if let models {
             for name in models { try repository.load(name) }
         } else {
             try repository.loadAll(logger: logger)
         }
-        scheduler = InferenceScheduler(settings: settings)
+        scheduler = InferenceScheduler(settings: settings, onBatch: onBatch)
         let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { "" },
                                      adminToken: adminToken, openAPISpec: openAPISpec, logger: logger)
+        batcher = service.batcher
         var router = Router()
         service.register(on: &router)
         // As `deepserve serve` does: handlers run on the inference workers.

@@ -4,7 +4,7 @@
 # (FastAPI + uvicorn[standard] + onnxruntime, one worker process per core, blocking work in the thread pool:
 # bench/serving/reference_server.py), all in the same run.
 # Prints requests/s, p50 and p99, and deepserve's overhead per request, mean and p50 (request time minus its share
-# of compute, from /metrics).
+# of compute, from /metrics); then generation tokens/s with and without step batching (bench/serving/generation.py).
 # Usage: bench/serving/run.sh [SECONDS per point, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -74,3 +74,6 @@ read -r batched_mean batched_p50 < <(overhead 18301)
 read -r single_mean single_p50 < <(overhead 18302)
 echo "deepserve overhead per request (handler time − queue time − batch compute time), mean / p50:" \
      "batching $batched_mean / $batched_p50 µs, no batching $single_mean / $single_p50 µs"
+
+# Generation: total tokens/s at 1, 4, 16 and 64 concurrent generations, step batching on and off.
+python3 bench/serving/generation.py --seconds "$duration"

@@ -7,7 +7,7 @@ struct Gemm: ActivationFusing {
     let alpha: Float
     let beta: Float
     var activation: Activation?
-    /// B packed at load when it is a constant (the layer's weights), for batches of more than one row.
+    /// B packed at load when it is a constant (the layer's weights).
     let packedB: PackedMatrix?
 
     init(_ context: NodeContext) throws {
@@ -64,7 +64,7 @@ struct Gemm: ActivationFusing {
             }
         }
         let act = activation?.kernelDescriptor ?? Activation.none
-        if m > 1, let packedB, packedB.rows == k, packedB.columns == n {
+        if let packedB, packedB.rows == k, packedB.columns == n {
             packedB.multiply(left: a.pointer(as: Float.self), m: m, lda: a.shape[1], transposed: transA, alpha: alpha,
                              into: out.pointer(as: Float.self), ldc: n, beta: gemmBeta, rowBias: rowBias, colBias: colBias,
                              activation: act)
@@ -90,7 +90,7 @@ struct MatMul: ActivationFusing {
     var activation: Activation?
     /// Added along the last axis of the result (from a fused Add).
     var bias: Tensor?
-    /// A constant 2-d B (the weights) packed at load, for products of more than one row.
+    /// A constant 2-d B (the weights) packed at load.
     var packedB: PackedMatrix?
 
     init(_ context: NodeContext) {
@@ -133,7 +133,7 @@ struct MatMul: ActivationFusing {
         } else if bBatch.reduce(1, *) == 1 && aBatch == batch {
             // The weight-matrix case: every row of every batch times one B, as a single GEMM.
             let rows = batch.reduce(1, *) * m
-            if rows > 1, b.rank == 2, let packedB, packedB.rows == k, packedB.columns == n {
+            if b.rank == 2, let packedB, packedB.rows == k, packedB.columns == n {
                 packedB.multiply(left: pa, m: rows, lda: k, into: po, ldc: n, colBias: colBias, activation: act)
             } else {
                 ds_sgemm(0, 0, rows, n, k, 1, pa, k, pb, n, 0, po, n, nil, colBias, act)

@@ -10,7 +10,8 @@ import Darwin
 /// per-sequence lengths; clip; custom activations; layout 0 (time-major) or 1 (batch-major).
 ///
 /// Each direction first multiplies every time step's input by W in one GEMM (biases fused in its
-/// epilogue); the time loop then only adds H·Rᵀ, one small GEMM per step, and the gate math.
+/// epilogue); the time loop then only adds H·Rᵀ, one small GEMM per step, and the gate math. Constant W and R (the
+/// usual case) are packed for the GEMM once, at load, rather than on every step.
 struct Recurrent: Operator {
     enum Cell: Sendable { case lstm(inputForget: Bool), gru(linearBeforeReset: Bool), rnn }
 
@@ -20,6 +21,15 @@ struct Recurrent: Operator {
     let activations: [[GateActivation]]   // per direction
     let clip: Float?
     let batchMajor: Bool
+    /// Per direction, when W and R are constants: W and R packed as the right operands of X·Wᵀ and H·Rᵀ. For a GRU,
+    /// `recurrent` holds R's z and r rows and `candidate` its h rows, which multiply separately.
+    let packed: [PackedWeights]?
+
+    struct PackedWeights: Sendable {
+        let input: PackedMatrix
+        let recurrent: PackedMatrix
+        let candidate: PackedMatrix?
+    }
 
     var gateCount: Int {
         switch cell {
@@ -67,6 +77,28 @@ struct Recurrent: Operator {
         activations = (0..<directions.count).map { Array(parsed[($0 * defaults.count)..<(($0 + 1) * defaults.count)]) }
         clip = try a.float("clip")
         batchMajor = try a.int("layout", default: 0) == 1
+        packed = Self.pack(context.constantInputs, cell: self.cell, hidden: hidden, directions: directions.count)
+    }
+
+    /// W [dirs, gates·h, input] and R [dirs, gates·h, h] packed per direction, when both are float constants of those
+    /// shapes (otherwise `run` multiplies them unpacked, or reports their shapes).
+    private static func pack(_ constants: [Tensor?], cell: Cell, hidden h: Int, directions: Int) -> [PackedWeights]? {
+        guard constants.count > 2, let w = constants[1], let r = constants[2], w.dataType == .float, r.dataType == .float,
+              w.rank == 3, r.rank == 3 else { return nil }
+        let gates = switch cell { case .lstm: 4; case .gru: 3; case .rnn: 1 }
+        let width = gates * h, inputSize = w.shape[2]
+        guard w.shape == [directions, width, inputSize], r.shape == [directions, width, h] else { return nil }
+        return (0..<directions).map { d in
+            let pw = w.pointer(as: Float.self) + d * width * inputSize, pr = r.pointer(as: Float.self) + d * width * h
+            let input = PackedMatrix(right: pw, k: inputSize, n: width, stride: inputSize, transposed: true)
+            if case .gru = cell {
+                return PackedWeights(input: input,
+                                     recurrent: PackedMatrix(right: pr, k: h, n: 2 * h, stride: h, transposed: true),
+                                     candidate: PackedMatrix(right: pr + 2 * h * h, k: h, n: h, stride: h, transposed: true))
+            }
+            return PackedWeights(input: input, recurrent: PackedMatrix(right: pr, k: h, n: width, stride: h, transposed: true),
+                                 candidate: nil)
+        }
     }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
@@ -147,8 +179,13 @@ struct Recurrent: Operator {
         for first in stride(from: 0, to: steps, by: chunk) {
             try workspace.checkpoint()
             let rows = min(chunk, steps - first) * batch
-            ds_sgemm(0, 1, rows, width, inputSize, 1, x.pointer(as: Float.self) + first * batch * inputSize, inputSize, pw, inputSize,
-                     0, projected.pointer(as: Float.self) + first * batch * width, width, nil, foldedBias, Activation.none)
+            let source = x.pointer(as: Float.self) + first * batch * inputSize
+            let target = projected.pointer(as: Float.self) + first * batch * width
+            if let weights = packed?[d] {
+                weights.input.multiply(left: source, m: rows, lda: inputSize, into: target, ldc: width, colBias: foldedBias)
+            } else {
+                ds_sgemm(0, 1, rows, width, inputSize, 1, source, inputSize, pw, inputSize, 0, target, width, nil, foldedBias, Activation.none)
+            }
         }
 
         var hidden = [Float](repeating: 0, count: batch * h)
@@ -175,14 +212,26 @@ struct Recurrent: Operator {
             switch cell {
             case .rnn, .lstm:
                 // gates += H · Rᵀ
-                ds_sgemm(0, 1, batch, width, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                if let weights = packed?[d] {
+                    weights.recurrent.multiply(left: hidden, m: batch, lda: h, into: &gatesBuffer, ldc: width, beta: 1)
+                } else {
+                    ds_sgemm(0, 1, batch, width, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                }
             case .gru(let linearBeforeReset):
                 // z and r: += H · R_zrᵀ
-                ds_sgemm(0, 1, batch, 2 * h, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                if let weights = packed?[d] {
+                    weights.recurrent.multiply(left: hidden, m: batch, lda: h, into: &gatesBuffer, ldc: width, beta: 1)
+                } else {
+                    ds_sgemm(0, 1, batch, 2 * h, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                }
                 if linearBeforeReset {
                     // scratch = H · R_hᵀ + Rb_h (r is applied after the activation of z/r below)
-                    ds_sgemm(0, 1, batch, h, h, 1, hidden, h, pr + 2 * h * h, h, 0, &scratch, h, nil,
-                             Array(recurrentBias[(2 * h)...]), Activation.none)
+                    let candidateBias = Array(recurrentBias[(2 * h)...])
+                    if let candidate = packed?[d].candidate {
+                        candidate.multiply(left: hidden, m: batch, lda: h, into: &scratch, ldc: h, colBias: candidateBias)
+                    } else {
+                        ds_sgemm(0, 1, batch, h, h, 1, hidden, h, pr + 2 * h * h, h, 0, &scratch, h, nil, candidateBias, Activation.none)
+                    }
                 }
             }
             for b in active {
@@ -192,7 +241,7 @@ struct Recurrent: Operator {
                         try cellState.withUnsafeMutableBufferPointer { cs in
                             try scratch.withUnsafeMutableBufferPointer { sc in
                                 try update(b, g: g.baseAddress! + b * width, hidden: hs, cell: cs, scratch: sc, act: act,
-                                           peep: peep, recurrentBias: recurrentBias, pr: pr)
+                                           peep: peep, recurrentBias: recurrentBias, pr: pr, candidate: packed?[d].candidate)
                             }
                         }
                     }
@@ -209,7 +258,8 @@ struct Recurrent: Operator {
     /// The gate math for one sequence `b` at one step; `g` holds its pre-activations (input + recurrent).
     private func update(_ b: Int, g: UnsafeMutablePointer<Float>, hidden: UnsafeMutableBufferPointer<Float>,
                         cell cellState: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>,
-                        act: [GateActivation], peep: [Float]?, recurrentBias: [Float], pr: UnsafePointer<Float>) throws {
+                        act: [GateActivation], peep: [Float]?, recurrentBias: [Float], pr: UnsafePointer<Float>,
+                        candidate: PackedMatrix?) throws {
         let h = hiddenSize
         let hb = hidden.baseAddress! + b * h, cb = cellState.baseAddress! + b * h
         func clipped(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -257,8 +307,12 @@ struct Recurrent: Operator {
                 // gh += (r ⊙ H) · R_hᵀ + Rb_h
                 var gated = [Float](repeating: 0, count: h)
                 for i in 0..<h { gated[i] = gr[i] * hb[i] }
-                ds_sgemm(0, 1, 1, h, h, 1, gated, h, pr + 2 * h * h, h, 1, gh, h, nil,
-                         Array(recurrentBias[(2 * h)...]), Activation.none)
+                let candidateBias = Array(recurrentBias[(2 * h)...])
+                if let candidate {
+                    candidate.multiply(left: gated, m: 1, lda: h, into: gh, ldc: h, beta: 1, colBias: candidateBias)
+                } else {
+                    ds_sgemm(0, 1, 1, h, h, 1, gated, h, pr + 2 * h * h, h, 1, gh, h, nil, candidateBias, Activation.none)
+                }
             }
             clipped(gh, h)
             act[1].apply(gh, h)
