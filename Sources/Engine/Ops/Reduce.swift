@@ -55,6 +55,17 @@ struct Reduce: Operator {
         accumulator.withUnsafeMutableBufferPointer { acc in
             // Broadcasting the kept shape against the input maps each input element to its output slot.
             Broadcast.forEachRun(outShape: x.shape, inputShapes: [keptShape]) { o, offsets, strides, count in
+                if values == nil, kind == .mean || kind == .sum {
+                    // Float sums (a global average pool written as ReduceMean): a tight loop per run.
+                    if strides[0] == 0 {
+                        var sum = 0.0
+                        for i in 0..<count { sum += Double(px[o + i]) }
+                        acc[offsets[0]] += sum
+                    } else {
+                        for i in 0..<count { acc[offsets[0] + i * strides[0]] += Double(px[o + i]) }
+                    }
+                    return
+                }
                 for i in 0..<count {
                     let v = values?[o + i] ?? Double(px[o + i])
                     let target = offsets[0] + i * strides[0]
