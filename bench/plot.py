@@ -46,7 +46,9 @@ def number(text):
 def engine_rows(body):
     """(model path, batch, deepserve ms, onnxruntime ms, ratio)"""
     rows = []
-    for found in re.finditer(r"^(\S+\.onnx)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)×", body, re.M):
+    # compare.py prints "name batch ours (min) theirs (min) ratio× shape"; older runs had no minima.
+    minimum = r"(?:\s+\(\s*[\d.]+\))?"
+    for found in re.finditer(r"^(\S+)\s+(\d+)\s+([\d.]+)" + minimum + r"\s+([\d.]+)" + minimum + r"\s+([\d.]+)×", body, re.M):
         path, batch, ours, theirs, ratio = found.groups()
         rows.append((path, int(batch), float(ours), float(theirs), float(ratio)))
     return rows
