@@ -7,6 +7,7 @@ import Logging
 struct LiveService {
     let server: HTTPServer
     let scheduler: InferenceScheduler
+    let service: ServingService
     var port: Int { server.port }
 
     init(models: [String]? = nil, root: URL = SchedulerTests.models, adminToken: String? = nil, openAPISpec: String? = nil,
@@ -20,7 +21,7 @@ struct LiveService {
             try repository.loadAll(logger: logger)
         }
         scheduler = InferenceScheduler(settings: settings)
-        let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { "" },
+        service = ServingService(repository: repository, scheduler: scheduler, metricsText: { "" },
                                      adminToken: adminToken, openAPISpec: openAPISpec, logger: logger)
         var router = Router()
         service.register(on: &router)

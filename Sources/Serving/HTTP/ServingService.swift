@@ -11,7 +11,7 @@ public final class ServingService: Sendable {
     /// The metrics backend's exposition text (Prometheus format), served at /metrics.
     private let metricsText: (@Sendable () -> String)?
     /// Enables the model-repository control API; nil leaves it off.
-    private let adminToken: String?
+    let adminToken: String?
     /// The OpenAPI document served at /openapi.yaml.
     private let openAPISpec: String?
     /// Serve the demo page (draw a digit, stream text, …) at `GET /`.
@@ -79,6 +79,7 @@ public final class ServingService: Sendable {
         }
         var metered = MeteredRouter(router: router, metrics: metrics)
         KServeRoutes(core: core).register(on: &metered)
+        TFServingRoutes(core: core).register(on: &metered)
         TextGenerationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageModelRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)

@@ -96,7 +96,8 @@ enum TensorJSON {
         }
     }
 
-    private static func tensor(_ values: [Any], shape: [Int], type: DataType, name: String) throws -> Tensor {
+    /// Flat JSON leaves as a tensor of `type`: integers exact, floats in range, booleans as true/false or 0/1.
+    static func tensor(_ values: [Any], shape: [Int], type: DataType, name: String) throws -> Tensor {
         func invalid(_ value: Any) -> ServingError {
             .badRequest("input '\(name)': \(ClientNumber.describe(value)) is not a valid \(datatype(type)) value")
         }
