@@ -94,9 +94,9 @@ struct Serve: AsyncParsableCommand {
         poller?.stop()
         // Both listeners drain at once: in-flight HTTP requests and gRPC calls get the same grace period.
         let grace = Duration.milliseconds(Int(self.limits.shutdownGrace * 1000))
-        async let grpcDrained: Void = grpc?.shutdown(grace: grace) ?? ()
+        let grpcDrained = Task { await grpc?.shutdown(grace: grace) }
         await server.shutdown()
-        await grpcDrained
+        await grpcDrained.value
         scheduler.shutdown()
         logger.info("stopped")
         LogOutput.standardOutput.flush()
@@ -115,7 +115,8 @@ extension Serve {
         settings.maxConcurrentStreams = listen.maxGRPCStreams
         if let certificate = listen.tlsCert, let key = listen.tlsKey { settings.tls = (certificate, key) }
         let endpoint = try await GRPCEndpoint(service: service, settings: settings, logger: logger)
-        logger.info("listening for gRPC (KServe V2, grpc.health.v1) on \(listen.host):\(try await endpoint.port)\(settings.tls == nil ? "" : " with TLS")")
+        let port = try await endpoint.port
+        logger.info("listening for gRPC (KServe V2, grpc.health.v1) on \(listen.host):\(port)\(settings.tls == nil ? "" : " with TLS")")
         return endpoint
     }
 }

@@ -101,9 +101,14 @@ def main() -> None:
 
     # Mistakes: each one status, and the server keeps serving.
     expect_error(lambda: client.infer("no-such-model", [image]), "NOT_FOUND", "unknown model")
-    bad = grpcclient.InferInput("image", [3, 1, 28, 28], "FP32")
-    bad.set_data_from_numpy(np.zeros((2, 1, 28, 28), np.float32))  # 2 images of bytes, shape says 3
-    expect_error(lambda: client.infer("mnist-cnn", [bad]), "INVALID_ARGUMENT", "raw bytes that don't fit the shape")
+    # tritonclient checks shapes against the numpy array itself, so these go through its protobuf classes and stub.
+    request = service_pb2.ModelInferRequest(model_name="mnist-cnn")
+    request.inputs.add(name="image", datatype="FP32", shape=[3, 1, 28, 28])
+    request.raw_input_contents.append(np.zeros((2, 1, 28, 28), np.float32).tobytes())  # 2 images of bytes, shape says 3
+    expect_error(lambda: _raise(stub, request), "INVALID_ARGUMENT", "raw bytes that don't fit the shape")
+    request = service_pb2.ModelInferRequest(model_name="mnist-cnn")
+    request.inputs.add(name="image", datatype="FP32", shape=[1, 1, 28, 28]).contents.fp32_contents.extend([0.0] * 700)
+    expect_error(lambda: _raise(stub, request), "INVALID_ARGUMENT", "typed contents that don't fit the shape")
     wrong = grpcclient.InferInput("image", [1, 1, 27, 28], "FP32")
     wrong.set_data_from_numpy(np.zeros((1, 1, 27, 28), np.float32))
     expect_error(lambda: client.infer("mnist-cnn", [wrong]), "INVALID_ARGUMENT", "a shape the model can't take")

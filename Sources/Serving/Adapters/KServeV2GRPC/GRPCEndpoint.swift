@@ -27,9 +27,10 @@ public final class GRPCEndpoint: Sendable {
 
     /// Starts listening; returns once the port is bound (throws if it can't be).
     public init(service: ServingService, settings: Settings, logger: Logger) async throws {
-        let security: HTTP2ServerTransport.Posix.TransportSecurity = settings.tls.map { tls in
-            .tls(certificateChain: [.file(path: tls.certificate, format: .pem)], privateKey: .file(path: tls.key, format: .pem))
-        } ?? .plaintext
+        var security = HTTP2ServerTransport.Posix.TransportSecurity.plaintext
+        if let tls = settings.tls {
+            security = .tls(certificateChain: [.file(path: tls.certificate, format: .pem)], privateKey: .file(path: tls.key, format: .pem))
+        }
         transport = HTTP2ServerTransport.Posix(
             address: settings.host.contains(":") ? .ipv6(host: settings.host, port: settings.port) : .ipv4(host: settings.host, port: settings.port),
             transportSecurity: security,

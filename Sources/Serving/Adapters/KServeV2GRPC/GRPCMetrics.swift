@@ -10,7 +10,7 @@ struct GRPCMetricsInterceptor: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         let start = DispatchTime.now().uptimeNanoseconds
-        let method = "\(context.descriptor.service)/\(context.descriptor.method)"
+        let method = context.descriptor.fullyQualifiedMethod
         do {
             let response = try await next(request, context)
             switch response.accepted {

@@ -46,7 +46,9 @@ struct TFPredictRequest {
 
     /// Rows of one unnamed input, or rows of named inputs, stacked into one tensor per input.
     private static func stacking(_ rows: [Any], declared: [ValueInfo]) throws -> [NamedTensor] {
-        let named = rows.first.map { ($0 as? [String: Any]).map { $0.count != 1 || $0["b64"] == nil } ?? false } ?? false
+        // Objects of named inputs, unless the object is a `{"b64": …}` value of the only input.
+        var named = false
+        if let first = rows.first as? [String: Any] { named = !(first.count == 1 && first["b64"] != nil) }
         var columns: [String: [Any]] = [:]
         if named, let first = rows[0] as? [String: Any] {
             for (index, row) in rows.enumerated() {
