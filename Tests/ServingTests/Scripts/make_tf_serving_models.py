@@ -18,7 +18,13 @@ def write(root: Path, name: str, version: int, graph) -> None:
     folder.mkdir(parents=True)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="deepserve-tests")
     save(model, str(folder / "model.onnx"))
-    (root / name / "config.json").write_text(json.dumps({"name": name}))
+
+    def specs(values):
+        return [{"name": v.name, "dtype": "float32",
+                 "shape": [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]}
+                for v in values]
+    config = {"name": name, "inputs": specs(graph.input), "outputs": specs(graph.output)}
+    (root / name / "config.json").write_text(json.dumps(config))
 
 
 def main() -> None:
