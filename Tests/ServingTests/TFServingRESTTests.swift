@@ -107,8 +107,8 @@ final class TFServingRESTTests: XCTestCase {
             ("/v1/models/half_plus_three:predict", #"{"instances": ["foo"]}"#, 400, "neither a number"),
             ("/v1/models/half_plus_three:predict", #"{"signature_name": "classify", "instances": [1]}"#, 400, "serving_default"),
             ("/v1/models/half_plus_three:predict", #"{"instances": [{"b64": "AAAA"}]}"#, 400, "b64"),
-            ("/v1/models/half_plus_three:classify", #"{"examples": []}"#, 404, ":predict"),
-            ("/v1/models/half_plus_three", #"{"instances": [1]}"#, 404, ":predict"),
+            ("/v1/models/half_plus_three:classify", #"{"examples": []}"#, 404, "no route"),
+            ("/v1/models/half_plus_three", #"{"instances": [1]}"#, 405, "not allowed"),
             ("/v1/models/half_plus_three/versions/x1:predict", #"{"instances": [1]}"#, 404, "version"),
         ]
         for (path, body, status, words) in cases {
@@ -117,8 +117,13 @@ final class TFServingRESTTests: XCTestCase {
             let error = (answer.json as? [String: Any])?["error"] as? String ?? ""
             XCTAssertTrue(error.contains(words), "\(path) \(body): \(error)")
         }
-        // The task routes under /v1/models/NAME/… are untouched by the TF Serving ones beside them.
+        // The task routes under /v1/models/NAME/… are untouched by the TF Serving ones beside them, and a verb
+        // segment belongs to its route alone.
         XCTAssertEqual(try call("GET", "/v1/models/half_plus_three/generate").status, 405)
+        let answer = try ServingEndToEndTests.request("GET", "/v1/models/half_plus_three:predict", bodyBytes: [], headers: [:],
+                                                      port: Self.service.port)
+        XCTAssertEqual(answer.status, 405)
+        XCTAssertEqual(answer.headers["allow"], "POST")
     }
 
     /// TF Serving answers a Keras classifier's `instances` with one list of 10 probabilities per instance; so do we,

@@ -110,13 +110,9 @@ struct MeteredRouter {
         routes.append("GET \(pattern)")
     }
 
-    /// `precheck` refusals are answered before the handler (and its metrics) run. `documentedAs` names the route in
-    /// metrics and in openapi.yaml when the router's pattern is wider than what it serves (TF Serving's
-    /// `/v1/models/{name}:predict` is routed as `/v1/models/{name}` and its handler checks the suffix).
-    mutating func post(_ pattern: String, documentedAs documented: String? = nil, maxBodySize: Int? = nil,
-                       precheck: HTTPPrecheck? = nil, _ handler: @escaping HTTPHandler) {
-        let name = documented ?? pattern
-        router.post(pattern, maxBodySize: maxBodySize, precheck: precheck, metrics.instrument(route: name, handler))
-        routes.append("POST \(name)")
+    /// `precheck` refusals are answered before the handler (and its metrics) run.
+    mutating func post(_ pattern: String, maxBodySize: Int? = nil, precheck: HTTPPrecheck? = nil, _ handler: @escaping HTTPHandler) {
+        router.post(pattern, maxBodySize: maxBodySize, precheck: precheck, metrics.instrument(route: pattern, handler))
+        routes.append("POST \(pattern)")
     }
 }

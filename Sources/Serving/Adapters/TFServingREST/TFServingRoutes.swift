@@ -7,9 +7,9 @@ import HTTPServer
 /// `{"error": "…"}` with the status TF Serving gives the same failure (its ToHTTPStatusCode: invalid argument 400,
 /// not found 404, deadline 504, unavailable 503, internal 500).
 ///
-/// `:predict` is a suffix of the last path segment (`/v1/models/NAME:predict`), which the router captures as part
-/// of `{name}` or `{version}`; the task routes (`/v1/models/NAME/classify` …) have other segment counts and keep
-/// working as before.
+/// `:predict` is a suffix of the last path segment (`/v1/models/NAME:predict`), a route pattern of its own
+/// (`{name}:predict`, see `Router`); the task routes (`/v1/models/NAME/classify` …) have other segment counts and
+/// keep working as before. `:classify` and `:regress` take tf.Example protos, which ONNX models don't: no route.
 struct TFServingRoutes: Sendable {
     let core: InferenceCore
     var repository: ModelRepository { core.repository }
@@ -18,7 +18,7 @@ struct TFServingRoutes: Sendable {
         for prefix in ["/v1/models/{name}", "/v1/models/{name}/versions/{version}"] {
             router.getImmediate(prefix) { [self] request in try answer(request) { try status(request) } }
             router.getImmediate(prefix + "/metadata") { [self] request in try answer(request) { try metadata(request) } }
-            router.post(prefix, documentedAs: prefix + ":predict") { [self] request in
+            router.post(prefix + ":predict") { [self] request in
                 do {
                     return try await predict(request)
                 } catch {
@@ -29,18 +29,18 @@ struct TFServingRoutes: Sendable {
     }
 
     private func status(_ request: HTTPRequest) throws -> HTTPResponse {
-        let model = try model(for: request, verb: nil)
+        let model = try repository.model(for: request)
         let versions = request.pathParameters["version"] == nil ? repository.versions(of: model.name) : [model.version]
         return try .json(encoding: TFAnswers.Status(versions: versions))
     }
 
     private func metadata(_ request: HTTPRequest) throws -> HTTPResponse {
-        let model = try model(for: request, verb: nil)
+        let model = try repository.model(for: request)
         return try .json(encoding: TFAnswers.Metadata(core.metadata(of: model), version: model.version))
     }
 
     private func predict(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try model(for: request, verb: "predict")
+        let model = try repository.model(for: request)
         let decoded = try TFPredictRequest(body: request.body, contentType: request.headers["Content-Type"], model: model,
                                            deadline: try request.deadline())
         let result = try await core.infer(decoded.request, on: model)
@@ -65,29 +65,7 @@ struct TFServingRoutes: Sendable {
         }
     }
 
-    /// The model a URL names; `verb` is the `:verb` suffix the last segment must carry (POST) or must not (GET).
-    private func model(for request: HTTPRequest, verb: String?) throws -> LoadedModel {
-        var name = request.pathParameters["name"] ?? ""
-        var version = request.pathParameters["version"]
-        var last = version ?? name
-        let given: Substring?
-        if let colon = last.lastIndex(of: ":") {
-            given = last[last.index(after: colon)...]
-            last = String(last[..<colon])
-        } else {
-            given = nil
-        }
-        if version == nil { name = last } else { version = last }
-        guard given.map(String.init) == verb else {
-            if let given, verb != nil {
-                throw ServingFailure(kind: .notFound, message: "':\(given.prefix(32))' is not served here; only ':predict' (':classify' and ':regress' take tf.Example protos, which ONNX models don't)")
-            }
-            throw ServingFailure(kind: .notFound, message: verb.map { "POST needs the ':\($0)' suffix (…/v1/models/NAME:\($0))" } ?? "no such resource")
-        }
-        return try core.model(name, version: version)
-    }
-
-    /// TF Serving words an unknown model its own way; everything else follows our policy, rendered the same.
+    /// Failures by our policy, with TF Serving's statuses.
     private func answer(_ request: HTTPRequest, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
         do { return try body() } catch { throw Self.httpError(error, for: request) }
     }
