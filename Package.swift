@@ -116,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "ServingTests",
             dependencies: [
-                "Serving", "Engine", "HTTPServer", "Imaging", "CImaging",
+                "Serving", "Engine", "HTTPServer", "Imaging", "CImaging", "InferenceGRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

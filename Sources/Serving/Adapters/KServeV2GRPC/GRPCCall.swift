@@ -25,24 +25,27 @@ enum GRPCCall {
     /// the call when it runs out; the deadline lets the scheduler drop it from its queue before running it.
     static func deadline(_ metadata: Metadata) throws -> Duration? {
         guard let value = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }) else { return nil }
-        guard (2...9).contains(value.count), let unit = value.last, let amount = Int64(value.dropLast()), amount >= 0 else {
+        let digits = value.dropLast()
+        guard (2...9).contains(value.count), let unit = value.last, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let amount = Int64(digits) else {
             throw ServingError.invalidField(field: "grpc-timeout", expected: "1 to 8 digits and a unit (H, M, S, m, u, n)",
                                             got: String(value.prefix(32)))
         }
-        // amount < 10^8, so every product below fits Int64.
-        let nanoseconds: Int64
+        let scale: Int64
         switch unit {
-        case "H": nanoseconds = amount * 3_600_000_000_000
-        case "M": nanoseconds = amount * 60_000_000_000
-        case "S": nanoseconds = amount * 1_000_000_000
-        case "m": nanoseconds = amount * 1_000_000
-        case "u": nanoseconds = amount * 1_000
-        case "n": nanoseconds = amount
+        case "H": scale = 3_600_000_000_000
+        case "M": scale = 60_000_000_000
+        case "S": scale = 1_000_000_000
+        case "m": scale = 1_000_000
+        case "u": scale = 1_000
+        case "n": scale = 1
         default:
             throw ServingError.invalidField(field: "grpc-timeout", expected: "a unit of H, M, S, m, u or n", got: String(value.prefix(32)))
         }
+        // 99999999 hours is 3.6e20 ns, past Int64: an overflowing product is simply past the cap.
         let cap = Int64(HTTPRequest.maxDeadlineMilliseconds) * 1_000_000
-        return .nanoseconds(max(1, min(nanoseconds, cap)))
+        let (nanoseconds, overflow) = amount.multipliedReportingOverflow(by: scale)
+        return .nanoseconds(overflow ? cap : max(1, min(nanoseconds, cap)))
     }
 }
 
