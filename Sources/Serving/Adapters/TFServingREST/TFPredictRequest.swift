@@ -101,7 +101,8 @@ struct TFPredictRequest {
 
     private static func dataType(_ info: ValueInfo) throws -> DataType {
         guard let type = info.dataType else {
-            throw ServingError.modelMisconfigured(model: info.name, reason: "input '\(info.name)' has the unsupported type \(info.onnxTypeName)")
+            // The graph declares an element type the engine has no tensors of: no request can feed this input.
+            throw ServingError.badRequest("input '\(info.name)' has the type \(info.onnxTypeName), which deepserve cannot take")
         }
         return type
     }
