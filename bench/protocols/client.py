@@ -1,7 +1,8 @@
 """One run, three protocols: the digit CNN (mnist-cnn, one 1×1×28×28 image per request) through the stock tritonclient
 over gRPC (raw tensors), over HTTP with JSON tensors both ways, and over HTTP with binary tensors both ways, against
 one running deepserve. Each protocol gets the same number of client threads, each with its own client, for the same
-number of seconds after a warm-up; prints requests/s and latency percentiles per protocol.
+number of seconds after a warm-up; prints requests/s and latency percentiles per protocol. Each thread makes its own
+client inside the thread: tritonclient.http runs on gevent, whose hub belongs to one thread.
 
 Usage: client.py HTTP_HOST:PORT GRPC_HOST:PORT [SECONDS per protocol, default 10] [THREADS, default 4]
 """
@@ -30,23 +31,28 @@ def make_call(kind, http_url, grpc_url, image):
 
 
 def measure(kind, http_url, grpc_url, image, seconds, threads):
-    calls = [make_call(kind, http_url, grpc_url, image) for _ in range(threads)]
-    for call in calls:   # warm-up: connections open, answers checked
-        assert call().shape == (1, 10)
     latencies = [[] for _ in range(threads)]
-    stop = time.monotonic() + seconds
+    ready, go = threading.Barrier(threads + 1), threading.Barrier(threads + 1)
+    window = {}
 
     def loop(index):
-        call, mine = calls[index], latencies[index]
+        call, mine = make_call(kind, http_url, grpc_url, image), latencies[index]
+        assert call().shape == (1, 10)   # warm-up: connection open, answer checked
+        ready.wait()
+        go.wait()
+        stop = window["stop"]
         while time.monotonic() < stop:
             start = time.perf_counter()
             call()
             mine.append(time.perf_counter() - start)
 
     workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    began = time.monotonic()
     for worker in workers:
         worker.start()
+    ready.wait()   # every thread warmed up
+    began = time.monotonic()
+    window["stop"] = began + seconds
+    go.wait()
     for worker in workers:
         worker.join()
     elapsed = time.monotonic() - began
