@@ -32,7 +32,7 @@ ENV DEEPSERVE_HOST=0.0.0.0 \
     DEEPSERVE_PORT=8080 \
     DEEPSERVE_MODEL_REPOSITORY=/srv/deepserve/models \
     DEEPSERVE_LOG_FORMAT=json
-EXPOSE 8080
+EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["deepserve", "healthcheck"]
 ENTRYPOINT ["deepserve"]

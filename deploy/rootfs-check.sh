@@ -30,7 +30,7 @@ if chroot "$root" ldd /usr/local/bin/deepserve | grep -q "not found"; then echo 
 
 mount -t proc proc "$root/proc" 2>/dev/null || true
 trap 'kill $server 2>/dev/null || true; umount "$root/proc" 2>/dev/null || true' EXIT
-chroot --userspec=10001:10001 "$root" /bin/sh -c 'cd /srv/deepserve && DEEPSERVE_PORT=18500 exec deepserve serve --model-repository models' \
+chroot --userspec=10001:10001 "$root" /bin/sh -c 'cd /srv/deepserve && DEEPSERVE_PORT=18500 DEEPSERVE_GRPC_PORT=18501 exec deepserve serve --model-repository models' \
     > /tmp/deepserve-rootfs.log 2>&1 &
 server=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18500/health/ready >/dev/null && break; sleep 0.1; done

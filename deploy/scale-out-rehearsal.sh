@@ -16,7 +16,7 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; nginx -p "$work" -c nginx.con
 trap cleanup EXIT
 
 for port in 18401 18402 18403; do
-    .build/release/deepserve serve --port "$port" --shutdown-grace 10 --log-format json > "$work/replica-$port.log" 2>&1 &
+    .build/release/deepserve serve --port "$port" --grpc-port 0 --shutdown-grace 10 --log-format json > "$work/replica-$port.log" 2>&1 &
     pids+=($!)
 done
 for port in 18401 18402 18403; do

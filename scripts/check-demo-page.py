@@ -75,7 +75,7 @@ def start_server(binary, timeout):
     port = free_port()
     logfile = tempfile.NamedTemporaryFile(prefix="deepserve-demo-", suffix=".log", delete=False)
     try:
-        proc = subprocess.Popen([str(Path(binary).resolve()), "--port", str(port)], cwd=ROOT,
+        proc = subprocess.Popen([str(Path(binary).resolve()), "--port", str(port), "--grpc-port", "0"], cwd=ROOT,
                                 stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT)
     except OSError as e:
         raise RuntimeError(f"cannot start {binary}: {e}")

@@ -2,9 +2,9 @@
 """Runs the examples of README.md's ```console blocks and checks the answers shown under them.
 
 Every `$ ` line of a ```console block is an example; the lines under it, up to the next `$ ` line, are
-the output the README promises. Examples that talk to the server (curl to localhost:8080) run against a
-server this script starts from --binary on a free port (cwd: the repository root; `localhost:8080` in
-the commands is rewritten to that port); `deepserve inspect|run|bench` examples run with --binary in
+the output the README promises. Examples that talk to the server (curl to localhost:8080, or a tritonclient
+script to its gRPC port localhost:8081) run against a server this script starts from --binary on free ports
+(cwd: the repository root; `localhost:8080` and `localhost:8081` in the commands are rewritten to them); `deepserve inspect|run|bench` examples run with --binary in
 place of `swift run -c release deepserve` / `deepserve`. Each runs with bash in a scratch folder that
 links every top-level entry of the repository (so `@Tests/Fixtures/…` and `models/…` resolve) and
 that is removed afterwards, with whatever the examples wrote into it (`-o digits.png`, `out/`).
@@ -43,7 +43,7 @@ import zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ELLIPSIS = "\u2026"
 PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9 _.-]*>")  # <base64 PNG>, <model name>
-SERVER_ADDRESS = re.compile(r"\b(localhost|127\.0\.0\.1):8080\b")
+SERVER_ADDRESS = re.compile(r"\b(localhost|127\.0\.0\.1):(8080|8081)\b")
 CLI_PREFIX = re.compile(r"^(swift run -c release deepserve|deepserve)(?=\s|$)")
 CLI_CHECKED = {"inspect", "run", "bench", "check-model"}   # cheap enough to run here (bench: a few seconds)
 # Scripts of the repository that talk to the server the way a user would (the walkthrough's last step).
@@ -452,14 +452,15 @@ def free_port():
 class Server:
     def __init__(self, binary, timeout, repository=None):
         self.binary, self.timeout, self.repository = binary, timeout, repository
-        self.process, self.port = None, None
+        self.process, self.port, self.grpc_port = None, None, None
         self.log = tempfile.NamedTemporaryFile(prefix="readme-server-", suffix=".log", delete=False)
 
     def start(self):
         self.port = free_port()
+        self.grpc_port = free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSERVE_")}
         extra = ["--model-repository", self.repository] if self.repository else []
-        self.process = subprocess.Popen([self.binary, "serve", "--port", str(self.port)] + extra, cwd=ROOT,
+        self.process = subprocess.Popen([self.binary, "serve", "--port", str(self.port), "--grpc-port", str(self.grpc_port)] + extra, cwd=ROOT,
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                         env=environment)
         deadline = time.monotonic() + self.timeout
@@ -495,7 +496,7 @@ class Server:
 # ---------------------------------------------------------------------------------------------
 
 def kind_of(command):
-    if SERVER_ADDRESS.search(command) and ("curl" in command or command.startswith(SERVER_SCRIPTS)):
+    if SERVER_ADDRESS.search(command) and ("curl" in command or "tritonclient" in command or command.startswith(SERVER_SCRIPTS)):
         return "server"
     found = CLI_PREFIX.match(command)
     if found:
@@ -548,7 +549,8 @@ def main():
                 continue
             command = example.command
             if kind == "server":
-                command = SERVER_ADDRESS.sub(lambda m: f"{m.group(1)}:{server.port}", command)
+                command = SERVER_ADDRESS.sub(
+                    lambda m: f"{m.group(1)}:{server.port if m.group(2) == '8080' else server.grpc_port}", command)
             else:
                 command = CLI_PREFIX.sub(lambda m: shlex.quote(binary), command, count=1)
             started = time.monotonic()

@@ -1,8 +1,13 @@
 /// Routes by method and path pattern; `{name}` segments capture a parameter. Unknown path: 404; known path, other
 /// method: 405 with `Allow`. HEAD is served by the GET route (the body is dropped by the connection).
+///
+/// A parameter may carry a literal suffix, Google's custom-method style (AIP-136) that TensorFlow Serving uses:
+/// `/v1/models/{name}:predict` captures `mnist` from `mnist:predict`. A `:` in a segment separates a resource from
+/// such a verb, so a plain `{name}` never captures a segment that holds one: `/v1/models/mnist:predict` is the
+/// suffixed route's alone, and `Allow` lists only its methods.
 public struct Router: Sendable {
     struct Route: Sendable {
-        enum Segment: Sendable, Equatable { case literal(String), parameter(String) }
+        enum Segment: Sendable, Equatable { case literal(String), parameter(String, suffix: String) }
         enum Handler: Sendable {
             case immediate(HTTPImmediateHandler)
             case task(HTTPHandler)
@@ -38,7 +43,8 @@ public struct Router: Sendable {
 
     private mutating func add(_ method: String, _ pattern: String, maxBodySize: Int?, precheck: HTTPPrecheck?, handler: Route.Handler) {
         let segments = pattern.split(separator: "/").map { part -> Route.Segment in
-            part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+            guard part.hasPrefix("{"), let close = part.firstIndex(of: "}") else { return .literal(String(part)) }
+            return .parameter(String(part[part.index(after: part.startIndex)..<close]), suffix: String(part[part.index(after: close)...]))
         }
         routes.append(Route(method: method, segments: segments, maxBodySize: maxBodySize, precheck: precheck, handler: handler))
     }
@@ -74,7 +80,14 @@ public struct Router: Sendable {
         for (part, segment) in zip(pattern, segments) {
             switch part {
             case .literal(let literal): guard literal == segment else { return nil }
-            case .parameter(let name): parameters[name] = segment
+            case .parameter(let name, let suffix):
+                if suffix.isEmpty {
+                    guard !segment.contains(":") else { return nil }
+                    parameters[name] = segment
+                } else {
+                    guard segment.hasSuffix(suffix), segment.count > suffix.count else { return nil }
+                    parameters[name] = String(segment.dropLast(suffix.count))
+                }
             }
         }
         return parameters

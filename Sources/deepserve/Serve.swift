@@ -87,13 +87,37 @@ struct Serve: AsyncParsableCommand {
         let browsable = ["0.0.0.0", "::", ""].contains(listen.host) ? "localhost" : listen.host.contains(":") ? "[\(listen.host)]" : listen.host
         logger.info("open \(scheme)://\(browsable):\(server.port)/\(api.demoPage ? " for the demo page" : "v2 for the server metadata")")
 
+        let grpc = try await startGRPC(service: service, logger: logger)
+
         let signal = await ShutdownSignal.wait()
         logger.info("\(signal) received: shutting down")
         poller?.stop()
+        // Both listeners drain at once: in-flight HTTP requests and gRPC calls get the same grace period.
+        let grace = Duration.milliseconds(Int(self.limits.shutdownGrace * 1000))
+        let grpcDrained = Task { await grpc?.shutdown(grace: grace) }
         await server.shutdown()
+        await grpcDrained.value
         scheduler.shutdown()
         logger.info("stopped")
         LogOutput.standardOutput.flush()
+    }
+}
+
+extension Serve {
+    /// The gRPC listener (`--grpc-port`, 0: none), with the HTTP side's body limit as its message limit and its TLS
+    /// certificate.
+    private func startGRPC(service: ServingService, logger: Logger) async throws -> GRPCEndpoint? {
+        guard listen.grpcPort != 0 else { return nil }
+        var settings = GRPCEndpoint.Settings()
+        settings.host = listen.host
+        settings.port = listen.grpcPort
+        settings.maxMessageSize = limits.maxBodySize
+        settings.maxConcurrentStreams = listen.maxGRPCStreams
+        if let certificate = listen.tlsCert, let key = listen.tlsKey { settings.tls = (certificate, key) }
+        let endpoint = try await GRPCEndpoint(service: service, settings: settings, logger: logger)
+        let port = try await endpoint.port
+        logger.info("listening for gRPC (KServe V2, grpc.health.v1) on \(listen.host):\(port)\(settings.tls == nil ? "" : " with TLS")")
+        return endpoint
     }
 }
 

@@ -13,7 +13,13 @@ struct ListenOptions: ParsableArguments {
     @Option(help: "Port to listen on; 0 picks a free one.")
     var port = EnvironmentDefaults.value("port", 8080)
 
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; serve HTTPS with --tls-key.")
+    @Option(name: .customLong("grpc-port"), help: "Port of the KServe V2 gRPC listener (and grpc.health.v1); 0 turns it off. Same host and TLS certificate as HTTP.")
+    var grpcPort = EnvironmentDefaults.value("grpc-port", 8081)
+
+    @Option(name: .customLong("max-grpc-streams"), help: "Most concurrent gRPC calls per connection.")
+    var maxGRPCStreams = EnvironmentDefaults.value("max-grpc-streams", 256)
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; serve HTTPS (and gRPC over TLS) with --tls-key.")
     var tlsCertFlag: String?
 
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
@@ -26,6 +32,9 @@ struct ListenOptions: ParsableArguments {
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard (0...65535).contains(grpcPort) else { throw ValidationError("--grpc-port must be 0...65535 (0: no gRPC)") }
+        guard grpcPort == 0 || grpcPort != port || port == 0 else { throw ValidationError("--grpc-port must differ from --port") }
+        guard maxGRPCStreams >= 1 else { throw ValidationError("--max-grpc-streams must be at least 1") }
     }
 }
 

@@ -191,6 +191,10 @@ final class HostileInputTests: XCTestCase {
             .object([("name", .raw(#""h0""#)), ("shape", .raw("[2,1,256]")), ("datatype", .raw(#""FP32""#)), ("data", .raw(state))]),
             .object([("name", .raw(#""c0""#)), ("shape", .raw("[2,1,256]")), ("datatype", .raw(#""FP32""#)), ("data", .raw(state))]),
         ]))])
+        let row = "[" + Array(repeating: "0.5", count: 64).joined(separator: ",") + "]"
+        let predict = [Baseline(path: "/v1/models/mnist-gan:predict", body: .object([("instances", .array([.raw(row)]))])),
+                       Baseline(path: "/v1/models/mnist-gan:predict", body: .object([
+                           ("signature_name", .raw(#""serving_default""#)), ("inputs", .object([("latent", .array([.raw(row)]))]))]))]
         let infer = [Baseline(path: "/v2/models/mnist-gan/infer", body: latent),
                      Baseline(path: "/v2/models/shakespeare-lstm/infer", body: tokens)]
         return [
@@ -209,6 +213,10 @@ final class HostileInputTests: XCTestCase {
                                            Baseline(path: "/v1/models/mnist-cnn/classify", body: .object([("images", .array([.raw("\"\(png)\"")]))]))],
             "/v1/models/{name}/reconstruct": [Baseline(path: "/v1/models/mnist-autoencoder/reconstruct", body: .object([("image", .raw("\"\(png)\""))]))],
             "/v2/models/{name}/infer": infer,
+            "/v1/models/{name}:predict": predict,
+            "/v1/models/{name}/versions/{version}:predict": predict.map {
+                Baseline(path: $0.path.replacingOccurrences(of: ":predict", with: "/versions/1:predict"), body: $0.body)
+            },
             "/v2/models/{name}/versions/{version}/infer": infer.map { Baseline(path: $0.path.replacingOccurrences(of: "/infer", with: "/versions/1/infer"), body: $0.body) },
         ]
     }

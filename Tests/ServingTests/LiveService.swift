@@ -10,6 +10,7 @@ struct LiveService {
     let repository: ModelRepository
     /// The service's step-batched generations.
     let batcher: StepBatcher
+    let service: ServingService
     var port: Int { server.port }
 
     init(models: [String]? = nil, root: URL = SchedulerTests.models, adminToken: String? = nil, openAPISpec: String? = nil,
@@ -23,7 +24,7 @@ struct LiveService {
             try repository.loadAll(logger: logger)
         }
         scheduler = InferenceScheduler(settings: settings, onBatch: onBatch)
-        let service = ServingService(repository: repository, scheduler: scheduler, metricsText: { "" },
+        service = ServingService(repository: repository, scheduler: scheduler, metricsText: { "" },
                                      adminToken: adminToken, openAPISpec: openAPISpec, logger: logger)
         batcher = service.batcher
         var router = Router()

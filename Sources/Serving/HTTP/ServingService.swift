@@ -11,7 +11,7 @@ public final class ServingService: Sendable {
     /// The metrics backend's exposition text (Prometheus format), served at /metrics.
     private let metricsText: (@Sendable () -> String)?
     /// Enables the model-repository control API; nil leaves it off.
-    private let adminToken: String?
+    let adminToken: String?
     /// The OpenAPI document served at /openapi.yaml.
     private let openAPISpec: String?
     /// Serve the demo page (draw a digit, stream text, …) at `GET /`.
@@ -20,6 +20,8 @@ public final class ServingService: Sendable {
     private let metrics = ServingMetrics()
     /// Concurrent generations' shared steps.
     let batcher: StepBatcher
+    /// The request path every inference protocol shares.
+    var core: InferenceCore { InferenceCore(repository: repository, scheduler: scheduler, metrics: metrics) }
 
     public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil,
                 adminToken: String? = nil, openAPISpec: String? = nil, demoPage: Bool = true, logger: Logger = Logger(label: "deepserve.serving")) {
@@ -39,14 +41,17 @@ public final class ServingService: Sendable {
     public func register(on router: inout Router) -> [String] {
         var routes = ["GET /health/live", "GET /health/ready"]
         // Probes and metrics are cheap and never queue behind inference, and are not themselves metered.
-        router.getImmediate("/health/live") { _ in .json(.ok, #"{"status":"live"}"#) }
+        router.getImmediate("/health/live") { _ in try .json(encoding: ["status": "live"]) }
         router.getImmediate("/health/ready") { [repository] _ in
+            struct Readiness: Encodable {
+                let status: String
+                let failed: Int
+                let unavailable_models: [String]
+            }
             let unavailable = repository.unavailable
-            let failed = #""failed":\#(unavailable.count),"unavailable_models":[\#(unavailable.map(TensorJSON.quoted).joined(separator: ","))]"#
-            guard repository.hasLoaded else { return .json(.serviceUnavailable, #"{"status":"loading",\#(failed)}"#) }
-            return repository.isReady
-                ? .json(.ok, #"{"status":"ready",\#(failed)}"#)
-                : .json(.serviceUnavailable, #"{"status":"unavailable",\#(failed)}"#)
+            let status = !repository.hasLoaded ? "loading" : repository.isReady ? "ready" : "unavailable"
+            return try .json(status == "ready" ? .ok : .serviceUnavailable,
+                             encoding: Readiness(status: status, failed: unavailable.count, unavailable_models: unavailable))
         }
         if let openAPISpec {
             router.getImmediate("/openapi.yaml") { _ in
@@ -76,7 +81,8 @@ public final class ServingService: Sendable {
             }
         }
         var metered = MeteredRouter(router: router, metrics: metrics)
-        KServeRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        KServeRoutes(core: core).register(on: &metered)
+        TFServingRoutes(core: core).register(on: &metered)
         TextGenerationRoutes(repository: repository, scheduler: scheduler, batcher: batcher, metrics: metrics).register(on: &metered)
         ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
         ImageModelRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)

@@ -96,7 +96,8 @@ enum TensorJSON {
         }
     }
 
-    private static func tensor(_ values: [Any], shape: [Int], type: DataType, name: String) throws -> Tensor {
+    /// Flat JSON leaves as a tensor of `type`: integers exact, floats in range, booleans as true/false or 0/1.
+    static func tensor(_ values: [Any], shape: [Int], type: DataType, name: String) throws -> Tensor {
         func invalid(_ value: Any) -> ServingError {
             .badRequest("input '\(name)': \(ClientNumber.describe(value)) is not a valid \(datatype(type)) value")
         }
@@ -153,36 +154,7 @@ enum TensorJSON {
         return bytes.withUnsafeBytes { Tensor(dataType: type, shape: shape, bytes: $0) }
     }
 
-    /// `{"name": …, "datatype": …, "shape": […], "data": [flat values]}`.
-    static func encode(name: String, _ tensor: Tensor) -> String {
-        var json = "{\"name\":\(quoted(name)),\"datatype\":\"\(datatype(tensor.dataType))\",\"shape\":["
-        json += tensor.shape.map(String.init).joined(separator: ",") + "],\"data\":["
-        json += values(tensor).joined(separator: ",") + "]}"
-        return json
-    }
-
-    static func values(_ tensor: Tensor) -> [String] {
-        switch tensor.dataType {
-        // JSON has no NaN or infinity: those become null.
-        case .float:
-            return tensor.floatArray().map { $0.isFinite ? "\($0)" : "null" }
-        case .double:
-            return tensor.doubleArray().map { $0.isFinite ? "\($0)" : "null" }
-        case .bool:
-            return tensor.data.map { $0 != 0 ? "true" : "false" }
-        case .uint64:
-            return tensor.uint64Array().map(String.init)
-        default:
-            return tensor.int64Array().map(String.init)
-        }
-    }
-
-    /// `{"name": …, "datatype": …, "shape": […], "parameters": {"binary_data_size": n}}`: the bytes follow the JSON.
-    static func encodeBinaryHeader(name: String, _ tensor: Tensor) -> String {
-        "{\"name\":\(quoted(name)),\"datatype\":\"\(datatype(tensor.dataType))\",\"shape\":["
-            + tensor.shape.map(String.init).joined(separator: ",") + "],\"parameters\":{\"binary_data_size\":\(tensor.data.count)}}"
-    }
-
+    /// `text` as a JSON string literal, for the task endpoints that still write their JSON by hand.
     static func quoted(_ text: String) -> String {
         let data = try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
         let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"

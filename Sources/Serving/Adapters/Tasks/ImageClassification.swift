@@ -60,17 +60,15 @@ struct ImageClassificationRoutes: Sendable {
             predictions(Array(values[(row * classes)..<((row + 1) * classes)]), activation: interface.activation,
                         labels: model.labels, topK: topK)
         }
-        let head = #""model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version)"#
-        if single { return .json(.ok, "{\(head),\"predictions\":\(results[0])}") }
-        let entries = zip(uploads, results).map { upload, predictions in
-            "{" + (upload.filename.map { "\"filename\":\(TensorJSON.quoted($0))," } ?? "") + "\"predictions\":\(predictions)}"
-        }
-        return .json(.ok, "{\(head),\"results\":[\(entries.joined(separator: ","))]}")
+        if single { return try .json(encoding: ClassifyAnswer(model: model.name, version: model.version, predictions: results[0])) }
+        let entries = zip(uploads, results).map { ClassifyAnswer.Result(filename: $0.filename, predictions: $1) }
+        return try .json(encoding: ClassifyAnswer(model: model.name, version: model.version, results: entries))
     }
 
     /// Scores by the model's activation (softmax: one distribution; sigmoid: independent per class, for
-    /// multi-label models; none: the output as it is), then the k highest as JSON.
-    private func predictions(_ output: [Float], activation: ModelInterface.Activation, labels: [String]?, topK: Int) -> String {
+    /// multi-label models; none: the output as it is), then the k highest.
+    private func predictions(_ output: [Float], activation: ModelInterface.Activation, labels: [String]?, topK: Int)
+        -> [ClassifyAnswer.Prediction] {
         let scores: [Double]
         switch activation {
         case .softmax:
@@ -84,12 +82,40 @@ struct ImageClassificationRoutes: Sendable {
             scores = output.map(Double.init)
         }
         let order = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(topK)
-        return "[" + order.map { index in
-            let label = labels.flatMap { index < $0.count ? $0[index] : nil } ?? String(index)
-            let score = scores[index].isFinite ? "\(scores[index])" : "null"
-            return #"{"label":\#(TensorJSON.quoted(label)),"index":\#(index),"probability":\#(score)}"#
-        }.joined(separator: ",") + "]"
+        return order.map { index in
+            ClassifyAnswer.Prediction(label: labels.flatMap { index < $0.count ? $0[index] : nil } ?? String(index), index: index,
+                                      probability: scores[index])
+        }
     }
+}
+
+/// The classify answer: one image's `predictions`, or per uploaded file `results` with its file name.
+struct ClassifyAnswer: Encodable {
+    struct Prediction: Encodable {
+        let label: String
+        let index: Int
+        /// NaN or infinity (a model whose raw outputs are not finite) is written as null, which JSON can hold.
+        let probability: Double
+
+        enum CodingKeys: CodingKey { case label, index, probability }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(label, forKey: .label)
+            try container.encode(index, forKey: .index)
+            if probability.isFinite { try container.encode(probability, forKey: .probability) } else { try container.encodeNil(forKey: .probability) }
+        }
+    }
+
+    struct Result: Encodable {
+        let filename: String?
+        let predictions: [Prediction]
+    }
+
+    let model: String
+    let version: Int
+    var predictions: [Prediction]?
+    var results: [Result]?
 }
 
 extension ImagePayload {

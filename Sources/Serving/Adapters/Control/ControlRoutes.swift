@@ -19,16 +19,7 @@ struct ControlRoutes: Sendable {
         router.post("/v2/repository/index", precheck: precheck) { [self] request in
             try respond(request) {
                 try authorize(request.head)
-                let loaded = Dictionary(repository.loaded.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-                let failures = repository.loadFailures
-                let entries = try repository.modelNames().map { name -> String in
-                    if let model = loaded[name] {
-                        return #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#
-                    }
-                    let reason = failures[name].map { #","reason":\#(TensorJSON.quoted($0))"# } ?? ""
-                    return #"{"name":\#(TensorJSON.quoted(name)),"state":"UNAVAILABLE"\#(reason)}"#
-                }
-                return .json(.ok, "[" + entries.joined(separator: ",") + "]")
+                return try .json(encoding: try repository.index())
             }
         }
         router.post("/v2/repository/models/{name}/load", precheck: precheck) { [self] request in
@@ -39,7 +30,7 @@ struct ControlRoutes: Sendable {
                 // 500 (ErrorAnswers logs it); the version that was serving, if any, stays.
                 let model = try await Self.offWorkers { [repository] in try repository.load(name) }
                 logger.info("loaded model \(name) version \(model.version) on request")
-                return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"version":"\#(model.version)","state":"READY"}"#)
+                return try .json(encoding: ModelRepository.IndexEntry(name: name, version: String(model.version), state: .ready))
             }
         }
         router.post("/v2/repository/models/{name}/unload", precheck: precheck) { [self] request in
@@ -48,24 +39,29 @@ struct ControlRoutes: Sendable {
                 let name = request.pathParameters["name"] ?? ""
                 try repository.unload(name)
                 logger.info("unloaded model \(name) on request")
-                return .json(.ok, #"{"name":\#(TensorJSON.quoted(name)),"state":"UNAVAILABLE"}"#)
+                return try .json(encoding: ModelRepository.IndexEntry(name: name, state: .unavailable))
             }
         }
     }
 
     /// Runs slow, blocking work on Dispatch's global queue, so the handler's worker thread stays free for inference.
-    private static func offWorkers<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    static func offWorkers<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .utility).async { continuation.resume(with: Result { try work() }) }
         }
     }
 
     private func authorize(_ head: HTTPRequestHead) throws(HTTPError) {
-        let given = head.headers["Authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
-        guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else {
+        guard Self.isAuthorized(authorization: head.headers["Authorization"], token: token) else {
             throw HTTPError(.unauthorized, "the control API needs 'Authorization: Bearer <admin token>'",
                             headers: ["WWW-Authenticate": "Bearer"])
         }
+    }
+
+    /// Whether an `Authorization` value (HTTP header or gRPC metadata) is `Bearer <token>`.
+    static func isAuthorized(authorization: String?, token: String) -> Bool {
+        let given = authorization.flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        return constantTimeEqual(Array(given.utf8), Array(token.utf8))
     }
 
     /// Compares without returning early, so response time does not leak how much of a guess was right.

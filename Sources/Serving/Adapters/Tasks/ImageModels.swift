@@ -64,10 +64,10 @@ struct ImageModelRoutes: Sendable {
         if request.headers["Accept"]?.contains("image/png") ?? false {
             return HTTPResponse(status: .ok, headers: ["Content-Type": "image/png"], body: .bytes([UInt8](png)))
         }
-        let latent = outputs["latent"].map { "[" + $0.floatArray().map { "\($0)" }.joined(separator: ",") + "]" } ?? "null"
         let threshold = model.config.anomaly?.threshold
-        let anomaly = threshold.map { error > $0 ? "true" : "false" } ?? "null"
-        return .json(.ok, #"{"model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version),"reconstruction":"\#(png.base64EncodedString())","latent":\#(latent),"error":\#(error),"threshold":\#(threshold.map { "\($0)" } ?? "null"),"anomaly":\#(anomaly)}"#)
+        return try .json(encoding: ReconstructAnswer(model: model.name, version: model.version, reconstruction: png.base64EncodedString(),
+                                                     latent: outputs["latent"].map(JSONTensorData.init), error: error,
+                                                     threshold: threshold, anomaly: threshold.map { error > $0 }))
     }
 
     // MARK: Sampling
@@ -92,8 +92,8 @@ struct ImageModelRoutes: Sendable {
             let png = Self.grid(samples).pngData()
             return HTTPResponse(status: .ok, headers: ["Content-Type": "image/png"], body: .bytes([UInt8](png)))
         }
-        let encoded = samples.map { "\"\($0.pngData().base64EncodedString())\"" }.joined(separator: ",")
-        return .json(.ok, #"{"model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version),"count":\#(samples.count),"images":[\#(encoded)]}"#)
+        return try .json(encoding: SampleAnswer(model: model.name, version: model.version, count: samples.count,
+                                                images: samples.map { $0.pngData().base64EncodedString() }))
     }
 
     /// Images side by side in rows of up to 8, with a 2-pixel gap.
@@ -114,4 +114,38 @@ struct ImageModelRoutes: Sendable {
         }
         return Image(width: width, height: height, channels: first.channels, pixels: pixels)
     }
+}
+
+/// The reconstruct answer. Every key is always present: what a model doesn't have (a latent output, an anomaly
+/// threshold) is null, and so is an error that is not finite.
+struct ReconstructAnswer: Encodable {
+    let model: String
+    let version: Int
+    /// The reconstruction as a base64 PNG.
+    let reconstruction: String
+    let latent: JSONTensorData?
+    let error: Double
+    let threshold: Double?
+    let anomaly: Bool?
+
+    enum CodingKeys: CodingKey { case model, version, reconstruction, latent, error, threshold, anomaly }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encode(version, forKey: .version)
+        try container.encode(reconstruction, forKey: .reconstruction)
+        if let latent { try container.encode(latent, forKey: .latent) } else { try container.encodeNil(forKey: .latent) }
+        if error.isFinite { try container.encode(error, forKey: .error) } else { try container.encodeNil(forKey: .error) }
+        if let threshold, threshold.isFinite { try container.encode(threshold, forKey: .threshold) } else { try container.encodeNil(forKey: .threshold) }
+        if let anomaly { try container.encode(anomaly, forKey: .anomaly) } else { try container.encodeNil(forKey: .anomaly) }
+    }
+}
+
+/// The sample answer: generated images as base64 PNGs.
+struct SampleAnswer: Encodable {
+    let model: String
+    let version: Int
+    let count: Int
+    let images: [String]
 }
