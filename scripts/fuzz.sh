@@ -30,7 +30,7 @@ multipart)
     printf 'hpre\r\n--Ba\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--Ba\r\n\r\nx\r\n--Ba--\r\n' > "$out/corpus/seed-form"
     max_len=4096 ;;
 request-bodies)
-    sources=(Sources/Serving/Inference/ClientNumber.swift Sources/Serving/Inference/ServingError.swift Sources/Serving/ModelConfig.swift
+    sources=(Sources/Serving/Inference/ClientNumber.swift Sources/Serving/Inference/ServingError.swift Sources/Serving/Store/ModelConfig.swift
              Sources/Serving/Store/VersionPolicy.swift Sources/Serving/Store/ModelFolder.swift Sources/Serving/Requests/GenerateRequest.swift Sources/Serving/Requests/SampleRequest.swift
              Sources/Serving/Requests/SplitMix64.swift Sources/Serving/Requests/JSONBody.swift
              Sources/Serving/Requests/ImagePayload.swift Sources/HTTPServer/MultipartFormData.swift
@@ -52,7 +52,7 @@ kserve-v2)
     printf '74\n{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}\x00\x00\x80\x3f\x00\x00\x00\x40' > "$out/corpus/seed-binary"
     max_len=4096 ;;
 model-config)
-    sources=(Sources/Serving/ModelConfig.swift Sources/Serving/Store/VersionPolicy.swift Sources/Serving/Store/ModelFolder.swift
+    sources=(Sources/Serving/Store/ModelConfig.swift Sources/Serving/Store/VersionPolicy.swift Sources/Serving/Store/ModelFolder.swift
              Sources/Imaging/ImagePreprocessing.swift Sources/Imaging/Image+Tensor.swift
              Sources/Imaging/Image.swift Sources/Imaging/Image+Resize.swift Sources/Imaging/ImageError.swift
              Fuzz/ModelConfig/main.swift)
