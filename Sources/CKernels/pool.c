@@ -2,8 +2,47 @@
 // `restrict` rows, so the compiler vectorises the inner loop instead of chaining a compare or an
 // add through every tap of one window.
 #include "CKernels.h"
+#include "dispatch.h"
 
+#include <immintrin.h>
 #include <math.h>
+
+// 2×2 max pooling with stride 2 and no padding (every VGG/LeNet-style CNN): out[ox] = max of four inputs.
+// As the general loop does, a NaN input is skipped (max_ps returns its second operand, the running
+// maximum, when the first is NaN), and of equal values the first seen is kept.
+__attribute__((target("avx2,fma")))
+static void max_pool_2x2_avx2(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t width,
+                              ptrdiff_t out_h, ptrdiff_t out_w, float *y) {
+    for (ptrdiff_t plane = 0; plane < planes; plane++) {
+        const float *src = x + plane * height * width;
+        for (ptrdiff_t oy = 0; oy < out_h; oy++) {
+            const float *r0 = src + 2 * oy * width, *r1 = r0 + width;
+            float *out = y + (plane * out_h + oy) * out_w;
+            ptrdiff_t ox = 0;
+            for (; ox + 8 <= out_w; ox += 8) {
+                const __m256 lo0 = _mm256_loadu_ps(r0 + 2 * ox), hi0 = _mm256_loadu_ps(r0 + 2 * ox + 8);
+                const __m256 lo1 = _mm256_loadu_ps(r1 + 2 * ox), hi1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
+                // Even and odd columns of each row (shuffle works per 128-bit lane; permute restores the order).
+                const __m256 even0 = _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo0, hi0, 0x88)), 0xD8) ,
+                             odd0 = _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo0, hi0, 0xDD)), 0xD8);
+                const __m256 even1 = _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo1, hi1, 0x88)), 0xD8),
+                             odd1 = _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo1, hi1, 0xDD)), 0xD8);
+                __m256 m = _mm256_set1_ps(-INFINITY);
+                m = _mm256_max_ps(_mm256_castpd_ps(even0), m);
+                m = _mm256_max_ps(_mm256_castpd_ps(odd0), m);
+                m = _mm256_max_ps(_mm256_castpd_ps(even1), m);
+                m = _mm256_max_ps(_mm256_castpd_ps(odd1), m);
+                _mm256_storeu_ps(out + ox, m);
+            }
+            for (; ox < out_w; ox++) {
+                float m = -INFINITY;
+                const float v[4] = {r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
+                for (int t = 0; t < 4; t++) m = v[t] > m ? v[t] : m;
+                out[ox] = m;
+            }
+        }
+    }
+}
 
 void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
@@ -11,6 +50,11 @@ void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t wid
                ptrdiff_t out_h, ptrdiff_t out_w, const ptrdiff_t *column_begin, const ptrdiff_t *column_end,
                const float *divisors, float *y) {
     const int is_max = divisors == NULL;
+    if (is_max && kernel_h == 2 && kernel_w == 2 && stride_h == 2 && stride_w == 2 && pad_top == 0 && pad_left == 0 &&
+        dilation_h == 1 && dilation_w == 1 && 2 * out_h <= height && 2 * out_w <= width && ds_use_avx2()) {
+        max_pool_2x2_avx2(x, planes, height, width, out_h, out_w, y);
+        return;
+    }
     for (ptrdiff_t plane = 0; plane < planes; plane++) {
         const float *src = x + plane * height * width;
         for (ptrdiff_t oy = 0; oy < out_h; oy++) {

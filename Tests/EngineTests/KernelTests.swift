@@ -121,4 +121,27 @@ final class KernelTests: XCTestCase {
         let right = zip(x, folded).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         XCTAssertEqual(left, right, accuracy: 1e-4)
     }
+
+    /// 2×2 stride-2 max pooling has its own AVX2 loop; it must agree with the general one (forced portable),
+    /// NaNs skipped and odd widths (a scalar tail, a column left over) included.
+    func testTwoByTwoMaxPoolMatchesTheGeneralLoop() {
+        var random = TestRandom(seed: 61)
+        for (height, width) in [(28, 28), (14, 14), (7, 37), (2, 17), (9, 2)] {
+            let planes = 3, outH = height / 2, outW = width / 2
+            var x = random.floats(planes * height * width)
+            x[5] = .nan
+            let begin = [Int](repeating: 0, count: 2), end = [Int](repeating: outW, count: 2)
+            func pool() -> [Float] {
+                var y = [Float](repeating: 0, count: planes * outH * outW)
+                ds_pool2d(x, planes, height, width, 2, 2, 2, 2, 0, 0, 1, 1, outH, outW, begin, end, nil, &y)
+                return y
+            }
+            ds_force_portable(0)
+            let fast = pool()
+            ds_force_portable(1)
+            let general = pool()
+            ds_force_portable(0)
+            XCTAssertEqual(fast.map(\.bitPattern), general.map(\.bitPattern), "\(height)×\(width)")
+        }
+    }
 }
