@@ -112,7 +112,8 @@ private struct PatternMatcher {
 
     /// `value` = Clip(Add(x, 3), 0, 6): the nodes to remove, or nil.
     func relu6OfXPlus3(_ value: String, x: String) -> [Int]? {
-        guard let (clipIndex, clip) = privateNode(producing: value, opType: "Clip"), clipBounds(clip) == (0, 6),
+        guard let (clipIndex, clip) = privateNode(producing: value, opType: "Clip"),
+              let bounds = clipBounds(clip), bounds == (0, 6),
               let (addIndex, add) = privateNode(producing: clip.inputs[0], opType: "Add"), add.inputs.count == 2
         else { return nil }
         let plusThree = (add.inputs[0] == x && isScalar(add.inputs[1], 3)) || (add.inputs[1] == x && isScalar(add.inputs[0], 3))
@@ -179,11 +180,6 @@ private struct PatternMatcher {
         guard let low, let high else { return nil }
         return (low, high)
     }
-}
-
-private func == (lhs: (Float, Float)?, rhs: (Float, Float)) -> Bool {
-    guard let lhs else { return false }
-    return lhs.0 == rhs.0 && lhs.1 == rhs.1
 }
 
 extension Graph {
