@@ -84,6 +84,27 @@ def keras():
         x = k.layers.LSTM(256, return_sequences=True)(x)
         return k.Model(tokens, k.layers.Dense(96)(k.layers.LSTM(256, return_sequences=True)(x)))
 
+    def resnet18():
+        # He et al.'s ResNet-18 (basic blocks, [2, 2, 2, 2], 64…512 channels), as torchvision builds it; Keras has none.
+        def block(x, channels, stride):
+            shortcut = x
+            y = k.layers.Conv2D(channels, 3, stride, padding="same", use_bias=False)(x)
+            y = k.layers.ReLU()(k.layers.BatchNormalization()(y))
+            y = k.layers.BatchNormalization()(k.layers.Conv2D(channels, 3, padding="same", use_bias=False)(y))
+            if stride != 1 or x.shape[-1] != channels:
+                shortcut = k.layers.BatchNormalization()(k.layers.Conv2D(channels, 1, stride, use_bias=False)(x))
+            return k.layers.ReLU()(y + shortcut)
+
+        inputs = k.Input((224, 224, 3), name="input")
+        x = k.layers.ZeroPadding2D(3)(inputs)
+        x = k.layers.ReLU()(k.layers.BatchNormalization()(k.layers.Conv2D(64, 7, 2, use_bias=False)(x)))
+        x = k.layers.MaxPooling2D(3, 2, padding="same")(x)
+        for stage, channels in enumerate([64, 128, 256, 512]):
+            x = block(x, channels, 1 if stage == 0 else 2)
+            x = block(x, channels, 1)
+        x = k.layers.GlobalAveragePooling2D()(x)
+        return k.Model(inputs, k.layers.Dense(1000, activation="softmax")(x))
+
     image = lambda: (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="input"),)  # noqa: E731
     nhwc = ({"input": [1, 224, 224, 3]}, {"input": [32, 224, 224, 3]})
     models = {
@@ -92,6 +113,7 @@ def keras():
         # NHWC↔NCHW Transposes in it; that is the file a user gets, so it is benchmarked as exported.
         "keras-mobilenetv3small": ("depthwise-separable", lambda: k.applications.MobileNetV3Small(weights=None), image, nhwc),
         "keras-efficientnetb0": ("depthwise-separable", lambda: k.applications.EfficientNetB0(weights=None), image, nhwc),
+        "keras-resnet18": ("residual CNN", resnet18, image, nhwc),
         "keras-resnet50": ("residual CNN", lambda: k.applications.ResNet50(weights=None), image, nhwc),
         "keras-densenet121": ("dense CNN", lambda: k.applications.DenseNet121(weights=None), image, nhwc),
         "keras-bert": ("transformer encoder", bert, lambda: (tf.TensorSpec((None, 128), tf.int32, name="tokens"),),

@@ -36,7 +36,7 @@ static dw_layout layout_for(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t st
 size_t ds_depthwise_scratch_size(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
                                  ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w) {
     const dw_layout l = layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
-    return (size_t)(l.rows * l.stride_w * l.phase_len);
+    return (size_t)(l.rows * l.stride_w * l.phase_len) * (size_t)ds_parallel_threads();
 }
 
 // Copies plane x (height × width) into the padded, phase-split scratch plane.
@@ -150,6 +150,41 @@ static void plane_avx2(const float *buffer, const float *w, ptrdiff_t taps, cons
     }
 }
 
+typedef struct {
+    const float *x;
+    ptrdiff_t channels, height, width;
+    const float *w;
+    ptrdiff_t taps;
+    const ptrdiff_t *offsets;
+    const float *bias;
+    ptrdiff_t pad_top, pad_left;
+    dw_layout layout;
+    ptrdiff_t row_step, out_h, out_w;
+    ds_activation act;
+    float *y, *scratch;
+    ptrdiff_t scratch_floats, planes, per_part;
+    int avx2;
+} depthwise_job;
+
+// Planes [part · per_part, …) of a depthwise convolution, in the padded plane of the thread running it.
+static void depthwise_part(void *context, ptrdiff_t part) {
+    const depthwise_job *j = context;
+    float *buffer = j->scratch + ds_parallel_slot() * j->scratch_floats;
+    const ptrdiff_t first = part * j->per_part;
+    const ptrdiff_t last = first + j->per_part < j->planes ? first + j->per_part : j->planes;
+    for (ptrdiff_t plane = first; plane < last; plane++) {
+        const ptrdiff_t c = plane % j->channels;
+        fill_padded(j->x + plane * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left, j->layout, buffer);
+        float *out = j->y + plane * j->out_h * j->out_w;
+        const float b = j->bias ? j->bias[c] : 0.0f;
+        if (j->avx2)
+            plane_avx2(buffer, j->w + c * j->taps, j->taps, j->offsets, b, j->row_step, j->out_h, j->out_w, out);
+        else
+            plane_portable(buffer, j->w + c * j->taps, j->taps, j->offsets, b, j->row_step, j->out_h, j->out_w, out);
+        if (j->act.kind != DS_ACTIVATION_NONE) ds_activation_apply(out, j->out_h * j->out_w, j->act);
+    }
+}
+
 int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                          const float *w, ptrdiff_t kernel_h, ptrdiff_t kernel_w, const float *bias,
                          ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
@@ -158,24 +193,22 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
     if (planes <= 0 || out_h <= 0 || out_w <= 0) return 0;
     const dw_layout l = layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
     const ptrdiff_t taps = kernel_h * kernel_w;
-    float *buffer = scratch;
     ptrdiff_t offsets_storage[64];
     ptrdiff_t *offsets = taps <= 64 ? offsets_storage : malloc((size_t)taps * sizeof(ptrdiff_t));
     if (!offsets) return -1;
     tap_offsets(kernel_h, kernel_w, dilation_h, dilation_w, l, offsets);
     const ptrdiff_t row_step = stride_h * l.stride_w * l.phase_len;
-    const int avx2 = ds_use_avx2();
-    for (ptrdiff_t plane = 0; plane < planes; plane++) {
-        const ptrdiff_t c = plane % channels;
-        fill_padded(x + plane * height * width, height, width, pad_top, pad_left, l, buffer);
-        float *out = y + plane * out_h * out_w;
-        const float b = bias ? bias[c] : 0.0f;
-        if (avx2)
-            plane_avx2(buffer, w + c * taps, taps, offsets, b, row_step, out_h, out_w, out);
-        else
-            plane_portable(buffer, w + c * taps, taps, offsets, b, row_step, out_h, out_w, out);
-        if (act.kind != DS_ACTIVATION_NONE) ds_activation_apply(out, out_h * out_w, act);
-    }
+    // Planes are independent: with intra-op threads, they go in runs (a few per thread, so a thread whose core is
+    // busy leaves its share to the others), each thread with its own padded plane.
+    const ptrdiff_t threads = ds_parallel_threads();
+    depthwise_job job = {
+        .x = x, .channels = channels, .height = height, .width = width, .w = w, .taps = taps, .offsets = offsets,
+        .bias = bias, .pad_top = pad_top, .pad_left = pad_left, .layout = l, .row_step = row_step,
+        .out_h = out_h, .out_w = out_w, .act = act, .y = y, .scratch = scratch,
+        .scratch_floats = (ptrdiff_t)(l.rows * l.stride_w * l.phase_len), .planes = planes,
+        .per_part = threads > 1 ? (planes + 4 * threads - 1) / (4 * threads) : planes, .avx2 = ds_use_avx2(),
+    };
+    ds_parallel_for((planes + job.per_part - 1) / job.per_part, depthwise_part, &job);
     if (offsets != offsets_storage) free(offsets);
     return 0;
 }

@@ -235,7 +235,7 @@ static void row_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float 
 }
 
 // Row `crow` (nc columns) from a packed A sliver holding one row and a packed B block; the epilogue runs per NR-wide
-// tile, exactly as gemm_blocked runs it, so that too matches a row of a bigger product.
+// tile, exactly as gemm_window runs it, so that too matches a row of a bigger product.
 static void row_panel_avx2(ptrdiff_t kc, const float *a, const float *b_block, ptrdiff_t nc, float *crow, int accumulate,
                            int epilogue, const float *row_bias, const float *col_bias, ds_activation act) {
     float sums[4 * NR];
@@ -294,46 +294,71 @@ void ds_sgemm_pack_b(int trans_b, ptrdiff_t k, ptrdiff_t n, const float *b, ptrd
     }
 }
 
-// The shared blocked loop; A and B each come pre-packed (non-NULL prepacked pointer) or are packed per block.
-static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                         const float *a, ptrdiff_t lda, const float *prepacked,
-                         const float *b, ptrdiff_t ldb, const float *prepacked_b, float beta, float *c, ptrdiff_t ldc,
-                         const float *row_bias, const float *col_bias, ds_activation act) {
-    const int epilogue = needs_epilogue(row_bias, col_bias, act);
-    if (beta != 0 && beta != 1)
-        for (ptrdiff_t i = 0; i < m; i++)
-            for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] *= beta;
+// One product's operands and epilogue, as the blocked loop and its parallel split see them.
+typedef struct {
+    int trans_a, trans_b;
+    ptrdiff_t m, n, k;
+    float alpha;
+    const float *a;
+    ptrdiff_t lda;
+    const float *prepacked_a;   // non-NULL: A packed by ds_sgemm_pack_a (a and lda unused)
+    const float *b;
+    ptrdiff_t ldb;
+    const float *prepacked_b;   // non-NULL: B packed by ds_sgemm_pack_b (b and ldb unused)
+    float beta;
+    float *c;
+    ptrdiff_t ldc;
+    const float *row_bias, *col_bias;
+    ds_activation act;
+} gemm_problem;
+
+// The blocked loop over rows [m0, m1) and columns [n0, n1) of C; m0 is a multiple of MR and n0 of NR, so a window
+// starts on a sliver of a pre-packed operand. Each element is computed exactly as the whole product computes it
+// (same K blocks, same kernel), so how the product is split never changes its bits.
+static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1) {
+    const ptrdiff_t k = g->k, ldc = g->ldc;
+    const ds_activation act = g->act;
+    const int epilogue = needs_epilogue(g->row_bias, g->col_bias, act);
+    if (g->beta != 0 && g->beta != 1)
+        for (ptrdiff_t i = m0; i < m1; i++)
+            for (ptrdiff_t j = n0; j < n1; j++) g->c[i * ldc + j] *= g->beta;
 
     const micro_kernel_fn kernel = ds_use_avx2() ? micro_kernel_avx2 : micro_kernel_portable;
     pack_buffers *buffers = thread_pack_buffers();
     float edge[MR * NR] __attribute__((aligned(64)));
-    const ptrdiff_t m_padded = (m + MR - 1) / MR * MR;
+    const ptrdiff_t m_padded = (g->m + MR - 1) / MR * MR;
 
-    for (ptrdiff_t jc = 0; jc < n; jc += NC) {
-        const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
+    // Column blocks are the product's NC blocks (a pre-packed B is laid out by them), clipped to the window.
+    for (ptrdiff_t block = n0 / NC * NC; block < n1; block += NC) {
+        const ptrdiff_t block_end = block + NC < g->n ? block + NC : g->n;
+        const ptrdiff_t jc = block > n0 ? block : n0;
+        const ptrdiff_t nc = (block_end < n1 ? block_end : n1) - jc;
+        const ptrdiff_t block_padded = (block_end - block + NR - 1) / NR * NR;
         for (ptrdiff_t pc = 0; pc < k; pc += KC) {
             const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
-            const int accumulate = pc > 0 || beta != 0;
+            const int accumulate = pc > 0 || g->beta != 0;
             const int last_block = pc + kc == k;
             const float *b_block;
-            if (prepacked_b) {
-                b_block = prepacked_b + jc * k + pc * ((nc + NR - 1) / NR * NR);
+            if (g->prepacked_b) {
+                b_block = g->prepacked_b + block * k + pc * block_padded + (jc - block) * kc;
             } else {
-                pack_b(trans_b, b, ldb, pc, kc, jc, nc, buffers->b);
+                pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, buffers->b);
                 b_block = buffers->b;
             }
-            for (ptrdiff_t ic = 0; ic < m; ic += MC) {
-                const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
+            for (ptrdiff_t ic = m0; ic < m1; ic += MC) {
+                const ptrdiff_t mc = m1 - ic < MC ? m1 - ic : MC;
                 const float *a_block;
-                if (prepacked) {
-                    a_block = prepacked + pc * m_padded + ic * kc;
+                if (g->prepacked_a) {
+                    a_block = g->prepacked_a + pc * m_padded + ic * kc;
                 } else {
-                    pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, buffers->a);
+                    pack_a(g->trans_a, g->a, g->lda, ic, mc, pc, kc, g->alpha, buffers->a);
                     a_block = buffers->a;
                 }
+                const float *row_bias = g->row_bias ? g->row_bias + ic : NULL;
+                const float *col_bias = g->col_bias ? g->col_bias + jc : NULL;
                 if (mc == 1 && kernel == micro_kernel_avx2) {
-                    row_panel_avx2(kc, a_block, b_block, nc, c + ic * ldc + jc, accumulate, last_block && epilogue,
-                                   row_bias ? row_bias + ic : NULL, col_bias ? col_bias + jc : NULL, act);
+                    row_panel_avx2(kc, a_block, b_block, nc, g->c + ic * ldc + jc, accumulate, last_block && epilogue,
+                                   row_bias, col_bias, act);
                     continue;
                 }
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
@@ -342,7 +367,7 @@ static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptr
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
                         const float *a_sliver = a_block + ir * kc;
-                        float *tile = c + (ic + ir) * ldc + jc + jr;
+                        float *tile = g->c + (ic + ir) * ldc + jc + jr;
                         if (rows == MR && cols == NR) {
                             kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate);
                         } else {
@@ -353,14 +378,103 @@ static void gemm_blocked(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptr
                                                                    : edge[r * NR + j];
                         }
                         if (last_block && epilogue)
-                            apply_epilogue(tile, ldc, rows, cols,
-                                           row_bias ? row_bias + ic + ir : NULL,
-                                           col_bias ? col_bias + jc + jr : NULL, act);
+                            apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
+                                           col_bias ? col_bias + jr : NULL, act);
                     }
                 }
             }
         }
     }
+}
+
+// MARK: - Parallel split
+
+// Below this many multiply-adds a product runs on one thread: a region's hand-off costs a few microseconds.
+#define PARALLEL_MIN_WORK (1 << 20)
+
+typedef struct {
+    const gemm_problem *problem;
+    int by_columns;          // split the columns (else the rows)
+    ptrdiff_t step, parts;   // each part's width (a multiple of NR or MR)
+} gemm_split;
+
+static void gemm_part(void *context, ptrdiff_t index) {
+    const gemm_split *split = context;
+    const gemm_problem *g = split->problem;
+    const ptrdiff_t begin = index * split->step;
+    if (split->by_columns) {
+        const ptrdiff_t end = begin + split->step < g->n ? begin + split->step : g->n;
+        gemm_window(g, 0, g->m, begin, end);
+    } else {
+        const ptrdiff_t end = begin + split->step < g->m ? begin + split->step : g->m;
+        gemm_window(g, begin, end, 0, g->n);
+    }
+}
+
+// Splits C into windows, a few per thread so that a thread whose core is busy elsewhere leaves its share to the others:
+// by columns when there are enough of them (each window packs only its own part of B; a pre-packed A is shared),
+// else by rows. A window never starts inside a sliver.
+#define PARTS_PER_THREAD 4
+
+// The runner's buffer for an operand every window shares, packed once before a split (grown as needed, freed when
+// the thread exits).
+static pthread_key_t shared_key;
+static pthread_once_t shared_key_once = PTHREAD_ONCE_INIT;
+typedef struct { float *data; size_t capacity; } shared_buffer;
+static void shared_buffer_free(void *p) { shared_buffer *s = p; free(s->data); free(s); }
+static void shared_key_create(void) { pthread_key_create(&shared_key, shared_buffer_free); }
+
+static float *shared_operand(size_t floats) {
+    pthread_once(&shared_key_once, shared_key_create);
+    shared_buffer *s = pthread_getspecific(shared_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        pthread_setspecific(shared_key, s);
+    }
+    if (s->capacity < floats) {
+        free(s->data);
+        s->data = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+        s->capacity = s->data ? floats : 0;
+    }
+    return s->data;
+}
+
+static void gemm_run(const gemm_problem *g) {
+    const int threads = ds_parallel_threads();
+    const double work = (double)g->m * (double)g->n * (double)g->k;
+    if (threads < 2 || work < PARALLEL_MIN_WORK) {
+        gemm_window(g, 0, g->m, 0, g->n);
+        return;
+    }
+    const ptrdiff_t column_slivers = (g->n + NR - 1) / NR, row_slivers = (g->m + MR - 1) / MR;
+    const ptrdiff_t wanted = (ptrdiff_t)threads * PARTS_PER_THREAD;
+    gemm_problem shared = *g;
+    gemm_split split = {.problem = &shared};
+    if (column_slivers >= 2 * threads || column_slivers >= row_slivers) {
+        const ptrdiff_t parts = column_slivers < wanted ? column_slivers : wanted;
+        split.by_columns = 1;
+        split.step = (column_slivers + parts - 1) / parts * NR;
+        split.parts = (g->n + split.step - 1) / split.step;
+        // Every column window reads all of A: pack it once rather than once per window.
+        float *packed = g->prepacked_a ? NULL : shared_operand(ds_sgemm_packed_a_size(g->m, g->k));
+        if (packed) {
+            ds_sgemm_pack_a(g->trans_a, g->m, g->k, g->alpha, g->a, g->lda, packed);
+            shared.prepacked_a = packed;
+        }
+    } else {
+        const ptrdiff_t parts = row_slivers < wanted ? row_slivers : wanted;
+        split.by_columns = 0;
+        split.step = (row_slivers + parts - 1) / parts * MR;
+        split.parts = (g->m + split.step - 1) / split.step;
+        // Every row window reads all of B: pack it once.
+        float *packed = g->prepacked_b ? NULL : shared_operand(ds_sgemm_packed_b_size(g->k, g->n));
+        if (packed) {
+            ds_sgemm_pack_b(g->trans_b, g->k, g->n, g->b, g->ldb, packed);
+            shared.prepacked_b = packed;
+        }
+    }
+    ds_parallel_for(split.parts, gemm_part, &split);
 }
 
 // C = beta·C (or 0), then the epilogue: what a GEMM with an empty product leaves.
@@ -382,7 +496,8 @@ void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
         return;
     }
     // m == 1 too: see "One-row products".
-    gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act);
+    const gemm_problem g = {trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act};
+    gemm_run(&g);
 }
 
 void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a,
@@ -394,7 +509,8 @@ void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *pack
         degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
         return;
     }
-    gemm_blocked(0, trans_b, m, n, k, 1, NULL, 0, packed_a, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act);
+    const gemm_problem g = {0, trans_b, m, n, k, 1, NULL, 0, packed_a, b, ldb, NULL, beta, c, ldc, row_bias, col_bias, act};
+    gemm_run(&g);
 }
 
 void ds_sgemm_prepacked_b(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
@@ -405,5 +521,35 @@ void ds_sgemm_prepacked_b(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, fl
         degenerate(m, n, beta, c, ldc, row_bias, col_bias, act);
         return;
     }
-    gemm_blocked(trans_a, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, packed_b, beta, c, ldc, row_bias, col_bias, act);
+    const gemm_problem g = {trans_a, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, packed_b, beta, c, ldc, row_bias, col_bias, act};
+    gemm_run(&g);
+}
+
+// MARK: - Batches of small products
+
+typedef struct {
+    ptrdiff_t m, n, k;
+    const float *a, *b;
+    const ptrdiff_t *a_offsets, *b_offsets;
+    float *c;
+    const float *col_bias;
+    ds_activation act;
+} gemm_batch;
+
+static void gemm_batch_item(void *context, ptrdiff_t index) {
+    const gemm_batch *g = context;
+    ds_sgemm(0, 0, g->m, g->n, g->k, 1, g->a + g->a_offsets[index], g->k, g->b + g->b_offsets[index], g->n, 0,
+             g->c + index * g->m * g->n, g->n, NULL, g->col_bias, g->act);
+}
+
+void ds_sgemm_batched(ptrdiff_t count, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, const ptrdiff_t *a_offsets,
+                      const float *b, const ptrdiff_t *b_offsets, float *c, const float *col_bias, ds_activation act) {
+    if (count <= 0 || m <= 0 || n <= 0) return;
+    const gemm_batch batch = {m, n, k, a, b, a_offsets, b_offsets, c, col_bias, act};
+    // Large products split their own tiles; small ones (attention's per-head products) go one per thread.
+    if ((double)m * (double)n * (double)k >= PARALLEL_MIN_WORK) {
+        for (ptrdiff_t i = 0; i < count; i++) gemm_batch_item((void *)&batch, i);
+    } else {
+        ds_parallel_for(count, gemm_batch_item, (void *)&batch);
+    }
 }

@@ -24,6 +24,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads running the model at once.")
     var threads = 1
 
+    @Option(help: "Threads each run splits its kernels over (intra-op parallelism).")
+    var intraOpThreads = 1
+
     @Option(help: "Timed runs per thread.")
     var runs = 100
 
@@ -39,6 +42,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (1...256).contains(intraOpThreads) else { throw ValidationError("--intra-op-threads must be in 1...256") }
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup not negative") }
     }
 
@@ -50,14 +54,15 @@ struct Bench: ParsableCommand {
         let latencies = LatencyLog()
         let failure = FailureBox()
         let wallStart = DispatchTime.now().uptimeNanoseconds
+        let limits = RunLimits(threads: intraOpThreads)
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             let workspace = Workspace()
             do {
-                for _ in 0..<warmup { _ = try plan.run(inputs, workspace: workspace) }
+                for _ in 0..<warmup { _ = try plan.run(inputs, workspace: workspace, limits: limits) }
                 var local: [Double] = []
                 for _ in 0..<runs {
                     let start = DispatchTime.now().uptimeNanoseconds
-                    _ = try plan.run(inputs, workspace: workspace)
+                    _ = try plan.run(inputs, workspace: workspace, limits: limits)
                     local.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
                 }
                 latencies.append(local)
@@ -73,12 +78,12 @@ struct Bench: ParsableCommand {
         let timedSeconds = sorted.reduce(0, +) / 1000 / Double(threads)
         let throughput = Double(runs * threads * batch) / timedSeconds
         if json {
-            let fields = ["\"model\": \"\(model)\"", "\"batch\": \(batch)", "\"threads\": \(threads)", "\"runs\": \(runs)",
+            let fields = ["\"model\": \"\(model)\"", "\"batch\": \(batch)", "\"threads\": \(threads)", "\"intra_op_threads\": \(intraOpThreads)", "\"runs\": \(runs)",
                           "\"median_ms\": \(median)", "\"min_ms\": \(sorted[0])", "\"p90_ms\": \(p90)", "\"throughput_per_s\": \(throughput)",
                           "\"wall_s\": \(wall)"]
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
-            print("model: \(model)  batch \(batch), \(threads) thread(s), \(runs) runs each after \(warmup) warm-up")
+            print("model: \(model)  batch \(batch), \(threads) thread(s) × \(intraOpThreads) intra-op, \(runs) runs each after \(warmup) warm-up")
             print(String(format: "latency: median %.3f ms, p90 %.3f ms", median, p90))
             print(String(format: "throughput: %.1f samples/s", throughput))
         }

@@ -44,6 +44,7 @@ struct Serve: AsyncParsableCommand {
 
         var settings = InferenceScheduler.Settings()
         settings.workers = models.workers
+        settings.intraOpThreads = models.intraOpThreads
         settings.defaultQueueSize = models.queueSize
         settings.defaultDeadline = .milliseconds(models.defaultDeadlineMs)
         settings.maxRequestMemory = models.maxRequestMemoryMib == 0 ? nil : models.maxRequestMemoryMib << 20

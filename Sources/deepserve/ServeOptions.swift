@@ -52,6 +52,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Inference worker threads (default: one per core).")
     var workers = EnvironmentDefaults.value("workers", max(1, ProcessInfo.processInfo.activeProcessorCount))
 
+    @Option(help: "Threads one run of a model computes on, unless its config sets intra_op_threads (the scheduler counts them as busy cores).")
+    var intraOpThreads = EnvironmentDefaults.value("intra-op-threads", 1)
+
     @Option(help: "Requests a model may queue before 503 (unless its config sets batching.queue_size).")
     var queueSize = EnvironmentDefaults.value("queue-size", 128)
 
@@ -63,6 +66,7 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         guard workers >= 1, workers <= 256 else { throw ValidationError("--workers must be 1...256") }
+        guard intraOpThreads >= 1, intraOpThreads <= 256 else { throw ValidationError("--intra-op-threads must be 1...256") }
         guard queueSize >= 1 else { throw ValidationError("--queue-size must be at least 1") }
         guard defaultDeadlineMs >= 1, defaultDeadlineMs <= 86_400_000 else {
             throw ValidationError("--default-deadline-ms must be 1...86400000")

@@ -72,6 +72,66 @@ final class GraphRewriteTests: XCTestCase {
         try assertSameAnswers(pair, shape: [2, 4, 6, 6], seed: 8)
     }
 
+    /// A ResNet block's tail: the residual Add (and the ReLU after it) goes into the Conv before it, in every GEMM
+    /// path (im2col bands, several small images side by side, pointwise), whichever side of the Add the Conv is on.
+    func testResidualAddFoldsIntoTheConv() throws {
+        for (shape, kernel, convFirst) in [([1, 4, 9, 9], 3, true), ([3, 4, 5, 5], 3, false), ([2, 4, 6, 6], 1, true)] {
+            let pair = try plans(input: shape.map { .fixed($0) }, output: shape.map { .fixed($0) }) { model in
+                var random = TestRandom(seed: 21)
+                model.initializer("w1", [4, 4, kernel, kernel], floats: random.floats(16 * kernel * kernel))
+                model.initializer("w2", [4, 4, kernel, kernel], floats: random.floats(16 * kernel * kernel))
+                model.initializer("b2", [4], floats: random.floats(4))
+                let pads = ModelBuilder.ints("pads", Array(repeating: (kernel - 1) / 2, count: 4))
+                model.node("Conv", ["x", "w1"], ["h"], attributes: [pads])
+                model.node("Relu", ["h"], ["r"])
+                model.node("Conv", ["r", "w2", "b2"], ["c"], attributes: [pads])
+                model.node("Add", convFirst ? ["c", "x"] : ["x", "c"], ["s"])
+                model.node("Relu", ["s"], ["y"])
+            }
+            XCTAssertEqual(pair.rewritten.stepOpTypes, ["Conv+Relu", "Conv+Add+Relu"], "\(shape) k\(kernel)")
+            XCTAssertEqual(pair.plain.stepOpTypes, ["Conv+Relu", "Conv", "Add", "Relu"])
+            try assertSameAnswers(pair, shape: shape, seed: 22)
+        }
+    }
+
+    /// A residual that broadcasts (here [1, 4, 1, 1] onto the Conv's [2, 4, 5, 5]) still folds, and the kernel falls
+    /// back to a broadcasting Add; a depthwise Conv's residual too.
+    func testBroadcastOrDepthwiseResidualFallsBackToTheAdd() throws {
+        for depthwise in [false, true] {
+            var model = ModelBuilder()
+            model.input("x", [2, 4, 5, 5])
+            model.input("r", [1, 4, 1, 1])
+            model.output("y", [2, 4, 5, 5])
+            var random = TestRandom(seed: 23)
+            model.initializer("w", depthwise ? [4, 1, 3, 3] : [4, 4, 3, 3], floats: random.floats(depthwise ? 36 : 144))
+            model.node("Conv", ["x", "w"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])] +
+                       (depthwise ? [ModelBuilder.int("group", 4)] : []))
+            model.node("Add", ["c", "r"], ["s"])
+            model.node("Sigmoid", ["s"], ["y"])
+            let data = try model.data()
+            let rewritten = try Plan(modelData: data), plain = try Plan(compiling: Graph(modelData: data, modelDirectory: nil), rules: [])
+            XCTAssertEqual(rewritten.stepOpTypes, ["Conv+Add+Sigmoid"])
+            let x = Tensor(shape: [2, 4, 5, 5], floats: random.floats(200)), r = Tensor(shape: [1, 4, 1, 1], floats: random.floats(4))
+            let a = try XCTUnwrap(try rewritten.run(["x": x, "r": r])["y"]).floatArray()
+            let b = try XCTUnwrap(try plain.run(["x": x, "r": r])["y"]).floatArray()
+            XCTAssertEqual(a.count, 200)
+            assertClose(a, b, tolerance: 1e-6)
+        }
+    }
+
+    /// A Conv output read by something besides the Add stays a plain Conv.
+    func testSharedConvOutputKeepsItsAdd() throws {
+        var model = ModelBuilder()
+        model.input("x", [1, 2, 4, 4])
+        model.output("y", [1, 2, 4, 4])
+        model.output("c", [1, 2, 4, 4])
+        var random = TestRandom(seed: 24)
+        model.initializer("w", [2, 2, 1, 1], floats: random.floats(4))
+        model.node("Conv", ["x", "w"], ["c"])
+        model.node("Add", ["c", "x"], ["y"])
+        XCTAssertEqual(try model.plan().stepOpTypes, ["Conv", "Add"])
+    }
+
     func testAConstantThatIsNotPerChannelStaysAMul() throws {
         var model = ModelBuilder()
         model.input("x", [1, 2, 4, 4])

@@ -146,3 +146,52 @@ final class BatchLog: @unchecked Sendable {
 /// Whether the running thread is an inference worker (a synchronous function: `Thread.current` is off limits in async
 /// code).
 private func onWorker() -> Bool { InferenceScheduler.isWorkerThread }
+
+/// Intra-op threads are cores: a run granted two holds both of a two-worker pool, so no other batch computes beside it,
+/// and a pool of one worker grants one.
+final class IntraOpSchedulingTests: XCTestCase {
+    private func runConcurrently(workers: Int, intraOpThreads: Int) async throws -> (threads: Set<Int>, peak: Int, answers: Int) {
+        let model = try ModelRepository(root: SchedulerTests.models).load("mnist-cnn")
+        var settings = InferenceScheduler.Settings()
+        settings.workers = workers
+        settings.intraOpThreads = intraOpThreads
+        settings.defaultQueueSize = 256
+        let scheduler = InferenceScheduler(settings: settings)
+        defer { scheduler.shutdown() }
+        let images = try SchedulerTests.digits(64)
+        let expected = try images.map { try XCTUnwrap(try model.plan.run(["image": $0])["logits"]).floatArray() }
+        let threads = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (index, image) in images.enumerated() {
+                group.addTask {
+                    let (outputs, timing) = try await scheduler.infer(model, inputs: ["image": image])
+                    let logits = try XCTUnwrap(outputs["logits"]).floatArray()
+                    for (a, b) in zip(logits, expected[index]) { XCTAssertEqual(a, b, accuracy: 1e-4, "request \(index)") }
+                    return timing.threads
+                }
+            }
+            var seen: [Int] = []
+            for try await threads in group { seen.append(threads) }
+            return seen
+        }
+        return (Set(threads), scheduler.peakBusyCores, threads.count)
+    }
+
+    func testTwoThreadRunsHoldBothCoresOfTwoWorkers() async throws {
+        let result = try await runConcurrently(workers: 2, intraOpThreads: 2)
+        XCTAssertEqual(result.answers, 64)
+        XCTAssertEqual(result.threads, [2], "with both cores free at each start, every run gets two")
+        XCTAssertEqual(result.peak, 2, "two cores held at most: no second batch beside a two-thread run")
+    }
+
+    func testOneWorkerGrantsOneThread() async throws {
+        let result = try await runConcurrently(workers: 1, intraOpThreads: 4)
+        XCTAssertEqual(result.threads, [1])
+        XCTAssertEqual(result.peak, 1)
+    }
+
+    func testSingleThreadRunsStillFillEveryWorker() async throws {
+        let result = try await runConcurrently(workers: 2, intraOpThreads: 1)
+        XCTAssertEqual(result.threads, [1])
+        XCTAssertLessThanOrEqual(result.peak, 2)
+    }
+}

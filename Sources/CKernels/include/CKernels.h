@@ -37,12 +37,38 @@ typedef struct {
 ///
 /// Matrices are row-major with leading dimensions lda/ldb/ldc; op(X) is Xᵀ when trans_x != 0.
 /// row_bias (length M) and col_bias (length N) may be NULL. With beta == 0, C is not read
-/// (it may hold NaNs). Single-threaded; safe to call from many threads at once.
+/// (it may hold NaNs). Safe to call from many threads at once; splits its tiles over the calling
+/// thread's attached pool (ds_pool_attach) when the product is large enough.
 void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
               float alpha, const float *a, ptrdiff_t lda,
               const float *b, ptrdiff_t ldb,
               float beta, float *c, ptrdiff_t ldc,
               const float *row_bias, const float *col_bias, ds_activation activation);
+
+// MARK: Intra-op parallelism (threads.c)
+
+/// A pool of helper threads a runner lends its kernels (intra-op parallelism).
+typedef struct ds_pool ds_pool;
+
+/// Starts `helpers` helper threads (they sleep when idle). NULL when helpers < 1 or threads can't start.
+ds_pool *ds_pool_create(int helpers);
+/// Stops and joins the helpers. The pool must not be attached to a thread that still runs kernels.
+void ds_pool_destroy(ds_pool *pool);
+/// The pool's helper count (0 for NULL).
+int ds_pool_helpers(const ds_pool *pool);
+/// Lets the calling thread's kernels split their work over `pool`, `threads` threads in all (the caller and
+/// threads − 1 helpers, capped at the pool's size). NULL or threads < 2: kernels run on the caller alone.
+void ds_pool_attach(ds_pool *pool, int threads);
+/// How many threads the calling thread's kernels may use now (1 inside a parallel region).
+int ds_parallel_threads(void);
+/// Runs body(context, i) for i in 0..<count on the calling thread and its attached pool's helpers; returns when
+/// all are done. Serial without a pool, or when called from inside a region.
+///
+/// Indices are claimed one at a time, so any thread may run any index: a body needing scratch of its own takes the
+/// ds_parallel_slot()-th share of ds_parallel_threads() shares laid out before the region.
+void ds_parallel_for(ptrdiff_t count, void (*body)(void *context, ptrdiff_t index), void *context);
+/// Inside a region's body: which of its threads runs it (0 for the runner, then 1 ... threads − 1).
+int ds_parallel_slot(void);
 
 /// Floats needed to hold A (m × k) pre-packed for ds_sgemm_prepacked.
 size_t ds_sgemm_packed_a_size(ptrdiff_t m, ptrdiff_t k);
@@ -56,6 +82,11 @@ void ds_sgemm_prepacked(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *pack
                         int trans_b, const float *b, ptrdiff_t ldb,
                         float beta, float *c, ptrdiff_t ldc,
                         const float *row_bias, const float *col_bias, ds_activation activation);
+
+/// `count` row-major products C_i[m×n] = A[a_offsets[i] …][m×k] · B[b_offsets[i] …][k×n] (+ col_bias, then activation),
+/// C_i at c + i·m·n: a batched MatMul. With intra-op threads, small products are spread over the threads whole.
+void ds_sgemm_batched(ptrdiff_t count, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, const ptrdiff_t *a_offsets,
+                      const float *b, const ptrdiff_t *b_offsets, float *c, const float *col_bias, ds_activation activation);
 
 /// Floats needed to hold op(B) (k × n) pre-packed for ds_sgemm_prepacked_b.
 size_t ds_sgemm_packed_b_size(ptrdiff_t k, ptrdiff_t n);
@@ -107,7 +138,8 @@ void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t wid
                ptrdiff_t out_h, ptrdiff_t out_w, const ptrdiff_t *column_begin, const ptrdiff_t *column_end,
                const float *divisors, float *y);
 
-/// Floats of scratch ds_depthwise_conv2d needs for one plane (a zero-padded copy of it).
+/// Floats of scratch ds_depthwise_conv2d needs: a zero-padded copy of one plane for each thread the calling thread may
+/// use now (ds_parallel_threads), as each takes its own run of planes.
 size_t ds_depthwise_scratch_size(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
                                  ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w);
 

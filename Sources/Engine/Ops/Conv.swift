@@ -5,6 +5,9 @@ import CKernels
 /// Strategy by shape, decided per run: pointwise convolutions are a GEMM straight on the input;
 /// depthwise ones run a direct kernel; everything else unfolds the input (im2col) and runs the
 /// packed GEMM with bias and activation fused into its epilogue.
+///
+/// As `Conv+Add` (GraphRewriter's fuseResidualAdd) it takes a fourth input, a residual added before the activation:
+/// copied into the output first and accumulated onto by the GEMM (beta 1) when it has the output's shape.
 struct Conv: ActivationFusing {
     let window: SpatialWindow
     let group: Int
@@ -12,8 +15,11 @@ struct Conv: ActivationFusing {
     /// The filters packed for the GEMM when they are a constant (W [Cout, Cin/g, k…]: group g's
     /// rows are its Cout/g filters).
     let filters: PackedFilters?
+    /// Input 3 is a residual to add before the activation.
+    let addsResidual: Bool
 
-    init(_ context: NodeContext) throws {
+    init(_ context: NodeContext, addsResidual: Bool = false) throws {
+        self.addsResidual = addsResidual
         window = try SpatialWindow(context, requireKernel: false)
         let weightShape = context.constantInputs.count > 1 ? context.constantInputs[1]?.shape : nil
         let kernelSize = weightShape.map { $0.dropFirst().reduce(1, *) } ?? 0
@@ -29,6 +35,37 @@ struct Conv: ActivationFusing {
     }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        guard addsResidual else { return try convolve(inputs, residual: nil, workspace) }
+        let residual = try inputs.required(3)
+        if residual.dataType == .float, let shape = try outputShape(inputs), residual.shape == shape {
+            return try convolve(inputs, residual: residual, workspace)
+        }
+        // Another shape (the Add broadcasts) or a kind the GEMM can't accumulate onto: the Add, then the activation.
+        var plain = self
+        plain.activation = nil
+        let sum = try BinaryArithmetic.apply(.add, try plain.convolve(inputs, residual: nil, workspace)[0], residual, workspace)
+        if let activation {
+            guard sum.dataType == .float else { throw KernelError("a fused activation needs a float sum, got \(sum.dataType)") }
+            activation.apply(sum.floats)
+        }
+        return [sum]
+    }
+
+    /// The output's shape when the GEMM paths can add a residual in their store (2-d or 1-d, not depthwise); nil
+    /// otherwise. Throws what the convolution itself would throw on bad shapes.
+    private func outputShape(_ inputs: [Tensor?]) throws -> [Int]? {
+        let x = try inputs.required(0), w = try inputs.required(1)
+        guard x.rank == 3 || x.rank == 4, x.rank == w.rank, w.shape[1] * group == x.shape[1] else { return nil }
+        let spatial = Array(x.shape.dropFirst(2))
+        let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
+        let pointwise = g.kernel.allSatisfy { $0 == 1 } && g.strides.allSatisfy { $0 == 1 }
+            && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
+        let depthwise = w.shape[1] == 1 && w.shape[0] == group && !pointwise
+        return depthwise ? nil : [x.shape[0], w.shape[0]] + g.output
+    }
+
+    /// The convolution, accumulated onto `residual` (of the output's shape) when there is one.
+    private func convolve(_ inputs: [Tensor?], residual: Tensor?, _ workspace: Workspace) throws -> [Tensor] {
         let x = try inputs.required(0), w = try inputs.required(1)
         let bias = inputs.optional(2)
         try x.expect(.float, role: "X")
@@ -36,7 +73,10 @@ struct Conv: ActivationFusing {
         guard x.rank >= 3, x.rank == w.rank else {
             throw KernelError("X \(x.shape) and W \(w.shape) must both be N × C × spatial… of the same rank")
         }
-        if x.rank > 4 { return [try unfolded(x, w, bias, workspace)] }
+        if x.rank > 4 {
+            precondition(residual == nil, "outputShape offers no residual to the N-d path")
+            return [try unfolded(x, w, bias, workspace)]
+        }
         // A 1-d convolution is a 2-d one with height 1.
         let x4 = x.rank == 3 ? [x.shape[0], x.shape[1], 1, x.shape[2]] : x.shape
         let w4 = w.rank == 3 ? [w.shape[0], w.shape[1], 1, w.shape[2]] : w.shape
@@ -60,6 +100,9 @@ struct Conv: ActivationFusing {
         let outShape = x.rank == 3 ? [batch, outChannels, outW] : [batch, outChannels, outH, outW]
         let out = try workspace.allocate(.float, outShape)
         if out.count == 0 { return [out] }   // batch 0 or no output channels
+        // A residual is the output's starting value; every GEMM below adds onto it (beta 1).
+        if let residual { out.floats.baseAddress!.update(from: residual.pointer(as: Float.self), count: out.count) }
+        let beta: Float = residual == nil ? 0 : 1
 
         let cinPerGroup = channels / group, coutPerGroup = outChannels / group
         let kernelSize = cinPerGroup * g.kernel[0] * g.kernel[1]
@@ -70,6 +113,7 @@ struct Conv: ActivationFusing {
 
         let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
         if cinPerGroup == 1 && coutPerGroup == 1 && !pointwise {
+            precondition(residual == nil, "outputShape offers no residual to the depthwise kernel")
             try depthwise(px, pw, pb, py, batch: batch, channels: channels, height: height, width: width, g, workspace)
             return [out]
         }
@@ -77,10 +121,10 @@ struct Conv: ActivationFusing {
         func multiply(group gi: Int, columns: UnsafePointer<Float>, n: Int, ldb: Int, into target: UnsafeMutablePointer<Float>, ldc: Int) {
             let groupBias = pb.map { UnsafePointer($0 + gi * coutPerGroup) }
             if let packed {
-                packed[gi].multiply(columns, n: n, ldb: ldb, into: target, ldc: ldc, rowBias: groupBias, activation: act)
+                packed[gi].multiply(columns, n: n, ldb: ldb, into: target, ldc: ldc, beta: beta, rowBias: groupBias, activation: act)
             } else {
                 ds_sgemm(0, 0, coutPerGroup, n, kernelSize, 1, pw + gi * coutPerGroup * kernelSize, kernelSize,
-                         columns, ldb, 0, target, ldc, groupBias, nil, act)
+                         columns, ldb, beta, target, ldc, groupBias, nil, act)
             }
         }
         func unfold(_ image: UnsafePointer<Float>, rows: Range<Int>, into columns: UnsafeMutablePointer<Float>, ld: Int) {
@@ -115,6 +159,12 @@ struct Conv: ActivationFusing {
                     for i in 0..<images {
                         unfold(px + (first + i) * imageSize + gi * cinPerGroup * height * width, rows: 0..<outH,
                                into: pc + i * pixels, ld: span)
+                        if residual != nil {   // the product starts from the residual the output holds
+                            for m in 0..<coutPerGroup {
+                                (pr + m * span + i * pixels)
+                                    .update(from: py + (first + i) * outputSize + (gi * coutPerGroup + m) * pixels, count: pixels)
+                            }
+                        }
                     }
                     multiply(group: gi, columns: pc, n: images * pixels, ldb: span, into: pr, ldc: span)
                     for i in 0..<images {

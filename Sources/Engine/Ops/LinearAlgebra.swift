@@ -139,13 +139,15 @@ struct MatMul: ActivationFusing {
                 ds_sgemm(0, 0, rows, n, k, 1, pa, k, pb, n, 0, po, n, nil, colBias, act)
             }
         } else {
-            Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { o, offsets, strides, count in
+            // Each output matrix's operands (broadcast batch dimensions repeat one), then all products at once.
+            var aOffsets: [Int] = [], bOffsets: [Int] = []
+            Broadcast.forEachRun(outShape: batch + [1], inputShapes: [aBatch + [1], bBatch + [1]]) { _, offsets, strides, count in
                 for i in 0..<count {
-                    let aOffset = (offsets[0] + i * strides[0]) * m * k
-                    let bOffset = (offsets[1] + i * strides[1]) * k * n
-                    ds_sgemm(0, 0, m, n, k, 1, pa + aOffset, k, pb + bOffset, n, 0, po + (o + i) * m * n, n, nil, colBias, act)
+                    aOffsets.append((offsets[0] + i * strides[0]) * m * k)
+                    bOffsets.append((offsets[1] + i * strides[1]) * k * n)
                 }
             }
+            ds_sgemm_batched(aOffsets.count, m, n, k, pa, aOffsets, pb, bOffsets, po, colBias, act)
         }
         return [out.reshaped(shape.result)]
     }

@@ -44,10 +44,11 @@ enum GraphRewriter {
     static let internalDomain = "ai.deepserve.internal"
 
     /// The standard rules, in order: fold constants into layers, recognise activations (so the
-    /// compiler can fuse them into the layer before them), then sink Transposes until pairs cancel.
+    /// compiler can fuse them into the layer before them), fold residual Adds into the Conv before them,
+    /// then sink Transposes until pairs cancel.
     static let standard: [RewriteRule] = [
         .foldBatchNormalization, .foldPadIntoConv, .foldChannelScaleIntoConv, .foldChannelShiftIntoConv,
-        .hardSwish, .siLU, .gelu,
+        .hardSwish, .siLU, .gelu, .fuseResidualAdd,
         .mergeTransposes, .sinkTranspose, .splitSharedTranspose,
     ]
 

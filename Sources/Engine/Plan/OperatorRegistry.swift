@@ -9,6 +9,8 @@ enum OperatorRegistry {
     /// Operators only the graph rewrites create (domain `GraphRewriter.internalDomain`).
     static let internalFactories: [String: Factory] = [
         "SiLU": { _ in ActivationOp(activation: .silu) },
+        // Conv+Add(x, W, B, residual): a Conv whose output a residual Add read (GraphRewriter's fuseResidualAdd).
+        "Conv+Add": { try Conv($0, addsResidual: true) },
     ]
 
     static let factories: [String: Factory] = {

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Scratch memory owned by one runner (a worker thread): intermediate tensors are allocated from
@@ -18,6 +19,9 @@ public final class Workspace {
     /// a kernel's scratch that is dropped rather than recycled counts until the run ends).
     private var limits = RunLimits.none
     private var liveBytes = 0
+    /// Helper threads the runs of this workspace's owner may compute on (created at the first run that asks for
+    /// more than one thread, grown when a run asks for more).
+    private var pool: OpaquePointer?
 
     /// Bytes currently held for reuse.
     public var pooledByteCount: Int { pooledBytes }
@@ -75,18 +79,34 @@ public final class Workspace {
 
     // MARK: Runs
 
-    /// Starts a run under `limits`.
+    /// Starts a run under `limits`, lending the calling thread's kernels `limits.threads` threads.
     func begin(_ limits: RunLimits) {
         self.limits = limits
         liveBytes = 0
+        attachThreads(limits.threads)
     }
 
-    /// Ends a run: forgets its limits and gives pooled memory above the watermark back to the system.
+    /// Ends a run: forgets its limits, takes the helper threads back and gives pooled memory above the watermark
+    /// back to the system.
     func end() {
         limits = .none
         liveBytes = 0
+        ds_pool_attach(nil, 1)
         trim(to: retainedBytesAfterRun)
     }
+
+    /// Attaches a pool with at least `threads − 1` helpers to the calling thread (starting or growing it); a pool
+    /// that can't start leaves the run on one thread, slower but correct.
+    private func attachThreads(_ threads: Int) {
+        guard threads > 1 else { return ds_pool_attach(nil, 1) }
+        if ds_pool_helpers(pool) < threads - 1 {
+            ds_pool_destroy(pool)
+            pool = ds_pool_create(Int32(clamping: threads - 1))
+        }
+        ds_pool_attach(pool, Int32(clamping: threads))
+    }
+
+    deinit { ds_pool_destroy(pool) }
 
     /// Frees pooled blocks, largest first, until at most `bytes` stay pooled.
     public func trim(to bytes: Int) {

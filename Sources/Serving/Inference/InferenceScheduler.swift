@@ -15,7 +15,8 @@ import Foundation
 /// `max_batch_size` requests of compatible shapes, runs them as one batch along each tensor's batch axis (config.json's
 /// `batch_axis`, default 0) and hands each caller its slice. A full queue refuses at once (503); a request whose deadline passes while
 /// queued is answered 504 without running. Each worker owns a `Workspace`, so runs of one shared
-/// plan never contend for memory.
+/// plan never contend for memory. A model whose config asks for intra-op threads runs each batch on that many cores
+/// (its worker's and its workspace's helpers), and the scheduler counts them: while they compute, fewer batches run.
 public final class InferenceScheduler: @unchecked Sendable {
     public struct Settings: Sendable {
         public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -24,6 +25,10 @@ public final class InferenceScheduler: @unchecked Sendable {
         /// The most bytes one request's run may hold in intermediate tensors at once (a batch of n requests: n times
         /// this); past it the run stops with `EngineError.resourceLimit` (413). nil: only the engine's own limits.
         public var maxRequestMemory: Int? = 256 << 20
+        /// Threads one run of a model may compute on unless its config sets `intra_op_threads`. A run's threads are
+        /// cores it holds: a worker runs a batch only while cores are free and takes at most what is free, so the
+        /// workers never have more threads computing than there are workers.
+        public var intraOpThreads = 1
         public init() {}
     }
 
@@ -32,6 +37,8 @@ public final class InferenceScheduler: @unchecked Sendable {
         public let queueSeconds: Double
         public let computeSeconds: Double
         public let batchSize: Int
+        /// Threads the run computed on (its model's intra-op threads, or fewer when fewer cores were free).
+        public var threads = 1
     }
 
     final class Job: @unchecked Sendable {
@@ -94,9 +101,12 @@ public final class InferenceScheduler: @unchecked Sendable {
         let capacity: Int
         let maxBatch: Int
         let maxDelay: Double
-        init(model: LoadedModel, capacity: Int) {
+        /// Threads a run of this model asks for (intra-op parallelism).
+        let threads: Int
+        init(model: LoadedModel, capacity: Int, threads: Int) {
             name = model.name
             self.capacity = capacity
+            self.threads = max(1, threads)
             maxBatch = max(1, model.config.batching?.maxBatchSize ?? 1)
             maxDelay = Double(model.config.batching?.maxQueueDelayMicroseconds ?? 0) / 1e6
         }
@@ -111,6 +121,11 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var tasks: [UnownedJob] = []
     /// Workers still running; once none is, handler jobs run on Dispatch's global queue instead.
     private var liveWorkers = 0
+    /// Cores the running batches hold: one each, more for a model that computes on several threads.
+    private var busyCores = 0
+    /// The most cores ever held at once (never above `settings.workers`; for tests).
+    var peakBusyCores: Int { condition.withLock { peakCores } }
+    private var peakCores = 0
     /// A task executor whose jobs run on the worker threads.
     public private(set) var taskExecutor: WorkerTaskExecutor!
     /// Called after every run (model, rows in the batch, requests in it, compute seconds), for metrics.
@@ -192,7 +207,8 @@ public final class InferenceScheduler: @unchecked Sendable {
         guard !stopping else { return job.finish(.failure(ServingError.shuttingDown)) }
         guard !Task.isCancelled else { return job.finish(.failure(CancellationError())) }
         let key = QueueKey(model: model.name, version: model.version, component: component)
-        let queue = queues[key] ?? ModelQueue(model: model, capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize)
+        let queue = queues[key] ?? ModelQueue(model: model, capacity: model.config.batching?.queueSize ?? settings.defaultQueueSize,
+                                              threads: model.config.intraOpThreads ?? settings.intraOpThreads)
         queues[key] = queue
         guard queue.jobs.count < queue.capacity else {
             return job.finish(.failure(ServingError.queueFull(model: model.name, capacity: queue.capacity)))
@@ -214,7 +230,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     /// What a worker does next.
     private enum Work {
         case task(UnownedJob)
-        case batch(QueueKey, ModelQueue, [Job])
+        case batch(QueueKey, ModelQueue, [Job], threads: Int)
     }
 
     /// Whether the calling thread is one of the workers of some scheduler.
@@ -229,10 +245,11 @@ public final class InferenceScheduler: @unchecked Sendable {
             switch work {
             case .task(let job):
                 job.runSynchronously(on: executor)
-            case .batch(let key, let queue, let batch):
-                run(batch, on: queue, workspace)
+            case .batch(let key, let queue, let batch, let threads):
+                run(batch, on: queue, threads: threads, workspace)
                 condition.lock()
                 queue.running -= 1
+                busyCores -= threads
                 if queue.jobs.isEmpty, queue.running == 0, queues[key] === queue { queues[key] = nil }
                 condition.broadcast()   // a queue held open for company may now run
                 condition.unlock()
@@ -262,6 +279,11 @@ public final class InferenceScheduler: @unchecked Sendable {
         defer { condition.unlock() }
         while true {
             if !tasks.isEmpty { return .task(tasks.removeFirst()) }
+            // Every core is computing (a run holds more than its own worker's): wait for one to come back.
+            if busyCores >= settings.workers, !stopping || queues.values.contains(where: { !$0.jobs.isEmpty }) {
+                condition.wait()
+                continue
+            }
             let waiting = queues.filter { !$0.value.jobs.isEmpty }
             guard let (key, queue) = waiting.min(by: { $0.value.jobs[0].enqueued < $1.value.jobs[0].enqueued }) else {
                 if stopping {
@@ -284,7 +306,10 @@ public final class InferenceScheduler: @unchecked Sendable {
                 }
             }
             queue.running += 1
-            return .batch(key, queue, takeBatch(from: queue))
+            let threads = min(queue.threads, settings.workers - busyCores)
+            busyCores += threads
+            peakCores = max(peakCores, busyCores)
+            return .batch(key, queue, takeBatch(from: queue), threads: threads)
         }
     }
 
@@ -327,7 +352,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
     }
 
-    private func run(_ batch: [Job], on queue: ModelQueue, _ workspace: Workspace) {
+    private func run(_ batch: [Job], on queue: ModelQueue, threads: Int, _ workspace: Workspace) {
         let start = DispatchTime.now()
         var live: [Job] = []
         for job in batch {
@@ -344,7 +369,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         do {
             let axes = live[0].axes
             let inputs = live.count == 1 ? live[0].inputs : try Self.concatenate(live.map(\.inputs), axes: axes)
-            let outputs = try live[0].plan.run(inputs, workspace: workspace, limits: limits(for: live))
+            let outputs = try live[0].plan.run(inputs, workspace: workspace, limits: limits(for: live, threads: threads))
             let end = DispatchTime.now()
             let compute = Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let rows = live.reduce(0) { $0 + $1.rows }
@@ -353,7 +378,7 @@ public final class InferenceScheduler: @unchecked Sendable {
             let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows), axes: axes, model: queue.name)
             for (job, part) in zip(live, parts) {
                 let queued = Double(start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1e9
-                job.finish(.success((part, Timing(queueSeconds: queued, computeSeconds: compute, batchSize: rows))))
+                job.finish(.success((part, Timing(queueSeconds: queued, computeSeconds: compute, batchSize: rows, threads: threads))))
             }
         } catch {
             for job in live { job.finish(.failure(error)) }
@@ -362,12 +387,12 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     /// What one run may cost: until the latest deadline of its requests, the memory cap times their number, and
     /// only while at least one of its callers still waits.
-    private func limits(for jobs: [Job]) -> RunLimits {
+    private func limits(for jobs: [Job], threads: Int) -> RunLimits {
         let memory = settings.maxRequestMemory.map { cap in
             let (total, overflow) = cap.multipliedReportingOverflow(by: jobs.count)
             return overflow ? Int.max : total
         }
-        return RunLimits(deadline: jobs.map(\.deadline).max(), maxBytes: memory,
+        return RunLimits(deadline: jobs.map(\.deadline).max(), maxBytes: memory, threads: threads,
                          isCancelled: { jobs.allSatisfy(\.isCancelled) })
     }
 

@@ -118,6 +118,10 @@ public struct ModelConfig: Codable, Sendable {
     public var recurrent: Recurrent?
     public var generation: Generation?
     public var batching: Batching?
+    /// Threads one run of the model computes on (intra-op parallelism; default: the server's --intra-op-threads).
+    /// Worth it for a large network served at low concurrency: batch-1 latency drops, and the scheduler counts the
+    /// extra cores as busy while the run holds them.
+    public var intraOpThreads: Int?
     public var anomaly: Anomaly?
     public var postprocessing: Postprocessing?
 

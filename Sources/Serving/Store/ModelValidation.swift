@@ -27,6 +27,9 @@ struct ModelInterface: Sendable {
         if let task = config.task, !ModelConfig.tasks.contains(task) {
             throw ConfigError(file, "task", "is \"\(task)\"; expected one of \(ModelConfig.tasks.joined(separator: ", ")) (or no task: KServe V2 only)")
         }
+        if let threads = config.intraOpThreads, !(1...256).contains(threads) {
+            throw ConfigError(file, "intra_op_threads", "is \(threads); expected 1...256")
+        }
         try checkSpecs(config.inputs, against: plan.inputs, key: "inputs", file: file)
         try checkSpecs(config.outputs, against: plan.outputs, key: "outputs", file: file)
         var interface = ModelInterface()
