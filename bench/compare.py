@@ -31,9 +31,9 @@ import onnxruntime as ort  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def ort_session(path):
+def ort_session(path, threads=1):
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
@@ -70,9 +70,10 @@ def median_seconds(fn, runs, warmup):
     return float(np.median(times))
 
 
-def ours(binary, path, batch, runs, warmup, inputs=None):
+def ours(binary, path, batch, runs, warmup, inputs=None, threads=1):
     """(median, min) seconds of `deepserve bench`, on the .npy inputs given (else its own at --batch)."""
-    command = [binary, "bench", path, "--batch", str(batch), "--runs", str(runs), "--warmup", str(warmup), "--json"]
+    command = [binary, "bench", path, "--batch", str(batch), "--runs", str(runs), "--warmup", str(warmup), "--json",
+               "--intra-op-threads", str(threads)]
     for name, file in (inputs or {}).items():
         command += ["--input", f"{name}={file}"]
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
@@ -107,7 +108,25 @@ def manifest_feeds(session, shapes, rng):
     return feeds
 
 
-def interleaved(binary, path, session, feeds, runs, rounds=4):
+def agreement(binary, path, session, feeds):
+    """The largest difference between deepserve's and onnxruntime's outputs on `feeds`, relative to the largest
+    magnitude of onnxruntime's output (per output; the worst output's)."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [binary, "run", path, "--output-dir", folder]
+        for index, (name, array) in enumerate(feeds.items()):
+            file = os.path.join(folder, f"input{index}.npy")
+            np.save(file, array)
+            command += ["--input", f"{name}={file}"]
+        subprocess.run(command, check=True, capture_output=True)
+        worst = 0.0
+        for output, reference in zip(session.get_outputs(), session.run(None, feeds)):
+            mine = np.load(os.path.join(folder, f"{output.name}.npy"))
+            scale = max(float(np.max(np.abs(reference))), 1e-30)
+            worst = max(worst, float(np.max(np.abs(mine.astype(np.float64) - reference))) / scale)
+        return worst
+
+
+def interleaved(binary, path, session, feeds, runs, rounds=4, threads=1):
     """Both sides in alternating rounds on the same inputs: (ours median, ours min, theirs median, theirs min)."""
     with tempfile.TemporaryDirectory() as folder:
         files = {}
@@ -125,7 +144,7 @@ def interleaved(binary, path, session, feeds, runs, rounds=4):
                     session.run(None, feeds)
                     theirs.append(time.perf_counter() - start)
             def engine():
-                median, minimum = ours(binary, path, 1, runs, warmup, files)
+                median, minimum = ours(binary, path, 1, runs, warmup, files, threads)
                 mine.append((median, minimum))
             for side in ((engine, reference) if round_ % 2 == 0 else (reference, engine)):
                 side()
@@ -139,6 +158,8 @@ def main():
     parser.add_argument("--only", action="append", help="only models whose name contains this (repeatable)")
     parser.add_argument("--batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32])
     parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM comparison")
+    parser.add_argument("--intra-op-threads", type=int, default=1,
+                        help="threads one run may use, on both sides (onnxruntime's intra_op_num_threads)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
@@ -154,12 +175,14 @@ def main():
         cases.append((path, os.path.splitext(manifest["file"])[0],
                       lambda session, batch, shapes=shapes: manifest_feeds(session, shapes[str(batch)], rng) if str(batch) in shapes else None))
 
-    print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, single thread; identical inputs, interleaved rounds\n")
-    print(f"{'model':44} {'batch':>5} {'deepserve ms (min)':>19} {'onnxruntime ms (min)':>21} {'ratio':>7}")
+    threads = args.intra_op_threads
+    print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, {threads} intra-op thread(s) on both sides; "
+          "identical inputs, interleaved rounds; max |Δ| relative to the largest output magnitude\n")
+    print(f"{'model':44} {'batch':>5} {'deepserve ms (min)':>19} {'onnxruntime ms (min)':>21} {'ratio':>7}  {'max |Δ|':>8}")
     for path, label, make_feeds in cases:
         if args.only and not any(word in label for word in args.only):
             continue
-        session = ort_session(path)
+        session = ort_session(path, threads)
         for batch in args.batches:
             feeds = make_feeds(session, batch)
             if feeds is None:
@@ -169,10 +192,11 @@ def main():
             session.run(None, feeds)
             once = time.perf_counter() - probe
             runs = max(2, min(args.runs if batch == 1 else max(5, args.runs // 5), int(1.0 / max(once, 1e-6))))
-            mine, mine_min, reference, reference_min = interleaved(args.binary, path, session, feeds, runs)
+            mine, mine_min, reference, reference_min = interleaved(args.binary, path, session, feeds, runs, threads=threads)
+            difference = agreement(args.binary, path, session, feeds)
             shape = "×".join(str(d) for d in next(iter(feeds.values())).shape)
             print(f"{label:44} {batch:5d} {mine * 1e3:10.3f} ({mine_min * 1e3:7.3f}) {reference * 1e3:12.3f} ({reference_min * 1e3:7.3f}) "
-                  f"{mine / reference:6.2f}×   {shape}", flush=True)
+                  f"{mine / reference:6.2f}×  {difference:8.1e}   {shape}", flush=True)
 
     if args.no_gemm:
         return

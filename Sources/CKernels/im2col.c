@@ -41,39 +41,58 @@ static inline void copy_row(float *dst, const float *src, ptrdiff_t n) {
     if (i < n) memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
 }
 
-// Stride-1 unfold: pad the columns of the input rows this band of output rows reads, then every
-// column row is a plain copy. (Only those rows: a 160×160 map unfolded one output row at a time
-// would otherwise copy the whole image once per row.)
-static void im2col_stride1(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
-                           ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
-                           ptrdiff_t stride_h, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-                           ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
-    const ptrdiff_t reach = out_w + (kernel_w - 1) * dilation_w;   // padded columns any row reads
-    const ptrdiff_t padded_w = reach > pad_left + width ? reach : pad_left + width;
+// Unfold through a phase-split copy: the input rows this band of output rows reads are padded once and split into
+// `stride_w` phases (phase φ holds padded columns φ, φ + s, φ + 2s, …), so the columns tap kj reads for consecutive
+// outputs are consecutive in phase (kj·dilation) mod s, and every column row is a plain vector copy. (Only the rows of
+// the band: a 160×160 map unfolded one output row at a time would otherwise copy the whole image once per row.)
+static void im2col_phased(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                          ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
+                          ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
+                          ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
+    const ptrdiff_t s = stride_w;
+    const ptrdiff_t phase_len = out_w + (kernel_w - 1) * dilation_w / s;   // entries any phase is read at
+    const ptrdiff_t row_len = s * phase_len;
     ptrdiff_t first = out_row_begin * stride_h - pad_top;
     ptrdiff_t last = (out_row_begin + out_rows - 1) * stride_h - pad_top + (kernel_h - 1) * dilation_h;   // inclusive
     if (first < 0) first = 0;
     if (last > height - 1) last = height - 1;
     const ptrdiff_t rows = last >= first ? last - first + 1 : 0;
-    float *padded = padded_buffer((size_t)(channels * (rows > 0 ? rows : 1) * padded_w));
+    float *phased = padded_buffer((size_t)(channels * (rows > 0 ? rows : 1) * row_len));
     for (ptrdiff_t c = 0; c < channels; c++) {
         for (ptrdiff_t r = 0; r < rows; r++) {
-            float *row = padded + (c * rows + r) * padded_w;
-            for (ptrdiff_t i = 0; i < pad_left; i++) row[i] = 0;
-            memcpy(row + pad_left, x + (c * height + first + r) * width, width * sizeof(float));
-            for (ptrdiff_t i = pad_left + width; i < padded_w; i++) row[i] = 0;
+            float *row = phased + (c * rows + r) * row_len;
+            const float *src = x + (c * height + first + r) * width;
+            if (s == 1) {
+                // Padded column t is input column t − pad_left.
+                const ptrdiff_t lead = pad_left < phase_len ? pad_left : phase_len;
+                for (ptrdiff_t i = 0; i < lead; i++) row[i] = 0;
+                ptrdiff_t copied = phase_len - lead < width ? phase_len - lead : width;
+                if (copied < 0) copied = 0;
+                memcpy(row + lead, src, (size_t)copied * sizeof(float));
+                for (ptrdiff_t i = lead + copied; i < phase_len; i++) row[i] = 0;
+                continue;
+            }
+            for (ptrdiff_t phase = 0; phase < s; phase++) {
+                float *out = row + phase * phase_len;
+                for (ptrdiff_t t = 0; t < phase_len; t++) {
+                    const ptrdiff_t ix = t * s + phase - pad_left;
+                    out[t] = ix >= 0 && ix < width ? src[ix] : 0.0f;
+                }
+            }
         }
     }
     for (ptrdiff_t c = 0; c < channels; c++) {
         for (ptrdiff_t ki = 0; ki < kernel_h; ki++) {
             for (ptrdiff_t kj = 0; kj < kernel_w; kj++) {
+                const ptrdiff_t reach = kj * dilation_w;
+                const ptrdiff_t offset = (reach % s) * phase_len + reach / s;
                 for (ptrdiff_t row = 0; row < out_rows; row++) {
                     const ptrdiff_t iy = (out_row_begin + row) * stride_h - pad_top + ki * dilation_h;
                     float *dst = col + row * out_w;
                     if (iy < 0 || iy >= height) {
                         for (ptrdiff_t ox = 0; ox < out_w; ox++) dst[ox] = 0;
                     } else {
-                        copy_row(dst, padded + (c * rows + iy - first) * padded_w + kj * dilation_w, out_w);
+                        copy_row(dst, phased + (c * rows + iy - first) * row_len + offset, out_w);
                     }
                 }
                 col += ld_col;
@@ -87,48 +106,8 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
-    if (stride_w == 1) {
-        im2col_stride1(x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, dilation_h,
-                       dilation_w, out_row_begin, out_rows, out_w, col, ld_col);
-        return;
-    }
-    for (ptrdiff_t c = 0; c < channels; c++) {
-        const float *plane = x + c * height * width;
-        for (ptrdiff_t ki = 0; ki < kernel_h; ki++) {
-            for (ptrdiff_t kj = 0; kj < kernel_w; kj++) {
-                for (ptrdiff_t row = 0; row < out_rows; row++) {
-                    const ptrdiff_t oy = out_row_begin + row;
-                    const ptrdiff_t iy = oy * stride_h - pad_top + ki * dilation_h;
-                    float *dst = col + row * out_w;
-                    if (iy < 0 || iy >= height) {
-                        for (ptrdiff_t ox = 0; ox < out_w; ox++) dst[ox] = 0;
-                        continue;
-                    }
-                    const float *src_row = plane + iy * width;
-                    const ptrdiff_t x0 = kj * dilation_w - pad_left;
-                    if (stride_w == 1) {
-                        // Valid ox: 0 <= ox + x0 < width.
-                        ptrdiff_t lo = -x0 > 0 ? -x0 : 0;
-                        ptrdiff_t hi = width - x0 < out_w ? width - x0 : out_w;
-                        if (lo > out_w) lo = out_w;
-                        if (hi < lo) hi = lo;
-                        // Plain loops, not memcpy: rows are short (tens of floats) and the calls dominate.
-                        const float *src = src_row + x0;
-                        ptrdiff_t ox = 0;
-                        for (; ox < lo; ox++) dst[ox] = 0;
-                        for (; ox < hi; ox++) dst[ox] = src[ox];
-                        for (; ox < out_w; ox++) dst[ox] = 0;
-                    } else {
-                        for (ptrdiff_t ox = 0; ox < out_w; ox++) {
-                            const ptrdiff_t ix = ox * stride_w + x0;
-                            dst[ox] = (ix >= 0 && ix < width) ? src_row[ix] : 0.0f;
-                        }
-                    }
-                }
-                col += ld_col;
-            }
-        }
-    }
+    im2col_phased(x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, stride_w, dilation_h,
+                  dilation_w, out_row_begin, out_rows, out_w, col, ld_col);
 }
 
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,

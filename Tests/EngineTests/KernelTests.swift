@@ -122,6 +122,41 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(left, right, accuracy: 1e-4)
     }
 
+    /// The 2-d unfold (phase-split rows, any stride) equals the N-d reference unfold exactly, for strides 1 to 3,
+    /// dilations, asymmetric and oversized pads, and bands of output rows taken separately.
+    func testIm2colMatchesTheReferenceUnfoldInBands() {
+        var random = TestRandom(seed: 62)
+        let cases: [(h: Int, w: Int, kh: Int, kw: Int, pt: Int, pl: Int, pb: Int, pr: Int, sh: Int, sw: Int, dh: Int, dw: Int)] = [
+            (9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (12, 12, 7, 7, 3, 3, 3, 3, 2, 2, 1, 1), (10, 13, 3, 3, 0, 1, 1, 0, 2, 2, 1, 1),
+            (8, 17, 3, 5, 2, 4, 0, 1, 3, 3, 1, 2), (6, 9, 2, 3, 0, 0, 0, 0, 1, 2, 2, 3), (5, 4, 3, 3, 2, 5, 2, 5, 1, 3, 1, 1),
+        ]
+        for c in cases {
+            let channels = 3
+            let outH = (c.h + c.pt + c.pb - (c.kh - 1) * c.dh - 1) / c.sh + 1
+            let outW = (c.w + c.pl + c.pr - (c.kw - 1) * c.dw - 1) / c.sw + 1
+            let geometry = SpatialWindow.Resolved(kernel: [c.kh, c.kw], strides: [c.sh, c.sw], dilations: [c.dh, c.dw],
+                                                  padBegin: [c.pt, c.pl], padEnd: [c.pb, c.pr], output: [outH, outW])
+            let x = random.floats(channels * c.h * c.w)
+            let k = channels * c.kh * c.kw, pixels = outH * outW
+            var expected = [Float](repeating: .nan, count: k * pixels)
+            x.withUnsafeBufferPointer { image in
+                Im2Col.unfold(image.baseAddress!, channels: channels, spatial: [c.h, c.w], geometry, pixels: 0..<pixels,
+                              padding: 0, into: &expected, ld: pixels)
+            }
+            for band in [outH, 2, 1] {
+                var columns = [Float](repeating: .nan, count: k * pixels)
+                for first in stride(from: 0, to: outH, by: band) {
+                    let rows = min(band, outH - first)
+                    columns.withUnsafeMutableBufferPointer { out in
+                        ds_im2col(x, channels, c.h, c.w, c.kh, c.kw, c.pt, c.pl, c.sh, c.sw, c.dh, c.dw, first, rows, outW,
+                                  out.baseAddress! + first * outW, pixels)
+                    }
+                }
+                XCTAssertEqual(columns.map(\.bitPattern), expected.map(\.bitPattern), "\(c), bands of \(band)")
+            }
+        }
+    }
+
     /// 2×2 stride-2 max pooling has its own AVX2 loop; it must agree with the general one (forced portable),
     /// NaNs skipped and odd widths (a scalar tail, a column left over) included.
     func testTwoByTwoMaxPoolMatchesTheGeneralLoop() {
