@@ -147,6 +147,31 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
 #undef DS_STORE_ROW
 }
 
+// The left half of a tile (6 × 8) for an edge of at most 8 columns: the full kernel would multiply 16 columns to keep
+// 8 or fewer (a 7×7 feature map has 49 = 3·16 + 1 columns). Same products, same order as the full kernel's columns.
+__attribute__((target("avx2,fma")))
+static void micro_kernel_narrow_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
+    __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_load_ps(b);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+        a += MR;
+        b += NR;
+    }
+    _mm256_storeu_ps(c, c0);
+    _mm256_storeu_ps(c + ldc, c1);
+    _mm256_storeu_ps(c + 2 * ldc, c2);
+    _mm256_storeu_ps(c + 3 * ldc, c3);
+    _mm256_storeu_ps(c + 4 * ldc, c4);
+    _mm256_storeu_ps(c + 5 * ldc, c5);
+}
+
 static void micro_kernel_portable(ptrdiff_t kc, const float *a, const float *b, float *c,
                                   ptrdiff_t ldc, int accumulate) {
     float acc[MR][NR] = {{0}};
@@ -371,7 +396,10 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                         if (rows == MR && cols == NR) {
                             kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate);
                         } else {
-                            kernel(kc, a_sliver, b_sliver, edge, NR, 0);
+                            if (cols <= NR / 2 && kernel == micro_kernel_avx2)
+                                micro_kernel_narrow_avx2(kc, a_sliver, b_sliver, edge, NR);
+                            else
+                                kernel(kc, a_sliver, b_sliver, edge, NR, 0);
                             for (ptrdiff_t r = 0; r < rows; r++)
                                 for (ptrdiff_t j = 0; j < cols; j++)
                                     tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j]
