@@ -75,7 +75,7 @@ grpc-tensors)
     protobuf=.fuzz/swift-protobuf
     if [ ! -f "$protobuf/libSwiftProtobuf.a" ]; then
         mkdir -p "$protobuf"
-        swiftc -parse-as-library -O -module-name SwiftProtobuf -emit-module -emit-module-path "$protobuf/SwiftProtobuf.swiftmodule" \
+        swiftc -parse-as-library -O -module-name SwiftProtobuf -package-name swift_protobuf -emit-module -emit-module-path "$protobuf/SwiftProtobuf.swiftmodule" \
             -emit-library -static -o "$protobuf/libSwiftProtobuf.a" .build/checkouts/swift-protobuf/Sources/SwiftProtobuf/*.swift
     fi
     links=(-I "$protobuf" -L "$protobuf" -lSwiftProtobuf)
@@ -102,7 +102,9 @@ rm -f "$out"/src/*.swift
 copies=()
 for file in "${sources[@]}"; do
     copy="$out/src/$(echo "$file" | tr '/' '_')"
-    sed -E '/^import (Engine|Imaging|HTTPServer|CImaging|CKernels|InferenceGRPC)$/d' "$file" > "$copy"
+    # A name qualified by its module (`Serving.ModelMetadata`) is qualified by the fuzz module's instead.
+    sed -E -e '/^import (Engine|Imaging|HTTPServer|CImaging|CKernels|InferenceGRPC)$/d' -e 's/\bServing\.([A-Z])/FuzzTarget.\1/g' \
+        "$file" > "$copy"
     copies+=("$copy")
 done
 sources=("${copies[@]}")
