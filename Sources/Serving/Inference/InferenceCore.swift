@@ -8,10 +8,10 @@ struct InferenceCore: Sendable {
     let scheduler: InferenceScheduler
     let metrics: ServingMetrics
 
-    /// The loaded version `version` (nil or empty: the highest serving) of `name`; with `task`, one whose
-    /// config.json names that task (the task endpoints).
-    func model(_ name: String, version: String?, task: String? = nil) throws -> LoadedModel {
-        let model = try repository.model(named: name, version: version)
+    /// The loaded version `version` (nil or empty: the highest serving) of `name`, or the one its version label
+    /// `label` names; with `task`, one whose config.json names that task (the task endpoints).
+    func model(_ name: String, version: String?, label: String? = nil, task: String? = nil) throws -> LoadedModel {
+        let model = try label.map { try repository.model(named: name, label: $0) } ?? repository.model(named: name, version: version)
         if let task, model.config.task != task {
             throw ServingError.badRequest("model '\(name)' has task \(model.config.task ?? "none"), not \(task)")
         }

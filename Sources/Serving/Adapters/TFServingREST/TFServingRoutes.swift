@@ -15,7 +15,7 @@ struct TFServingRoutes: Sendable {
     var repository: ModelRepository { core.repository }
 
     func register(on router: inout MeteredRouter) {
-        for prefix in ["/v1/models/{name}", "/v1/models/{name}/versions/{version}"] {
+        for prefix in ["/v1/models/{name}", "/v1/models/{name}/versions/{version}", "/v1/models/{name}/labels/{label}"] {
             router.getImmediate(prefix) { [self] request in try answer(request) { try status(request) } }
             router.getImmediate(prefix + "/metadata") { [self] request in try answer(request) { try metadata(request) } }
             router.post(prefix + ":predict") { [self] request in
@@ -30,7 +30,8 @@ struct TFServingRoutes: Sendable {
 
     private func status(_ request: HTTPRequest) throws -> HTTPResponse {
         let model = try core.model(for: request)
-        let versions = request.pathParameters["version"] == nil ? repository.versions(of: model.name) : [model.version]
+        let pinned = request.pathParameters["version"] != nil || request.pathParameters["label"] != nil
+        let versions = pinned ? [model.version] : repository.versions(of: model.name)
         return try .json(encoding: TFAnswers.Status(versions: versions))
     }
 
