@@ -105,6 +105,19 @@ public enum Inference_GRPCInferenceService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ModelStreamInfer" metadata.
+        public enum ModelStreamInfer: Sendable {
+            /// Request type for "ModelStreamInfer".
+            public typealias Input = Inference_ModelInferRequest
+            /// Response type for "ModelStreamInfer".
+            public typealias Output = Inference_ModelStreamInferResponse
+            /// Descriptor for "ModelStreamInfer".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
+                method: "ModelStreamInfer",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Namespace for "RepositoryIndex" metadata.
         public enum RepositoryIndex: Sendable {
             /// Request type for "RepositoryIndex".
@@ -152,6 +165,7 @@ public enum Inference_GRPCInferenceService: Sendable {
             ServerMetadata.descriptor,
             ModelMetadata.descriptor,
             ModelInfer.descriptor,
+            ModelStreamInfer.descriptor,
             RepositoryIndex.descriptor,
             RepositoryModelLoad.descriptor,
             RepositoryModelUnload.descriptor
@@ -276,6 +290,25 @@ extension Inference_GRPCInferenceService {
             request: GRPCCore.StreamingServerRequest<Inference_ModelInferRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelInferResponse>
+
+        /// Handle the "ModelStreamInfer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+        /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Inference_ModelInferRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Inference_ModelStreamInferResponse` messages.
+        func modelStreamInfer(
+            request: GRPCCore.StreamingServerRequest<Inference_ModelInferRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelStreamInferResponse>
 
         /// Handle the "RepositoryIndex" method.
         ///
@@ -428,6 +461,25 @@ extension Inference_GRPCInferenceService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Inference_ModelInferResponse>
 
+        /// Handle the "ModelStreamInfer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+        /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Inference_ModelInferRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Inference_ModelStreamInferResponse` messages.
+        func modelStreamInfer(
+            request: GRPCCore.StreamingServerRequest<Inference_ModelInferRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelStreamInferResponse>
+
         /// Handle the "RepositoryIndex" method.
         ///
         /// > Source IDL Documentation:
@@ -577,6 +629,26 @@ extension Inference_GRPCInferenceService {
             context: GRPCCore.ServerContext
         ) async throws -> Inference_ModelInferResponse
 
+        /// Handle the "ModelStreamInfer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+        /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Inference_ModelInferRequest` messages.
+        ///   - response: A response stream of `Inference_ModelStreamInferResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func modelStreamInfer(
+            request: GRPCCore.RPCAsyncSequence<Inference_ModelInferRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Inference_ModelStreamInferResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
+
         /// Handle the "RepositoryIndex" method.
         ///
         /// > Source IDL Documentation:
@@ -690,6 +762,17 @@ extension Inference_GRPCInferenceService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Inference_ModelInferResponse>(),
             handler: { request, context in
                 try await self.modelInfer(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Inference_GRPCInferenceService.Method.ModelStreamInfer.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Inference_ModelInferRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Inference_ModelStreamInferResponse>(),
+            handler: { request, context in
+                try await self.modelStreamInfer(
                     request: request,
                     context: context
                 )
@@ -915,6 +998,23 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
+    public func modelStreamInfer(
+        request: GRPCCore.StreamingServerRequest<Inference_ModelInferRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelStreamInferResponse> {
+        return GRPCCore.StreamingServerResponse<Inference_ModelStreamInferResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.modelStreamInfer(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
     public func repositoryIndex(
         request: GRPCCore.ServerRequest<Inference_RepositoryIndexRequest>,
         context: GRPCCore.ServerContext
@@ -1088,6 +1188,30 @@ extension Inference_GRPCInferenceService {
             deserializer: some GRPCCore.MessageDeserializer<Inference_ModelInferResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ModelInferResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ModelStreamInfer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+        /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Inference_ModelInferRequest` messages.
+        ///   - serializer: A serializer for `Inference_ModelInferRequest` messages.
+        ///   - deserializer: A deserializer for `Inference_ModelStreamInferResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func modelStreamInfer<Result>(
+            request: GRPCCore.StreamingClientRequest<Inference_ModelInferRequest>,
+            serializer: some GRPCCore.MessageSerializer<Inference_ModelInferRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Inference_ModelStreamInferResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Inference_ModelStreamInferResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "RepositoryIndex" method.
@@ -1360,6 +1484,39 @@ extension Inference_GRPCInferenceService {
             )
         }
 
+        /// Call the "ModelStreamInfer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+        /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Inference_ModelInferRequest` messages.
+        ///   - serializer: A serializer for `Inference_ModelInferRequest` messages.
+        ///   - deserializer: A deserializer for `Inference_ModelStreamInferResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func modelStreamInfer<Result>(
+            request: GRPCCore.StreamingClientRequest<Inference_ModelInferRequest>,
+            serializer: some GRPCCore.MessageSerializer<Inference_ModelInferRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Inference_ModelStreamInferResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Inference_ModelStreamInferResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Inference_GRPCInferenceService.Method.ModelStreamInfer.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "RepositoryIndex" method.
         ///
         /// > Source IDL Documentation:
@@ -1616,6 +1773,34 @@ extension Inference_GRPCInferenceService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Inference_ModelInferRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Inference_ModelInferResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ModelStreamInfer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+    /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Inference_ModelInferRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func modelStreamInfer<Result>(
+        request: GRPCCore.StreamingClientRequest<Inference_ModelInferRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Inference_ModelStreamInferResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.modelStreamInfer(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Inference_ModelInferRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Inference_ModelStreamInferResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1884,6 +2069,39 @@ extension Inference_GRPCInferenceService.ClientProtocol {
             metadata: metadata
         )
         return try await self.modelInfer(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ModelStreamInfer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Triton's streaming extension: requests and responses on one bidirectional stream (tritonclient.grpc's
+    /// > start_stream / async_stream_infer); a decoupled model answers one request with several responses.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func modelStreamInfer<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Inference_ModelInferRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Inference_ModelStreamInferResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Inference_ModelInferRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.modelStreamInfer(
             request: request,
             options: options,
             onResponse: handleResponse

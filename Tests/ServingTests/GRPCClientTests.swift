@@ -65,10 +65,11 @@ final class GRPCClientTests: XCTestCase {
         XCTAssertTrue(output.contains("answered 16 of 16"), output)
     }
 
-    static func endpoint(for service: LiveService) async throws -> GRPCEndpoint {
+    static func endpoint(for service: LiveService, tls: (certificate: String, key: String)? = nil) async throws -> GRPCEndpoint {
         var settings = GRPCEndpoint.Settings()
         settings.host = "127.0.0.1"
         settings.port = 0
+        settings.tls = tls
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return try await GRPCEndpoint(service: service.service, settings: settings, logger: logger)

@@ -217,6 +217,9 @@ final class HostileInputTests: XCTestCase {
             "/v1/models/{name}/versions/{version}:predict": predict.map {
                 Baseline(path: $0.path.replacingOccurrences(of: ":predict", with: "/versions/1:predict"), body: $0.body)
             },
+            "/v1/models/{name}/labels/{label}:predict": predict.map {   // mnist-gan ships the label "stable" for version 1
+                Baseline(path: $0.path.replacingOccurrences(of: ":predict", with: "/labels/stable:predict"), body: $0.body)
+            },
             "/v2/models/{name}/versions/{version}/infer": infer.map { Baseline(path: $0.path.replacingOccurrences(of: "/infer", with: "/versions/1/infer"), body: $0.body) },
         ]
     }

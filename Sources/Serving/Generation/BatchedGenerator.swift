@@ -9,15 +9,14 @@ import Engine
 /// stepping, and the stream joins at the lane's next step.
 struct BatchedGenerator: Sendable {
     let model: RecurrentModel
-    let scheduler: InferenceScheduler
+    let core: InferenceCore
     let batcher: StepBatcher
-    let metrics: ServingMetrics
     let request: GenerateRequest
     let deadline: Duration?
 
     func run(onToken: (String) async throws -> Void) async throws -> GenerationResult {
         let progress = try GenerationProgress(request, vocabulary: model.vocabulary)
-        let stepDeadline = deadline ?? scheduler.settings.defaultDeadline
+        let stepDeadline = deadline ?? core.defaultDeadline
         let (events, continuation) = AsyncThrowingStream.makeStream(of: GenerationStream.Event.self, throwing: Error.self)
         let stream = GenerationStream(progress: progress, stepDeadline: stepDeadline, wantsTokens: request.stream,
                                       events: continuation)
@@ -26,10 +25,9 @@ struct BatchedGenerator: Sendable {
         continuation.onTermination = { _ in stream.cancel() }
         defer { stream.cancel() }
 
-        let (outputs, timing) = try await scheduler.infer(model.model, inputs: model.inputs(progress.promptIDs, state: try model.initialState()),
-                                                          deadline: stepDeadline)
-        metrics.recordInference(model: model.model.name, timing: timing)
-        let read = try model.read(outputs)
+        let prompt = try await model.step(model.inputs(progress.promptIDs, state: try model.initialState()), on: core,
+                                          deadline: stepDeadline)
+        let read = try model.read(prompt.named)
         stream.state = read.state
         if stream.advance(read.logits) { batcher.join(stream, model: model) }
 

@@ -18,14 +18,12 @@ final class GenerationLane: @unchecked Sendable {
     var members: [GenerationStream] = []
 
     private unowned let batcher: StepBatcher
-    private let scheduler: InferenceScheduler
-    private let metrics: ServingMetrics
+    private let core: InferenceCore
 
-    init(model: RecurrentModel, batcher: StepBatcher, scheduler: InferenceScheduler, metrics: ServingMetrics) {
+    init(model: RecurrentModel, batcher: StepBatcher, core: InferenceCore) {
         self.model = model
         self.batcher = batcher
-        self.scheduler = scheduler
-        self.metrics = metrics
+        self.core = core
     }
 
     /// The loop; returns once the lane is empty (and the batcher has forgotten it).
@@ -44,9 +42,8 @@ final class GenerationLane: @unchecked Sendable {
             let longest = streams.map(\.stepDeadline).max() ?? .seconds(30)
             // Not batchable: the lane's step is the batch already. Merged with another lane's step it would tie the two
             // lanes together, where apart they run side by side on two workers.
-            let (outputs, timing) = try await scheduler.infer(model.model, inputs: inputs, deadline: longest, batchable: false)
-            metrics.recordInference(model: model.model.name, timing: timing)
-            let parts = try model.unbatch(outputs, streams: streams.count)
+            let result = try await model.step(inputs, on: core, deadline: longest, batchable: false)
+            let parts = try model.unbatch(result.named, streams: streams.count)
             let took = ContinuousClock.now - start
             var left: [GenerationStream] = []
             for (stream, part) in zip(streams, parts) {
@@ -58,7 +55,7 @@ final class GenerationLane: @unchecked Sendable {
                     continue
                 }
                 let read = try model.read(part)
-                stream.record(timing)
+                stream.record(result.timing)
                 stream.state = read.state
                 if !stream.advance(read.logits) { left.append(stream) }
             }

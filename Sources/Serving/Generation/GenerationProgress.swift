@@ -58,8 +58,4 @@ struct GenerationResult: Sendable, Equatable {
     var tokens: Int
     var finishReason: String
     var skipped: Int
-
-    func json(_ model: LoadedModel) -> String {
-        #"{"model":\#(TensorJSON.quoted(model.name)),"version":\#(model.version),"text":\#(TensorJSON.quoted(text)),"tokens":\#(tokens),"finish_reason":"\#(finishReason)","unknown_prompt_characters":\#(skipped)}"#
-    }
 }

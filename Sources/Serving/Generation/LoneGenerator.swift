@@ -5,8 +5,7 @@ import Engine
 /// false` (the comparison in `bench/serving/generation.py`).
 struct LoneGenerator: Sendable {
     let model: RecurrentModel
-    let scheduler: InferenceScheduler
-    let metrics: ServingMetrics
+    let core: InferenceCore
     let request: GenerateRequest
     /// Per step, as `X-Deadline-Ms` has always bounded each step's run.
     let deadline: Duration?
@@ -26,10 +25,8 @@ struct LoneGenerator: Sendable {
     }
 
     private func step(_ ids: [Int], state: inout [String: Tensor]) async throws -> [Float] {
-        let (outputs, timing) = try await scheduler.infer(model.model, inputs: model.inputs(ids, state: state), deadline: deadline,
-                                                          batchable: false)
-        metrics.recordInference(model: model.model.name, timing: timing)
-        let read = try model.read(outputs)
+        let result = try await model.step(model.inputs(ids, state: state), on: core, deadline: deadline, batchable: false)
+        let read = try model.read(result.named)
         state = read.state
         return read.logits
     }

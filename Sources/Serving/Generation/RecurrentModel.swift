@@ -60,6 +60,12 @@ struct RecurrentModel: Sendable {
         streams.count == 1 ? streams[0] : try InferenceScheduler.concatenate(streams, axes: model.batchAxes)
     }
 
+    /// Runs one step (`inputs` of one stream, or a batch of them) through the inference core, as every request runs;
+    /// `batchable: false` keeps the scheduler from merging it with other requests (a lane's step is a batch already).
+    func step(_ inputs: [String: Tensor], on core: InferenceCore, deadline: Duration?, batchable: Bool = true) async throws -> InferenceResult {
+        try await core.infer(InferenceRequest(model: model, inputs: inputs, deadline: deadline, batchable: batchable), on: model)
+    }
+
     /// A batch's outputs cut back into one set per stream, along each output's batch axis.
     func unbatch(_ outputs: [String: Tensor], streams: Int) throws -> [[String: Tensor]] {
         streams == 1 ? [outputs] : try InferenceScheduler.split(outputs, rows: Array(repeating: 1, count: streams),

@@ -11,16 +11,14 @@ import Foundation
 /// shared cores one lane of 16 measured 11.6 k tokens/s against 8.5 k for two of 8 (16 streams, alternating rounds),
 /// and the other core stays free for prompts, handlers and the rest.
 final class StepBatcher: @unchecked Sendable {
-    private let scheduler: InferenceScheduler
-    private let metrics: ServingMetrics
+    private let core: InferenceCore
     private let lock = NSLock()
     /// Per `LoadedModel` (a reloaded version is another object, with lanes of its own); a lane holds its model, so
     /// an identifier here is never reused while its entry exists.
     private var lanes: [ObjectIdentifier: [GenerationLane]] = [:]
 
-    init(scheduler: InferenceScheduler, metrics: ServingMetrics) {
-        self.scheduler = scheduler
-        self.metrics = metrics
+    init(core: InferenceCore) {
+        self.core = core
     }
 
     /// Streams in lanes now, per model name (for tests and metrics).
@@ -45,7 +43,7 @@ final class StepBatcher: @unchecked Sendable {
                 lane.members.append(stream)
                 return nil
             }
-            let lane = GenerationLane(model: model, batcher: self, scheduler: scheduler, metrics: metrics)
+            let lane = GenerationLane(model: model, batcher: self, core: core)
             lane.members.append(stream)
             group.append(lane)
             lanes[key] = group
@@ -55,7 +53,7 @@ final class StepBatcher: @unchecked Sendable {
             // The loop runs on the workers, as handlers do; it holds the batcher until it ends. It serves many requests,
             // so it must not inherit the joining request's task-locals (its metrics account): each stream keeps its own.
             ServingMetrics.$inferenceTime.withValue(nil) {
-                Task(executorPreference: scheduler.taskExecutor) { [self] in
+                Task(executorPreference: core.scheduler.taskExecutor) { [self] in
                     await started.run()
                     withExtendedLifetime(self) {}
                 }

@@ -17,11 +17,13 @@ public final class ServingService: Sendable {
     /// Serve the demo page (draw a digit, stream text, …) at `GET /`.
     private let demoPage: Bool
     private let logger: Logger
-    private let metrics = ServingMetrics()
+    private let metrics: ServingMetrics
     /// Concurrent generations' shared steps.
     let batcher: StepBatcher
     /// The request path every inference protocol shares.
-    var core: InferenceCore { InferenceCore(repository: repository, scheduler: scheduler, metrics: metrics) }
+    let core: InferenceCore
+    /// Text generation through the core, for every protocol that generates.
+    var generator: TextGenerator { TextGenerator(core: core, batcher: batcher) }
 
     public init(repository: ModelRepository, scheduler: InferenceScheduler, metricsText: (@Sendable () -> String)? = nil,
                 adminToken: String? = nil, openAPISpec: String? = nil, demoPage: Bool = true, logger: Logger = Logger(label: "deepserve.serving")) {
@@ -29,7 +31,9 @@ public final class ServingService: Sendable {
         self.demoPage = demoPage
         self.repository = repository
         self.scheduler = scheduler
-        batcher = StepBatcher(scheduler: scheduler, metrics: metrics)
+        metrics = ServingMetrics()
+        core = InferenceCore(repository: repository, scheduler: scheduler, metrics: metrics)
+        batcher = StepBatcher(core: core)
         self.metricsText = metricsText
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : $0 }
         self.logger = logger
@@ -83,9 +87,9 @@ public final class ServingService: Sendable {
         var metered = MeteredRouter(router: router, metrics: metrics)
         KServeRoutes(core: core).register(on: &metered)
         TFServingRoutes(core: core).register(on: &metered)
-        TextGenerationRoutes(repository: repository, scheduler: scheduler, batcher: batcher, metrics: metrics).register(on: &metered)
-        ImageClassificationRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
-        ImageModelRoutes(repository: repository, scheduler: scheduler, metrics: metrics).register(on: &metered)
+        TextGenerationRoutes(generator: generator).register(on: &metered)
+        ImageClassificationRoutes(core: core).register(on: &metered)
+        ImageModelRoutes(core: core).register(on: &metered)
         if let adminToken {
             ControlRoutes(repository: repository, token: adminToken, logger: logger).register(on: &metered)
         }

@@ -8,10 +8,18 @@ struct InferenceCore: Sendable {
     let scheduler: InferenceScheduler
     let metrics: ServingMetrics
 
-    /// The loaded version `version` (nil or empty: the highest serving) of `name`.
-    func model(_ name: String, version: String?) throws -> LoadedModel {
-        try repository.model(named: name, version: version)
+    /// The loaded version `version` (nil or empty: the highest serving) of `name`, or the one its version label
+    /// `label` names; with `task`, one whose config.json names that task (the task endpoints).
+    func model(_ name: String, version: String?, label: String? = nil, task: String? = nil) throws -> LoadedModel {
+        let model = try label.map { try repository.model(named: name, label: $0) } ?? repository.model(named: name, version: version)
+        if let task, model.config.task != task {
+            throw ServingError.badRequest("model '\(name)' has task \(model.config.task ?? "none"), not \(task)")
+        }
+        return model
     }
+
+    /// The queue-and-run deadline of a request that names none.
+    var defaultDeadline: Duration { scheduler.settings.defaultDeadline }
 
     func infer(_ request: InferenceRequest) async throws -> InferenceResult {
         let model = try model(request.model, version: request.version)
@@ -31,7 +39,8 @@ struct InferenceCore: Sendable {
                 throw ServingError.badRequest("input '\(input.name.prefix(128))' is given twice")
             }
         }
-        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline)
+        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline,
+                                                          batchable: request.batchable)
         metrics.recordInference(model: model.name, timing: timing)
         let named = try wanted.map { name in
             guard let tensor = outputs[name] else {
@@ -45,29 +54,26 @@ struct InferenceCore: Sendable {
     /// Inputs and outputs with their element types and shapes (-1 for a dimension of variable size), as every
     /// protocol's metadata call reports them.
     func metadata(of model: LoadedModel) -> ModelMetadata {
-        func specs(_ values: [ValueInfo]) -> [ModelMetadata.TensorSpec] {
-            values.map { value in
-                .init(name: value.name, datatype: value.dataType, shape: (value.shape ?? []).map { $0.fixedValue ?? -1 })
-            }
-        }
-        return ModelMetadata(name: model.name, versions: repository.versions(of: model.name), platform: "onnx",
-                             inputs: specs(model.plan.inputs), outputs: specs(model.plan.outputs))
+        ModelMetadata(name: model.name, versions: repository.versions(of: model.name), platform: "onnx",
+                      inputs: model.plan.inputs.map(ModelMetadata.TensorSpec.init), outputs: model.plan.outputs.map(ModelMetadata.TensorSpec.init))
     }
 }
 
-/// A model version's interface, protocol-neutral.
-struct ModelMetadata: Sendable {
-    struct TensorSpec: Sendable {
-        let name: String
-        /// nil when the graph declares a type the engine does not support.
-        let datatype: DataType?
-        let shape: [Int]
+extension ModelMetadata.TensorSpec {
+    /// A graph input's or output's declaration, protocol-neutral.
+    init(_ value: ValueInfo) {
+        self.init(name: value.name, datatype: value.dataType, typeName: value.onnxTypeName,
+                  shape: (value.shape ?? []).map { $0.fixedValue ?? -1 })
     }
+}
 
-    let name: String
-    /// The versions serving, highest first.
-    let versions: [Int]
-    let platform: String
-    let inputs: [TensorSpec]
-    let outputs: [TensorSpec]
+extension InferenceRequest {
+    /// `inputs` by name (their order does not matter to a model), for the task endpoints and generation steps that
+    /// build their inputs as a dictionary.
+    public init(model: LoadedModel, inputs: [String: Tensor], outputs: [String]? = nil, deadline: Duration?,
+                batchable: Bool = true) {
+        self.init(model: model.name, version: String(model.version),
+                  inputs: inputs.sorted { $0.key < $1.key }.map { NamedTensor(name: $0.key, tensor: $0.value) },
+                  outputs: outputs, deadline: deadline, batchable: batchable)
+    }
 }

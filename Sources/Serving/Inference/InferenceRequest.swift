@@ -1,16 +1,5 @@
 import Engine
 
-/// A tensor with the name a model's graph gives it.
-public struct NamedTensor: Sendable {
-    public let name: String
-    public let tensor: Tensor
-
-    public init(name: String, tensor: Tensor) {
-        self.name = name
-        self.tensor = tensor
-    }
-}
-
 /// One inference, whatever protocol it arrived by (KServe V2 over HTTP or gRPC, TensorFlow Serving REST): each
 /// adapter decodes its wire format into this and nothing else, and `InferenceCore` runs it.
 public struct InferenceRequest: Sendable {
@@ -26,15 +15,19 @@ public struct InferenceRequest: Sendable {
     public var deadline: Duration?
     /// The client's own id for the request, echoed in the answer.
     public var id: String?
+    /// Whether the scheduler may run it in one batch with other requests; false for a request that is a batch
+    /// already (a generation lane's step) or must run alone (a generation step without step batching).
+    public var batchable: Bool
 
     public init(model: String, version: String? = nil, inputs: [NamedTensor], outputs: [String]? = nil,
-                deadline: Duration? = nil, id: String? = nil) {
+                deadline: Duration? = nil, id: String? = nil, batchable: Bool = true) {
         self.model = model
         self.version = version
         self.inputs = inputs
         self.outputs = outputs
         self.deadline = deadline
         self.id = id
+        self.batchable = batchable
     }
 }
 
@@ -45,4 +38,9 @@ public struct InferenceResult: Sendable {
     public let id: String?
     public let outputs: [NamedTensor]
     public let timing: InferenceScheduler.Timing
+
+    /// The outputs by name.
+    public var named: [String: Tensor] {
+        Dictionary(outputs.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+    }
 }

@@ -110,6 +110,10 @@ public struct ModelConfig: Codable, Sendable {
     public var version: Int?
     /// Which versions serve at once (default: the latest one); `version` pins one instead.
     public var versionPolicy: VersionPolicy?
+    /// TF Serving's version labels: a name (`stable`, `canary`) for a serving version, for
+    /// `/v1/models/NAME/labels/LABEL…`. Read from the raw JSON (`versionLabels(in:)`): the decoder's snake-case key
+    /// conversion would rename a label like `blue_green`.
+    public var versionLabels: [String: Int]?
     public var inputs: [TensorSpec]
     public var outputs: [TensorSpec]
     public var preprocessing: Preprocessing?
@@ -154,18 +158,45 @@ public struct ModelConfig: Codable, Sendable {
     static func decode(_ data: Data, file: String = "config.json") throws -> ModelConfig {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let object: Any
         do {
-            _ = try JSONSerialization.jsonObject(with: data)
+            object = try JSONSerialization.jsonObject(with: data)
         } catch {
             // Foundation's parser says where (line and column); the decoder's own error does not.
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
             throw ConfigError(file, "", "is not valid JSON: \(detail)\(Self.lineAndColumn(of: detail, in: data))")
         }
+        // Labels first: checked as written, they then decode (the decoder alone would name a bad value poorly).
+        let labels = try versionLabels(in: object, file: file)
         do {
-            return try decoder.decode(ModelConfig.self, from: data)
+            var config = try decoder.decode(ModelConfig.self, from: data)
+            config.versionLabels = labels
+            return config
         } catch let error as DecodingError {
             throw ConfigError(decoding: error, file: file)
         }
+    }
+
+    /// `version_labels` as written: label names of letters, digits, `_`, `.` and `-` (at most 64, starting with a
+    /// letter or digit), each naming a version number in 1...2^31−1.
+    private static func versionLabels(in object: Any, file: String) throws -> [String: Int]? {
+        guard let value = (object as? [String: Any])?["version_labels"], !(value is NSNull) else { return nil }
+        guard let labels = value as? [String: Any] else {
+            throw ConfigError(file, "version_labels", "must be an object of label names and version numbers")
+        }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+        var checked: [String: Int] = [:]
+        for (label, version) in labels {
+            guard (1...64).contains(label.count), label.allSatisfy(allowed.contains), let first = label.first, first.isLetter || first.isNumber else {
+                throw ConfigError(file, "version_labels", "has the label \"\(label.prefix(64))\"; a label is 1 to 64 letters, digits, _, . or -, starting with a letter or digit")
+            }
+            guard let number = version as? NSNumber, !["c", "B"].contains(String(cString: number.objCType)),
+                  let integer = Int(exactly: number.doubleValue), (1...Int(Int32.max)).contains(integer) else {
+                throw ConfigError(file, "version_labels.\(label)", "must be a version number (1 or more)")
+            }
+            checked[label] = integer
+        }
+        return checked
     }
 }
 

@@ -51,7 +51,7 @@ struct ModelFolder {
               let changes = try JSONSerialization.jsonObject(with: override) as? [String: Any] else {
             throw ModelFolderError("config.json and \(version)/config.json must each be a JSON object")
         }
-        for (key, value) in changes where key != "name" && key != "version" && key != "version_policy" { merged[key] = value }
+        for (key, value) in changes where !["name", "version", "version_policy", "version_labels"].contains(key) { merged[key] = value }
         return try JSONSerialization.data(withJSONObject: merged)
     }
 

@@ -11,4 +11,14 @@ extension ModelRepository {
         }
         return try model(name, version: number)
     }
+
+    /// The loaded model `name` at the version its config.json's `version_labels` gives `label` (TF Serving's
+    /// `/labels/LABEL`); an unknown label is not found, like an unknown version.
+    func model(named name: String, label: String) throws -> LoadedModel {
+        let highest = try model(named: name, version: nil)
+        guard let version = highest.config.versionLabels?[label] else {
+            throw ServingError.versionNotFound(model: name, version: "label '\(label.prefix(64))'")
+        }
+        return try model(name, version: version)
+    }
 }

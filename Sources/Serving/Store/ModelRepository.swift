@@ -72,6 +72,9 @@ public final class ModelRepository: @unchecked Sendable {
             }
             let policy = config.version.map { VersionPolicy.specific([$0]) } ?? config.versionPolicy ?? .latest(1)
             let versions = try policy.select(from: try versionFolders(in: folder.url))
+            for (label, version) in config.versionLabels ?? [:] where !versions.contains(version) {
+                throw ConfigError("config.json", "version_labels.\(label)", "is \(version), which is not a serving version (serving: \(versions.map(String.init).joined(separator: ", ")))")
+            }
             let loaded = try versions.map { try LoadedModel.load(name: name, folder: folder, version: $0) }
             lock.withLock {
                 models[name] = loaded

@@ -13,11 +13,18 @@ enum GRPCCall {
         } catch let error as RPCError {
             throw error
         } catch {
-            let id = request.metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(128)) }
-                ?? UUID().uuidString.prefix(13).lowercased()
-            let failure = ServingFailure(error, requestID: id, context: "gRPC \(method)")
-            throw RPCError(code: failure.kind.grpcCode, message: failure.message)
+            throw failure(error, request.metadata, method)
         }
+    }
+
+    /// `error` classified by the one error policy, as a gRPC status (logged under the call's `x-request-id`, or a
+    /// new id, when it is the server's own failure).
+    static func failure(_ error: Error, _ metadata: Metadata, _ method: String) -> RPCError {
+        if let error = error as? RPCError { return error }
+        let id = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(128)) }
+            ?? UUID().uuidString.prefix(13).lowercased()
+        let failure = ServingFailure(error, requestID: id, context: "gRPC \(method)")
+        return RPCError(code: failure.kind.grpcCode, message: failure.message)
     }
 
     /// The call's `grpc-timeout` (1 to 8 digits and a unit: H, M, S, m, u, n) as a deadline, capped like HTTP's

@@ -38,7 +38,7 @@ public final class GRPCEndpoint: Sendable {
                 config.rpc.maxRequestPayloadSize = settings.maxMessageSize
                 config.http2.maxConcurrentStreams = settings.maxConcurrentStreams
             })
-        let inference = GRPCInferenceService(core: service.core, adminToken: service.adminToken, logger: logger)
+        let inference = GRPCInferenceService(core: service.core, generator: service.generator, adminToken: service.adminToken, logger: logger)
         let health = GRPCHealthService(repository: service.repository, draining: draining)
         server = GRPCServer(transport: transport, services: [inference, health], interceptors: [GRPCMetricsInterceptor()])
         self.logger = logger

@@ -12,6 +12,8 @@ import Logging
 /// call's timeout (`grpc-timeout`), which becomes the request's deadline.
 struct GRPCInferenceService: Inference_GRPCInferenceService.ServiceProtocol {
     let core: InferenceCore
+    /// Streamed text generation (ModelStreamInfer on a text-generation model; see `GRPCInferenceService+Stream`).
+    let generator: TextGenerator
     /// The HTTP control API's token; nil: the repository methods answer UNIMPLEMENTED, as the routes don't exist.
     let adminToken: String?
     let logger: Logger
@@ -90,24 +92,28 @@ struct GRPCInferenceService: Inference_GRPCInferenceService.ServiceProtocol {
     private func modelInfer(_ request: ServerRequest<Inference_ModelInferRequest>) async throws
         -> ServerResponse<Inference_ModelInferResponse> {
         try await GRPCCall.run(request, "ModelInfer") {
-            let message = request.message
-            let model = try core.model(message.modelName, version: message.modelVersion)
-            let inference = InferenceRequest(
-                model: model.name, version: message.modelVersion, inputs: try GRPCTensors.inputs(of: message),
-                outputs: message.outputs.isEmpty ? nil : message.outputs.map(\.name),
-                deadline: try GRPCCall.deadline(request.metadata), id: message.id.isEmpty ? nil : message.id)
-            let result = try await core.infer(inference, on: model)
-            // Answer the way the client asked: raw bytes for a client that sent raw bytes (Triton's rule, and what
-            // tritonclient.grpc reads back with as_numpy), typed contents otherwise.
-            let raw = !message.rawInputContents.isEmpty
-            var answer = Inference_ModelInferResponse()
-            answer.modelName = result.model
-            answer.modelVersion = String(result.version)
-            answer.id = message.id
-            answer.outputs = result.outputs.map { GRPCTensors.output($0, raw: raw) }
-            if raw { answer.rawOutputContents = result.outputs.map { Data($0.tensor.data) } }
-            return answer
+            try await infer(request.message, deadline: try GRPCCall.deadline(request.metadata))
         }
+    }
+
+    /// One ModelInfer request through the core (the unary call, and each ordinary request of a ModelStreamInfer).
+    func infer(_ message: Inference_ModelInferRequest, deadline: Duration?) async throws -> Inference_ModelInferResponse {
+        let model = try core.model(message.modelName, version: message.modelVersion)
+        let inference = InferenceRequest(
+            model: model.name, version: message.modelVersion, inputs: try GRPCTensors.inputs(of: message),
+            outputs: message.outputs.isEmpty ? nil : message.outputs.map(\.name),
+            deadline: deadline, id: message.id.isEmpty ? nil : message.id)
+        let result = try await core.infer(inference, on: model)
+        // Answer the way the client asked: raw bytes for a client that sent raw bytes (Triton's rule, and what
+        // tritonclient.grpc reads back with as_numpy), typed contents otherwise.
+        let raw = !message.rawInputContents.isEmpty
+        var answer = Inference_ModelInferResponse()
+        answer.modelName = result.model
+        answer.modelVersion = String(result.version)
+        answer.id = message.id
+        answer.outputs = result.outputs.map { GRPCTensors.output($0, raw: raw) }
+        if raw { answer.rawOutputContents = result.outputs.map { Data($0.tensor.data) } }
+        return answer
     }
 
     // MARK: Triton's repository extension, behind the admin token.

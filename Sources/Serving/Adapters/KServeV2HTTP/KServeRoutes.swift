@@ -21,7 +21,7 @@ struct KServeRoutes: Sendable {
         }
         for prefix in ["/v2/models/{name}", "/v2/models/{name}/versions/{version}"] {
             router.getImmediate(prefix) { [self] request in
-                try respond(request) { try .json(encoding: V2Answers.ModelMetadata(core.metadata(of: try repository.model(for: request)))) }
+                try respond(request) { try .json(encoding: V2Answers.ModelMetadata(core.metadata(of: try core.model(for: request)))) }
             }
             router.getImmediate(prefix + "/ready") { [self] request in
                 try respond(request) {
@@ -31,7 +31,7 @@ struct KServeRoutes: Sendable {
                     if request.pathParameters["version"] == nil, repository.unavailable.contains(name) {
                         return try .json(.serviceUnavailable, encoding: V2Answers.Ready(name: name, ready: false))
                     }
-                    let model = try repository.model(for: request)
+                    let model = try core.model(for: request)
                     return try .json(encoding: V2Answers.Ready(name: model.name, ready: true))
                 }
             }
@@ -40,7 +40,7 @@ struct KServeRoutes: Sendable {
     }
 
     private func infer(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try repository.model(for: request)
+        let model = try core.model(for: request)
         let decoded = try V2InferRequest(model: model.name, version: request.pathParameters["version"], body: request.body,
                                          contentType: request.headers["Content-Type"],
                                          headerLength: request.headers[InferenceBody.headerLengthField],

@@ -153,13 +153,6 @@ enum TensorJSON {
         }
         return bytes.withUnsafeBytes { Tensor(dataType: type, shape: shape, bytes: $0) }
     }
-
-    /// `text` as a JSON string literal, for the task endpoints that still write their JSON by hand.
-    static func quoted(_ text: String) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
-        let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
-        return String(array.dropFirst().dropLast())
-    }
 }
 
 /// The raw tensor bytes after the JSON header of a request in Triton's binary tensor extension

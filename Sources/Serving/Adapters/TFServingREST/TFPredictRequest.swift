@@ -1,7 +1,8 @@
 import Engine
 import Foundation
 
-/// A TensorFlow Serving `:predict` body read into the protocol-neutral `InferenceRequest`.
+/// A TensorFlow Serving `:predict` body read into named input tensors for the protocol-neutral `InferenceRequest`,
+/// against the model's declared inputs (`ModelMetadata.TensorSpec`; fuzzed with `scripts/fuzz.sh tf-predict`).
 ///
 /// Row format, `{"instances": [...]}`: one entry per batch row, each the value of the model's only input or an object
 /// of named inputs; rows are stacked along a new axis 0. Columnar format, `{"inputs": value | {name: value}}`: each
@@ -9,12 +10,12 @@ import Foundation
 struct TFPredictRequest {
     enum Format { case row, columnar }
 
-    let request: InferenceRequest
+    let inputs: [NamedTensor]
     let format: Format
     /// Rows in a row-format request (the batch size every output must share).
     let rows: Int
 
-    init(body: [UInt8], contentType: String?, model: LoadedModel, deadline: Duration?) throws {
+    init(body: [UInt8], contentType: String?, declared: [ModelMetadata.TensorSpec]) throws {
         let object = try JSONBody.object(bytes: body[...], contentType: contentType)
         if let signature = object["signature_name"], !(signature is NSNull) {
             guard let name = signature as? String, name == "serving_default" || name.isEmpty else {
@@ -22,8 +23,6 @@ struct TFPredictRequest {
                                                 got: ClientNumber.describe(signature))
             }
         }
-        let declared = model.plan.inputs
-        let inputs: [NamedTensor]
         switch (object["instances"], object["inputs"]) {
         case (let instances?, nil):
             guard let rows = instances as? [Any], !rows.isEmpty else {
@@ -41,11 +40,10 @@ struct TFPredictRequest {
         default:
             throw ServingError.badRequest("give either \"instances\" or \"inputs\", not both")
         }
-        request = InferenceRequest(model: model.name, version: String(model.version), inputs: inputs, deadline: deadline)
     }
 
     /// Rows of one unnamed input, or rows of named inputs, stacked into one tensor per input.
-    private static func stacking(_ rows: [Any], declared: [ValueInfo]) throws -> [NamedTensor] {
+    private static func stacking(_ rows: [Any], declared: [ModelMetadata.TensorSpec]) throws -> [NamedTensor] {
         // Objects of named inputs, unless the object is a `{"b64": …}` value of the only input.
         var named = false
         if let first = rows.first as? [String: Any] { named = !(first.count == 1 && first["b64"] != nil) }
@@ -76,7 +74,7 @@ struct TFPredictRequest {
     }
 
     /// `{"inputs": value}` for a single-input model, `{"inputs": {name: value, …}}` otherwise.
-    private static func columns(_ value: Any, declared: [ValueInfo]) throws -> [NamedTensor] {
+    private static func columns(_ value: Any, declared: [ModelMetadata.TensorSpec]) throws -> [NamedTensor] {
         if let object = value as? [String: Any], try TFNestedValues.b64(value, name: "inputs") == nil {
             return try object.keys.sorted().map { name in
                 let info = try input(name, of: declared)
@@ -92,22 +90,22 @@ struct TFPredictRequest {
                                                                               name: info.name, batched: true))]
     }
 
-    private static func input(_ name: String, of declared: [ValueInfo]) throws -> ValueInfo {
+    private static func input(_ name: String, of declared: [ModelMetadata.TensorSpec]) throws -> ModelMetadata.TensorSpec {
         guard let info = declared.first(where: { $0.name == name }) else {
             throw ServingError.badRequest("'\(name.prefix(64))' is not an input of the model (it has \(declared.map(\.name).joined(separator: ", ")))")
         }
         return info
     }
 
-    private static func dataType(_ info: ValueInfo) throws -> DataType {
-        guard let type = info.dataType else {
+    private static func dataType(_ info: ModelMetadata.TensorSpec) throws -> DataType {
+        guard let type = info.datatype else {
             // The graph declares an element type the engine has no tensors of: no request can feed this input.
-            throw ServingError.badRequest("input '\(info.name)' has the type \(info.onnxTypeName), which deepserve cannot take")
+            throw ServingError.badRequest("input '\(info.name)' has the type \(info.typeName), which deepserve cannot take")
         }
         return type
     }
 
-    private static func shape(_ info: ValueInfo) -> [Int?] { (info.shape ?? []).map(\.fixedValue) }
+    private static func shape(_ info: ModelMetadata.TensorSpec) -> [Int?] { info.shape.map { $0 >= 0 ? $0 : nil } }
 
     /// Instances of equal shape stacked along a new axis 0.
     private static func stack(_ tensors: [Tensor], name: String) throws -> Tensor {

@@ -15,7 +15,7 @@ struct TFServingRoutes: Sendable {
     var repository: ModelRepository { core.repository }
 
     func register(on router: inout MeteredRouter) {
-        for prefix in ["/v1/models/{name}", "/v1/models/{name}/versions/{version}"] {
+        for prefix in ["/v1/models/{name}", "/v1/models/{name}/versions/{version}", "/v1/models/{name}/labels/{label}"] {
             router.getImmediate(prefix) { [self] request in try answer(request) { try status(request) } }
             router.getImmediate(prefix + "/metadata") { [self] request in try answer(request) { try metadata(request) } }
             router.post(prefix + ":predict") { [self] request in
@@ -29,21 +29,23 @@ struct TFServingRoutes: Sendable {
     }
 
     private func status(_ request: HTTPRequest) throws -> HTTPResponse {
-        let model = try repository.model(for: request)
-        let versions = request.pathParameters["version"] == nil ? repository.versions(of: model.name) : [model.version]
+        let model = try core.model(for: request)
+        let pinned = request.pathParameters["version"] != nil || request.pathParameters["label"] != nil
+        let versions = pinned ? [model.version] : repository.versions(of: model.name)
         return try .json(encoding: TFAnswers.Status(versions: versions))
     }
 
     private func metadata(_ request: HTTPRequest) throws -> HTTPResponse {
-        let model = try repository.model(for: request)
+        let model = try core.model(for: request)
         return try .json(encoding: TFAnswers.Metadata(core.metadata(of: model), version: model.version))
     }
 
     private func predict(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try repository.model(for: request)
-        let decoded = try TFPredictRequest(body: request.body, contentType: request.headers["Content-Type"], model: model,
-                                           deadline: try request.deadline())
-        let result = try await core.infer(decoded.request, on: model)
+        let model = try core.model(for: request)
+        let decoded = try TFPredictRequest(body: request.body, contentType: request.headers["Content-Type"],
+                                           declared: model.plan.inputs.map(ModelMetadata.TensorSpec.init))
+        let result = try await core.infer(InferenceRequest(model: model.name, version: String(model.version), inputs: decoded.inputs,
+                                                           deadline: try request.deadline()), on: model)
         let outputs = result.outputs
         switch decoded.format {
         case .columnar:

@@ -8,9 +8,7 @@ import Imaging
 /// the network and a softmax → the top-k labels with their probabilities. Several images in one
 /// request run as one batch and get one answer each.
 struct ImageClassificationRoutes: Sendable {
-    let repository: ModelRepository
-    let scheduler: InferenceScheduler
-    let metrics: ServingMetrics
+    let core: InferenceCore
     /// Images larger than this are refused before decoding (decompression bombs); `maxDecodedBytes` is shared by
     /// all the images of one request (a `DecodeBudget` per request; see `ImageLimits` for why 256 MiB).
     static let limits = ImageLimits(maxWidth: 8192, maxHeight: 8192, maxPixels: 40_000_000, maxDecodedBytes: 256 << 20)
@@ -22,7 +20,7 @@ struct ImageClassificationRoutes: Sendable {
     }
 
     private func classify(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try repository.model(for: request, task: "image-classification")
+        let model = try core.model(for: request, task: "image-classification")
         let name = model.name
         let interface = model.interface
         guard let preprocessing = model.imagePreprocessing, let input = interface.imageInput, let output = interface.output else {
@@ -50,9 +48,9 @@ struct ImageClassificationRoutes: Sendable {
         }
         let tensor = interface.layout.tensor(batch, count: images.count, channels: preprocessing.channels,
                                              height: preprocessing.height, width: preprocessing.width)
-        let (outputs, timing) = try await scheduler.infer(model, inputs: [input: tensor], deadline: try request.deadline())
-        metrics.recordInference(model: model.name, timing: timing)
-        guard let logits = outputs[output], logits.rank == 2, logits.shape[0] == images.count else {
+        let result = try await core.infer(InferenceRequest(model: model, inputs: [input: tensor], outputs: [output],
+                                                           deadline: try request.deadline()), on: model)
+        guard let logits = result.outputs.first?.tensor, logits.rank == 2, logits.shape[0] == images.count else {
             throw ServingError.modelMisconfigured(model: name, reason: "output '\(output)' is not [batch, classes]")
         }
         let classes = logits.shape[1], values = logits.floatArray()

@@ -12,9 +12,7 @@ import Imaging
 ///   `{"interpolate": {"from": seed, "to": seed, "steps": n}}` → one PNG grid (`Accept: image/png`) or JSON
 ///   with one base64 PNG per sample.
 struct ImageModelRoutes: Sendable {
-    let repository: ModelRepository
-    let scheduler: InferenceScheduler
-    let metrics: ServingMetrics
+    let core: InferenceCore
 
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/reconstruct", maxBodySize: 32 << 20) { [self] request in
@@ -26,15 +24,13 @@ struct ImageModelRoutes: Sendable {
     }
 
     private func run(_ model: LoadedModel, _ inputs: [String: Tensor], _ request: HTTPRequest) async throws -> [String: Tensor] {
-        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: try request.deadline())
-        metrics.recordInference(model: model.name, timing: timing)
-        return outputs
+        try await core.infer(InferenceRequest(model: model, inputs: inputs, deadline: try request.deadline()), on: model).named
     }
 
     // MARK: Reconstruction
 
     private func reconstruct(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try repository.model(for: request, task: "reconstruction")
+        let model = try core.model(for: request, task: "reconstruction")
         let interface = model.interface
         guard let preprocessing = model.imagePreprocessing, let input = interface.imageInput, let output = interface.output else {
             throw ServingError.modelMisconfigured(model: model.name, reason: "config.json has no image preprocessing")
@@ -73,7 +69,7 @@ struct ImageModelRoutes: Sendable {
     // MARK: Sampling
 
     private func sample(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let model = try repository.model(for: request, task: "image-generation")
+        let model = try core.model(for: request, task: "image-generation")
         guard let input = model.plan.inputs.first, let dimension = input.shape?.last?.fixedValue else {
             throw ServingError.modelMisconfigured(model: model.name, reason: "the generator's latent input has no fixed size")
         }

@@ -5,13 +5,11 @@ import HTTPServer
 /// `POST /v1/models/{name}/generate`: prompt → characters, one recurrent step at a time with the
 /// state carried between steps, sampled with temperature, top-k and top-p from a seeded generator
 /// (the same seed gives the same text). With `"stream": true` or `Accept: text/event-stream` the
-/// tokens arrive as Server-Sent Events as they are produced. Concurrent generations of a model share each step
-/// (`BatchedGenerator`, `StepBatcher`) unless its config turns that off or its graph can't batch its state.
+/// tokens arrive as Server-Sent Events as they are produced. The steps run through the inference core
+/// (`TextGenerator`), shared with concurrent generations of the model unless its config turns that off.
 struct TextGenerationRoutes: Sendable {
-    let repository: ModelRepository
-    let scheduler: InferenceScheduler
-    let batcher: StepBatcher
-    let metrics: ServingMetrics
+    let generator: TextGenerator
+    var core: InferenceCore { generator.core }
 
     func register(on router: inout MeteredRouter) {
         router.post("/v1/models/{name}/generate", maxBodySize: 64 << 10) { [self] request in
@@ -20,37 +18,27 @@ struct TextGenerationRoutes: Sendable {
     }
 
     private func generate(_ http: HTTPRequest) async throws -> HTTPResponse {
-        let model = try repository.model(for: http, task: "text-generation")
-        let recurrent = try RecurrentModel(model)
+        let model = try core.model(for: http, task: "text-generation")
         let request = try GenerateRequest(try http.jsonObject, defaults: model.config.generation, accept: http.headers["Accept"])
         let deadline = try http.deadline()
-        let generator: @Sendable ((String) async throws -> Void) async throws -> GenerationResult
-        if model.interface.stepBatching {
-            let batched = BatchedGenerator(model: recurrent, scheduler: scheduler, batcher: batcher, metrics: metrics,
-                                           request: request, deadline: deadline)
-            generator = { try await batched.run(onToken: $0) }
-        } else {
-            let lone = LoneGenerator(model: recurrent, scheduler: scheduler, metrics: metrics, request: request, deadline: deadline)
-            generator = { try await lone.run(onToken: $0) }
-        }
         if request.stream {
-            var response = HTTPResponse.stream(.ok, contentType: "text/event-stream") { writer in
+            var response = HTTPResponse.stream(.ok, contentType: "text/event-stream") { [generator] writer in
                 do {
-                    let result = try await generator { token in
-                        try await writer.write("data: {\"token\":\(TensorJSON.quoted(token))}\n\n")
+                    let result = try await generator.run(request, on: model, deadline: deadline) { token in
+                        try await writer.write(try ServerSentEvent.bytes(GenerateAnswers.Token(token: token)))
                     }
-                    try await writer.write("event: done\ndata: \(result.json(model))\n\n")
+                    try await writer.write(try ServerSentEvent.bytes(GenerateAnswers.Finished(result, model: model), event: "done"))
                 } catch is ConnectionClosedError {
                     return   // the client went away: stop generating
                 } catch {
-                    try? await writer.write("event: error\ndata: {\"error\":\(TensorJSON.quoted(ErrorAnswers.httpError(error, for: http).message))}\n\n")
+                    let message = ErrorAnswers.httpError(error, for: http).message
+                    try? await writer.write(try ServerSentEvent.bytes(GenerateAnswers.Failure(error: message), event: "error"))
                 }
             }
             response.headers.replace(name: "Cache-Control", value: "no-cache")
             return response
         }
-        let result = try await generator { _ in }
-        return .json(.ok, result.json(model))
+        let result = try await generator.run(request, on: model, deadline: deadline) { _ in }
+        return try .json(encoding: GenerateAnswers.Finished(result, model: model))
     }
-
 }
