@@ -3,6 +3,7 @@
 // tanh well inside the engine's conformance tolerance (rtol 1e-4, atol 1e-5).
 #include "CKernels.h"
 #include "dispatch.h"
+#include "piecewise_avx2.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -148,32 +149,9 @@ void ds_vtanh(const float *x, float *y, ptrdiff_t n) {
 // does): max/min return their second operand when either is NaN, so x goes second.
 __attribute__((target("avx2,fma")))
 static void piecewise_avx2(float *x, ptrdiff_t n, ds_activation act) {
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-    const __m256 alpha = _mm256_set1_ps(act.alpha), beta = _mm256_set1_ps(act.beta);
-    const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f), half = _mm256_set1_ps(0.5f);
+    const ds_piecewise_constants k = ds_piecewise_constants_for(act);
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 v = _mm256_loadu_ps(x + i);
-        __m256 r;
-        switch (act.kind) {
-        case DS_ACTIVATION_RELU:
-            r = _mm256_max_ps(zero, v);
-            break;
-        case DS_ACTIVATION_LEAKY_RELU:
-            r = _mm256_blendv_ps(_mm256_mul_ps(v, alpha), v, _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
-            break;
-        case DS_ACTIVATION_CLIP:
-            r = _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
-            break;
-        case DS_ACTIVATION_HARD_SIGMOID:
-            r = _mm256_min_ps(one, _mm256_max_ps(zero, _mm256_fmadd_ps(alpha, v, beta)));
-            break;
-        default:   // DS_ACTIVATION_HARD_SWISH
-            r = _mm256_mul_ps(v, _mm256_min_ps(one, _mm256_max_ps(zero, _mm256_fmadd_ps(v, sixth, half))));
-            break;
-        }
-        _mm256_storeu_ps(x + i, r);
-    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, ds_piecewise8(_mm256_loadu_ps(x + i), act.kind, &k));
     for (; i < n; i++) {
         const float v = x[i];
         switch (act.kind) {
@@ -194,13 +172,8 @@ static void piecewise_avx2(float *x, ptrdiff_t n, ds_activation act) {
     }
 }
 
-static int is_piecewise(ds_activation_kind kind) {
-    return kind == DS_ACTIVATION_RELU || kind == DS_ACTIVATION_LEAKY_RELU || kind == DS_ACTIVATION_CLIP ||
-           kind == DS_ACTIVATION_HARD_SIGMOID || kind == DS_ACTIVATION_HARD_SWISH;
-}
-
 void ds_activation_apply(float *x, ptrdiff_t n, ds_activation act) {
-    if (is_piecewise(act.kind) && ds_use_avx2()) {
+    if (ds_is_piecewise(act.kind) && ds_use_avx2()) {
         piecewise_avx2(x, n, act);
         return;
     }

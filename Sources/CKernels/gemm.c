@@ -7,6 +7,7 @@
 // They can be overridden at compile time (-DKC=…) for tuning experiments.
 #include "CKernels.h"
 #include "dispatch.h"
+#include "piecewise_avx2.h"
 
 #include <immintrin.h>
 #include <pthread.h>
@@ -104,12 +105,20 @@ static void pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdi
 
 // MARK: - Micro-kernels
 
+// What a full tile's store applies in registers after its last K block: biases and a piecewise activation, in the
+// order apply_epilogue applies them (row bias, column bias, activation), so the bits are the same.
+typedef struct {
+    const float *row_bias;   // MR values, or NULL
+    const float *col_bias;   // NR values, or NULL
+    ds_activation act;       // NONE or a ds_is_piecewise kind
+} tile_epilogue;
+
 typedef void (*micro_kernel_fn)(ptrdiff_t kc, const float *a, const float *b, float *c,
-                                ptrdiff_t ldc, int accumulate);
+                                ptrdiff_t ldc, int accumulate, const tile_epilogue *epilogue);
 
 __attribute__((target("avx2,fma")))
 static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
-                              ptrdiff_t ldc, int accumulate) {
+                              ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -128,12 +137,28 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
         a += MR;
         b += NR;
     }
+    const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
 #define DS_STORE_ROW(r, lo, hi)                                                   \
     do {                                                                          \
         float *row = c + (r) * ldc;                                               \
         if (accumulate) {                                                         \
             lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));                         \
             hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));                     \
+        }                                                                         \
+        if (ep) {                                                                 \
+            if (ep->row_bias) {                                                   \
+                const __m256 bias = _mm256_broadcast_ss(ep->row_bias + (r));      \
+                lo = _mm256_add_ps(lo, bias);                                     \
+                hi = _mm256_add_ps(hi, bias);                                     \
+            }                                                                     \
+            if (ep->col_bias) {                                                   \
+                lo = _mm256_add_ps(lo, _mm256_loadu_ps(ep->col_bias));            \
+                hi = _mm256_add_ps(hi, _mm256_loadu_ps(ep->col_bias + 8));        \
+            }                                                                     \
+            if (ep->act.kind != DS_ACTIVATION_NONE) {                             \
+                lo = ds_piecewise8(lo, ep->act.kind, &k);                         \
+                hi = ds_piecewise8(hi, ep->act.kind, &k);                         \
+            }                                                                     \
         }                                                                         \
         _mm256_storeu_ps(row, lo);                                                \
         _mm256_storeu_ps(row + 8, hi);                                            \
@@ -172,8 +197,10 @@ static void micro_kernel_narrow_avx2(ptrdiff_t kc, const float *a, const float *
     _mm256_storeu_ps(c + 5 * ldc, c5);
 }
 
+// (Never given an epilogue: gemm_window applies it after this kernel.)
 static void micro_kernel_portable(ptrdiff_t kc, const float *a, const float *b, float *c,
-                                  ptrdiff_t ldc, int accumulate) {
+                                  ptrdiff_t ldc, int accumulate, const tile_epilogue *epilogue) {
+    (void)epilogue;
     float acc[MR][NR] = {{0}};
     for (ptrdiff_t p = 0; p < kc; p++) {
         for (int r = 0; r < MR; r++) {
@@ -349,6 +376,8 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
             for (ptrdiff_t j = n0; j < n1; j++) g->c[i * ldc + j] *= g->beta;
 
     const micro_kernel_fn kernel = ds_use_avx2() ? micro_kernel_avx2 : micro_kernel_portable;
+    // Full tiles of the AVX2 kernel apply biases and a piecewise activation in registers, in their store.
+    const int in_register = epilogue && kernel == micro_kernel_avx2 && (act.kind == DS_ACTIVATION_NONE || ds_is_piecewise(act.kind));
     pack_buffers *buffers = thread_pack_buffers();
     float edge[MR * NR] __attribute__((aligned(64)));
     const ptrdiff_t m_padded = (g->m + MR - 1) / MR * MR;
@@ -393,13 +422,18 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                         const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
                         const float *a_sliver = a_block + ir * kc;
                         float *tile = g->c + (ic + ir) * ldc + jc + jr;
+                        if (rows == MR && cols == NR && last_block && in_register) {
+                            const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                            kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, &ep);
+                            continue;
+                        }
                         if (rows == MR && cols == NR) {
-                            kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate);
+                            kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, NULL);
                         } else {
                             if (cols <= NR / 2 && kernel == micro_kernel_avx2)
                                 micro_kernel_narrow_avx2(kc, a_sliver, b_sliver, edge, NR);
                             else
-                                kernel(kc, a_sliver, b_sliver, edge, NR, 0);
+                                kernel(kc, a_sliver, b_sliver, edge, NR, 0, NULL);
                             for (ptrdiff_t r = 0; r < rows; r++)
                                 for (ptrdiff_t j = 0; j < cols; j++)
                                     tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j]

@@ -81,6 +81,24 @@ final class RunLimitsTests: XCTestCase {
         XCTAssertLessThanOrEqual(defaultWorkspace.pooledByteCount, 64 << 20)
     }
 
+    /// Large runs in a row keep their buffers (no refaulting per batch); one ordinary run after them gives them back.
+    func testWorkspaceKeepsWhatTwoRunsInARowUsed() throws {
+        var model = ModelBuilder()
+        model.input("x", ["N"])
+        model.output("y", ["N"])
+        model.node("Relu", ["x"], ["r"])
+        model.node("Neg", ["r"], ["y"])
+        let plan = try model.plan()
+        let workspace = Workspace(retainedBytesAfterRun: 1 << 20)
+        let big = Tensor.zeros(.float, shape: [4 << 20]), small = Tensor.zeros(.float, shape: [16])
+        _ = try plan.run(["x": big], workspace: workspace)
+        XCTAssertLessThanOrEqual(workspace.pooledByteCount, 1 << 20, "a first large run is trimmed")
+        _ = try plan.run(["x": big], workspace: workspace)
+        XCTAssertGreaterThanOrEqual(workspace.pooledByteCount, 16 << 20, "the second in a row keeps its 16 MiB intermediate")
+        _ = try plan.run(["x": small], workspace: workspace)
+        XCTAssertLessThanOrEqual(workspace.pooledByteCount, 1 << 20, "an ordinary run after them gives it back")
+    }
+
     func testGenerousLimitsChangeNothing() throws {
         let plan = try Plan(contentsOf: Self.lstmURL)
         let feeds = lstmFeeds(plan, batch: 2, time: 16, fill: 7)
