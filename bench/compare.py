@@ -151,31 +151,8 @@ def interleaved(binary, path, session, feeds, runs, rounds=4, threads=1):
     return (float(np.median([m for m, _ in mine])), min(m for _, m in mine), float(np.median(theirs)), min(theirs))
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
-    parser.add_argument("--runs", type=int, default=50, help="timed runs per side and round at batch 1 (fewer for slow models)")
-    parser.add_argument("--only", action="append", help="only models whose name contains this (repeatable)")
-    parser.add_argument("--batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32])
-    parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM comparison")
-    parser.add_argument("--intra-op-threads", type=int, default=1,
-                        help="threads one run may use, on both sides (onnxruntime's intra_op_num_threads)")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-
-    # (path, label, feeds for a batch size or None when the model has no shapes at that size)
-    cases = []
-    for path in sorted(glob.glob(os.path.join(ROOT, "models/*/1/*.onnx"))):
-        cases.append((path, os.path.relpath(path, ROOT), lambda session, batch: feeds_for(session, batch, rng)))
-    resnet = os.path.join(ROOT, "bench/.models/resnet18.onnx")
-    if os.path.exists(resnet):
-        cases.append((resnet, "bench/.models/resnet18.onnx", lambda session, batch: feeds_for(session, batch, rng)))
-    for path, manifest in architectures():
-        shapes = manifest["inputs"]
-        cases.append((path, os.path.splitext(manifest["file"])[0],
-                      lambda session, batch, shapes=shapes: manifest_feeds(session, shapes[str(batch)], rng) if str(batch) in shapes else None))
-
-    threads = args.intra_op_threads
+def compare_models(args, cases, threads):
+    """Every case at every batch size, both sides on `threads` intra-op threads."""
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, {threads} intra-op thread(s) on both sides; "
           "identical inputs, interleaved rounds; max |Δ| relative to the largest output magnitude\n")
     print(f"{'model':44} {'batch':>5} {'deepserve ms (min)':>19} {'onnxruntime ms (min)':>21} {'ratio':>7}  {'max |Δ|':>8}")
@@ -197,6 +174,36 @@ def main():
             shape = "×".join(str(d) for d in next(iter(feeds.values())).shape)
             print(f"{label:44} {batch:5d} {mine * 1e3:10.3f} ({mine_min * 1e3:7.3f}) {reference * 1e3:12.3f} ({reference_min * 1e3:7.3f}) "
                   f"{mine / reference:6.2f}×  {difference:8.1e}   {shape}", flush=True)
+    print()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
+    parser.add_argument("--runs", type=int, default=50, help="timed runs per side and round at batch 1 (fewer for slow models)")
+    parser.add_argument("--only", action="append", help="only models whose name contains this (repeatable)")
+    parser.add_argument("--batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32])
+    parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM comparison")
+    parser.add_argument("--intra-op-threads", type=lambda text: [int(t) for t in text.split(",")], default=[1],
+                        help="threads one run may use, on both sides (onnxruntime's intra_op_num_threads); "
+                             "a list (1,2) runs every model at each")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+
+    # (path, label, feeds for a batch size or None when the model has no shapes at that size)
+    cases = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "models/*/1/*.onnx"))):
+        cases.append((path, os.path.relpath(path, ROOT), lambda session, batch: feeds_for(session, batch, rng)))
+    resnet = os.path.join(ROOT, "bench/.models/resnet18.onnx")
+    if os.path.exists(resnet):
+        cases.append((resnet, "bench/.models/resnet18.onnx", lambda session, batch: feeds_for(session, batch, rng)))
+    for path, manifest in architectures():
+        shapes = manifest["inputs"]
+        cases.append((path, os.path.splitext(manifest["file"])[0],
+                      lambda session, batch, shapes=shapes: manifest_feeds(session, shapes[str(batch)], rng) if str(batch) in shapes else None))
+
+    for threads in args.intra_op_threads:
+        compare_models(args, cases, threads)
 
     if args.no_gemm:
         return
