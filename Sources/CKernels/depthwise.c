@@ -9,6 +9,7 @@
 // checks; the borders cost nothing extra. Bias and the activation run on the row before it is stored.
 #include "CKernels.h"
 #include "dispatch.h"
+#include "phase_split.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -61,13 +62,7 @@ static void fill_padded(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdi
             memset(row + tail, 0, (size_t)(l.phase_len - tail) * sizeof(float));
             continue;
         }
-        for (ptrdiff_t p = 0; p < sw; p++) {
-            float *phase = row + p * l.phase_len;
-            for (ptrdiff_t q = 0; q < l.phase_len; q++) {
-                const ptrdiff_t ix = q * sw + p - pad_left;
-                phase[q] = (ix >= 0 && ix < width) ? src[ix] : 0.0f;
-            }
-        }
+        ds_phase_split_row(src, width, pad_left, sw, l.phase_len, row, l.phase_len);
     }
 }
 

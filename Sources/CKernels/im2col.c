@@ -1,5 +1,6 @@
 // Convolution's unfold (im2col) and fold (col2im) for one image in NCHW layout.
 #include "CKernels.h"
+#include "phase_split.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -72,13 +73,7 @@ static void im2col_phased(const float *x, ptrdiff_t channels, ptrdiff_t height, 
                 for (ptrdiff_t i = lead + copied; i < phase_len; i++) row[i] = 0;
                 continue;
             }
-            for (ptrdiff_t phase = 0; phase < s; phase++) {
-                float *out = row + phase * phase_len;
-                for (ptrdiff_t t = 0; t < phase_len; t++) {
-                    const ptrdiff_t ix = t * s + phase - pad_left;
-                    out[t] = ix >= 0 && ix < width ? src[ix] : 0.0f;
-                }
-            }
+            ds_phase_split_row(src, width, pad_left, s, phase_len, row, phase_len);
         }
     }
     for (ptrdiff_t c = 0; c < channels; c++) {
