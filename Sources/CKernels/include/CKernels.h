@@ -166,6 +166,9 @@ typedef enum {
 /// z may alias x or y when their step is 1.
 void ds_binary_f32(ds_binary_op op, const float *x, int x_step, const float *y, int y_step, float *z, ptrdiff_t n);
 
+/// The sum of n floats, accumulated in double precision (vectorised; the order differs from a plain loop's).
+double ds_sum_f32(const float *x, ptrdiff_t n);
+
 /// Exact int8 GEMM: C[M×N] = (A − a_zero[row]) · (B − b_zero[col]) in int32, wrapping mod 2^32.
 ///
 /// A (M×K) and B (K×N) are row-major bytes, read as int8 when *_signed != 0 and as uint8 otherwise;

@@ -61,12 +61,50 @@ struct BinaryArithmetic: Operator {
             ds_binary_f32(op, pa, 1, pb, 1, po, out.count)
             return
         }
+        if let period = Self.shortPeriod(of: b.shape, against: a.shape, out: out.shape) {
+            periodicLoop(op, pa, pb, period: period, po, count: out.count, periodicSecond: true)
+            return
+        }
+        if let period = Self.shortPeriod(of: a.shape, against: b.shape, out: out.shape) {
+            periodicLoop(op, pb, pa, period: period, po, count: out.count, periodicSecond: false)
+            return
+        }
         Broadcast.forEachRun(outShape: out.shape, inputShapes: [a.shape, b.shape]) { o, offsets, strides, count in
             let x = pa + offsets[0], y = pb + offsets[1], z = po + o
             if strides[0] <= 1, strides[1] <= 1 {
                 ds_binary_f32(op, x, Int32(strides[0]), y, Int32(strides[1]), z, count)
             } else {
                 for i in 0..<count { ds_binary_f32(op, x + i * strides[0], 0, y + i * strides[1], 0, z + i, 1) }
+            }
+        }
+    }
+
+    /// When `small` repeats along all but its trailing axes against `full` (an NHWC tensor and a per-channel
+    /// [1, 1, 1, C] vector), the length of the pattern, if short: the broadcast runs would be C elements each.
+    private static func shortPeriod(of small: [Int], against full: [Int], out: [Int]) -> Int? {
+        guard full == out, small.count <= out.count else { return nil }
+        let aligned = Array(repeating: 1, count: out.count - small.count) + small
+        var first = out.count
+        while first > 0, aligned[first - 1] == out[first - 1] { first -= 1 }
+        guard aligned[..<first].allSatisfy({ $0 == 1 }) else { return nil }
+        let period = out[first...].reduce(1, *)
+        return period > 0 && period < 64 && first > 0 ? period : nil
+    }
+
+    /// out = full ⊙ pattern (or pattern ⊙ full) with the pattern repeated: the pattern is tiled once into a few
+    /// hundred floats so the vector loop runs long stretches instead of one call per period.
+    private static func periodicLoop(_ op: ds_binary_op, _ full: UnsafeMutablePointer<Float>, _ pattern: UnsafeMutablePointer<Float>,
+                                     period: Int, _ out: UnsafeMutablePointer<Float>, count: Int, periodicSecond: Bool) {
+        let stretch = period * max(1, 512 / max(period, 1))
+        let tiled = (0..<stretch).map { pattern[$0 % period] }
+        tiled.withUnsafeBufferPointer { tile in
+            for start in stride(from: 0, to: count, by: stretch) {
+                let n = min(stretch, count - start)
+                if periodicSecond {
+                    ds_binary_f32(op, full + start, 1, tile.baseAddress, 1, out + start, n)
+                } else {
+                    ds_binary_f32(op, tile.baseAddress, 1, full + start, 1, out + start, n)
+                }
             }
         }
     }

@@ -156,7 +156,7 @@ struct GlobalPool: Operator {
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         for plane in 0..<planes {
             let values = UnsafeBufferPointer(start: px + plane * size, count: size)
-            py[plane] = isMax ? (values.max() ?? -Float.infinity) : values.reduce(0, +) / Float(max(size, 1))
+            py[plane] = isMax ? (values.max() ?? -Float.infinity) : Float(ds_sum_f32(px + plane * size, size) / Double(max(size, 1)))
         }
         return [out]
     }

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -58,9 +59,7 @@ struct Reduce: Operator {
                 if values == nil, kind == .mean || kind == .sum {
                     // Float sums (a global average pool written as ReduceMean): a tight loop per run.
                     if strides[0] == 0 {
-                        var sum = 0.0
-                        for i in 0..<count { sum += Double(px[o + i]) }
-                        acc[offsets[0]] += sum
+                        acc[offsets[0]] += ds_sum_f32(px + o, count)
                     } else {
                         for i in 0..<count { acc[offsets[0] + i * strides[0]] += Double(px[o + i]) }
                     }
