@@ -6,9 +6,9 @@ import Logging
 /// One client socket: reads bytes into the parser, runs one request at a time (pipelined requests wait their turn, so
 /// they are answered in order), writes responses, and enforces the timeouts.
 ///
-/// All mutable state lives on `queue`. Reading stops while a response is pending, which is our back-pressure: a client
-/// that sends without reading fills its own TCP window, not our memory. The socket is closed only in the last cancel
-/// handler of its Dispatch sources.
+/// All mutable state lives on `loop` (its `EventLoop`). Reading stops while a response is pending, which is our
+/// back-pressure: a client that sends without reading fills its own TCP window, not our memory. The socket is closed
+/// on the loop's next turn after it left epoll, so nothing later in the same turn can touch a reused descriptor.
 final class Connection: @unchecked Sendable {
     enum Phase {
         case reading
@@ -18,21 +18,18 @@ final class Connection: @unchecked Sendable {
         case closed
     }
 
-    let queue: DispatchQueue
+    let loop: EventLoop
     let context: ServerContext
     let transport: Transport
-    // Made in start(): Dispatch traps when a source that never ran is released, and a refused connection never starts.
-    private var readSource: DispatchSourceRead!
-    private var writeSource: DispatchSourceWrite!
-    private var timer: DispatchSourceTimer!
     private let fd: Int32
+    /// The loop's id for our socket, once registered.
+    private var registration: UInt64?
     private var readSuspended = false
     private var readWantsWrite = false
     /// A TLS write needed bytes from the peer first (handshake traffic): write again once the socket is readable,
     /// rather than spinning on a writable socket.
     private var writeWantsRead = false
     private var writeSuspended = true
-    private var sourcesAlive = 3
 
     var phase = Phase.reading
     var parser: HTTPRequestParser
@@ -52,33 +49,23 @@ final class Connection: @unchecked Sendable {
     init(fd: Int32, transport: Transport, context: ServerContext) {
         self.transport = transport
         self.context = context
-        self.queue = DispatchQueue(label: "http.connection")
+        self.loop = EventLoops.next()
         self.parser = HTTPRequestParser(limits: context.limits)
         self.fd = fd
     }
 
     func start() {
-        queue.async { [self] in
-            readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            timer = DispatchSource.makeTimerSource(queue: queue)
-            for source in [readSource, writeSource, timer] as [DispatchSourceProtocol] {
-                source.setCancelHandler { [self] in sourceCancelled() }
-            }
-            readSource.setEventHandler { [self] in readAvailable() }
-            writeSource.setEventHandler { [self] in flush() }
-            timer.setEventHandler { [self] in timerFired() }
-            timer.schedule(deadline: .distantFuture)
-            timer.activate()
-            readSource.activate()
+        loop.execute { [self] in
+            // Shut down between being accepted and starting: close() already let the socket go.
+            guard phase != .closed else { return }
+            guard let id = loop.register(self, fd: fd) else { return close() }
+            registration = id
             if !transport.handshakeComplete { handshakeEnds = .now() + context.limits.tlsHandshakeTimeout.dispatchInterval }
             armTimer()
         }
     }
 
     // MARK: reading
-
-    private static let readChunk = 64 * 1024
 
     func readAvailable() {
         if writeWantsRead {
@@ -89,12 +76,10 @@ final class Connection: @unchecked Sendable {
         }
         guard phase == .reading || phase == .lingering else { return }
         var total = 0
-        // Uninitialised: only the bytes a read wrote are ever looked at, so the 64 KiB needn't be zeroed on every
-        // wake-up (issue 13 lists it as a per-read cost; not yet measured on its own).
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readChunk, alignment: 16)
-        defer { buffer.deallocate() }
-        // Bounded per wake-up so one fast client can't hog the queue, and so pipelined input stays small.
-        while total < 4 * Self.readChunk {
+        // The loop's buffer, shared by its connections: the parser copies what a read brought before the next read.
+        let buffer = loop.readBuffer
+        // Bounded per wake-up so one fast client can't hog the loop, and so pipelined input stays small.
+        while total < 4 * buffer.count {
             let result = transport.read(into: buffer)
             switch result {
             case .transferred(let n):
@@ -117,7 +102,7 @@ final class Connection: @unchecked Sendable {
         if phase == .reading { processInput() }
         // Stopped by the per-wake-up bound rather than by an empty socket: bytes may wait in OpenSSL's buffer, where the
         // read source can't see them, so come back for them.
-        if total != .max && phase == .reading { queue.async { [self] in readAvailable() } }
+        if total != .max && phase == .reading { loop.execute { [self] in readAvailable() } }
     }
 
     /// Turns buffered bytes into requests until one is complete (then waits for its response) or input runs out.
@@ -282,7 +267,7 @@ final class Connection: @unchecked Sendable {
 
     // MARK: timeouts
 
-    private var deadline: DispatchTime?
+    fileprivate var deadline: DispatchTime?
     /// When a TLS handshake still under way is cut off (nil: plain, or the handshake is done).
     private var handshakeEnds: DispatchTime?
     /// When lingering ends, fixed as it begins.
@@ -334,7 +319,7 @@ final class Connection: @unchecked Sendable {
         let next = currentDeadline()
         guard next != deadline else { return }
         deadline = next
-        timer.schedule(deadline: next ?? .distantFuture)
+        if let next { loop.timerArmed(next) }
     }
 
     private func timerFired() {
@@ -376,7 +361,7 @@ final class Connection: @unchecked Sendable {
 
     /// Graceful shutdown: close now if idle; otherwise finish the current response and close after it.
     func shutdownGracefully() {
-        queue.async { [self] in
+        loop.execute { [self] in
             closeAfterResponse = true
             if phase == .reading && parser.isBetweenRequests { close() }
         }
@@ -392,45 +377,49 @@ final class Connection: @unchecked Sendable {
         // A handler still working for a client that is gone can stop early (it sees Task.isCancelled).
         exchange?.cancelWork()
         exchange = nil
-        resumeReading()
-        resumeWriting()
-        readSource.cancel()
-        writeSource.cancel()
-        timer.cancel()
+        if let registration { loop.deregister(registration) }
+        registration = nil
+        // Out of epoll now; the descriptor itself goes on the loop's next turn, after whatever called us has returned.
+        loop.execute { [self] in
+            transport.close()
+            context.unregister(self)
+        }
     }
 
-    private func sourceCancelled() {
-        sourcesAlive -= 1
-        guard sourcesAlive == 0 else { return }
-        transport.close()
-        context.unregister(self)
-    }
-
-    private func suspendReading() {
-        guard !readSuspended else { return }
-        readSuspended = true
-        readSource.suspend()
-    }
+    // Suspending only sets the flag (the loop narrows epoll's interest if an unwanted event comes); resuming widens
+    // the interest at once, so the event isn't missed.
+    private func suspendReading() { readSuspended = true }
 
     private func resumeReading() {
         guard readSuspended else { return }
         readSuspended = false
-        readSource.resume()
+        interestGrew()
     }
 
-    private func suspendWriting() {
-        guard !writeSuspended else { return }
-        writeSuspended = true
-        writeSource.suspend()
-    }
+    private func suspendWriting() { writeSuspended = true }
 
     private func resumeWriting() {
         guard writeSuspended else { return }
         writeSuspended = false
-        // A write source starts inactive; activate it the first time, resume it after.
-        if !writeActivated { writeActivated = true; writeSource.activate() } else { writeSource.resume() }
+        interestGrew()
     }
-    private var writeActivated = false
+
+    private func interestGrew() {
+        guard let registration, phase != .closed else { return }
+        if !loop.interestGrew(registration) { close() }
+    }
+}
+
+extension Connection: EventLoopClient {
+    var wantedEvents: UInt32 {
+        guard phase != .closed else { return 0 }
+        return (readSuspended ? 0 : UInt32(DS_EPOLL_READ)) | (writeSuspended ? 0 : UInt32(DS_EPOLL_WRITE))
+    }
+
+    func socketReadable() { readAvailable() }
+    func socketWritable() { flush() }
+    var timerDeadline: DispatchTime? { phase == .closed ? nil : deadline }
+    func timerExpired() { timerFired() }
 }
 
 extension Duration {

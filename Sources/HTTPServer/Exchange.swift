@@ -2,7 +2,7 @@ import Dispatch
 import Logging
 
 /// One request and its response on a connection: routing result, body, timing, and what the access log needs.
-/// Touched only on its connection's queue (the handler gets a copy of the request, not this).
+/// Touched only on its connection's event loop (the handler gets a copy of the request, not this).
 final class Exchange: @unchecked Sendable {
     enum Routing {
         case found(Router.Route, parameters: [String: String])
@@ -74,7 +74,7 @@ final class Exchange: @unchecked Sendable {
         return RequestIDGenerator.next()
     }
 
-    /// Runs the handler as a task (never on the I/O queue), then sends its response on the connection's queue.
+    /// Runs the handler as a task (never on the event loop), then sends its response on the connection's event loop.
     func run(on connection: Connection) {
         guard case .found(let found, let parameters) = route, let head else { return respond(on: connection) }
         // gzip-encoded bodies are decoded here, with the body limit applied to the decoded size.
@@ -105,7 +105,7 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
-                connection.queue.async { self.send(response, on: connection) }
+                connection.loop.execute { self.send(response, on: connection) }
             }
         }
     }
@@ -170,7 +170,7 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 do {
                     try await produce(writer)
-                    connection.queue.async {
+                    connection.loop.execute {
                         guard connection.exchange === self else { return }
                         if let trailer = self.gzipStream?.finish(), !trailer.isEmpty {
                             self.bytesSent += trailer.count
@@ -181,7 +181,7 @@ final class Exchange: @unchecked Sendable {
                     }
                 } catch {
                     // Mid-stream there is no way to send an error status: cut the connection so the client sees it broke.
-                    connection.queue.async { if connection.exchange === self { connection.close() } }
+                    connection.loop.execute { if connection.exchange === self { connection.close() } }
                 }
             }
         }

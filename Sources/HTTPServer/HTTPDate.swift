@@ -21,7 +21,7 @@ enum HTTPDate {
     }
 }
 
-/// A value behind a lock, for the little state that is shared across queues.
+/// A value behind a lock, for the little state that is shared across threads.
 final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()

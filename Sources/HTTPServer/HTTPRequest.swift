@@ -25,11 +25,11 @@ public struct HTTPRequest: Sendable {
 public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
 
 /// A handler that answers at once, without awaiting or blocking (probes, metadata, static pages). It runs on the
-/// connection's own queue, which saves the two thread hand-offs of a task: for the cheapest routes those cost more
+/// connection's own event loop, which saves the two thread hand-offs of a task: for the cheapest routes those cost more
 /// than the work. Anything that waits (inference, I/O) must be an `HTTPHandler`.
 public typealias HTTPImmediateHandler = @Sendable (HTTPRequest) throws -> HTTPResponse
 
 /// Vets a request's head before its body is read and before 100 Continue is sent: throw to refuse (say, 401 for a
 /// missing token), and the client gets that answer at once, without 100, and the connection closes. It runs on the
-/// connection's queue, so it must be cheap and never wait. It doesn't replace the handler's own checks.
+/// connection's event loop, so it must be cheap and never wait. It doesn't replace the handler's own checks.
 public typealias HTTPPrecheck = @Sendable (HTTPRequestHead) throws(HTTPError) -> Void

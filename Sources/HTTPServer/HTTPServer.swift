@@ -1,7 +1,7 @@
 import Dispatch
 import Logging
 
-/// An HTTP/1.1 server on Glibc sockets and Dispatch. Give it a router; it knows nothing of what the routes do.
+/// An HTTP/1.1 server on Glibc sockets and epoll event loops. Give it a router; it knows nothing of what the routes do.
 public final class HTTPServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -44,6 +44,9 @@ public final class HTTPServer: Sendable {
         context = ServerContext(router: router, limits: configuration.limits, logger: logger, tls: tls,
                                 compressResponses: configuration.compressResponses, cors: configuration.cors,
                                 handlerExecutor: configuration.handlerExecutor)
+        // The event loops' epoll and eventfd descriptors are made now, not by the first connection, which may come
+        // when descriptors have run out.
+        _ = EventLoops.all
         listener = try Listener(host: configuration.host, port: configuration.port, context: context)
     }
 
@@ -66,7 +69,7 @@ public final class HTTPServer: Sendable {
             }
             context.whenAllClosed(finish)
             DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) { [context] in
-                for connection in context.beginShutdown() { connection.queue.async { connection.close() } }
+                for connection in context.beginShutdown() { connection.loop.execute { connection.close() } }
                 context.whenAllClosed(finish)
             }
         }

@@ -12,7 +12,7 @@ enum IOResult {
 }
 
 /// Bytes in and out of one connected socket, in the clear or through TLS: the connection code is the same either way.
-/// Used only from its connection's queue.
+/// Used only from its connection's event loop.
 protocol Transport: AnyObject {
     var fd: Int32 { get }
     /// False while a TLS handshake is still under way (it runs inside the first reads and writes).

@@ -68,8 +68,11 @@ def measure(port, clients, seconds, tokens):
 
 
 def start(binary, repository, port):
+    # No gRPC listener: the servers would all claim its default port (an environment variable rather than
+    # --grpc-port, which a --today binary from before gRPC would refuse).
     process = subprocess.Popen([binary, "serve", "--port", str(port), "--model-repository", repository,
-                                "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "DEEPSERVE_GRPC_PORT": "0"})
     for _ in range(200):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1)

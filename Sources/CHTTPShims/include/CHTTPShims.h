@@ -44,4 +44,23 @@ int ds_accept_nonblocking(int fd);
 // 0 while it is open. Never blocks.
 int ds_peer_closed(int fd);
 
+// ---- epoll (the connections' event loops) ----
+// Interest bits for ds_epoll_set: readable (with peer hang-up), writable.
+enum { DS_EPOLL_READ = 1, DS_EPOLL_WRITE = 2 };
+// An epoll instance (close-on-exec); -1 with errno on failure.
+int ds_epoll_create(void);
+// Adds fd (op 0) or changes its interest (op 1), level-triggered, tagged with id; 0, or -1 with errno.
+int ds_epoll_set(int epfd, int fd, int op, uint32_t interest, uint64_t id);
+// Removes fd; 0, or -1 with errno.
+int ds_epoll_remove(int epfd, int fd);
+// Waits up to timeout_ms (-1: forever) for at most max events; fills ids and ready (DS_EPOLL_READ | DS_EPOLL_WRITE,
+// an error or hang-up counting as both, so the read or write that follows sees it). Returns how many, 0 on timeout or
+// EINTR, -1 with errno otherwise.
+int ds_epoll_wait(int epfd, uint64_t *ids, uint32_t *ready, int max, int timeout_ms);
+// A non-blocking, close-on-exec eventfd (a loop's wake-up); -1 with errno on failure.
+int ds_eventfd(void);
+// Adds one to the eventfd (wakes its loop) / reads it back to zero.
+void ds_eventfd_signal(int fd);
+void ds_eventfd_drain(int fd);
+
 #endif

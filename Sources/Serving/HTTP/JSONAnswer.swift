@@ -5,6 +5,12 @@ import HTTPServer
 /// hand, so quoting and escaping are right by construction.
 enum JSONAnswer {
     static func bytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+        // The same bytes, faster; anything it doesn't handle (or an error) goes through Foundation, which decides.
+        if let bytes = try? CompactJSONEncoder.encode(value) { return bytes }
+        return try foundationBytes(value)
+    }
+
+    static func foundationBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         // Sorted keys: Foundation on Linux otherwise writes an object's keys in hash order, different per run.
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
@@ -17,5 +23,11 @@ extension HTTPResponse {
     /// arrays of them, which always encode; were one not to, the handler's error path answers 500.
     static func json<T: Encodable>(_ status: HTTPStatus = .ok, encoding value: T) throws -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(try JSONAnswer.bytes(value)))
+    }
+
+    /// An answer that never changes (a liveness probe's), encoded once when the route is made rather than per request.
+    /// Our answer types always encode; were one not to, the route answers 500 rather than trap.
+    static func constantJSON<T: Encodable>(_ value: T) -> HTTPResponse {
+        (try? .json(encoding: value)) ?? .json(.internalServerError, #"{"error":"internal error"}"#)
     }
 }

@@ -105,7 +105,7 @@ struct MeteredRouter {
         routes.append("GET \(pattern)")
     }
 
-    /// A route that answers at once, on the connection's queue (`HTTPImmediateHandler`).
+    /// A route that answers at once, on the connection's event loop (`HTTPImmediateHandler`).
     mutating func getImmediate(_ pattern: String, _ handler: @escaping HTTPImmediateHandler) {
         router.getImmediate(pattern, metrics.instrument(route: pattern, handler))
         routes.append("GET \(pattern)")

@@ -45,7 +45,8 @@ public final class ServingService: Sendable {
     public func register(on router: inout Router) -> [String] {
         var routes = ["GET /health/live", "GET /health/ready"]
         // Probes and metrics are cheap and never queue behind inference, and are not themselves metered.
-        router.getImmediate("/health/live") { _ in try .json(encoding: ["status": "live"]) }
+        let live = HTTPResponse.constantJSON(["status": "live"])
+        router.getImmediate("/health/live") { _ in live }
         router.getImmediate("/health/ready") { [repository] _ in
             struct Readiness: Encodable {
                 let status: String

@@ -11,11 +11,12 @@ struct KServeRoutes: Sendable {
     static let extensions = ["model_repository", "binary_tensor_data"]
 
     func register(on router: inout MeteredRouter) {
-        // Everything but inference answers at once from memory, on the connection's queue.
+        // Everything but inference answers at once from memory, on the connection's event loop.
         router.getImmediate("/v2") { _ in
             try .json(encoding: V2Answers.ServerMetadata(name: "deepserve", version: ServingService.version, extensions: Self.extensions))
         }
-        router.getImmediate("/v2/health/live") { _ in try .json(encoding: V2Answers.Live(live: true)) }
+        let live = HTTPResponse.constantJSON(V2Answers.Live(live: true))
+        router.getImmediate("/v2/health/live") { _ in live }
         router.getImmediate("/v2/health/ready") { [repository] _ in
             try .json(repository.isReady ? .ok : .serviceUnavailable, encoding: V2Answers.Ready(ready: repository.isReady))
         }

@@ -1,0 +1,74 @@
+import Foundation
+@testable import Serving
+import XCTest
+
+/// `CompactJSONEncoder` must write exactly what Foundation's `JSONEncoder` (sorted keys, unescaped slashes) writes:
+/// clients and the README's examples see those bytes.
+final class CompactJSONEncoderTests: XCTestCase {
+    private func foundation<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONAnswer.foundationBytes(value), as: UTF8.self)
+    }
+
+    private func compact<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try CompactJSONEncoder.encode(value), as: UTF8.self)
+    }
+
+    private func assertSame<T: Encodable>(_ value: T, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(try compact(value), try foundation(value), file: file, line: line)
+    }
+
+    struct Nested: Encodable {
+        struct Inner: Encodable {
+            let name: String
+            let values: [Float]
+            let missing: Int?
+        }
+        let z_last: Bool
+        let A_upper: Int
+        let a10: Double
+        let a9: Double
+        let a_b: String
+        let ab: String
+        let inner: [Inner]
+        let empty: [String]
+        let table: [String: [Int]]
+        let optional: String?
+    }
+
+    func testAnswerShapesEncodeAsFoundationDoes() throws {
+        let value = Nested(
+            z_last: true, A_upper: -7, a10: 1.0, a9: 0.1 + 0.2, a_b: "slash / quote \" back \\ tab \t nl \n cr \r bell \u{07} é 😀",
+            ab: "", inner: [.init(name: "x", values: [1, -0.5, 1e-8, 3.4028235e38, 0, -0.0, 123456.79], missing: nil),
+                            .init(name: "y", values: [], missing: 3)],
+            empty: [], table: ["b": [1, 2], "a": [], "B": [3], "a1": [4], "a01": [5]], optional: nil)
+        try assertSame(value)
+        try assertSame(["status": "live"])
+        try assertSame([1e20, 1e-300, 5e-324, 1.7976931348623157e308, 2.0, -2.5, 0.9999999822383866])
+        try assertSame([Float(1e-45), Float(16777216), Float(0.1)])
+        try assertSame([[Int]]([[], [1], [2, 3]]))
+        try assertSame(Optional<Int>.none)
+        try assertSame("top-level string")
+        try assertSame(UInt64.max)
+    }
+
+    func testClassifyAnswerEncodesAsFoundationDoes() throws {
+        let predictions = [ClassifyAnswer.Prediction(label: "8", index: 8, probability: 0.9999999822383866),
+                           ClassifyAnswer.Prediction(label: "nan", index: 1, probability: .nan)]
+        try assertSame(ClassifyAnswer(model: "mnist-cnn", version: 1, predictions: predictions))
+        try assertSame(ClassifyAnswer(model: "m", version: 2, results: [.init(filename: "a/b.png", predictions: predictions),
+                                                                       .init(filename: nil, predictions: [])]))
+    }
+
+    func testWhatItLeavesToFoundationStillEncodes() throws {
+        struct WithData: Encodable { let blob: Data; let when: Date }
+        let value = WithData(blob: Data([1, 2, 3]), when: Date(timeIntervalSince1970: 0))
+        XCTAssertThrowsError(try CompactJSONEncoder.encode(value))
+        XCTAssertEqual(String(decoding: try JSONAnswer.bytes(value), as: UTF8.self), try foundation(value))
+    }
+
+    func testNonFiniteNumbersThrowAsInFoundation() {
+        XCTAssertThrowsError(try CompactJSONEncoder.encode([Double.infinity]))
+        XCTAssertThrowsError(try CompactJSONEncoder.encode(["x": Float.nan]))
+        XCTAssertThrowsError(try JSONAnswer.bytes([Double.nan]))
+    }
+}
