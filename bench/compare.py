@@ -120,7 +120,9 @@ def agreement(binary, path, session, feeds):
         subprocess.run(command, check=True, capture_output=True)
         worst = 0.0
         for output, reference in zip(session.get_outputs(), session.run(None, feeds)):
-            mine = np.load(os.path.join(folder, f"{output.name}.npy"))
+            # `deepserve run` names each file after its output, with anything but letters, digits, _ - . as _.
+            file_name = "".join(c if c.isalnum() or c in "_-." else "_" for c in output.name)
+            mine = np.load(os.path.join(folder, f"{file_name}.npy"))
             scale = max(float(np.max(np.abs(reference))), 1e-30)
             worst = max(worst, float(np.max(np.abs(mine.astype(np.float64) - reference))) / scale)
         return worst
@@ -180,7 +182,8 @@ def compare_models(args, cases, threads):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/deepserve"))
-    parser.add_argument("--runs", type=int, default=50, help="timed runs per side and round at batch 1 (fewer for slow models)")
+    parser.add_argument("--runs", type=int, default=2000,
+                        help="most timed runs per side and round at batch 1 (each round is about a second of work)")
     parser.add_argument("--only", action="append", help="only models whose name contains this (repeatable)")
     parser.add_argument("--batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32])
     parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM comparison")
