@@ -502,6 +502,13 @@ static float *shared_operand(size_t floats) {
     return s->data;
 }
 
+// Cuts `extent` (rows or columns, `slivers` slivers of `width`) into at most `wanted` windows of whole slivers.
+static void cut_windows(ptrdiff_t slivers, ptrdiff_t wanted, ptrdiff_t width, ptrdiff_t extent, gemm_split *split) {
+    const ptrdiff_t parts = slivers < wanted ? slivers : wanted;
+    split->step = (slivers + parts - 1) / parts * width;
+    split->parts = (extent + split->step - 1) / split->step;
+}
+
 static void gemm_run(const gemm_problem *g) {
     const int threads = ds_parallel_threads();
     const double work = (double)g->m * (double)g->n * (double)g->k;
@@ -514,10 +521,8 @@ static void gemm_run(const gemm_problem *g) {
     gemm_problem shared = *g;
     gemm_split split = {.problem = &shared};
     if (column_slivers >= 2 * threads || column_slivers >= row_slivers) {
-        const ptrdiff_t parts = column_slivers < wanted ? column_slivers : wanted;
         split.by_columns = 1;
-        split.step = (column_slivers + parts - 1) / parts * NR;
-        split.parts = (g->n + split.step - 1) / split.step;
+        cut_windows(column_slivers, wanted, NR, g->n, &split);
         // Every column window reads all of A: pack it once rather than once per window.
         float *packed = g->prepacked_a ? NULL : shared_operand(ds_sgemm_packed_a_size(g->m, g->k));
         if (packed) {
@@ -525,10 +530,8 @@ static void gemm_run(const gemm_problem *g) {
             shared.prepacked_a = packed;
         }
     } else {
-        const ptrdiff_t parts = row_slivers < wanted ? row_slivers : wanted;
         split.by_columns = 0;
-        split.step = (row_slivers + parts - 1) / parts * MR;
-        split.parts = (g->m + split.step - 1) / split.step;
+        cut_windows(row_slivers, wanted, MR, g->m, &split);
         // Every row window reads all of B: pack it once.
         float *packed = g->prepacked_b ? NULL : shared_operand(ds_sgemm_packed_b_size(g->k, g->n));
         if (packed) {
