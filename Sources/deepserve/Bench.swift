@@ -83,7 +83,8 @@ struct Bench: ParsableCommand {
                           "\"wall_s\": \(wall)"]
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
-            print("model: \(model)  batch \(batch), \(threads) thread(s) × \(intraOpThreads) intra-op, \(runs) runs each after \(warmup) warm-up")
+            let intraOp = intraOpThreads > 1 ? " × \(intraOpThreads) intra-op" : ""
+            print("model: \(model)  batch \(batch), \(threads) thread(s)\(intraOp), \(runs) runs each after \(warmup) warm-up")
             print(String(format: "latency: median %.3f ms, p90 %.3f ms", median, p90))
             print(String(format: "throughput: %.1f samples/s", throughput))
         }
