@@ -97,12 +97,42 @@ static void im2col_phased(const float *x, ptrdiff_t channels, ptrdiff_t height, 
 }
 
 
+// With intra-op threads, runs of channels unfold on different threads (each with its own phase-split buffer, a
+// per-thread scratch): their column rows don't overlap.
+typedef struct {
+    const float *x;
+    ptrdiff_t channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, stride_w, dilation_h, dilation_w;
+    ptrdiff_t out_row_begin, out_rows, out_w, ld_col, per_part;
+    float *col;
+} im2col_job;
+
+static void im2col_part(void *context, ptrdiff_t part) {
+    const im2col_job *j = context;
+    const ptrdiff_t first = part * j->per_part;
+    const ptrdiff_t count = first + j->per_part < j->channels ? j->per_part : j->channels - first;
+    im2col_phased(j->x + first * j->height * j->width, count, j->height, j->width, j->kernel_h, j->kernel_w, j->pad_top,
+                  j->pad_left, j->stride_h, j->stride_w, j->dilation_h, j->dilation_w, j->out_row_begin, j->out_rows,
+                  j->out_w, j->col + first * j->kernel_h * j->kernel_w * j->ld_col, j->ld_col);
+}
+
+// Below this many column entries an unfold stays on one thread.
+#define PARALLEL_MIN_ENTRIES (1 << 16)
+
 void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col) {
-    im2col_phased(x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, stride_w, dilation_h,
-                  dilation_w, out_row_begin, out_rows, out_w, col, ld_col);
+    const ptrdiff_t threads = ds_parallel_threads();
+    const double entries = (double)channels * (double)kernel_h * (double)kernel_w * (double)out_rows * (double)out_w;
+    if (threads < 2 || channels < 2 || entries < PARALLEL_MIN_ENTRIES) {
+        im2col_phased(x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, stride_w, dilation_h,
+                      dilation_w, out_row_begin, out_rows, out_w, col, ld_col);
+        return;
+    }
+    const ptrdiff_t parts = channels < 4 * threads ? channels : 4 * threads;
+    const im2col_job job = {x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, stride_w,
+                            dilation_h, dilation_w, out_row_begin, out_rows, out_w, ld_col, (channels + parts - 1) / parts, col};
+    ds_parallel_for((channels + job.per_part - 1) / job.per_part, im2col_part, (void *)&job);
 }
 
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
