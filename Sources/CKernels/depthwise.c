@@ -201,7 +201,7 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
         .bias = bias, .pad_top = pad_top, .pad_left = pad_left, .layout = l, .row_step = row_step,
         .out_h = out_h, .out_w = out_w, .act = act, .y = y, .scratch = scratch,
         .scratch_floats = (ptrdiff_t)(l.rows * l.stride_w * l.phase_len), .planes = planes,
-        .per_part = threads > 1 ? (planes + 4 * threads - 1) / (4 * threads) : planes, .avx2 = ds_use_avx2(),
+        .per_part = threads > 1 ? (planes + DS_PARTS_PER_THREAD * threads - 1) / (DS_PARTS_PER_THREAD * threads) : planes, .avx2 = ds_use_avx2(),
     };
     ds_parallel_for((planes + job.per_part - 1) / job.per_part, depthwise_part, &job);
     if (offsets != offsets_storage) free(offsets);

@@ -8,4 +8,8 @@ int ds_use_avx2(void);
 /// Nonzero when the AVX-512 VNNI int8 kernels may run (AVX-512F, BW and VNNI; portable mode not forced).
 int ds_use_avx512_vnni(void);
 
+/// How many pieces a kernel cuts its work into per intra-op thread: a few, so that a thread whose core is busy
+/// elsewhere leaves its share to the others (ds_parallel_for hands pieces out one at a time).
+#define DS_PARTS_PER_THREAD 4
+
 #endif

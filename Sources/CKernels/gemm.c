@@ -473,11 +473,6 @@ static void gemm_part(void *context, ptrdiff_t index) {
     }
 }
 
-// Splits C into windows, a few per thread so that a thread whose core is busy elsewhere leaves its share to the others:
-// by columns when there are enough of them (each window packs only its own part of B; a pre-packed A is shared),
-// else by rows. A window never starts inside a sliver.
-#define PARTS_PER_THREAD 4
-
 // The runner's buffer for an operand every window shares, packed once before a split (grown as needed, freed when
 // the thread exits).
 static pthread_key_t shared_key;
@@ -509,6 +504,9 @@ static void cut_windows(ptrdiff_t slivers, ptrdiff_t wanted, ptrdiff_t width, pt
     split->parts = (extent + split->step - 1) / split->step;
 }
 
+// Splits C into windows, DS_PARTS_PER_THREAD per thread: by columns when there are enough of them (each window packs
+// only its own part of B; A is packed once and shared), else by rows (B packed once). A window never starts inside a
+// sliver.
 static void gemm_run(const gemm_problem *g) {
     const int threads = ds_parallel_threads();
     const double work = (double)g->m * (double)g->n * (double)g->k;
@@ -517,7 +515,7 @@ static void gemm_run(const gemm_problem *g) {
         return;
     }
     const ptrdiff_t column_slivers = (g->n + NR - 1) / NR, row_slivers = (g->m + MR - 1) / MR;
-    const ptrdiff_t wanted = (ptrdiff_t)threads * PARTS_PER_THREAD;
+    const ptrdiff_t wanted = (ptrdiff_t)threads * DS_PARTS_PER_THREAD;
     gemm_problem shared = *g;
     gemm_split split = {.problem = &shared};
     if (column_slivers >= 2 * threads || column_slivers >= row_slivers) {

@@ -1,5 +1,6 @@
 // Convolution's unfold (im2col) and fold (col2im) for one image in NCHW layout.
 #include "CKernels.h"
+#include "dispatch.h"
 #include "phase_split.h"
 
 #include <pthread.h>
@@ -129,7 +130,7 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                       dilation_w, out_row_begin, out_rows, out_w, col, ld_col);
         return;
     }
-    const ptrdiff_t parts = channels < 4 * threads ? channels : 4 * threads;
+    const ptrdiff_t parts = channels < DS_PARTS_PER_THREAD * threads ? channels : DS_PARTS_PER_THREAD * threads;
     const im2col_job job = {x, channels, height, width, kernel_h, kernel_w, pad_top, pad_left, stride_h, stride_w,
                             dilation_h, dilation_w, out_row_begin, out_rows, out_w, ld_col, (channels + parts - 1) / parts, col};
     ds_parallel_for((channels + job.per_part - 1) / job.per_part, im2col_part, (void *)&job);
