@@ -122,6 +122,29 @@ void ds_im2col(const float *x, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t w
                ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
                ptrdiff_t out_row_begin, ptrdiff_t out_rows, ptrdiff_t out_w, float *col, ptrdiff_t ld_col);
 
+/// A 2-d convolution's geometry for ds_conv2d_direct: one group's input channels and image size, the window, and the
+/// output size (from SpatialWindow, already checked).
+typedef struct {
+    ptrdiff_t channels, height, width;
+    ptrdiff_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+    ptrdiff_t out_h, out_w;
+} ds_conv2d_shape;
+
+/// Floats ds_conv2d_direct_pack writes for `out_channels` filters of k = channels·kernel_h·kernel_w weights.
+size_t ds_conv2d_direct_packed_size(ptrdiff_t out_channels, ptrdiff_t k);
+/// Packs filters w[oc][k] (one group's) into panels of 16 channels, k-major: packed[panel][k][16], zero-filled past
+/// out_channels. `packed` must be 32-byte aligned.
+void ds_conv2d_direct_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t k, float *packed);
+/// Floats of scratch ds_conv2d_direct needs for `batch` images of shape `s`.
+size_t ds_conv2d_direct_scratch_size(const ds_conv2d_shape *s, ptrdiff_t batch);
+/// Direct convolution of `batch` images (s->channels planes each, x_image_stride floats apart) with filters packed by
+/// ds_conv2d_direct_pack: y[n][oc][pixel] = act(bias[oc] + (accumulate ? y : 0) + Σ w · x), x zero outside the image,
+/// output images y_image_stride floats apart. Splits its tiles over the calling thread's pool when it has one.
+/// `scratch`: ds_conv2d_direct_scratch_size floats, 64-byte aligned.
+void ds_conv2d_direct(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x, ptrdiff_t x_image_stride,
+                      const float *packed, ptrdiff_t out_channels, const float *bias, int accumulate,
+                      ds_activation act, float *y, ptrdiff_t y_image_stride, float *scratch);
+
 /// The inverse scatter of ds_im2col, accumulating: x[c][y][x] += col[...] (used by ConvTranspose);
 /// rows of `col` are `ld_col` floats apart (≥ in_h·in_w).
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,

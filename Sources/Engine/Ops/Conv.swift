@@ -2,9 +2,10 @@ import CKernels
 
 /// Conv (any number of spatial dimensions, any groups, strides, dilations, pads and auto_pad) in NCHW.
 ///
-/// Strategy by shape, decided per run: pointwise convolutions are a GEMM straight on the input;
-/// depthwise ones run a direct kernel; everything else unfolds the input (im2col) and runs the
-/// packed GEMM with bias and activation fused into its epilogue.
+/// Strategy by shape: pointwise convolutions are a GEMM straight on the input; depthwise ones run a
+/// direct per-plane kernel; constant filters with enough taps per output (`DirectConvFilters.suits`,
+/// chosen at load) run the direct kernel that reads the image in place; everything else unfolds
+/// the input (im2col) and runs the packed GEMM. Bias and activation are fused into every store.
 ///
 /// As `Conv+Add` (GraphRewriter's fuseResidualAdd) it takes a fourth input, a residual added before the activation:
 /// copied into the output first and accumulated onto by the GEMM (beta 1) when it has the output's shape.
@@ -15,15 +16,25 @@ struct Conv: ActivationFusing {
     /// The filters packed for the GEMM when they are a constant (W [Cout, Cin/g, k…]: group g's
     /// rows are its Cout/g filters).
     let filters: PackedFilters?
+    /// The filters packed for the direct kernel instead, when they suit it (then `filters` is nil).
+    let directFilters: DirectConvFilters?
     /// Input 3 is a residual to add before the activation.
     let addsResidual: Bool
 
     init(_ context: NodeContext, addsResidual: Bool = false) throws {
         self.addsResidual = addsResidual
         window = try SpatialWindow(context, requireKernel: false)
-        let weightShape = context.constantInputs.count > 1 ? context.constantInputs[1]?.shape : nil
-        let kernelSize = weightShape.map { $0.dropFirst().reduce(1, *) } ?? 0
-        (group, filters) = try PackedFilters.load(context) { source, slice in
+        let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
+        let group = try PackedFilters.group(context)
+        if let weight, weight.dataType == .float, DirectConvFilters.suits(weight.shape, group: group) {
+            self.group = group
+            directFilters = DirectConvFilters(weight, group: group)
+            filters = nil
+            return
+        }
+        directFilters = nil
+        let kernelSize = weight.map { $0.shape.dropFirst().reduce(1, *) } ?? 0
+        (self.group, filters) = try PackedFilters.load(context) { source, slice in
             PackedMatrix(left: source, rows: slice / max(kernelSize, 1), columns: kernelSize, stride: kernelSize)
         }
     }
@@ -115,6 +126,15 @@ struct Conv: ActivationFusing {
         if cinPerGroup == 1 && coutPerGroup == 1 && !pointwise {
             precondition(residual == nil, "outputShape offers no residual to the depthwise kernel")
             try depthwise(px, pw, pb, py, batch: batch, channels: channels, height: height, width: width, g, workspace)
+            return [out]
+        }
+        if let direct = directFilters, direct.shape == w.shape {
+            let shape = ds_conv2d_shape(channels: cinPerGroup, height: height, width: width, kernel_h: g.kernel[0],
+                                        kernel_w: g.kernel[1], stride_h: g.strides[0], stride_w: g.strides[1],
+                                        pad_top: g.padBegin[0], pad_left: g.padBegin[1], dilation_h: g.dilations[0],
+                                        dilation_w: g.dilations[1], out_h: outH, out_w: outW)
+            try direct.convolve(px, batch: batch, shape: shape, bias: pb, accumulate: residual != nil, activation: act,
+                                into: py, workspace)
             return [out]
         }
         let packed = filters?.matching(w)

@@ -11,11 +11,17 @@ struct PackedFilters: Sendable {
     /// Reads `group`, checks a constant weight's rank (N × C × kernel…) and packs
     /// each group's slice with `pack(source, slice length)`. Returns nil filters for a weight
     /// given at run time.
+    /// The node's `group` attribute, checked.
+    static func group(_ context: NodeContext) throws -> Int {
+        let group = try context.attributes.int("group", default: 1)
+        guard (1...(1 << 24)).contains(group) else { throw context.invalid("group", "must be in 1...\(1 << 24), is \(group)") }
+        return group
+    }
+
     static func load(_ context: NodeContext, pack: (UnsafePointer<Float>, _ sliceCount: Int) -> PackedMatrix)
         throws -> (group: Int, filters: PackedFilters?)
     {
-        let group = try context.attributes.int("group", default: 1)
-        guard (1...(1 << 24)).contains(group) else { throw context.invalid("group", "must be in 1...\(1 << 24), is \(group)") }
+        let group = try Self.group(context)
         guard let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil else { return (group, nil) }
         guard weight.rank >= 3 else {
             throw EngineError.unsupportedOperator(

@@ -1,0 +1,146 @@
+import CKernels
+import XCTest
+@testable import Engine
+
+/// The direct convolution (CKernels/direct_conv.c) against a double-precision loop, and the Conv operator's choice of
+/// it: strides, dilations, uneven and oversized padding, channel counts that leave a panel partly empty, tiles that
+/// straddle images, a residual, piecewise and other activations, on the AVX2 and portable paths.
+final class DirectConvTests: XCTestCase {
+    override func tearDown() { ds_force_portable(0) }
+
+    private struct Case {
+        var batch = 1, channels = 8, height = 9, width = 9, outChannels = 16
+        var kernelH = 3, kernelW = 3, strideH = 1, strideW = 1, dilationH = 1, dilationW = 1
+        var padTop = 1, padLeft = 1, padBottom = 1, padRight = 1
+        var outH: Int { (height + padTop + padBottom - ((kernelH - 1) * dilationH + 1)) / strideH + 1 }
+        var outW: Int { (width + padLeft + padRight - ((kernelW - 1) * dilationW + 1)) / strideW + 1 }
+        var taps: Int { channels * kernelH * kernelW }
+        var shape: ds_conv2d_shape {
+            ds_conv2d_shape(channels: channels, height: height, width: width, kernel_h: kernelH, kernel_w: kernelW,
+                            stride_h: strideH, stride_w: strideW, pad_top: padTop, pad_left: padLeft,
+                            dilation_h: dilationH, dilation_w: dilationW, out_h: outH, out_w: outW)
+        }
+    }
+
+    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, _ c: Case) -> [Float] {
+        var out = [Float]()
+        for n in 0..<c.batch {
+            for oc in 0..<c.outChannels {
+                for oy in 0..<c.outH {
+                    for ox in 0..<c.outW {
+                        var sum = Double(bias[oc])
+                        for ic in 0..<c.channels {
+                            for i in 0..<c.kernelH {
+                                for j in 0..<c.kernelW {
+                                    let iy = oy * c.strideH - c.padTop + i * c.dilationH
+                                    let ix = ox * c.strideW - c.padLeft + j * c.dilationW
+                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                                    sum += Double(x[((n * c.channels + ic) * c.height + iy) * c.width + ix])
+                                        * Double(w[((oc * c.channels + ic) * c.kernelH + i) * c.kernelW + j])
+                                }
+                            }
+                        }
+                        if let residual { sum += Double(residual[out.count]) }
+                        out.append(Float(sum))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
+                          _ c: Case) -> [Float] {
+        let count = ds_conv2d_direct_packed_size(c.outChannels, c.taps)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)   // aligned loads
+        defer { raw.deallocate() }
+        let packed = raw.bindMemory(to: Float.self, capacity: count)
+        ds_conv2d_direct_pack(w, c.outChannels, c.taps, packed)
+        var shape = c.shape
+        var scratch = [Float](repeating: .nan, count: ds_conv2d_direct_scratch_size(&shape, c.batch))
+        var y = residual ?? [Float](repeating: .nan, count: c.batch * c.outChannels * c.outH * c.outW)
+        ds_conv2d_direct(&shape, c.batch, x, c.channels * c.height * c.width, packed, c.outChannels, bias,
+                         residual == nil ? 0 : 1, activation, &y, c.outChannels * c.outH * c.outW, &scratch)
+        return y
+    }
+
+    func testMatchesTheDirectLoop() {
+        var random = TestRandom(seed: 61)
+        var cases = [Case]()
+        cases.append(Case())                                                                // in one block, pads all round
+        cases.append(Case(height: 14, width: 14, outChannels: 35, kernelH: 5, kernelW: 5, padTop: 2, padLeft: 2,
+                          padBottom: 2, padRight: 2))                                       // 3 panels, the last 3 wide
+        cases.append(Case(batch: 3, channels: 4, height: 3, width: 4, outChannels: 20))      // 12 pixels an image: tiles straddle images
+        cases.append(Case(height: 17, width: 12, strideH: 2, strideW: 3, padTop: 0, padLeft: 1, padBottom: 1, padRight: 0))
+        cases.append(Case(height: 11, width: 13, dilationH: 2, dilationW: 3, padTop: 2, padLeft: 3, padBottom: 2, padRight: 3))
+        cases.append(Case(channels: 3, height: 20, width: 20, kernelH: 7, kernelW: 7, strideH: 2, strideW: 2,
+                          padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))                // a ResNet stem
+        cases.append(Case(batch: 2, height: 8, width: 10, kernelH: 3, kernelW: 1, padTop: 0, padLeft: 0,
+                          padBottom: 0, padRight: 0))                                       // nothing padded: read in place
+        cases.append(Case(height: 2, width: 3, outChannels: 8, padTop: 4, padLeft: 4, padBottom: 4, padRight: 4))   // more pad than image
+        cases.append(Case(batch: 2, height: 9, width: 9, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2,
+                          padTop: 0, padLeft: 0, padBottom: 0, padRight: 0))               // windows never read the last row/column
+        cases.append(Case(batch: 40, channels: 2, height: 2, width: 2, outChannels: 17))    // a pass can't hold every image
+        let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
+                           ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)]
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for (index, c) in cases.enumerated() {
+                let x = random.floats(c.batch * c.channels * c.height * c.width)
+                let w = random.floats(c.outChannels * c.taps), bias = random.floats(c.outChannels)
+                let outputs = c.batch * c.outChannels * c.outH * c.outW
+                for (a, activation) in activations.enumerated() {
+                    let residual: [Float]? = a % 2 == 1 ? random.floats(outputs) : nil
+                    var expected = reference(x, w, bias, residual: residual, c)
+                    ds_activation_apply(&expected, expected.count, activation)
+                    let actual = convolve(x, w, bias, residual: residual, activation: activation, c)
+                    assertClose(actual, expected, tolerance: 1e-5, "case \(index), activation \(a), portable \(portable)")
+                }
+            }
+        }
+    }
+
+    /// With enough taps a Conv with constant filters runs the direct kernel; the same Conv with its filters given at
+    /// run time takes the im2col GEMM. Both agree, with groups, a residual Add folded in, and several images.
+    func testConvOperatorPicksTheDirectKernelAndAgreesWithTheGEMM() throws {
+        // 2 groups of 8 channels: a 3×3 kernel has 72 taps (the GEMM's), a 4×4 one 128 (the direct kernel's).
+        let x = [3, 16, 6, 7], w = [12, 8, 3, 3]
+        let weightShape = [w[0], w[1], 4, 4]
+        XCTAssertTrue(DirectConvFilters.suits(weightShape, group: 2))
+        XCTAssertFalse(DirectConvFilters.suits(w, group: 2), "72 taps stay on the GEMM")
+        XCTAssertFalse(DirectConvFilters.suits([16, 1, 3, 3], group: 16), "depthwise has its own kernel")
+        XCTAssertFalse(DirectConvFilters.suits([16, 256, 1, 1], group: 1), "1×1 reads its input in place already")
+        var random = TestRandom(seed: 62)
+        let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(12)
+        let output = [3, 12, 5, 5]   // pads top 1, left 1, bottom 1, right 0: (6 + 2 − 4) + 1 rows, (7 + 1 − 4) + 1 columns
+        func model(constantWeights: Bool) throws -> Plan {
+            var model = ModelBuilder()
+            model.input("x", x.map { .fixed($0) })
+            model.input("r", output.map { .fixed($0) })
+            if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
+            model.output("y", output.map { .fixed($0) })
+            if constantWeights { model.initializer("w", weightShape, floats: weights) }
+            model.initializer("b", [12], floats: bias)
+            model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.int("group", 2),
+                                                                     ModelBuilder.ints("pads", [1, 1, 1, 0])])
+            model.node("Add", ["c", "r"], ["s"])
+            model.node("Relu", ["s"], ["y"])
+            return try model.plan()
+        }
+        let direct = try model(constantWeights: true), gemm = try model(constantWeights: false)
+        XCTAssertEqual(direct.stepOpTypes, ["Conv+Add+Relu"])
+        let conv = try XCTUnwrap(direct.steps.first?.op as? Conv)
+        XCTAssertNotNil(conv.directFilters)
+        XCTAssertNil(conv.filters)
+        let input = Tensor(shape: x, floats: random.floats(x.reduce(1, *)))
+        let residual = Tensor(shape: output, floats: random.floats(output.reduce(1, *)))
+        let a = try XCTUnwrap(try direct.run(["x": input, "r": residual])["y"]).floatArray()
+        let b = try XCTUnwrap(try gemm.run(["x": input, "r": residual, "w": Tensor(shape: weightShape, floats: weights)])["y"])
+            .floatArray()
+        XCTAssertEqual(a.count, output.reduce(1, *))
+        XCTAssertTrue(a.contains { $0 > 0 } && a.contains { $0 == 0 }, "the ReLU clips some outputs and not others")
+        assertClose(a, b, tolerance: 1e-5)
+    }
+}
