@@ -244,15 +244,16 @@ static int needs_epilogue(const float *row_bias, const float *col_bias, ds_activ
 // the same stream inside a batch must sample the same tokens, and a 1-ulp change in a logit can flip one). A
 // dot-product GEMV, faster by a little for m == 1, sums in another order and gave different bits.
 
-// One row against four consecutive NR-wide slivers of packed B (64 columns); eight independent accumulators hide
-// the FMA latency that one sliver's two chains would expose.
+// One row (element p at a[p · a_step]: a packed sliver's first row, or the caller's row itself) against four
+// consecutive NR-wide slivers of packed B (64 columns); eight independent accumulators hide the FMA latency that one
+// sliver's two chains would expose.
 __attribute__((target("avx2,fma")))
-static void row_kernel4_avx2(ptrdiff_t kc, const float *a, const float *b, float *out) {
+static void row_kernel4_avx2(ptrdiff_t kc, const float *a, ptrdiff_t a_step, const float *b, float *out) {
     const ptrdiff_t s = kc * NR;   // from one sliver to the next
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
     __m256 c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps(), c6 = _mm256_setzero_ps(), c7 = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const __m256 ai = _mm256_broadcast_ss(a + p * MR);
+        const __m256 ai = _mm256_broadcast_ss(a + p * a_step);
         const float *bp = b + p * NR;
         c0 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp), c0);
         c1 = _mm256_fmadd_ps(ai, _mm256_load_ps(bp + 8), c1);
@@ -275,10 +276,10 @@ static void row_kernel4_avx2(ptrdiff_t kc, const float *a, const float *b, float
 
 // One row against one NR-wide sliver.
 __attribute__((target("avx2,fma")))
-static void row_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float *out) {
+static void row_kernel_avx2(ptrdiff_t kc, const float *a, ptrdiff_t a_step, const float *b, float *out) {
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const __m256 ai = _mm256_broadcast_ss(a + p * MR);
+        const __m256 ai = _mm256_broadcast_ss(a + p * a_step);
         c0 = _mm256_fmadd_ps(ai, _mm256_load_ps(b + p * NR), c0);
         c1 = _mm256_fmadd_ps(ai, _mm256_load_ps(b + p * NR + 8), c1);
     }
@@ -288,16 +289,16 @@ static void row_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float 
 
 // Row `crow` (nc columns) from a packed A sliver holding one row and a packed B block; the epilogue runs per NR-wide
 // tile, exactly as gemm_window runs it, so that too matches a row of a bigger product.
-static void row_panel_avx2(ptrdiff_t kc, const float *a, const float *b_block, ptrdiff_t nc, float *crow, int accumulate,
+static void row_panel_avx2(ptrdiff_t kc, const float *a, ptrdiff_t a_step, const float *b_block, ptrdiff_t nc, float *crow, int accumulate,
                            int epilogue, const float *row_bias, const float *col_bias, ds_activation act) {
     float sums[4 * NR];
     for (ptrdiff_t jr = 0; jr < nc;) {
         ptrdiff_t width;
         if (nc - jr >= 4 * NR) {
-            row_kernel4_avx2(kc, a, b_block + jr * kc, sums);
+            row_kernel4_avx2(kc, a, a_step, b_block + jr * kc, sums);
             width = 4 * NR;
         } else {
-            row_kernel_avx2(kc, a, b_block + jr * kc, sums);
+            row_kernel_avx2(kc, a, a_step, b_block + jr * kc, sums);
             width = nc - jr < NR ? nc - jr : NR;
         }
         for (ptrdiff_t j = 0; j < width; j++) crow[jr + j] = accumulate ? crow[jr + j] + sums[j] : sums[j];
@@ -402,6 +403,15 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
             for (ptrdiff_t ic = m0; ic < m1; ic += MC) {
                 const ptrdiff_t mc = m1 - ic < MC ? m1 - ic : MC;
                 const float *a_block;
+                if (mc == 1 && kernel == micro_kernel_avx2 && !g->prepacked_a && g->alpha == 1) {
+                    // One row: the row kernel reads op(A)'s row where it lies (packing it would write 6 × kc floats,
+                    // five rows of them zeros, to read one).
+                    const ptrdiff_t rs = g->trans_a ? 1 : g->lda, cs = g->trans_a ? g->lda : 1;
+                    row_panel_avx2(kc, g->a + ic * rs + pc * cs, cs, b_block, nc, g->c + ic * ldc + jc, accumulate,
+                                   last_block && epilogue, g->row_bias ? g->row_bias + ic : NULL,
+                                   g->col_bias ? g->col_bias + jc : NULL, act);
+                    continue;
+                }
                 if (g->prepacked_a) {
                     a_block = g->prepacked_a + pc * m_padded + ic * kc;
                 } else {
@@ -411,7 +421,7 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                 const float *row_bias = g->row_bias ? g->row_bias + ic : NULL;
                 const float *col_bias = g->col_bias ? g->col_bias + jc : NULL;
                 if (mc == 1 && kernel == micro_kernel_avx2) {
-                    row_panel_avx2(kc, a_block, b_block, nc, g->c + ic * ldc + jc, accumulate, last_block && epilogue,
+                    row_panel_avx2(kc, a_block, MR, b_block, nc, g->c + ic * ldc + jc, accumulate, last_block && epilogue,
                                    row_bias, col_bias, act);
                     continue;
                 }

@@ -163,7 +163,9 @@ struct Conv: ActivationFusing {
             return [out]
         }
 
-        let imagesPerGemm = min(batch, max(1, Self.columnBudget / max(1, kernelSize * pixels)))
+        // Side by side only when a map is small: beyond a few hundred pixels an image fills the tiles alone, and the
+        // shared matrices of several would spill out of L2 (a 28×28 first layer at batch 32 ran 1.8× slower so).
+        let imagesPerGemm = pixels >= Self.sideBySidePixels ? 1 : min(batch, max(1, Self.columnBudget / max(1, kernelSize * pixels)))
         if imagesPerGemm > 1 {
             // Small feature maps, several images: unfold them side by side and run one wide GEMM,
             // then scatter its rows back to NCHW. A 7×7 map alone leaves most of a 16-wide tile idle.
@@ -277,6 +279,9 @@ struct Conv: ActivationFusing {
     /// Floats of unfolded columns per band (512 KiB, half of L2): a 56×56 ResNet layer goes a few
     /// rows at a time instead of writing megabytes of columns. (1 MiB measured no different.)
     static let columnBudget = 128 * 1024
+
+    /// Output pixels per image from which images are unfolded one at a time rather than side by side.
+    static let sideBySidePixels = 256
 
     /// One filter per channel (MobileNet's depthwise layers): a direct vectorised kernel over a
     /// zero-padded copy of each plane, bias and activation applied in the same pass (CKernels/depthwise.c).
