@@ -9,6 +9,7 @@
 // checks; the borders cost nothing extra. Bias and the activation run on the row before it is stored.
 #include "CKernels.h"
 #include "dispatch.h"
+#include "partial_avx2.h"
 #include "phase_split.h"
 
 #include <immintrin.h>
@@ -97,8 +98,6 @@ static void plane_avx2(const float *buffer, const float *w, ptrdiff_t taps, cons
                        float bias, ptrdiff_t row_step, ptrdiff_t out_h, ptrdiff_t out_w, float *y) {
     const __m256 b = _mm256_set1_ps(bias);
     const ptrdiff_t full = out_w & ~(ptrdiff_t)7, rest = out_w - full;
-    int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    const __m256i tail_mask = _mm256_loadu_si256((const __m256i *)(lanes + 8 - rest));
     for (ptrdiff_t oy = 0; oy < out_h; oy++) {
         const float *base = buffer + oy * row_step;
         float *out = y + oy * out_w;
@@ -136,11 +135,11 @@ static void plane_avx2(const float *buffer, const float *w, ptrdiff_t taps, cons
             _mm256_storeu_ps(out + ox, a0);
         }
         if (rest) {
-            // The scratch row's overrun slots make the 8-wide loads safe; only the store is masked.
+            // The scratch row's overrun slots make the 8-wide loads safe; only the store is cut short.
             __m256 a0 = b;
             for (ptrdiff_t t = 0; t < taps; t++)
                 a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t), _mm256_loadu_ps(base + offsets[t] + ox), a0);
-            _mm256_maskstore_ps(out + ox, tail_mask, a0);
+            ds_store_first_avx2(out + ox, a0, rest);
         }
     }
 }

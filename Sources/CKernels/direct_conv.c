@@ -137,7 +137,24 @@ __attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8]) {
 // [oc0, oc0 + channels) of pixels [0, count), adding bias and residual and applying the activation on the way.
 __attribute__((target("avx2,fma"))) static void store_tile_avx2(const dc_pass *p, float *const *out, ptrdiff_t count,
                                                                 ptrdiff_t oc0, ptrdiff_t channels, __m256 acc[12]) {
+    static const int32_t lane_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     const ptrdiff_t plane = p->pixels_per_image;
+    // Runs of pixels whose outputs are consecutive (a run breaks only where an image ends), each stored through a
+    // mask of its lanes [m, m + run) from base = out[m] − m; almost always one run of all six pixels (`whole`),
+    // stored without masks.
+    float *base[DC_MR];
+    __m256i mask[DC_MR];
+    int runs = 0;
+    for (ptrdiff_t m = 0; m < count;) {
+        ptrdiff_t run = 1;
+        while (m + run < count && out[m + run] == out[m] + run) run++;
+        const __m256i below_end = _mm256_loadu_si256((const __m256i *)(lane_bits + 8 - (m + run)));
+        const __m256i below_start = _mm256_loadu_si256((const __m256i *)(lane_bits + 8 - m));
+        mask[runs] = _mm256_andnot_si256(below_start, below_end);
+        base[runs++] = out[m] - m;
+        m += run;
+    }
+    const int whole = runs == 1 && count == DC_MR;
     const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
     for (int half = 0; half < 2 && channels > 8 * half; half++) {
         __m256 r[8];   // r[l] after the transpose: channel oc0 + 8·half + l, lanes = pixels
@@ -146,23 +163,29 @@ __attribute__((target("avx2,fma"))) static void store_tile_avx2(const dc_pass *p
         transpose8(r);
         const ptrdiff_t first = oc0 + 8 * half;
         const ptrdiff_t lanes = channels - 8 * half < 8 ? channels - 8 * half : 8;
-        // Runs of pixels whose outputs are consecutive (a run breaks only where an image ends): one mask each.
-        for (ptrdiff_t m = 0; m < count;) {
-            ptrdiff_t run = 1;
-            while (m + run < count && out[m + run] == out[m] + run) run++;
-            int32_t bits[8];
-            for (int i = 0; i < 8; i++) bits[i] = (i >= m && i < m + run) ? -1 : 0;
-            const __m256i mask = _mm256_loadu_si256((const __m256i *)bits);
-            float *base = out[m] - m;   // lane i stores at base[i]; only lanes [m, m + run) are touched
-            for (ptrdiff_t l = 0; l < lanes; l++) {
-                float *row = base + (first + l) * plane;
-                __m256 v = r[l];
-                if (p->bias) v = _mm256_add_ps(v, _mm256_set1_ps(p->bias[first + l]));
-                if (p->accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(row, mask));
+        for (ptrdiff_t l = 0; l < lanes; l++) {
+            __m256 v = r[l];
+            if (p->bias) v = _mm256_add_ps(v, _mm256_set1_ps(p->bias[first + l]));
+            if (whole) {
+                // Six consecutive outputs: a 4-wide and a 2-wide store (partial_avx2.h: a masked store took a third
+                // of a small-K tile's time).
+                float *row = out[0] + (first + l) * plane;
+                if (p->accumulate) {
+                    const __m128 low = _mm_loadu_ps(row), high = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(row + 4));
+                    v = _mm256_add_ps(v, _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1));
+                }
                 if (p->act_in_store) v = ds_piecewise8(v, p->act.kind, &k);
-                _mm256_maskstore_ps(row, mask, v);
+                _mm_storeu_ps(row, _mm256_castps256_ps128(v));
+                _mm_storel_pi((__m64 *)(row + 4), _mm256_extractf128_ps(v, 1));
+                continue;
             }
-            m += run;
+            for (int i = 0; i < runs; i++) {
+                float *row = base[i] + (first + l) * plane;
+                __m256 u = v;
+                if (p->accumulate) u = _mm256_add_ps(u, _mm256_maskload_ps(row, mask[i]));
+                if (p->act_in_store) u = ds_piecewise8(u, p->act.kind, &k);
+                _mm256_maskstore_ps(row, mask[i], u);
+            }
         }
     }
 }

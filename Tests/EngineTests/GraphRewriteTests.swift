@@ -72,15 +72,18 @@ final class GraphRewriteTests: XCTestCase {
         try assertSameAnswers(pair, shape: [2, 4, 6, 6], seed: 8)
     }
 
-    /// A ResNet block's tail: the residual Add (and the ReLU after it) goes into the Conv before it, in every GEMM
-    /// path (im2col bands, several small images side by side, pointwise), whichever side of the Add the Conv is on.
+    /// A ResNet block's tail: the residual Add (and the ReLU after it) goes into the Conv before it, in every
+    /// convolution path (im2col bands and several small images side by side with 2 channels' 18 taps, the direct
+    /// kernel with 4 channels' 36, pointwise), whichever side of the Add the Conv is on.
     func testResidualAddFoldsIntoTheConv() throws {
-        for (shape, kernel, convFirst) in [([1, 4, 9, 9], 3, true), ([3, 4, 5, 5], 3, false), ([2, 4, 6, 6], 1, true)] {
+        for (shape, kernel, convFirst) in [([1, 2, 9, 9], 3, true), ([3, 2, 5, 5], 3, false), ([1, 4, 9, 9], 3, true),
+                                           ([3, 4, 5, 5], 3, false), ([2, 4, 6, 6], 1, true)] {
+            let c = shape[1]
             let pair = try plans(input: shape.map { .fixed($0) }, output: shape.map { .fixed($0) }) { model in
                 var random = TestRandom(seed: 21)
-                model.initializer("w1", [4, 4, kernel, kernel], floats: random.floats(16 * kernel * kernel))
-                model.initializer("w2", [4, 4, kernel, kernel], floats: random.floats(16 * kernel * kernel))
-                model.initializer("b2", [4], floats: random.floats(4))
+                model.initializer("w1", [c, c, kernel, kernel], floats: random.floats(c * c * kernel * kernel))
+                model.initializer("w2", [c, c, kernel, kernel], floats: random.floats(c * c * kernel * kernel))
+                model.initializer("b2", [c], floats: random.floats(c))
                 let pads = ModelBuilder.ints("pads", Array(repeating: (kernel - 1) / 2, count: 4))
                 model.node("Conv", ["x", "w1"], ["h"], attributes: [pads])
                 model.node("Relu", ["h"], ["r"])
