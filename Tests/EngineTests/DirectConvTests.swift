@@ -143,4 +143,51 @@ final class DirectConvTests: XCTestCase {
         XCTAssertTrue(a.contains { $0 > 0 } && a.contains { $0 == 0 }, "the ReLU clips some outputs and not others")
         assertClose(a, b, tolerance: 1e-5)
     }
+
+    /// A ConvTranspose with constant filters runs as one direct convolution per output phase; the same node with its
+    /// filters given at run time takes the GEMM and col2im. Both agree for strides 1–3 (uneven too), kernels smaller
+    /// than the stride (phases with no tap: the bias alone), pads, output_padding, a fused ReLU or Sigmoid, and a
+    /// leading pad too large for the phases (which falls back to the GEMM at run time).
+    func testConvTransposeByPhasesMatchesTheGEMMPath() throws {
+        struct Case { var kernel: [Int], strides: [Int], pads: [Int], outputPadding: [Int] = [0, 0], activation = "Relu" }
+        let cases = [
+            Case(kernel: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1]),                              // the GAN's upsampling
+            Case(kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 1], activation: "Sigmoid"),
+            Case(kernel: [3, 5], strides: [3, 2], pads: [0, 2, 1, 0]),
+            Case(kernel: [1, 1], strides: [2, 2], pads: [0, 0, 0, 0]),                              // three phases without taps
+            Case(kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1]),
+            Case(kernel: [3, 3], strides: [2, 2], pads: [3, 3, 0, 0]),                              // negative phase pads: GEMM
+        ]
+        let (batch, inChannels, outChannels, height, width) = (2, 32, 9, 5, 6)
+        var random = TestRandom(seed: 63)
+        for c in cases {
+            let weightShape = [inChannels, outChannels] + c.kernel
+            let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(outChannels)
+            let outH = c.strides[0] * (height - 1) + c.outputPadding[0] + c.kernel[0] - c.pads[0] - c.pads[2]
+            let outW = c.strides[1] * (width - 1) + c.outputPadding[1] + c.kernel[1] - c.pads[1] - c.pads[3]
+            let output = [batch, outChannels, outH, outW]
+            func plan(constantWeights: Bool) throws -> Plan {
+                var model = ModelBuilder()
+                model.input("x", [batch, inChannels, height, width].map { .fixed($0) })
+                if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
+                model.output("y", output.map { .fixed($0) })
+                if constantWeights { model.initializer("w", weightShape, floats: weights) }
+                model.initializer("b", [outChannels], floats: bias)
+                model.node("ConvTranspose", ["x", "w", "b"], ["c"], attributes: [
+                    ModelBuilder.ints("strides", c.strides), ModelBuilder.ints("pads", c.pads),
+                    ModelBuilder.ints("output_padding", c.outputPadding)])
+                model.node(c.activation, ["c"], ["y"])
+                return try model.plan()
+            }
+            let phased = try plan(constantWeights: true), gemm = try plan(constantWeights: false)
+            XCTAssertNotNil((phased.steps.first?.op as? ConvTranspose)?.phases, "\(c)")
+            XCTAssertNil((gemm.steps.first?.op as? ConvTranspose)?.phases)
+            let input = Tensor(shape: [batch, inChannels, height, width], floats: random.floats(batch * inChannels * height * width))
+            let a = try XCTUnwrap(try phased.run(["x": input])["y"]).floatArray()
+            let b = try XCTUnwrap(try gemm.run(["x": input, "w": Tensor(shape: weightShape, floats: weights)])["y"]).floatArray()
+            XCTAssertEqual(a.count, output.reduce(1, *), "\(c)")
+            XCTAssertFalse(a.contains { $0.isNaN }, "every output written: \(c)")
+            assertClose(a, b, tolerance: 1e-5, "\(c)")
+        }
+    }
 }

@@ -11,6 +11,8 @@ struct ConvTranspose: ActivationFusing {
     /// Wᵀ per group, packed at load when W is a constant (W [Cin, Cout/g, k…]: group g multiplies
     /// by its slice transposed, rows Cout/g·k…, columns Cin/g).
     let filters: PackedFilters?
+    /// The same filters split by output phase for the direct kernel, when they suit it (`ConvTransposePhases`).
+    let phases: ConvTransposePhases?
 
     init(_ context: NodeContext) throws {
         window = try SpatialWindow(context, requireKernel: false)
@@ -25,6 +27,9 @@ struct ConvTranspose: ActivationFusing {
         (group, filters) = try PackedFilters.load(context) { source, slice in
             PackedMatrix(left: source, rows: rows, columns: slice / max(rows, 1), stride: rows, transposed: true)
         }
+        let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
+        let (group, window) = (self.group, self.window)
+        phases = weight.flatMap { ConvTransposePhases($0, group: group, strides: window.strides, dilations: window.dilations) }
     }
 
     func fused(with activation: Activation) -> any Operator {
@@ -96,6 +101,11 @@ struct ConvTranspose: ActivationFusing {
             return [try biased(out, bias, outChannels: outChannels, outPixels: output.reduce(1, *))]
         }
         let py = out.pointer(as: Float.self)
+        if rank == 2, let phases, phases.shape == w.shape, kernel == Array(w.shape.dropFirst(2)), strides == phases.strides,
+           try phases.run(x.pointer(as: Float.self), batch: batch, height: spatial[0], width: spatial[1], padBegin: padBegin,
+                          output: output, bias: bias?.pointer(as: Float.self), activation: activation, into: py, workspace) {
+            return [out]
+        }
         py.initialize(repeating: 0, count: out.count)
         let cinPerGroup = channels / group
         // Checked: with no output channels the kernel's dimensions may be anything.

@@ -26,14 +26,19 @@ final class DirectConvFilters: @unchecked Sendable {
     }
 
     /// Packs `weight` (float, a shape `suits` accepts).
-    init(_ weight: Tensor, group: Int) {
-        shape = weight.shape
+    convenience init(_ weight: Tensor, group: Int) {
+        self.init(weight.pointer(as: Float.self), shape: weight.shape, group: group,
+                  outChannelsPerGroup: weight.shape[0] / group, taps: weight.shape.dropFirst().reduce(1, *))
+    }
+
+    /// Packs filters laid out [group][outChannelsPerGroup][taps]; `shape` names the weight they came from.
+    init(_ source: UnsafePointer<Float>, shape: [Int], group: Int, outChannelsPerGroup: Int, taps: Int) {
+        self.shape = shape
         self.group = group
-        taps = weight.shape.dropFirst().reduce(1, *)
-        outChannelsPerGroup = weight.shape[0] / group
+        self.taps = taps
+        self.outChannelsPerGroup = outChannelsPerGroup
         groupStride = ds_conv2d_direct_packed_size(outChannelsPerGroup, taps)
         storage = TensorStorage(byteCount: groupStride * group * MemoryLayout<Float>.size)
-        let source = weight.pointer(as: Float.self)
         let packed = storage.bytes.assumingMemoryBound(to: Float.self)
         for g in 0..<group {
             ds_conv2d_direct_pack(source + g * outChannelsPerGroup * taps, outChannelsPerGroup, taps, packed + g * groupStride)
