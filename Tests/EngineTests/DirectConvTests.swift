@@ -81,6 +81,8 @@ final class DirectConvTests: XCTestCase {
         cases.append(Case(batch: 2, height: 9, width: 9, kernelH: 4, kernelW: 4, strideH: 2, strideW: 2,
                           padTop: 0, padLeft: 0, padBottom: 0, padRight: 0))               // windows never read the last row/column
         cases.append(Case(batch: 40, channels: 2, height: 2, width: 2, outChannels: 17))    // a pass can't hold every image
+        cases.append(Case(batch: 2, channels: 40, height: 9, width: 8, kernelH: 1, kernelW: 1, strideH: 2, strideW: 2,
+                          padTop: 0, padLeft: 0, padBottom: 0, padRight: 0))               // ResNet's 1×1 downsampling
         let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
                            ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
                            ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
@@ -108,10 +110,11 @@ final class DirectConvTests: XCTestCase {
         // 2 groups of 2 channels: a 3×3 kernel has 18 taps (the GEMM's), a 4×4 one 32 (the direct kernel's).
         let x = [3, 4, 6, 7], w = [12, 2, 3, 3]
         let weightShape = [w[0], w[1], 4, 4]
-        XCTAssertTrue(DirectConvFilters.suits(weightShape, group: 2))
-        XCTAssertFalse(DirectConvFilters.suits(w, group: 2), "18 taps stay on the GEMM")
-        XCTAssertFalse(DirectConvFilters.suits([16, 1, 3, 3], group: 16), "depthwise has its own kernel")
-        XCTAssertFalse(DirectConvFilters.suits([16, 256, 1, 1], group: 1), "1×1 reads its input in place already")
+        XCTAssertTrue(DirectConvFilters.suits(weightShape, group: 2, strides: nil))
+        XCTAssertFalse(DirectConvFilters.suits(w, group: 2, strides: [2, 2]), "18 taps stay on the GEMM")
+        XCTAssertFalse(DirectConvFilters.suits([16, 1, 3, 3], group: 16, strides: nil), "depthwise has its own kernel")
+        XCTAssertFalse(DirectConvFilters.suits([16, 256, 1, 1], group: 1, strides: [1, 1]), "1×1 reads its input in place already")
+        XCTAssertTrue(DirectConvFilters.suits([16, 256, 1, 1], group: 1, strides: [2, 2]), "but not with a stride")
         var random = TestRandom(seed: 62)
         let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(12)
         let output = [3, 12, 5, 5]   // pads top 1, left 1, bottom 1, right 0: (6 + 2 − 4) + 1 rows, (7 + 1 − 4) + 1 columns

@@ -26,7 +26,7 @@ struct Conv: ActivationFusing {
         window = try SpatialWindow(context, requireKernel: false)
         let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
         let group = try PackedFilters.group(context)
-        if let weight, weight.dataType == .float, DirectConvFilters.suits(weight.shape, group: group) {
+        if let weight, weight.dataType == .float, DirectConvFilters.suits(weight.shape, group: group, strides: window.strides) {
             self.group = group
             directFilters = DirectConvFilters(weight, group: group)
             filters = nil
