@@ -129,6 +129,11 @@ struct Conv: ActivationFusing {
             return [out]
         }
         if let direct = directFilters, direct.shape == w.shape {
+            // The padded copy the kernel may make, checked here: its C size arithmetic is not.
+            let rows = try checkedSpan(outH, g.strides[0], g.kernel[0], g.dilations[0])
+            let columns = try checkedSpan(outW, g.strides[1], g.kernel[1], g.dilations[1])
+            _ = try checkedElementCount([cinPerGroup, rows, columns])
+            _ = try checkedElementCount([kernelSize, 2])
             let shape = ds_conv2d_shape(channels: cinPerGroup, height: height, width: width, kernel_h: g.kernel[0],
                                         kernel_w: g.kernel[1], stride_h: g.strides[0], stride_w: g.strides[1],
                                         pad_top: g.padBegin[0], pad_left: g.padBegin[1], dilation_h: g.dilations[0],

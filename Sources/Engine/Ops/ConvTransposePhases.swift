@@ -104,6 +104,8 @@ final class ConvTransposePhases: @unchecked Sendable {
                 }
                 continue
             }
+            // The padded copy the kernel makes (its C size arithmetic is unchecked): at most this big.
+            _ = try checkedElementCount([inChannels, rows.count + phase.kernelH, columns.count + phase.kernelW])
             let shape = ds_conv2d_shape(channels: inChannels, height: height, width: width, kernel_h: phase.kernelH,
                                         kernel_w: phase.kernelW, stride_h: 1, stride_w: 1,
                                         pad_top: phase.kernelH - 1 - rows.first, pad_left: phase.kernelW - 1 - columns.first,
