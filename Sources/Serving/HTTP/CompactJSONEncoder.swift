@@ -99,6 +99,9 @@ enum CompactJSONEncoder {
 
     /// The text of a scalar value, or nil for anything else.
     static func scalarText<T: Encodable>(_ value: T) throws -> [UInt8]? {
+        // Containers (arrays, answer structs) are most of what comes here: one comparison of type metadata tells
+        // them apart, where the casts below cost a dynamic cast each (ten failed casts per array or struct).
+        guard isScalar(T.self) else { return nil }
         switch value {
         case let v as String: return stringText(v)
         case let v as Bool: return Array((v ? "true" : "false").utf8)
@@ -112,6 +115,12 @@ enum CompactJSONEncoder {
         case let v as Float: return try number(v.isFinite, v.description)
         default: return nil
         }
+    }
+
+    /// Whether `type` is one of the types `scalarText` writes itself (exactly: a subclass or wrapper is not).
+    static func isScalar(_ type: Any.Type) -> Bool {
+        type == String.self || type == Bool.self || type == Int.self || type == Int32.self || type == Int64.self
+            || type == UInt8.self || type == UInt32.self || type == UInt64.self || type == Double.self || type == Float.self
     }
 
     /// Foundation writes a float's shortest round-trip text without a trailing ".0".
