@@ -65,6 +65,28 @@ final class SchedulerTests: XCTestCase {
         XCTAssertFalse(late, "after shutdown a task still runs, off the stopped workers")
     }
 
+    /// A handler's inference runs on the worker that queued it, and the handler resumes there: no wake-up of the
+    /// other worker and no move to another core on the way (`wakeAWorker`). A batch's further callers do wake others.
+    func testARequestStaysOnItsWorker() async throws {
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 2
+        let batchThreads = ThreadLog()
+        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, _, _, _ in batchThreads.record() })
+        defer { scheduler.shutdown() }
+        let model = try ModelRepository(root: Self.models).load("mnist-cnn")
+        let image = try Self.digits(1)[0]
+        for attempt in 0..<20 {
+            let (before, after) = try await Task(executorPreference: scheduler.taskExecutor) { () async throws -> (pthread_t, pthread_t) in
+                let before = pthread_self()
+                _ = try await scheduler.infer(model, inputs: ["image": image])
+                return (before, pthread_self())
+            }.value
+            let ran = try XCTUnwrap(batchThreads.last)
+            XCTAssertNotEqual(pthread_equal(before, ran), 0, "attempt \(attempt): the batch ran on the handler's worker")
+            XCTAssertNotEqual(pthread_equal(before, after), 0, "attempt \(attempt): the handler resumed on its worker")
+        }
+    }
+
     func testFullQueueIsRefused() async throws {
         let repository = ModelRepository(root: Self.models)
         let model = try repository.load("shakespeare-lstm")   // not batchable: every request runs alone
@@ -194,4 +216,12 @@ final class IntraOpSchedulingTests: XCTestCase {
         XCTAssertEqual(result.threads, [1])
         XCTAssertLessThanOrEqual(result.peak, 2)
     }
+}
+
+/// The threads batches ran on, in order.
+private final class ThreadLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var threads: [pthread_t] = []
+    func record() { lock.withLock { threads.append(pthread_self()) } }
+    var last: pthread_t? { lock.withLock { threads.last } }
 }
