@@ -1,5 +1,6 @@
 #include "CImaging.h"
 #include "CZlib.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -10,11 +11,35 @@ struct ds_inflater {
     int ended;          // the stream's end (and checksum) has been read
 };
 
+// One finished inflater per thread, kept for the thread's next image: inflateInit allocates zlib's state (7 KiB)
+// and the first inflate its 32 KiB window, and a PNG of a small digit cost more in setting zlib up and tearing it
+// down than in inflating. inflateReset keeps both allocations and clears everything else (the checksum and header
+// included), so a reused inflater reads a stream exactly as a fresh one does.
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_destroy(void *p) {
+    ds_inflater *z = p;
+    inflateEnd(&z->s);
+    free(z);
+}
+
+static void spare_key_create(void) { (void)pthread_key_create(&spare_key, spare_destroy); }
+
 ds_inflater *ds_inflater_new(const uint8_t *input, size_t length) {
-    ds_inflater *z = calloc(1, sizeof *z);
-    if (!z) return NULL;
-    if (inflateInit(&z->s) != Z_OK) { free(z); return NULL; }
+    pthread_once(&spare_once, spare_key_create);
+    ds_inflater *z = pthread_getspecific(spare_key);
+    if (z && pthread_setspecific(spare_key, NULL) == 0 && inflateReset(&z->s) == Z_OK) {
+        z->input_left = 0;
+        z->ended = 0;
+    } else {
+        if (z) spare_destroy(z);
+        z = calloc(1, sizeof *z);
+        if (!z) return NULL;
+        if (inflateInit(&z->s) != Z_OK) { free(z); return NULL; }
+    }
     z->s.next_in = (Bytef *)input;
+    z->s.avail_in = 0;
     z->input_left = length;
     return z;
 }
@@ -66,8 +91,14 @@ int ds_inflater_finish(ds_inflater *z) {
 
 void ds_inflater_free(ds_inflater *z) {
     if (!z) return;
-    inflateEnd(&z->s);
-    free(z);
+    pthread_once(&spare_once, spare_key_create);
+    // Keep it for this thread's next image unless one is kept already (an image decoded inside another's decode).
+    if (pthread_getspecific(spare_key) == NULL && pthread_setspecific(spare_key, z) == 0) {
+        z->s.next_in = NULL;   // the caller's buffer is gone
+        z->s.avail_in = 0;
+        return;
+    }
+    spare_destroy(z);
 }
 
 int ds_zlib_deflate(const uint8_t *input, size_t length, int level, uint8_t **output, size_t *output_length) {

@@ -202,9 +202,11 @@ final class Exchange: @unchecked Sendable {
         let code = status?.code ?? 0
         let method = head?.method ?? "-"
         let path = head?.path ?? "-"
-        logger.info("\(method) \(path) \(code) \(bytesSent)B \(Double(micros) / 1000)ms", metadata: [
-            "method": "\(method)", "path": "\(path)", "status": "\(code)", "bytes": "\(bytesSent)",
-            "duration_ms": "\(Double(micros) / 1000)", "request_id": "\(requestID)",
+        // Each number formatted once, for the message and its field (a Double's text is the dearest part).
+        let duration = "\(Double(micros) / 1000)", status = String(code), bytes = String(bytesSent)
+        logger.info("\(method) \(path) \(status) \(bytes)B \(duration)ms", metadata: [
+            "method": "\(method)", "path": "\(path)", "status": "\(status)", "bytes": "\(bytes)",
+            "duration_ms": "\(duration)", "request_id": "\(requestID)",
         ])
     }
 }

@@ -43,6 +43,22 @@ final class PNGErrorTests: XCTestCase {
 
     private let iend = ("IEND", [UInt8]())
 
+    /// A thread keeps its last inflater for the next image (`ds_inflater_free`): an image decoded after streams that
+    /// failed half-way (corrupt, too long, truncated) must come out exactly as from a fresh inflater.
+    func testAReusedInflaterDecodesAsAFreshOne() throws {
+        let first = try Image.decode(Data(sample))
+        let raw: [UInt8] = [0, 10, 20, 0, 30, 40]
+        let tooLong = png([ihdr(), idat(raw + [0, 1, 2]), iend])
+        let corrupt = png([ihdr(), ("IDAT", [0x78, 0x9C, 0xFF, 0xFF, 0xFF, 0xFF]), iend])
+        let truncated = png([ihdr(), idat(Array(raw.prefix(4))), iend])
+        for broken in [tooLong, corrupt, truncated] {
+            XCTAssertNotNil(error(broken))
+            let again = try Image.decode(Data(sample))
+            XCTAssertEqual(again.pixels, first.pixels)
+            XCTAssertEqual(try Image.decode(Data(png([ihdr(), idat(raw), iend]))).pixels, [10, 20, 30, 40])
+        }
+    }
+
     func testEveryTruncationIsAnError() {
         let bytes = [UInt8](sample)
         XCTAssertNil(error(bytes))

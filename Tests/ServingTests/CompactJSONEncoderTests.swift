@@ -51,6 +51,28 @@ final class CompactJSONEncoderTests: XCTestCase {
         try assertSame(UInt64.max)
     }
 
+    /// Encodes the same key three times (Foundation traps on a nested container over a value, so not that): objects keep their members as a list now,
+    /// so the last value of a key must still be the one written, as with Foundation's encoder.
+    struct Twice: Encodable {
+        enum Key: String, CodingKey { case b, a, c }
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(1, forKey: .b)
+            try container.encode("first", forKey: .a)
+            try container.encode(2, forKey: .b)
+            try container.encode([3], forKey: .c)
+            try container.encode(4, forKey: .b)
+        }
+    }
+
+    func testObjectsWithRepeatedOrManyKeysEncodeAsFoundationDoes() throws {
+        try assertSame(Twice())
+        XCTAssertEqual(try compact(Twice()), #"{"a":"first","b":4,"c":[3]}"#)
+        var many: [String: Int] = [:]
+        for index in 0..<300 { many["k\(index * 7919 % 1000)"] = index }
+        try assertSame(many)
+    }
+
     func testClassifyAnswerEncodesAsFoundationDoes() throws {
         let predictions = [ClassifyAnswer.Prediction(label: "8", index: 8, probability: 0.9999999822383866),
                            ClassifyAnswer.Prediction(label: "nan", index: 1, probability: .nan)]

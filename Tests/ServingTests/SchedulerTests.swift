@@ -65,6 +65,33 @@ final class SchedulerTests: XCTestCase {
         XCTAssertFalse(late, "after shutdown a task still runs, off the stopped workers")
     }
 
+    /// A handler's inference runs on the worker that queued it, and the handler resumes there: no wake-up of the
+    /// other worker and no move to another core on the way (`wakeAWorker`). Counted over 20 requests rather than
+    /// required of each: a worker may wake spuriously (condition variables allow it) and take one. Waking the other
+    /// worker for every job, as the scheduler did, moved nearly every request.
+    func testARequestStaysOnItsWorker() async throws {
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 2
+        let batchThreads = ThreadLog()
+        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, _, _, _ in batchThreads.record() })
+        defer { scheduler.shutdown() }
+        let model = try ModelRepository(root: Self.models).load("mnist-cnn")
+        let image = try Self.digits(1)[0]
+        var ranThere = 0, resumedThere = 0
+        for _ in 0..<20 {
+            let (before, after) = try await Task(executorPreference: scheduler.taskExecutor) { () async throws -> (pthread_t, pthread_t) in
+                let before = pthread_self()
+                _ = try await scheduler.infer(model, inputs: ["image": image])
+                return (before, pthread_self())
+            }.value
+            let ran = try XCTUnwrap(batchThreads.last)
+            if pthread_equal(before, ran) != 0 { ranThere += 1 }
+            if pthread_equal(before, after) != 0 { resumedThere += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(ranThere, 16, "the batch ran on the handler's worker")
+        XCTAssertGreaterThanOrEqual(resumedThere, 16, "the handler resumed on its worker")
+    }
+
     func testFullQueueIsRefused() async throws {
         let repository = ModelRepository(root: Self.models)
         let model = try repository.load("shakespeare-lstm")   // not batchable: every request runs alone
@@ -194,4 +221,12 @@ final class IntraOpSchedulingTests: XCTestCase {
         XCTAssertEqual(result.threads, [1])
         XCTAssertLessThanOrEqual(result.peak, 2)
     }
+}
+
+/// The threads batches ran on, in order.
+private final class ThreadLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var threads: [pthread_t] = []
+    func record() { lock.withLock { threads.append(pthread_self()) } }
+    var last: pthread_t? { lock.withLock { threads.last } }
 }

@@ -115,6 +115,43 @@ final class ServingEndToEndTests: XCTestCase {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
 
+    /// Metrics are made once per route, status and model and then reused (`MetricsCache`): each request must still
+    /// land on its own model's and its own route and status's series, counted once.
+    func testCachedMetricsCountEachModelRouteAndStatus() throws {
+        func values() throws -> [String: Double] {
+            let body = try request("GET", "/metrics").body
+            var values: [String: Double] = [:]
+            for line in body.split(separator: "\n") where !line.hasPrefix("#") {
+                guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+                values[String(line[..<space])] = value
+            }
+            return values
+        }
+        let png = try [UInt8](Data(contentsOf: SchedulerTests.root.appendingPathComponent("Tests/Fixtures/models/mnist-heldout/000.png")))
+        let classify = "/v1/models/mnist-cnn/classify", reconstruct = "/v1/models/mnist-autoencoder/reconstruct"
+        // Once so that every series exists before the counts are taken.
+        for path in [classify, reconstruct] {
+            XCTAssertEqual(try Self.request("POST", path, bodyBytes: png, headers: ["Content-Type": "image/png"]).status, 200)
+        }
+        XCTAssertEqual(try Self.request("POST", classify, bodyBytes: Array(png.prefix(40)), headers: ["Content-Type": "image/png"]).status, 400)
+        let before = try values()
+        for _ in 0..<3 { XCTAssertEqual(try Self.request("POST", classify, bodyBytes: png, headers: ["Content-Type": "image/png"]).status, 200) }
+        XCTAssertEqual(try Self.request("POST", reconstruct, bodyBytes: png, headers: ["Content-Type": "image/png"]).status, 200)
+        for _ in 0..<2 { XCTAssertEqual(try Self.request("POST", classify, bodyBytes: Array(png.prefix(40)), headers: ["Content-Type": "image/png"]).status, 400) }
+        let after = try values()
+        func delta(_ series: String) -> Double { (after[series] ?? -1_000) - (before[series] ?? 0) }
+        XCTAssertEqual(delta(#"deepserve_inference_requests_total{model="mnist-cnn"}"#), 3)
+        XCTAssertEqual(delta(#"deepserve_inference_requests_total{model="mnist-autoencoder"}"#), 1)
+        XCTAssertEqual(delta(#"deepserve_inference_compute_seconds_count{model="mnist-autoencoder"}"#), 1)
+        XCTAssertEqual(delta(#"deepserve_http_requests_total{route="/v1/models/{name}/classify",status="200"}"#), 3)
+        XCTAssertEqual(delta(#"deepserve_http_requests_total{route="/v1/models/{name}/classify",status="400"}"#), 2)
+        XCTAssertEqual(delta(#"deepserve_http_requests_total{route="/v1/models/{name}/reconstruct",status="200"}"#), 1)
+        XCTAssertEqual(delta(#"deepserve_http_request_duration_seconds_count{route="/v1/models/{name}/classify"}"#), 5)
+        // Only answered requests that ran a model have an overhead.
+        XCTAssertEqual(delta(#"deepserve_request_overhead_seconds_count{route="/v1/models/{name}/classify"}"#), 3)
+        XCTAssertGreaterThan(ServingMetrics.Handles.requests.count, 0, "the metrics are kept once bootstrapped")
+    }
+
     func testHealthAndServerMetadata() throws {
         XCTAssertEqual(try request("GET", "/health/live").status, 200)
         XCTAssertEqual(try request("GET", "/health/ready").status, 200)

@@ -15,12 +15,17 @@ struct TokenSampler: Sendable {
         topP = request.topP
     }
 
+    init(temperature: Double, topK: Int, topP: Double) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+    }
+
     func sample(_ logits: [Float], vocabularySize: Int, _ random: inout SplitMix64) -> Int {
         let count = min(logits.count, vocabularySize)
         guard count > 0 else { return 0 }
         if temperature == 0 { return (0..<count).max { logits[$0] < logits[$1] } ?? 0 }
-        var order = Array(0..<count).sorted { logits[$0] > logits[$1] }
-        if topK > 0 { order = Array(order.prefix(topK)) }
+        var order = TokenRanking.best(logits, count: count, keep: topK > 0 ? min(topK, count) : count)
         let top = Double(logits[order[0]])
         var weights = order.map { exp((Double(logits[$0]) - top) / temperature) }
         let total = weights.reduce(0, +)

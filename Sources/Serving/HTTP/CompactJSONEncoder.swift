@@ -26,9 +26,13 @@ enum CompactJSONEncoder {
             case empty
             case text([UInt8])
             case array([Node])
-            case object([String: Node])
+            /// Members in the order encoded; a key encoded twice keeps its last value, as a dictionary would. A list,
+            /// not a dictionary: answers' objects have a handful of keys, and hashing each into a fresh dictionary
+            /// (plus its allocation) cost more than sorting the list once when it is written.
+            case object([Member])
         }
         var content = Content.empty
+        typealias Member = (key: String, value: Node)
 
         init() {}
         init(_ content: Content) { self.content = content }
@@ -42,7 +46,7 @@ enum CompactJSONEncoder {
                 guard !(value is Data || value is Date || value is URL || value is Decimal) else { throw Unsupported() }
                 try value.encode(to: NodeEncoder(node: node, codingPath: path))
                 // A value that encoded nothing at all: Foundation writes an empty object.
-                if case .empty = node.content { node.content = .object([:]) }
+                if case .empty = node.content { node.content = .object([]) }
             }
             return node
         }
@@ -60,11 +64,18 @@ enum CompactJSONEncoder {
                 out.append(UInt8(ascii: "]"))
             case .object(let members):
                 out.append(UInt8(ascii: "{"))
-                for (index, member) in members.sorted(by: { CompactJSONEncoder.keyOrder($0.key, $1.key) }).enumerated() {
-                    if index > 0 { out.append(UInt8(ascii: ",")) }
-                    CompactJSONEncoder.appendString(member.key, to: &out)
+                // Sorted by key, equal keys in the order encoded, so the last of each is the one kept.
+                let sorted = members.indices.sorted { a, b in
+                    members[a].key == members[b].key ? a < b : CompactJSONEncoder.keyOrder(members[a].key, members[b].key)
+                }
+                var first = true
+                for (position, index) in sorted.enumerated() {
+                    if position + 1 < sorted.count, members[sorted[position + 1]].key == members[index].key { continue }
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    CompactJSONEncoder.appendString(members[index].key, to: &out)
                     out.append(UInt8(ascii: ":"))
-                    member.value.write(to: &out)
+                    members[index].value.write(to: &out)
                 }
                 out.append(UInt8(ascii: "}"))
             }
@@ -72,10 +83,10 @@ enum CompactJSONEncoder {
 
         func set(_ key: String, _ child: Node) throws {
             switch content {
-            case .empty: content = .object([key: child])
+            case .empty: content = .object([(key, child)])
             case .object(var members):
-                content = .empty   // let `members` be the only reference, so the insert doesn't copy
-                members[key] = child
+                content = .empty   // let `members` be the only reference, so the append doesn't copy
+                members.append((key, child))
                 content = .object(members)
             default: throw Unsupported()
             }
@@ -99,6 +110,9 @@ enum CompactJSONEncoder {
 
     /// The text of a scalar value, or nil for anything else.
     static func scalarText<T: Encodable>(_ value: T) throws -> [UInt8]? {
+        // Containers (arrays, answer structs) are most of what comes here: one comparison of type metadata tells
+        // them apart, where the casts below cost a dynamic cast each (ten failed casts per array or struct).
+        guard isScalar(T.self) else { return nil }
         switch value {
         case let v as String: return stringText(v)
         case let v as Bool: return Array((v ? "true" : "false").utf8)
@@ -112,6 +126,12 @@ enum CompactJSONEncoder {
         case let v as Float: return try number(v.isFinite, v.description)
         default: return nil
         }
+    }
+
+    /// Whether `type` is one of the types `scalarText` writes itself (exactly: a subclass or wrapper is not).
+    static func isScalar(_ type: Any.Type) -> Bool {
+        type == String.self || type == Bool.self || type == Int.self || type == Int32.self || type == Int64.self
+            || type == UInt8.self || type == UInt32.self || type == UInt64.self || type == Double.self || type == Float.self
     }
 
     /// Foundation writes a float's shortest round-trip text without a trailing ".0".
@@ -178,7 +198,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         self.node = node
         self.codingPath = codingPath
         // `{}` even when nothing is encoded into it.
-        if case .empty = node.content { node.content = .object([:]) }
+        if case .empty = node.content { node.content = .object([]) }
     }
 
     mutating func encodeNil(forKey key: Key) throws {

@@ -50,10 +50,42 @@ public struct ServingMetrics: Sendable {
 
     private static func record(route: String, status: Int, since start: UInt64, inference: InferenceTime? = nil) {
         let elapsed = Int64(DispatchTime.now().uptimeNanoseconds - start)
-        Counter(label: "deepserve_http_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
-        Timer(label: "deepserve_http_request_duration_seconds", dimensions: [("route", route)]).recordNanoseconds(elapsed)
+        Handles.requests(RouteStatus(route: route, status: status)).increment()
+        Handles.durations(route).recordNanoseconds(elapsed)
         if let inference, inference.runs > 0, status == 200 {
-            Timer(label: overheadLabel, dimensions: [("route", route)]).recordNanoseconds(max(0, elapsed - inference.nanoseconds))
+            Handles.overheads(route).recordNanoseconds(max(0, elapsed - inference.nanoseconds))
+        }
+    }
+
+    struct RouteStatus: Hashable, Sendable {
+        let route: String
+        let status: Int
+    }
+
+    /// Every metric a request or a run records, made once per route, status or model (`MetricsCache`).
+    enum Handles {
+        static let requests = MetricsCache<RouteStatus, Counter> {
+            Counter(label: "deepserve_http_requests_total", dimensions: [("route", $0.route), ("status", String($0.status))])
+        }
+        static let durations = MetricsCache<String, Timer> {
+            Timer(label: "deepserve_http_request_duration_seconds", dimensions: [("route", $0)])
+        }
+        static let overheads = MetricsCache<String, Timer> { Timer(label: overheadLabel, dimensions: [("route", $0)]) }
+        static let inferences = MetricsCache<String, Counter> {
+            Counter(label: "deepserve_inference_requests_total", dimensions: [("model", $0)])
+        }
+        static let queueTimes = MetricsCache<String, Timer> {
+            Timer(label: "deepserve_inference_queue_seconds", dimensions: [("model", $0)])
+        }
+        static let executions = MetricsCache<String, Counter> {
+            Counter(label: "deepserve_inference_executions_total", dimensions: [("model", $0)])
+        }
+        static let rows = MetricsCache<String, Counter> { Counter(label: "deepserve_inference_rows_total", dimensions: [("model", $0)]) }
+        static let batchRequests = MetricsCache<String, Recorder> {
+            Recorder(label: "deepserve_inference_batch_requests", dimensions: [("model", $0)], aggregate: true)
+        }
+        static let computeTimes = MetricsCache<String, Timer> {
+            Timer(label: "deepserve_inference_compute_seconds", dimensions: [("model", $0)])
         }
     }
 
@@ -69,18 +101,16 @@ public struct ServingMetrics: Sendable {
             current.nanoseconds += Int64((timing.queueSeconds + timing.computeSeconds) * 1e9)
             current.runs += 1
         }
-        Counter(label: "deepserve_inference_requests_total", dimensions: [("model", model)]).increment()
-        Timer(label: "deepserve_inference_queue_seconds", dimensions: [("model", model)])
-            .recordNanoseconds(Int64(timing.queueSeconds * 1e9))
+        Handles.inferences(model).increment()
+        Handles.queueTimes(model).recordNanoseconds(Int64(timing.queueSeconds * 1e9))
     }
 
     /// One execution of a model (a batch of `rows`, from `requests` requests).
     static func recordExecution(model: String, rows: Int, requests: Int, computeSeconds: Double) {
-        Counter(label: "deepserve_inference_executions_total", dimensions: [("model", model)]).increment()
-        Counter(label: "deepserve_inference_rows_total", dimensions: [("model", model)]).increment(by: rows)
-        Recorder(label: "deepserve_inference_batch_requests", dimensions: [("model", model)], aggregate: true).record(requests)
-        Timer(label: "deepserve_inference_compute_seconds", dimensions: [("model", model)])
-            .recordNanoseconds(Int64(computeSeconds * 1e9))
+        Handles.executions(model).increment()
+        Handles.rows(model).increment(by: rows)
+        Handles.batchRequests(model).record(requests)
+        Handles.computeTimes(model).recordNanoseconds(Int64(computeSeconds * 1e9))
     }
 
     /// Gauges read at scrape time: queue depth and loaded version per model.

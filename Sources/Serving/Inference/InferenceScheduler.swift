@@ -214,7 +214,36 @@ public final class InferenceScheduler: @unchecked Sendable {
             return job.finish(.failure(ServingError.queueFull(model: model.name, capacity: queue.capacity)))
         }
         queue.jobs.append(job)
+        wakeAWorker()
+    }
+
+    /// Wakes a sleeping worker for work just queued, unless the calling worker will take it itself: a worker that
+    /// queues work from inside a handler job or while it finishes a batch goes straight back to `nextWork`, and
+    /// waking the other one then only moved the request to another core (a futex wake and a cold cache) or woke it
+    /// for nothing when this one got there first. Only the first thing it queues in one go is kept for itself; more
+    /// (a finished batch resuming its callers, say) wake others, so they don't wait one after another. Called with
+    /// the lock held.
+    private func wakeAWorker() {
+        if let turn = WorkerTurn.current, !turn.keptWork {
+            turn.keptWork = true
+            return
+        }
         condition.signal()
+    }
+
+    /// What the calling worker thread is doing: running a handler job or finishing a batch, after which it looks for
+    /// work again at once.
+    private final class WorkerTurn {
+        var keptWork = false
+        nonisolated(unsafe) static var current: WorkerTurn? {
+            get { pthread_getspecific(key).map { Unmanaged<WorkerTurn>.fromOpaque($0).takeUnretainedValue() } }
+            set { pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
+        }
+        private static let key: pthread_key_t = {
+            var key = pthread_key_t()
+            pthread_key_create(&key, nil)
+            return key
+        }()
     }
 
     /// Stops the workers after the queued work is done (and lets the scheduler be freed).
@@ -241,17 +270,25 @@ public final class InferenceScheduler: @unchecked Sendable {
         Thread.current.threadDictionary[Self.workerKey] = true
         let workspace = Workspace()
         let executor = taskExecutor.asUnownedTaskExecutor()
+        let turn = WorkerTurn()
         while let work = nextWork() {
             switch work {
             case .task(let job):
+                turn.keptWork = false
+                WorkerTurn.current = turn
                 job.runSynchronously(on: executor)
+                WorkerTurn.current = nil
             case .batch(let key, let queue, let batch, let threads):
-                run(batch, on: queue, threads: threads, workspace)
+                run(batch, on: queue, threads: threads, workspace, turn: turn)
                 condition.lock()
+                let coresWereShort = busyCores >= settings.workers
                 queue.running -= 1
                 busyCores -= threads
                 if queue.jobs.isEmpty, queue.running == 0, queues[key] === queue { queues[key] = nil }
-                condition.broadcast()   // a queue held open for company may now run
+                // A queue held open for company may now run, and a worker waiting for cores may now take some. With
+                // nothing queued and no one short of cores there is nothing to wake a worker for (work queued later
+                // wakes one itself).
+                if coresWereShort || queues.values.contains(where: { !$0.jobs.isEmpty }) { condition.broadcast() }
                 condition.unlock()
             }
         }
@@ -268,7 +305,7 @@ public final class InferenceScheduler: @unchecked Sendable {
             return
         }
         tasks.append(job)
-        condition.signal()
+        wakeAWorker()
         condition.unlock()
     }
 
@@ -352,7 +389,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
     }
 
-    private func run(_ batch: [Job], on queue: ModelQueue, threads: Int, _ workspace: Workspace) {
+    private func run(_ batch: [Job], on queue: ModelQueue, threads: Int, _ workspace: Workspace, turn: WorkerTurn) {
         let start = DispatchTime.now()
         var live: [Job] = []
         for job in batch {
@@ -376,6 +413,10 @@ public final class InferenceScheduler: @unchecked Sendable {
             ServingMetrics.recordExecution(model: queue.name, rows: rows, requests: live.count, computeSeconds: compute)
             onBatch?(queue.name, rows, live.count, compute)
             let parts = live.count == 1 ? [outputs] : try Self.split(outputs, rows: live.map(\.rows), axes: axes, model: queue.name)
+            // The first caller resumed stays on this worker (`wakeAWorker`).
+            turn.keptWork = false
+            WorkerTurn.current = turn
+            defer { WorkerTurn.current = nil }
             for (job, part) in zip(live, parts) {
                 let queued = Double(start.uptimeNanoseconds - job.enqueued.uptimeNanoseconds) / 1e9
                 job.finish(.success((part, Timing(queueSeconds: queued, computeSeconds: compute, batchSize: rows, threads: threads))))
