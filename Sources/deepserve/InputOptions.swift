@@ -44,7 +44,7 @@ struct InputOptions: ParsableArguments {
         var result: [String: Tensor] = [:]
         for info in plan.inputs {
             if let tensor = fileInputs[info.name] { result[info.name] = tensor; continue }
-            let shape = try shapeInputs[info.name] ?? (info.shape ?? []).map { dimension in
+            let shape = shapeInputs[info.name] ?? (info.shape ?? []).map { dimension in
                 switch dimension {
                 case .fixed(let value): return value
                 case .symbolic(let name): return dimSizes[name] ?? fallback
