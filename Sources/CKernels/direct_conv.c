@@ -138,21 +138,19 @@ __attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8]) {
 // [oc0, oc0 + channels) of pixels [0, count), adding bias and residual and applying the activation on the way.
 __attribute__((target("avx2,fma"))) static void store_tile_avx2(const dc_pass *p, float *const *out, ptrdiff_t count,
                                                                 ptrdiff_t oc0, ptrdiff_t channels, __m256 acc[12]) {
-    static const int32_t lane_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     const ptrdiff_t plane = p->pixels_per_image;
-    // Runs of pixels whose outputs are consecutive (a run breaks only where an image ends), each stored through a
-    // mask of its lanes [m, m + run) from base = out[m] − m; almost always one run of all six pixels (`whole`),
-    // stored without masks.
-    float *base[DC_MR];
-    __m256i mask[DC_MR];
+    // Runs of pixels whose outputs are consecutive: a run breaks only where an image ends. Almost always there is one
+    // run of all six pixels (`whole`), stored with a 4-wide and a 2-wide store; otherwise each run's lanes
+    // [start, start + length) go through a small buffer, element by element (still no masked stores).
+    float *at[DC_MR];
+    ptrdiff_t start[DC_MR], length[DC_MR];
     int runs = 0;
     for (ptrdiff_t m = 0; m < count;) {
         ptrdiff_t run = 1;
         while (m + run < count && out[m + run] == out[m] + run) run++;
-        const __m256i below_end = _mm256_loadu_si256((const __m256i *)(lane_bits + 8 - (m + run)));
-        const __m256i below_start = _mm256_loadu_si256((const __m256i *)(lane_bits + 8 - m));
-        mask[runs] = _mm256_andnot_si256(below_start, below_end);
-        base[runs++] = out[m] - m;
+        at[runs] = out[m];
+        start[runs] = m;
+        length[runs++] = run;
         m += run;
     }
     const int whole = runs == 1 && count == DC_MR;
@@ -180,13 +178,17 @@ __attribute__((target("avx2,fma"))) static void store_tile_avx2(const dc_pass *p
                 _mm_storel_pi((__m64 *)(row + 4), _mm256_extractf128_ps(v, 1));
                 continue;
             }
-            for (int i = 0; i < runs; i++) {
-                float *row = base[i] + (first + l) * plane;
-                __m256 u = v;
-                if (p->accumulate) u = _mm256_add_ps(u, _mm256_maskload_ps(row, mask[i]));
-                if (p->act_in_store) u = ds_piecewise8(u, p->act.kind, &k);
-                _mm256_maskstore_ps(row, mask[i], u);
+            _Alignas(32) float values[8] = {0};
+            const ptrdiff_t offset = (first + l) * plane;
+            if (p->accumulate) {
+                for (int i = 0; i < runs; i++)
+                    for (ptrdiff_t j = 0; j < length[i]; j++) values[start[i] + j] = at[i][offset + j];
+                v = _mm256_add_ps(v, _mm256_load_ps(values));
             }
+            if (p->act_in_store) v = ds_piecewise8(v, p->act.kind, &k);
+            _mm256_store_ps(values, v);
+            for (int i = 0; i < runs; i++)
+                for (ptrdiff_t j = 0; j < length[i]; j++) at[i][offset + j] = values[start[i] + j];
         }
     }
 }
