@@ -12,7 +12,6 @@ final class DirectConvFilters: @unchecked Sendable {
 
     let shape: [Int]
     let group: Int
-    let taps: Int
     let outChannelsPerGroup: Int
     private let groupStride: Int
     private let storage: TensorStorage
@@ -37,7 +36,6 @@ final class DirectConvFilters: @unchecked Sendable {
     init(_ source: UnsafePointer<Float>, shape: [Int], group: Int, outChannelsPerGroup: Int, taps: Int) {
         self.shape = shape
         self.group = group
-        self.taps = taps
         self.outChannelsPerGroup = outChannelsPerGroup
         groupStride = ds_conv2d_direct_packed_size(outChannelsPerGroup, taps)
         storage = TensorStorage(byteCount: groupStride * group * MemoryLayout<Float>.size)
