@@ -42,6 +42,15 @@ public final class ModelRepository: @unchecked Sendable {
     /// Loads every model, several at once; a model that fails is logged and reported by `failures`.
     public func loadAll(logger: Logger) throws {
         let names = try modelNames()
+        // A model folder without config.json is not served; say so rather than start with the model silently missing.
+        for entry in try FileManager.default.contentsOfDirectory(atPath: root.path).sorted()
+        where !entry.hasPrefix(".") && !names.contains(entry) {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root.appendingPathComponent(entry).path, isDirectory: &isDirectory),
+               isDirectory.boolValue {
+                logger.warning("folder \(entry) has no config.json (see models/README.md): not served")
+            }
+        }
         defer { lock.withLock { initialLoadDone = true } }
         DispatchQueue.concurrentPerform(iterations: names.count) { index in
             let name = names[index]
