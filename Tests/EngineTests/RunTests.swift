@@ -112,6 +112,60 @@ final class RunTests: XCTestCase {
         XCTAssertTrue(a.contains(0) && a.contains { $0 > 0 }, "the test data should exercise both sides of Relu")
     }
 
+    /// An activation after Add/Mul runs inside the arithmetic, a stretch at a time, on each of its loops: same
+    /// shapes, a short period (NHWC channels), broadcast runs (NCHW channels), both operand orders, and outputs
+    /// longer than one stretch. Answers equal the two-pass plan's bit for bit.
+    func testActivationFusedIntoArithmeticKeepsResults() throws {
+        let cases: [(op: String, a: [Int], b: [Int], activation: String)] = [
+            ("Add", [2, 8, 30, 30], [2, 8, 30, 30], "Relu"),
+            ("Mul", [2, 64, 9, 9], [1, 64, 1, 1], "Relu"),
+            ("Mul", [1, 64, 1, 1], [3, 64, 7, 7], "Sigmoid"),
+            ("Sub", [2, 20, 20, 12], [12], "Relu"),
+            ("Div", [5], [4, 3, 700, 5], "Tanh"),
+        ]
+        for (op, aShape, bShape, activation) in cases {
+            let outShape = zip([Int](repeating: 1, count: 4 - aShape.count) + aShape,
+                               [Int](repeating: 1, count: 4 - bShape.count) + bShape).map { max($0, $1) }
+            func model(exposeIntermediate: Bool) -> ModelBuilder {
+                var model = ModelBuilder()
+                model.input("a", aShape.map { .fixed($0) })
+                model.input("b", bShape.map { .fixed($0) })
+                model.output("y", outShape.map { .fixed($0) })
+                if exposeIntermediate { model.output("pre", outShape.map { .fixed($0) }) }
+                model.node(op, ["a", "b"], ["pre"])
+                model.node(activation, ["pre"], ["y"])
+                return model
+            }
+            let fused = try model(exposeIntermediate: false).plan()
+            let unfused = try model(exposeIntermediate: true).plan()
+            XCTAssertEqual(fused.stepOpTypes, ["\(op)+\(activation)"])
+            XCTAssertEqual(unfused.stepOpTypes, [op, activation])
+            var random = TestRandom(seed: 41)
+            let feeds = ["a": Tensor(shape: aShape, floats: random.floats(aShape.reduce(1, *)).map { $0 + 0.25 }),
+                         "b": Tensor(shape: bShape, floats: random.floats(bShape.reduce(1, *)).map { $0 + 0.25 })]
+            let y = try XCTUnwrap(try fused.run(feeds)["y"]).floatArray()
+            XCTAssertEqual(y, try XCTUnwrap(try unfused.run(feeds)["y"]).floatArray(), "\(op) \(aShape) \(bShape)")
+            XCTAssertGreaterThan(y.count, 4096, "one case at least should cross a stretch")
+            if activation == "Relu" {
+                XCTAssertTrue(y.contains(0) && y.contains { $0 > 0 }, "the data should exercise both sides of Relu")
+            }
+        }
+    }
+
+    /// Relu takes floats only; fused into an integer Add it refuses the input as the lone Relu would.
+    func testActivationFusedIntoIntegerArithmeticIsRefused() throws {
+        var model = ModelBuilder()
+        model.input("a", [2], type: 7)
+        model.output("y", [2], type: 7)
+        model.node("Add", ["a", "a"], ["s"])
+        model.node("Relu", ["s"], ["y"])
+        let plan = try model.plan()
+        XCTAssertEqual(plan.stepOpTypes, ["Add+Relu"])
+        XCTAssertThrowsError(try plan.run(["a": Tensor(shape: [2], int64s: [1, -2])])) { error in
+            XCTAssertTrue("\(error)".contains("must be float"), "\(error)")
+        }
+    }
+
     func testPrepackedWeightsMatchWeightsGivenAtRunTime() throws {
         var random = TestRandom(seed: 11)
         let weights = random.floats(12 * 4 * 3 * 3)

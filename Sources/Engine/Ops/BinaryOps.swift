@@ -2,7 +2,7 @@ import CKernels
 
 /// Element-wise arithmetic with broadcasting: Add, Sub, Mul, Div, Pow, Mod, and the variadic
 /// Max, Min, Sum and Mean.
-struct BinaryArithmetic: Operator {
+struct BinaryArithmetic: ActivationFusing {
     enum Kind: Sendable {
         case add, sub, mul, div, pow, max, min, mod(fmod: Bool)
 
@@ -28,6 +28,17 @@ struct BinaryArithmetic: Operator {
         }
     }
     let kind: Kind
+    /// An activation applied to each stretch of the result while it is still in cache (the Relu after a
+    /// pre-activation BatchNorm's Mul in DenseNet, after a residual Add the Conv could not absorb): one pass over
+    /// memory instead of two. Activations run on floats only, as the standalone operators do.
+    var activation: Activation?
+
+    init(kind: Kind, activation: Activation? = nil) {
+        self.kind = kind
+        self.activation = activation
+    }
+
+    func fused(with activation: Activation) -> any Operator { BinaryArithmetic(kind: kind, activation: activation) }
 
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         var a = try inputs.required(0)
@@ -39,34 +50,72 @@ struct BinaryArithmetic: Operator {
             throw KernelError("inputs have different element types: \(a.dataType) and \(b.dataType)")
         }
         if a.dataType == .bool { a = try convert(a, to: .uint8, workspace); b = try convert(b, to: .uint8, workspace) }
-        return [try Self.apply(kind, a, b, workspace)]
+        if activation != nil, a.dataType != .float {
+            throw KernelError("input of the fused \(activation!.name) must be float, got \(a.dataType)")
+        }
+        return [try Self.apply(kind, a, b, workspace, activation: activation)]
     }
 
-    static func apply(_ kind: Kind, _ a: Tensor, _ b: Tensor, _ workspace: Workspace) throws -> Tensor {
+    static func apply(_ kind: Kind, _ a: Tensor, _ b: Tensor, _ workspace: Workspace,
+                      activation: Activation? = nil) throws -> Tensor {
         let shape = try Broadcast.shape([a.shape, b.shape])
         let out = try workspace.allocate(a.dataType, shape)
+        var finish = FinishingActivation(activation, out)
         if a.dataType == .float, let op = kind.vectorised {
-            floatLoop(op, a, b, out)
+            floatLoop(op, a, b, out, &finish)
         } else {
             try dispatchNumeric(a.dataType, Visitor(kind: kind, a: a, b: b, out: out))
+            finish.apply(through: out.count)
         }
         return out
     }
 
+    /// Applies a fused activation to the output in order, a stretch at a time once enough of it is written, so each
+    /// stretch is still in L1/L2 when the activation reads it back.
+    private struct FinishingActivation {
+        private let descriptor: ds_activation?
+        private let output: UnsafeMutablePointer<Float>?
+        private var done = 0
+        private static let stretch = 4096
+
+        init(_ activation: Activation?, _ out: Tensor) {
+            descriptor = activation?.kernelDescriptor
+            output = activation == nil ? nil : out.pointer(as: Float.self)
+        }
+
+        /// The output is final up to element `end` (exclusive). Stretches end on multiples of 8 so that only the
+        /// output's last few elements take the kernels' scalar tail, as in one call over the whole output: the bits
+        /// stay those of the unfused plan.
+        mutating func written(through end: Int) {
+            if descriptor != nil, end - done >= Self.stretch { apply(through: done + (end - done) / 8 * 8) }
+        }
+
+        mutating func apply(through end: Int) {
+            guard let descriptor, let output, end > done else { return }
+            ds_activation_apply(output + done, end - done, descriptor)
+            done = end
+        }
+    }
+
     /// Float runs through the vectorised C loop (CKernels/elementwise.c); strides other than 0 and
     /// 1 (a transposed broadcast, rare) one element at a time.
-    private static func floatLoop(_ op: ds_binary_op, _ a: Tensor, _ b: Tensor, _ out: Tensor) {
+    private static func floatLoop(_ op: ds_binary_op, _ a: Tensor, _ b: Tensor, _ out: Tensor, _ finish: inout FinishingActivation) {
         let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
+        defer { finish.apply(through: out.count) }
         if a.shape == b.shape {
-            ds_binary_f32(op, pa, 1, pb, 1, po, out.count)
+            for start in stride(from: 0, to: out.count, by: 8192) {
+                let n = min(8192, out.count - start)
+                ds_binary_f32(op, pa + start, 1, pb + start, 1, po + start, n)
+                finish.written(through: start + n)
+            }
             return
         }
         if let period = Self.shortPeriod(of: b.shape, against: a.shape, out: out.shape) {
-            periodicLoop(op, pa, pb, period: period, po, count: out.count, periodicSecond: true)
+            periodicLoop(op, pa, pb, period: period, po, count: out.count, periodicSecond: true, &finish)
             return
         }
         if let period = Self.shortPeriod(of: a.shape, against: b.shape, out: out.shape) {
-            periodicLoop(op, pb, pa, period: period, po, count: out.count, periodicSecond: false)
+            periodicLoop(op, pb, pa, period: period, po, count: out.count, periodicSecond: false, &finish)
             return
         }
         Broadcast.forEachRun(outShape: out.shape, inputShapes: [a.shape, b.shape]) { o, offsets, strides, count in
@@ -76,6 +125,7 @@ struct BinaryArithmetic: Operator {
             } else {
                 for i in 0..<count { ds_binary_f32(op, x + i * strides[0], 0, y + i * strides[1], 0, z + i, 1) }
             }
+            finish.written(through: o + count)   // runs cover the output in order
         }
     }
 
@@ -94,7 +144,8 @@ struct BinaryArithmetic: Operator {
     /// out = full ⊙ pattern (or pattern ⊙ full) with the pattern repeated: the pattern is tiled once into a few
     /// hundred floats so the vector loop runs long stretches instead of one call per period.
     private static func periodicLoop(_ op: ds_binary_op, _ full: UnsafeMutablePointer<Float>, _ pattern: UnsafeMutablePointer<Float>,
-                                     period: Int, _ out: UnsafeMutablePointer<Float>, count: Int, periodicSecond: Bool) {
+                                     period: Int, _ out: UnsafeMutablePointer<Float>, count: Int, periodicSecond: Bool,
+                                     _ finish: inout FinishingActivation) {
         let stretch = period * max(1, 512 / max(period, 1))
         let tiled = (0..<stretch).map { pattern[$0 % period] }
         tiled.withUnsafeBufferPointer { tile in
@@ -105,6 +156,7 @@ struct BinaryArithmetic: Operator {
                 } else {
                     ds_binary_f32(op, tile.baseAddress, 1, full + start, 1, out + start, n)
                 }
+                finish.written(through: start + n)
             }
         }
     }
