@@ -41,10 +41,40 @@ size_t ds_depthwise_scratch_size(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff
     return (size_t)(l.rows * l.stride_w * l.phase_len) * (size_t)ds_parallel_threads();
 }
 
-// Copies plane x (height × width) into the padded, phase-split scratch plane.
+// Copies n floats; vectors, not memcpy: the rows are a few dozen floats, where a library call costs more than the copy.
+__attribute__((target("avx2,fma")))
+static void copy_floats_avx2(const float *src, ptrdiff_t n, float *dst) {
+    ptrdiff_t k = 0;
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
+    for (; k < n; k++) dst[k] = src[k];
+}
+
+static void copy_floats(const float *src, ptrdiff_t n, float *dst) {
+    if (ds_use_avx2()) copy_floats_avx2(src, n, dst);
+    else memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+// Copies plane x (height × width) into the padded, phase-split scratch plane. The image's pixels land in the same
+// slots for every plane and nothing else is written, so after the first plane of a run (`borders_zeroed`) only those
+// slots are copied: the padding around them is still zero.
 static void fill_padded(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdiff_t pad_top, ptrdiff_t pad_left,
-                        dw_layout l, float *buffer) {
+                        dw_layout l, int borders_zeroed, float *buffer) {
     const ptrdiff_t sw = l.stride_w, row_len = sw * l.phase_len;
+    // Slots [begin, end) of a padded row hold the image row; the rest is left padding, right padding and overrun.
+    const ptrdiff_t begin = pad_left < l.phase_len ? pad_left : l.phase_len;
+    const ptrdiff_t end = pad_left + width < l.phase_len ? pad_left + width : l.phase_len;
+    if (borders_zeroed) {
+        const ptrdiff_t first = pad_top > 0 ? pad_top : 0, last = pad_top + height < l.rows ? pad_top + height : l.rows;
+        for (ptrdiff_t r = first; r < last; r++) {
+            const float *src = x + (r - pad_top) * width;
+            if (sw == 1) {
+                if (end > begin) copy_floats(src, end - begin, buffer + r * row_len + begin);
+            } else {
+                ds_phase_split_row_interior(src, width, pad_left, sw, l.phase_len, buffer + r * row_len, l.phase_len);
+            }
+        }
+        return;
+    }
     for (ptrdiff_t r = 0; r < l.rows; r++) {
         float *row = buffer + r * row_len;
         const ptrdiff_t iy = r - pad_top;
@@ -54,13 +84,8 @@ static void fill_padded(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdi
         }
         const float *src = x + iy * width;
         if (sw == 1) {
-            // [0, begin): left padding; [begin, end): the image row; [end, phase_len): right padding and overrun.
-            const ptrdiff_t begin = pad_left < l.phase_len ? pad_left : l.phase_len;
-            const ptrdiff_t end = pad_left + width < l.phase_len ? pad_left + width : l.phase_len;
-            memset(row, 0, (size_t)begin * sizeof(float));
-            if (end > begin) memcpy(row + begin, src, (size_t)(end - begin) * sizeof(float));
-            const ptrdiff_t tail = end > begin ? end : begin;
-            memset(row + tail, 0, (size_t)(l.phase_len - tail) * sizeof(float));
+            memset(row, 0, (size_t)l.phase_len * sizeof(float));
+            if (end > begin) copy_floats(src, end - begin, row + begin);
             continue;
         }
         ds_phase_split_row(src, width, pad_left, sw, l.phase_len, row, l.phase_len);
@@ -144,6 +169,105 @@ static void plane_avx2(const float *buffer, const float *w, ptrdiff_t taps, cons
     }
 }
 
+// MARK: - 3×3 and 5×5 filters, four output rows at a time
+
+// The common filters (3×3 and 5×5, stride 1 or 2, no vertical dilation) run a register tile of four output rows by
+// one or two 8-wide column blocks: eight independent FMA chains instead of the row kernel's one to four, so the FMA
+// latency no longer sets the pace on narrow maps (56, 28, 14 and 7 columns). The rows of a tile share their input
+// rows, each loaded once for every output row that reads it. Each output still sums bias + Σ w·x over the taps in
+// (row, column) order, one FMA at a time: the bits are those of plane_avx2.
+#define DW_TILE_ROWS 4
+
+typedef struct {
+    const float *buffer;            // the padded, phase-split plane
+    const ptrdiff_t *columns;       // per tap column j: its offset within a scratch row
+    ptrdiff_t row_len;              // floats from one padded input row to the next
+    const float *w;                 // the plane's kernel_h × kernel_w weights
+    float bias;
+    float *y;
+    ptrdiff_t out_w;
+} dw_tile_plane;
+
+// Output rows [oy, oy + R) × columns [ox, ox + 8·V) (only the first `keep` columns of the last block stored).
+// K (taps per side), S (vertical stride), R and V are constants at every call, so the loops unroll completely.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dw_tile(const dw_tile_plane *p, ptrdiff_t oy, ptrdiff_t ox, const int K, const int S, const int R,
+                           const int V, const int PARTIAL, ptrdiff_t keep) {
+    __m256 acc[DW_TILE_ROWS][2];
+    _Pragma("clang loop unroll(full)")
+    for (int o = 0; o < R; o++)
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < V; v++) acc[o][v] = _mm256_set1_ps(p->bias);
+    // Weights are broadcast where they are used, and the input row is one pointer stepped down the tile: left to
+    // itself the compiler hoists all K·K broadcasts and every row × column address out of the tile, which do not fit
+    // in registers beside the accumulators and spill (twice the loads). The empty asm statements stop that.
+    const float *w = p->w;
+    __asm__("" : "+r"(w));
+    const float *row = p->buffer + oy * S * p->row_len + ox;
+    const ptrdiff_t row_len = p->row_len;
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < (R - 1) * S + K; r++) {          // input rows the tile reads, top to bottom
+        __asm__("" : "+r"(row));
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < K; j++) {
+            __m256 x[2];
+            _Pragma("clang loop unroll(full)")
+            for (int v = 0; v < V; v++) x[v] = _mm256_loadu_ps(row + p->columns[j] + 8 * v);
+            _Pragma("clang loop unroll(full)")
+            for (int o = 0; o < R; o++) {
+                const int i = r - o * S;                      // the tap row input row r is for output row o
+                if (i < 0 || i >= K) continue;
+                const __m256 weight = _mm256_broadcast_ss(w + i * K + j);
+                _Pragma("clang loop unroll(full)")
+                for (int v = 0; v < V; v++) acc[o][v] = _mm256_fmadd_ps(weight, x[v], acc[o][v]);
+            }
+        }
+        row += row_len;
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int o = 0; o < R; o++) {
+        float *out = p->y + (oy + o) * p->out_w + ox;
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < V; v++) {
+            if (PARTIAL && v == V - 1) ds_store_first_avx2(out + 8 * v, acc[o][v], keep);
+            else _mm256_storeu_ps(out + 8 * v, acc[o][v]);
+        }
+    }
+}
+
+// Every output row of the plane in tiles of R rows. When the rows or columns don't divide evenly, the last tile
+// overlaps the one before it and recomputes a few outputs (to the same values) rather than running a narrower tile.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dw_tiles(const dw_tile_plane *p, ptrdiff_t out_h, const int K, const int S, const int R) {
+    const ptrdiff_t out_w = p->out_w;
+    for (ptrdiff_t row = 0; row < out_h; row += R) {
+        const ptrdiff_t oy = row + R <= out_h ? row : out_h - R;
+        ptrdiff_t ox = 0;
+        for (; ox + 16 <= out_w; ox += 16) dw_tile(p, oy, ox, K, S, R, 2, 0, 8);
+        if (ox + 8 <= out_w) {
+            dw_tile(p, oy, ox, K, S, R, 1, 0, 8);
+            ox += 8;
+        }
+        if (ox < out_w) {
+            if (out_w >= 8) dw_tile(p, oy, out_w - 8, K, S, R, 1, 0, 8);
+            else dw_tile(p, oy, 0, K, S, R, 1, 1, out_w);   // the scratch row's overrun slots make 8-wide loads safe
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void plane_tiled_avx2(const dw_tile_plane *p, ptrdiff_t out_h, ptrdiff_t kernel, ptrdiff_t stride_h) {
+    if (out_h < DW_TILE_ROWS) {
+        if (kernel == 3) stride_h == 1 ? dw_tiles(p, out_h, 3, 1, 1) : dw_tiles(p, out_h, 3, 2, 1);
+        else stride_h == 1 ? dw_tiles(p, out_h, 5, 1, 1) : dw_tiles(p, out_h, 5, 2, 1);
+        return;
+    }
+    if (kernel == 3) stride_h == 1 ? dw_tiles(p, out_h, 3, 1, DW_TILE_ROWS) : dw_tiles(p, out_h, 3, 2, DW_TILE_ROWS);
+    else stride_h == 1 ? dw_tiles(p, out_h, 5, 1, DW_TILE_ROWS) : dw_tiles(p, out_h, 5, 2, DW_TILE_ROWS);
+}
+
+// MARK: - Driver
+
 typedef struct {
     const float *x;
     ptrdiff_t channels, height, width;
@@ -158,6 +282,8 @@ typedef struct {
     float *y, *scratch;
     ptrdiff_t scratch_floats, planes, per_part;
     int avx2;
+    int tiled;                      // plane_tiled_avx2 suits the filter (square 3 or 5, stride 1 or 2, no vertical dilation)
+    ptrdiff_t kernel, stride_h, columns[5];
 } depthwise_job;
 
 // Planes [part · per_part, …) of a depthwise convolution, in the padded plane of the thread running it.
@@ -168,10 +294,17 @@ static void depthwise_part(void *context, ptrdiff_t part) {
     const ptrdiff_t last = first + j->per_part < j->planes ? first + j->per_part : j->planes;
     for (ptrdiff_t plane = first; plane < last; plane++) {
         const ptrdiff_t c = plane % j->channels;
-        fill_padded(j->x + plane * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left, j->layout, buffer);
+        fill_padded(j->x + plane * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left, j->layout,
+                    plane > first, buffer);
         float *out = j->y + plane * j->out_h * j->out_w;
         const float b = j->bias ? j->bias[c] : 0.0f;
-        if (j->avx2)
+        if (j->tiled) {
+            const dw_tile_plane tiles = {
+                .buffer = buffer, .columns = j->columns, .row_len = j->layout.stride_w * j->layout.phase_len,
+                .w = j->w + c * j->taps, .bias = b, .y = out, .out_w = j->out_w,
+            };
+            plane_tiled_avx2(&tiles, j->out_h, j->kernel, j->stride_h);
+        } else if (j->avx2)
             plane_avx2(buffer, j->w + c * j->taps, j->taps, j->offsets, b, j->row_step, j->out_h, j->out_w, out);
         else
             plane_portable(buffer, j->w + c * j->taps, j->taps, j->offsets, b, j->row_step, j->out_h, j->out_w, out);
@@ -202,6 +335,12 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
         .scratch_floats = (ptrdiff_t)(l.rows * l.stride_w * l.phase_len), .planes = planes,
         .per_part = threads > 1 ? (planes + DS_PARTS_PER_THREAD * threads - 1) / (DS_PARTS_PER_THREAD * threads) : planes, .avx2 = ds_use_avx2(),
     };
+    job.tiled = job.avx2 && kernel_h == kernel_w && (kernel_h == 3 || kernel_h == 5) && (stride_h == 1 || stride_h == 2) &&
+                dilation_h == 1;
+    job.kernel = kernel_h;
+    job.stride_h = stride_h;
+    if (job.tiled)
+        for (ptrdiff_t j = 0; j < kernel_w; j++) job.columns[j] = offsets[j];   // tap (0, j): its column's offset
     ds_parallel_for((planes + job.per_part - 1) / job.per_part, depthwise_part, &job);
     if (offsets != offsets_storage) free(offsets);
     return 0;

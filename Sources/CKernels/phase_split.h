@@ -11,4 +11,9 @@
 void ds_phase_split_row(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t stride, ptrdiff_t phase_len,
                         float *out, ptrdiff_t phase_stride);
 
+/// ds_phase_split_row's slots whose column lies inside the row, and only those: for refilling a buffer whose padding
+/// slots are zero already.
+void ds_phase_split_row_interior(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t stride,
+                                 ptrdiff_t phase_len, float *out, ptrdiff_t phase_stride);
+
 #endif

@@ -39,9 +39,13 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also print time per operator type (single thread).")
     var profile = false
 
+    @Option(help: "With --profile, how many of the slowest nodes to list (with their time in ms per run).")
+    var slowest = 8
+
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard slowest >= 0 else { throw ValidationError("--slowest must be at least 0") }
         guard (1...256).contains(intraOpThreads) else { throw ValidationError("--intra-op-threads must be in 1...256") }
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup not negative") }
     }
@@ -110,7 +114,8 @@ struct Bench: ParsableCommand {
         var totals: [String: (seconds: Double, count: Int)] = [:]
         var nodes: [String: (seconds: Double, shapes: String)] = [:]
         let workspace = Workspace()
-        for _ in 0..<max(1, min(runs, 50)) {
+        let profiledRuns = max(1, min(runs, 50))
+        for _ in 0..<profiledRuns {
             _ = try plan.trace(inputs, workspace: workspace) { record in
                 totals[record.opType, default: (0, 0)].seconds += record.seconds
                 totals[record.opType, default: (0, 0)].count += 1
@@ -121,8 +126,9 @@ struct Bench: ParsableCommand {
         }
         let nodeTotal = nodes.values.reduce(0) { $0 + $1.seconds }
         print("slowest nodes:")
-        for (node, value) in nodes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(8) {
-            print(String(format: "  %5.1f %%  ", 100 * value.seconds / nodeTotal) + node + "  " + value.shapes)
+        for (node, value) in nodes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(slowest) {
+            print(String(format: "  %5.1f %%  %8.3f ms  ", 100 * value.seconds / nodeTotal, 1000 * value.seconds / Double(profiledRuns))
+                  + node + "  " + value.shapes)
         }
         let all = totals.values.reduce(0) { $0 + $1.seconds }
         print("time per operator type:")

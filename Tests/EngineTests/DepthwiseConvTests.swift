@@ -4,7 +4,8 @@ import XCTest
 
 /// The depthwise kernel (CKernels/depthwise.c) against a direct double-precision loop, over the
 /// strides, dilations, paddings, kernel sizes and row widths that exercise its phase-split padded
-/// plane, its 32/16/8-wide blocks and its masked tail, on the AVX2 and portable paths.
+/// plane (refilled plane after plane), its four-row tiles, its 32/16/8-wide blocks and its partial
+/// stores, on the AVX2 and portable paths.
 final class DepthwiseConvTests: XCTestCase {
     override func tearDown() { ds_force_portable(0) }
 
@@ -47,6 +48,13 @@ final class DepthwiseConvTests: XCTestCase {
             Case(height: 3, width: 40, kernel: 7, stride: 2, dilation: 1, padBegin: 3, padEnd: 3),
             Case(height: 2, width: 3, kernel: 3, stride: 1, dilation: 1, padBegin: 4, padEnd: 4),        // more padding than image
             Case(height: 12, width: 12, kernel: 9, stride: 1, dilation: 1, padBegin: 4, padEnd: 4),      // 81 taps: heap tap table
+            // The four-row tiles (3×3 and 5×5, stride 1 or 2): rows and columns that leave an overlapping last tile, maps
+            // narrower than one vector or shorter than one tile, and the stride-2 deinterleave's overlapping last block.
+            Case(height: 9, width: 20, kernel: 3, stride: 1, dilation: 1, padBegin: 1, padEnd: 1),
+            Case(height: 6, width: 5, kernel: 3, stride: 1, dilation: 1, padBegin: 1, padEnd: 1),
+            Case(height: 5, width: 9, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
+            Case(height: 13, width: 41, kernel: 5, stride: 2, dilation: 1, padBegin: 2, padEnd: 2),
+            Case(height: 16, width: 37, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
         ]
         for portable in [false, true] {
             ds_force_portable(portable ? 1 : 0)
