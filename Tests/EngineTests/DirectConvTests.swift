@@ -110,11 +110,10 @@ final class DirectConvTests: XCTestCase {
         // 2 groups of 2 channels: a 3×3 kernel has 18 taps (the GEMM's), a 4×4 one 32 (the direct kernel's).
         let x = [3, 4, 6, 7], w = [12, 2, 3, 3]
         let weightShape = [w[0], w[1], 4, 4]
-        XCTAssertTrue(DirectConvFilters.suits(weightShape, group: 2, strides: nil))
-        XCTAssertFalse(DirectConvFilters.suits(w, group: 2, strides: [2, 2]), "18 taps stay on the GEMM")
-        XCTAssertFalse(DirectConvFilters.suits([16, 1, 3, 3], group: 16, strides: nil), "depthwise has its own kernel")
-        XCTAssertFalse(DirectConvFilters.suits([16, 256, 1, 1], group: 1, strides: [1, 1]), "1×1 reads its input in place already")
-        XCTAssertTrue(DirectConvFilters.suits([16, 256, 1, 1], group: 1, strides: [2, 2]), "but not with a stride")
+        XCTAssertTrue(DirectConvFilters.suits(weightShape, group: 2))
+        XCTAssertFalse(DirectConvFilters.suits(w, group: 2), "18 taps stay on the GEMM")
+        XCTAssertFalse(DirectConvFilters.suits([16, 1, 3, 3], group: 16), "depthwise has its own kernel")
+        XCTAssertFalse(DirectConvFilters.suits([16, 256, 1, 1], group: 1), "1×1 goes to the GEMM, with a stride or without")
         var random = TestRandom(seed: 62)
         let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(12)
         let output = [3, 12, 5, 5]   // pads top 1, left 1, bottom 1, right 0: (6 + 2 − 4) + 1 rows, (7 + 1 − 4) + 1 columns

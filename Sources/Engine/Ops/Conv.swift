@@ -26,7 +26,7 @@ struct Conv: ActivationFusing {
         window = try SpatialWindow(context, requireKernel: false)
         let weight = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
         let group = try PackedFilters.group(context)
-        if let weight, weight.dataType == .float, DirectConvFilters.suits(weight.shape, group: group, strides: window.strides) {
+        if let weight, weight.dataType == .float, DirectConvFilters.suits(weight.shape, group: group) {
             self.group = group
             directFilters = DirectConvFilters(weight, group: group)
             filters = nil
@@ -205,8 +205,10 @@ struct Conv: ActivationFusing {
             return [out]
         }
 
-        // Large feature maps: unfold a band of output rows at a time so the columns stay in L2.
-        let bandRows = max(1, min(outH, Self.columnBudget / max(1, kernelSize * outW)))
+        // Large feature maps: unfold a band of output rows at a time so the columns stay in L2. A strided 1×1 filter's
+        // columns are the subsampled image, no larger than the input: one band, so one GEMM as wide as the image
+        // (a thousand channels would otherwise leave bands of a row or two, and the GEMM's tiles half empty).
+        let bandRows = g.kernel == [1, 1] ? outH : max(1, min(outH, Self.columnBudget / max(1, kernelSize * outW)))
         var columns = try workspace.allocate(.float, [kernelSize, bandRows * outW])
         defer { workspace.recycle(&columns) }
         let pc = columns.pointer(as: Float.self)
