@@ -37,42 +37,49 @@ static void vexp_avx2(const float *x, float *y, ptrdiff_t n) {
     for (; i < n; i++) y[i] = expf(x[i]);
 }
 
+// The smooth activations on eight floats. The loops below and the GEMM's and direct convolution's in-register
+// epilogues (ds_smooth8) all compute them here, so a value gets the same bits whichever applied its activation.
 __attribute__((target("avx2,fma")))
-static void vsigmoid_avx2(const float *x, float *y, ptrdiff_t n) {
+static inline __m256 sigmoid8(__m256 v) {
     const __m256 one = _mm256_set1_ps(1.0f);
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(x + i)));
-        _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
-    }
-    for (; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v))));
 }
 
 // tanh(x) = sign(x) · (1 − 2 / (exp(2|x|) + 1)); absolute error ~1e-7 near zero.
 __attribute__((target("avx2,fma")))
-static void vtanh_avx2(const float *x, float *y, ptrdiff_t n) {
+static inline __m256 tanh8(__m256 v) {
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    const __m256 sign = _mm256_and_ps(v, sign_mask);
+    const __m256 e = exp256(_mm256_mul_ps(two, _mm256_andnot_ps(sign_mask, v)));
+    const __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(e, one)));
+    return _mm256_or_ps(t, sign);
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 silu8(__m256 v) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(v, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+}
+
+__attribute__((target("avx2,fma")))
+static void vsigmoid_avx2(const float *x, float *y, ptrdiff_t n) {
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 v = _mm256_loadu_ps(x + i);
-        const __m256 sign = _mm256_and_ps(v, sign_mask);
-        const __m256 e = exp256(_mm256_mul_ps(two, _mm256_andnot_ps(sign_mask, v)));
-        const __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(e, one)));
-        _mm256_storeu_ps(y + i, _mm256_or_ps(t, sign));
-    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, sigmoid8(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+__attribute__((target("avx2,fma")))
+static void vtanh_avx2(const float *x, float *y, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, tanh8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) y[i] = tanhf(x[i]);
 }
 
 __attribute__((target("avx2,fma")))
 static void vsilu_avx2(float *x, ptrdiff_t n) {
-    const __m256 one = _mm256_set1_ps(1.0f);
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 v = _mm256_loadu_ps(x + i);
-        const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
-    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, silu8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
@@ -114,15 +121,36 @@ static void verf_avx2(const float *x, float *y, ptrdiff_t n) {
 
 // GELU(x) = x/2 · (1 + erf(x/√2)).
 __attribute__((target("avx2,fma")))
-static void vgelu_avx2(float *x, ptrdiff_t n) {
+static inline __m256 gelu8(__m256 v) {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), r2 = _mm256_set1_ps(0.70710678118654752f);
+    return _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf256(_mm256_mul_ps(v, r2))));
+}
+
+__attribute__((target("avx2,fma")))
+static void vgelu_avx2(float *x, ptrdiff_t n) {
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 v = _mm256_loadu_ps(x + i);
-        const __m256 g = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf256(_mm256_mul_ps(v, r2))));
-        _mm256_storeu_ps(x + i, g);
-    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 smooth8(__m256 v, ds_activation_kind kind) {
+    switch (kind) {
+    case DS_ACTIVATION_SIGMOID: return sigmoid8(v);
+    case DS_ACTIVATION_TANH: return tanh8(v);
+    case DS_ACTIVATION_SILU: return silu8(v);
+    case DS_ACTIVATION_GELU: return gelu8(v);
+    default: return v;
+    }
+}
+
+__attribute__((target("avx2,fma")))
+void ds_smooth_tile16(float *c, ptrdiff_t ldc, ptrdiff_t rows, ds_activation_kind kind) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        float *row = c + r * ldc;
+        _mm256_storeu_ps(row, smooth8(_mm256_loadu_ps(row), kind));
+        _mm256_storeu_ps(row + 8, smooth8(_mm256_loadu_ps(row + 8), kind));
+    }
 }
 
 void ds_verf(const float *x, float *y, ptrdiff_t n) {

@@ -9,7 +9,8 @@
 // so small feature maps fill whole tiles and nothing is wasted at the row ends.
 //
 // The tile holds 16 channels × 6 pixels in registers; the store transposes it to 16 runs of ≤ 6 pixels in NCHW and
-// adds the bias, a residual (accumulate), and a piecewise activation on the way.
+// adds the bias, a residual (accumulate), and a piecewise activation on the way (a smooth one runs over the output
+// afterwards).
 #include "CKernels.h"
 #include "dispatch.h"
 #include "piecewise_avx2.h"

@@ -105,12 +105,12 @@ static void pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdi
 
 // MARK: - Micro-kernels
 
-// What a full tile's store applies in registers after its last K block: biases and a piecewise activation, in the
+// What a full tile's store applies in registers after its last K block: biases and the activation, in the
 // order apply_epilogue applies them (row bias, column bias, activation), so the bits are the same.
 typedef struct {
     const float *row_bias;   // MR values, or NULL
     const float *col_bias;   // NR values, or NULL
-    ds_activation act;       // NONE or a ds_is_piecewise kind
+    ds_activation act;
 } tile_epilogue;
 
 typedef void (*micro_kernel_fn)(ptrdiff_t kc, const float *a, const float *b, float *c,
@@ -138,6 +138,7 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
         b += NR;
     }
     const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
+    const int piecewise = ep && ds_is_piecewise(ep->act.kind);
 #define DS_STORE_ROW(r, lo, hi)                                                   \
     do {                                                                          \
         float *row = c + (r) * ldc;                                               \
@@ -155,7 +156,7 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
                 lo = _mm256_add_ps(lo, _mm256_loadu_ps(ep->col_bias));            \
                 hi = _mm256_add_ps(hi, _mm256_loadu_ps(ep->col_bias + 8));        \
             }                                                                     \
-            if (ep->act.kind != DS_ACTIVATION_NONE) {                             \
+            if (piecewise) {                                                      \
                 lo = ds_piecewise8(lo, ep->act.kind, &k);                         \
                 hi = ds_piecewise8(hi, ep->act.kind, &k);                         \
             }                                                                     \
@@ -170,6 +171,7 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
     DS_STORE_ROW(4, c40, c41);
     DS_STORE_ROW(5, c50, c51);
 #undef DS_STORE_ROW
+    if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, MR, ep->act.kind);
 }
 
 // The left half of a tile (6 × 8) for an edge of at most 8 columns: the full kernel would multiply 16 columns to keep
@@ -377,8 +379,9 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
             for (ptrdiff_t j = n0; j < n1; j++) g->c[i * ldc + j] *= g->beta;
 
     const micro_kernel_fn kernel = ds_use_avx2() ? micro_kernel_avx2 : micro_kernel_portable;
-    // Full tiles of the AVX2 kernel apply biases and a piecewise activation in registers, in their store.
-    const int in_register = epilogue && kernel == micro_kernel_avx2 && (act.kind == DS_ACTIVATION_NONE || ds_is_piecewise(act.kind));
+    // Full tiles of the AVX2 kernel apply biases and the activation in registers, in their store: a call per tile row
+    // to ds_activation_apply cost SiLU three times the GEMM itself on a 24-deep product.
+    const int in_register = epilogue && kernel == micro_kernel_avx2;
     pack_buffers *buffers = thread_pack_buffers();
     float edge[MR * NR] __attribute__((aligned(64)));
     const ptrdiff_t m_padded = (g->m + MR - 1) / MR * MR;

@@ -1,5 +1,6 @@
-// The piecewise-linear activations on eight floats (internal to CKernels): shared by ds_activation_apply and the GEMM's
-// in-register epilogue, so a tile activated in registers gets exactly the bits a row activated in memory gets.
+// The activations on eight floats (internal to CKernels): shared by ds_activation_apply and the GEMM's and direct
+// convolution's in-register epilogues, so a tile activated in registers gets exactly the bits a row activated in memory
+// gets. The piecewise-linear ones inline, in registers; the smooth ones (exp inside) on the stored tile.
 #ifndef DEEPSERVE_CKERNELS_PIECEWISE_AVX2_H
 #define DEEPSERVE_CKERNELS_PIECEWISE_AVX2_H
 
@@ -38,5 +39,10 @@ __attribute__((target("avx2,fma"))) static inline __m256 ds_piecewise8(__m256 v,
         return _mm256_mul_ps(v, _mm256_min_ps(k->one, _mm256_max_ps(k->zero, _mm256_fmadd_ps(v, k->sixth, k->half))));
     }
 }
+
+/// Sigmoid, Tanh, SiLU or GELU applied to `rows` rows of 16 floats (ldc apart) in place, as ds_activation_apply's vector
+/// loops compute them (activations.c): for a tile just stored. Not inlined into the tile's store, where every call
+/// would spill the other accumulators (all vector registers are caller-saved).
+void ds_smooth_tile16(float *c, ptrdiff_t ldc, ptrdiff_t rows, ds_activation_kind kind);
 
 #endif

@@ -58,12 +58,33 @@ final class KernelTests: XCTestCase {
             let activations: [(Activation, (Float) -> Float)] = [
                 (.relu, { max($0, 0) }), (.leakyRelu(alpha: 0.1), { $0 >= 0 ? $0 : 0.1 * $0 }),
                 (.clip(min: -1, max: 2), { min(max($0, -1), 2) }), (.sigmoid, { 1 / (1 + exp(-$0)) }), (.tanh, { tanh($0) }),
+                (.silu, { $0 / (1 + exp(-$0)) }), (.gelu, { $0 / 2 * (1 + erf($0 / Float(2).squareRoot())) }),
             ]
             for (activation, function) in activations {
                 var out = [Float](repeating: .nan, count: m * n)
                 ds_sgemm_prepacked(m, n, k, packed, 0, b, n, 0, &out, n, bias, nil, activation.kernelDescriptor)
                 assertClose(out, linear.map(function), tolerance: 1e-4, "\(m)×\(n)×\(k) \(activation)")
             }
+        }
+    }
+
+    /// Full tiles apply the activation in their store (smooth ones on the tile just stored), edge tiles and the
+    /// standalone operator through ds_activation_apply: on rows of a multiple of 8 columns the bits are the same, so a
+    /// fused Conv+SiLU answers exactly what Conv then SiLU does.
+    func testFusedActivationsGiveTheBitsOfASeparatePass() {
+        var random = TestRandom(seed: 5)
+        let (m, n, k) = (20, 48, 30)   // rows 18–19 are an edge tile; every row's 48 columns are whole vectors
+        let a = random.floats(m * k).map { $0 * 3 }, b = random.floats(k * n), bias = random.floats(m)
+        var packed = [Float](repeating: 0, count: ds_sgemm_packed_a_size(m, k))
+        ds_sgemm_pack_a(0, m, k, 1, a, k, &packed)
+        var plain = [Float](repeating: .nan, count: m * n)
+        ds_sgemm_prepacked(m, n, k, packed, 0, b, n, 0, &plain, n, bias, nil, Activation.none)
+        for activation in [Activation.relu, .hardSwish, .sigmoid, .tanh, .silu, .gelu] {
+            var fused = [Float](repeating: .nan, count: m * n)
+            ds_sgemm_prepacked(m, n, k, packed, 0, b, n, 0, &fused, n, bias, nil, activation.kernelDescriptor)
+            var separate = plain
+            separate.withUnsafeMutableBufferPointer { activation.apply($0) }
+            XCTAssertEqual(fused, separate, "\(activation)")
         }
     }
 

@@ -298,10 +298,15 @@ struct Pad: Operator {
         }
         // One output row (the last axis) at a time: the source row is found once per row, its
         // inside part is one memcpy, and only the padding is filled or mapped element by element.
+        // Constant padding copies from a row of fill values made once, a memcpy per stretch.
         let strides = contiguousStrides(x.shape)
         let last = rank - 1, rowLength = shape[last], width = x.shape[last]
         let src = x.storage.bytes, dst = out.storage.bytes, fill = fillElement.storage.bytes
+        let fillRow = UnsafeMutableRawPointer.allocate(byteCount: rowLength * size, alignment: 16)
+        defer { fillRow.deallocate() }
+        for j in 0..<rowLength { (fillRow + j * size).copyMemory(from: fill, byteCount: size) }
         let insideBegin = min(max(begin[last], 0), rowLength), insideEnd = min(max(begin[last] + width, insideBegin), rowLength)
+        let margins = (insideBegin > 0 ? [0..<insideBegin] : []) + (insideEnd < rowLength ? [insideEnd..<rowLength] : [])
         var coordinate = [Int](repeating: 0, count: last)
         for row in 0..<(out.count / rowLength) {
             var source = 0, inside = true
@@ -311,11 +316,15 @@ struct Pad: Operator {
             }
             let target = dst + row * rowLength * size
             if !inside {
-                for j in 0..<rowLength { (target + j * size).copyMemory(from: fill, byteCount: size) }
+                target.copyMemory(from: fillRow, byteCount: rowLength * size)
             } else {
                 let sourceRow = src + source * size
-                for padding in [0..<insideBegin, insideEnd..<rowLength] {
-                    for j in padding {
+                for margin in margins {
+                    if mode == .constant {
+                        (target + margin.lowerBound * size).copyMemory(from: fillRow, byteCount: margin.count * size)
+                        continue
+                    }
+                    for j in margin {
                         if let c = mode.sourceIndex(j - begin[last], dim: width) {
                             (target + j * size).copyMemory(from: sourceRow + c * size, byteCount: size)
                         } else {
