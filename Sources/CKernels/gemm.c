@@ -467,6 +467,84 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
 // Below this many multiply-adds a product runs on one thread: a region's hand-off costs a few microseconds.
 #define PARALLEL_MIN_WORK (1 << 20)
 
+// MARK: - One-column products
+
+// A product with one column (a 1×1 convolution on a 1×1 map: a squeeze-excitation block, a classifier head written as
+// a convolution) would fill one of each tile's 16 columns. Instead each 6-row sliver of pre-packed A, laid out
+// a[p·6 + r], is multiplied element by element with x expanded the same way (x6[p·6 + r] = x[p]), 24 floats (four
+// values of p) per step in three accumulators, whose lanes are then folded into the six rows' sums: A is read once,
+// in order, at memory speed.
+typedef struct {
+    const gemm_problem *problem;
+    float *expanded;     // x6 for every K block, in order: 6·k floats
+    ptrdiff_t slivers_per_part;
+} gemv_job;
+
+__attribute__((target("avx2,fma")))
+static void gemv_slivers(const gemm_problem *g, const float *x6, ptrdiff_t first, ptrdiff_t last) {
+    const ptrdiff_t k = g->k, m_padded = (g->m + MR - 1) / MR * MR;
+    for (ptrdiff_t s = first; s < last; s++) {
+        float sums[MR] = {0};
+        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+            const ptrdiff_t kc = k - pc < KC ? k - pc : KC, floats = kc * MR;
+            const float *a = g->prepacked_a + pc * m_padded + s * MR * kc, *x = x6 + pc * MR;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
+            ptrdiff_t i = 0;
+            for (; i + 24 <= floats; i += 24) {
+                acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), acc0);
+                acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+                acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(x + i + 16), acc2);
+            }
+            float lanes[24];
+            _mm256_storeu_ps(lanes, acc0);
+            _mm256_storeu_ps(lanes + 8, acc1);
+            _mm256_storeu_ps(lanes + 16, acc2);
+            for (ptrdiff_t j = 0; j < 24; j++) sums[j % MR] += lanes[j];
+            for (; i < floats; i++) sums[i % MR] += a[i] * x[i];
+        }
+        for (ptrdiff_t r = 0; r < MR && s * MR + r < g->m; r++) {
+            float *y = g->c + (s * MR + r) * g->ldc;
+            float v = (g->beta == 0 ? 0 : g->beta * *y) + sums[r];
+            if (g->row_bias) v += g->row_bias[s * MR + r];
+            if (g->col_bias) v += g->col_bias[0];
+            *y = v;
+        }
+    }
+}
+
+static void gemv_part(void *context, ptrdiff_t index) {
+    const gemv_job *job = context;
+    const ptrdiff_t slivers = (job->problem->m + MR - 1) / MR, first = index * job->slivers_per_part;
+    gemv_slivers(job->problem, job->expanded, first, first + job->slivers_per_part < slivers ? first + job->slivers_per_part : slivers);
+}
+
+// A·x for a pre-packed A and one column x (b, ldb apart), with the epilogue. Returns 0 when it could not run
+// (no AVX2, or no memory for the expanded x): the caller runs the blocked loop then.
+static int gemv_packed_a(const gemm_problem *g) {
+    if (!ds_use_avx2()) return 0;
+    float *x6 = malloc((size_t)g->k * MR * sizeof(float));
+    if (!x6) return 0;
+    for (ptrdiff_t p = 0; p < g->k; p++) {
+        const float v = g->b[p * (g->trans_b ? 1 : g->ldb)];
+        for (ptrdiff_t r = 0; r < MR; r++) x6[p * MR + r] = v;
+    }
+    const ptrdiff_t slivers = (g->m + MR - 1) / MR, threads = ds_parallel_threads();
+    const double work = (double)g->m * (double)g->k;
+    gemv_job job = {.problem = g, .expanded = x6, .slivers_per_part = slivers};
+    if (threads > 1 && work >= PARALLEL_MIN_WORK) {
+        const ptrdiff_t parts = threads * DS_PARTS_PER_THREAD;
+        job.slivers_per_part = (slivers + parts - 1) / parts;
+    }
+    ds_parallel_for((slivers + job.slivers_per_part - 1) / job.slivers_per_part, gemv_part, &job);
+    free(x6);
+    if (g->act.kind != DS_ACTIVATION_NONE) {
+        if (g->ldc == 1) ds_activation_apply(g->c, g->m, g->act);   // one run: the bits a separate pass gives
+        else for (ptrdiff_t i = 0; i < g->m; i++) ds_activation_apply(g->c + i * g->ldc, 1, g->act);
+    }
+    return 1;
+}
+
+
 typedef struct {
     const gemm_problem *problem;
     int by_columns;          // split the columns (else the rows)
@@ -521,6 +599,7 @@ static void cut_windows(ptrdiff_t slivers, ptrdiff_t wanted, ptrdiff_t width, pt
 // only its own part of B; A is packed once and shared), else by rows (B packed once). A window never starts inside a
 // sliver.
 static void gemm_run(const gemm_problem *g) {
+    if (g->n == 1 && g->prepacked_a && gemv_packed_a(g)) return;
     const int threads = ds_parallel_threads();
     const double work = (double)g->m * (double)g->n * (double)g->k;
     if (threads < 2 || work < PARALLEL_MIN_WORK) {

@@ -88,6 +88,31 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A one-column product with pre-packed A (a 1×1 convolution on a 1×1 map) runs its own kernel: rows that leave a
+    /// sliver partly empty, K blocks of 512 and a K that leaves a tail, beta, both biases, an activation, an output
+    /// column with a stride, and B stored either way; on both paths.
+    func testOneColumnPrepackedProducts() {
+        var random = TestRandom(seed: 9)
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for (m, k, ldc, transB) in [(1000, 1030, 1, false), (13, 70, 3, true), (5, 3, 1, false), (64, 512, 2, true)] {
+                let a = random.floats(m * k), b = random.floats(k), start = random.floats(m * ldc)
+                let rowBias = random.floats(m), colBias = random.floats(1)
+                var packed = [Float](repeating: 0, count: ds_sgemm_packed_a_size(m, k))
+                ds_sgemm_pack_a(0, m, k, 1, a, k, &packed)
+                var out = start
+                let act = Activation.leakyRelu(alpha: 0.1)
+                ds_sgemm_prepacked(m, 1, k, packed, transB ? 1 : 0, b, transB ? k : 1, 0.5, &out, ldc, rowBias, colBias,
+                                   act.kernelDescriptor)
+                let linear = reference(transA: false, transB: false, m: m, n: 1, k: k, alpha: 1, a: a, b: b, beta: 0.5,
+                                       c: (0..<m).map { start[$0 * ldc] }, rowBias: rowBias, colBias: colBias)
+                assertClose((0..<m).map { out[$0 * ldc] }, linear.map { $0 >= 0 ? $0 : 0.1 * $0 }, tolerance: 1e-4,
+                            "m \(m) k \(k) ldc \(ldc) portable \(portable)")
+                for i in 0..<m { for j in 1..<ldc { XCTAssertEqual(out[i * ldc + j], start[i * ldc + j], "between the rows") } }
+            }
+        }
+    }
+
     func testPrepackedRightOperand() {
         var random = TestRandom(seed: 8)
         for (m, n, k) in [(2, 3, 4), (32, 128, 3136), (7, 2100, 600), (33, 10, 1)] {
