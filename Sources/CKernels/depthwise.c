@@ -16,85 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Extra zeroed slots after each phase row, so the last 8-wide block of a row may read past its end.
-#define DW_OVERRUN 8
-
-typedef struct {
-    ptrdiff_t rows;        // padded rows the outputs read
-    ptrdiff_t phase_len;   // slots per phase row, overrun included
-    ptrdiff_t stride_w;
-} dw_layout;
-
-static dw_layout layout_for(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
-                            ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w) {
-    const ptrdiff_t columns = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1;
-    dw_layout l;
-    l.rows = (out_h - 1) * stride_h + (kernel_h - 1) * dilation_h + 1;
-    l.phase_len = (columns + stride_w - 1) / stride_w + DW_OVERRUN;
-    l.stride_w = stride_w;
-    return l;
-}
-
 size_t ds_depthwise_scratch_size(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
                                  ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w) {
-    const dw_layout l = layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
+    const ds_padded_layout l =
+        ds_padded_layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
     return (size_t)(l.rows * l.stride_w * l.phase_len) * (size_t)ds_parallel_threads();
-}
-
-// Copies n floats; vectors, not memcpy: the rows are a few dozen floats, where a library call costs more than the copy.
-__attribute__((target("avx2,fma")))
-static void copy_floats_avx2(const float *src, ptrdiff_t n, float *dst) {
-    ptrdiff_t k = 0;
-    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
-    for (; k < n; k++) dst[k] = src[k];
-}
-
-static void copy_floats(const float *src, ptrdiff_t n, float *dst) {
-    if (ds_use_avx2()) copy_floats_avx2(src, n, dst);
-    else memcpy(dst, src, (size_t)n * sizeof(float));
-}
-
-// Copies plane x (height × width) into the padded, phase-split scratch plane. The image's pixels land in the same
-// slots for every plane and nothing else is written, so after the first plane of a run (`borders_zeroed`) only those
-// slots are copied: the padding around them is still zero.
-static void fill_padded(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdiff_t pad_top, ptrdiff_t pad_left,
-                        dw_layout l, int borders_zeroed, float *buffer) {
-    const ptrdiff_t sw = l.stride_w, row_len = sw * l.phase_len;
-    // Slots [begin, end) of a padded row hold the image row; the rest is left padding, right padding and overrun.
-    const ptrdiff_t begin = pad_left < l.phase_len ? pad_left : l.phase_len;
-    const ptrdiff_t end = pad_left + width < l.phase_len ? pad_left + width : l.phase_len;
-    if (borders_zeroed) {
-        const ptrdiff_t first = pad_top > 0 ? pad_top : 0, last = pad_top + height < l.rows ? pad_top + height : l.rows;
-        for (ptrdiff_t r = first; r < last; r++) {
-            const float *src = x + (r - pad_top) * width;
-            if (sw == 1) {
-                if (end > begin) copy_floats(src, end - begin, buffer + r * row_len + begin);
-            } else {
-                ds_phase_split_row_interior(src, width, pad_left, sw, l.phase_len, buffer + r * row_len, l.phase_len);
-            }
-        }
-        return;
-    }
-    for (ptrdiff_t r = 0; r < l.rows; r++) {
-        float *row = buffer + r * row_len;
-        const ptrdiff_t iy = r - pad_top;
-        if (iy < 0 || iy >= height) {
-            memset(row, 0, (size_t)row_len * sizeof(float));
-            continue;
-        }
-        const float *src = x + iy * width;
-        if (sw == 1) {
-            memset(row, 0, (size_t)l.phase_len * sizeof(float));
-            if (end > begin) copy_floats(src, end - begin, row + begin);
-            continue;
-        }
-        ds_phase_split_row(src, width, pad_left, sw, l.phase_len, row, l.phase_len);
-    }
 }
 
 // Where tap t = i·kw + j starts in the scratch plane for output (0, 0).
 static void tap_offsets(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
-                        dw_layout l, ptrdiff_t *offsets) {
+                        ds_padded_layout l, ptrdiff_t *offsets) {
     const ptrdiff_t row_len = l.stride_w * l.phase_len;
     for (ptrdiff_t i = 0; i < kernel_h; i++)
         for (ptrdiff_t j = 0; j < kernel_w; j++) {
@@ -276,7 +207,7 @@ typedef struct {
     const ptrdiff_t *offsets;
     const float *bias;
     ptrdiff_t pad_top, pad_left;
-    dw_layout layout;
+    ds_padded_layout layout;
     ptrdiff_t row_step, out_h, out_w;
     ds_activation act;
     float *y, *scratch;
@@ -294,8 +225,8 @@ static void depthwise_part(void *context, ptrdiff_t part) {
     const ptrdiff_t last = first + j->per_part < j->planes ? first + j->per_part : j->planes;
     for (ptrdiff_t plane = first; plane < last; plane++) {
         const ptrdiff_t c = plane % j->channels;
-        fill_padded(j->x + plane * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left, j->layout,
-                    plane > first, buffer);
+        ds_fill_padded_plane(j->x + plane * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left,
+                             j->layout, plane > first, buffer);
         float *out = j->y + plane * j->out_h * j->out_w;
         const float b = j->bias ? j->bias[c] : 0.0f;
         if (j->tiled) {
@@ -318,7 +249,8 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
                          ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w,
                          float *scratch, ds_activation act, float *y) {
     if (planes <= 0 || out_h <= 0 || out_w <= 0) return 0;
-    const dw_layout l = layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
+    const ds_padded_layout l =
+        ds_padded_layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
     const ptrdiff_t taps = kernel_h * kernel_w;
     ptrdiff_t offsets_storage[64];
     ptrdiff_t *offsets = taps <= 64 ? offsets_storage : malloc((size_t)taps * sizeof(ptrdiff_t));

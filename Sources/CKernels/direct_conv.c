@@ -12,6 +12,7 @@
 // adds the bias, a residual (accumulate), and a piecewise activation on the way (a smooth one runs over the output
 // afterwards).
 #include "CKernels.h"
+#include "direct_conv_rows.h"
 #include "dispatch.h"
 #include "piecewise_avx2.h"
 
@@ -67,6 +68,7 @@ static dc_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t batch) {
 static ptrdiff_t taps(const ds_conv2d_shape *s) { return s->channels * s->kernel_h * s->kernel_w; }
 
 size_t ds_conv2d_direct_scratch_size(const ds_conv2d_shape *s, ptrdiff_t batch) {
+    if (ds_conv2d_rows_suits(s)) return ds_conv2d_rows_scratch_size(s);
     const dc_layout l = layout_for(s, batch);
     // The tap offsets (ptrdiff_t, two floats each, rounded up to 16 floats) then the padded images.
     const size_t offsets = ((size_t)taps(s) * 2 + 15) / 16 * 16;
@@ -319,6 +321,11 @@ void ds_conv2d_direct(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x,
                       ds_activation act, float *y, ptrdiff_t y_image_stride, float *scratch) {
     const ptrdiff_t k = taps(s), pixels_per_image = s->out_h * s->out_w;
     if (batch <= 0 || out_channels <= 0 || pixels_per_image <= 0) return;
+    if (ds_conv2d_rows_suits(s)) {   // a few input channels: a row of pixels per tile (direct_conv_rows.c)
+        ds_conv2d_rows(s, batch, x, x_image_stride, packed, out_channels, bias, accumulate, act, y, y_image_stride,
+                       scratch);
+        return;
+    }
     const dc_layout l = layout_for(s, batch);
     ptrdiff_t *offsets = (ptrdiff_t *)scratch;
     float *padded = scratch + ((size_t)k * 2 + 15) / 16 * 16;

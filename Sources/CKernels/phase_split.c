@@ -2,6 +2,8 @@
 
 #include "dispatch.h"
 
+#include <string.h>
+
 #include <immintrin.h>
 
 static void split_scalar(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t stride, ptrdiff_t from,
@@ -71,3 +73,67 @@ void ds_phase_split_row_interior(const float *src, ptrdiff_t width, ptrdiff_t pa
         }
     }
 }
+
+// MARK: - Padded planes
+
+ds_padded_layout ds_padded_layout_for(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
+                                      ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w) {
+    const ptrdiff_t columns = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1;
+    ds_padded_layout l;
+    l.rows = (out_h - 1) * stride_h + (kernel_h - 1) * dilation_h + 1;
+    l.phase_len = (columns + stride_w - 1) / stride_w + DS_PADDED_OVERRUN;
+    l.stride_w = stride_w;
+    return l;
+}
+
+// Copies n floats; vectors, not memcpy: the rows are a few dozen floats, where a library call costs more than the copy.
+__attribute__((target("avx2,fma")))
+static void copy_floats_avx2(const float *src, ptrdiff_t n, float *dst) {
+    ptrdiff_t k = 0;
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
+    for (; k < n; k++) dst[k] = src[k];
+}
+
+static void copy_floats(const float *src, ptrdiff_t n, float *dst) {
+    if (ds_use_avx2()) copy_floats_avx2(src, n, dst);
+    else memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+// Copies plane x (height × width) into the padded, phase-split scratch plane. The image's pixels land in the same
+// slots for every plane and nothing else is written, so after the first plane of a run (`borders_zeroed`) only those
+// slots are copied: the padding around them is still zero.
+void ds_fill_padded_plane(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdiff_t pad_top, ptrdiff_t pad_left,
+                          ds_padded_layout l, int borders_zeroed, float *buffer) {
+    const ptrdiff_t sw = l.stride_w, row_len = sw * l.phase_len;
+    // Slots [begin, end) of a padded row hold the image row; the rest is left padding, right padding and overrun.
+    const ptrdiff_t begin = pad_left < l.phase_len ? pad_left : l.phase_len;
+    const ptrdiff_t end = pad_left + width < l.phase_len ? pad_left + width : l.phase_len;
+    if (borders_zeroed) {
+        const ptrdiff_t first = pad_top > 0 ? pad_top : 0, last = pad_top + height < l.rows ? pad_top + height : l.rows;
+        for (ptrdiff_t r = first; r < last; r++) {
+            const float *src = x + (r - pad_top) * width;
+            if (sw == 1) {
+                if (end > begin) copy_floats(src, end - begin, buffer + r * row_len + begin);
+            } else {
+                ds_phase_split_row_interior(src, width, pad_left, sw, l.phase_len, buffer + r * row_len, l.phase_len);
+            }
+        }
+        return;
+    }
+    for (ptrdiff_t r = 0; r < l.rows; r++) {
+        float *row = buffer + r * row_len;
+        const ptrdiff_t iy = r - pad_top;
+        if (iy < 0 || iy >= height) {
+            memset(row, 0, (size_t)row_len * sizeof(float));
+            continue;
+        }
+        const float *src = x + iy * width;
+        if (sw == 1) {
+            memset(row, 0, (size_t)l.phase_len * sizeof(float));
+            if (end > begin) copy_floats(src, end - begin, row + begin);
+            continue;
+        }
+        ds_phase_split_row(src, width, pad_left, sw, l.phase_len, row, l.phase_len);
+    }
+}
+

@@ -83,6 +83,13 @@ final class DirectConvTests: XCTestCase {
         cases.append(Case(batch: 40, channels: 2, height: 2, width: 2, outChannels: 17))    // a pass can't hold every image
         cases.append(Case(batch: 2, channels: 40, height: 9, width: 8, kernelH: 1, kernelW: 1, strideH: 2, strideW: 2,
                           padTop: 0, padLeft: 0, padBottom: 0, padRight: 0))               // ResNet's 1×1 downsampling
+        // A few input channels and rows of 8 pixels or more: a row of pixels per tile (direct_conv_rows.c), with rows
+        // of 16 + 3, 16 + 8 + 2 and 8 + 1 pixels, output channels that leave a block of four partly empty, dilation.
+        cases.append(Case(batch: 2, channels: 3, height: 15, width: 37, outChannels: 35, strideH: 2, strideW: 2))
+        cases.append(Case(channels: 1, height: 7, width: 30, outChannels: 6, kernelH: 5, kernelW: 5,
+                          padTop: 2, padLeft: 0, padBottom: 2, padRight: 0))
+        cases.append(Case(channels: 4, height: 6, width: 13, outChannels: 9, dilationH: 2, dilationW: 2,
+                          padTop: 2, padLeft: 2, padBottom: 2, padRight: 2))
         let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
                            ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
                            ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
