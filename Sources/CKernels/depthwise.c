@@ -13,6 +13,7 @@
 #include "phase_split.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,7 @@ typedef struct {
     ptrdiff_t row_len;              // floats from one padded input row to the next
     const float *w;                 // the plane's kernel_h × kernel_w weights
     float bias;
+    float low, high;                // outputs clamped to [low, high] in the store: ReLU, ReLU6, Clip, or ±∞ for none
     float *y;
     ptrdiff_t out_w;
 } dw_tile_plane;
@@ -155,13 +157,16 @@ static inline void dw_tile(const dw_tile_plane *p, ptrdiff_t oy, ptrdiff_t ox, c
         }
         row += row_len;
     }
+    const __m256 low = _mm256_set1_ps(p->low), high = _mm256_set1_ps(p->high);
     _Pragma("clang loop unroll(full)")
     for (int o = 0; o < R; o++) {
         float *out = p->y + (oy + o) * p->out_w + ox;
         _Pragma("clang loop unroll(full)")
         for (int v = 0; v < V; v++) {
-            if (PARTIAL && v == V - 1) ds_store_first_avx2(out + 8 * v, acc[o][v], keep);
-            else _mm256_storeu_ps(out + 8 * v, acc[o][v]);
+            // As ds_piecewise8 clamps (x the second operand: NaN stays NaN), so the bits are a separate pass's.
+            const __m256 value = _mm256_min_ps(high, _mm256_max_ps(low, acc[o][v]));
+            if (PARTIAL && v == V - 1) ds_store_first_avx2(out + 8 * v, value, keep);
+            else _mm256_storeu_ps(out + 8 * v, value);
         }
     }
 }
@@ -215,6 +220,8 @@ typedef struct {
     int avx2;
     int tiled;                      // plane_tiled_avx2 suits the filter (square 3 or 5, stride 1 or 2, no vertical dilation)
     ptrdiff_t kernel, stride_h, columns[5];
+    int clamps;                     // the activation is a clamp the tiles apply in their store (none, ReLU, Clip)
+    float clamp_low, clamp_high;
 } depthwise_job;
 
 // Planes [part · per_part, …) of a depthwise convolution, in the padded plane of the thread running it.
@@ -232,10 +239,14 @@ static void depthwise_part(void *context, ptrdiff_t part) {
         if (j->tiled) {
             const dw_tile_plane tiles = {
                 .buffer = buffer, .columns = j->columns, .row_len = j->layout.stride_w * j->layout.phase_len,
-                .w = j->w + c * j->taps, .bias = b, .y = out, .out_w = j->out_w,
+                .w = j->w + c * j->taps, .bias = b, .low = j->clamp_low, .high = j->clamp_high, .y = out,
+                .out_w = j->out_w,
             };
             plane_tiled_avx2(&tiles, j->out_h, j->kernel, j->stride_h);
-        } else if (j->avx2)
+            if (!j->clamps && j->act.kind != DS_ACTIVATION_NONE) ds_activation_apply(out, j->out_h * j->out_w, j->act);
+            continue;
+        }
+        if (j->avx2)
             plane_avx2(buffer, j->w + c * j->taps, j->taps, j->offsets, b, j->row_step, j->out_h, j->out_w, out);
         else
             plane_portable(buffer, j->w + c * j->taps, j->taps, j->offsets, b, j->row_step, j->out_h, j->out_w, out);
@@ -271,6 +282,9 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
                 dilation_h == 1;
     job.kernel = kernel_h;
     job.stride_h = stride_h;
+    job.clamps = act.kind == DS_ACTIVATION_NONE || act.kind == DS_ACTIVATION_RELU || act.kind == DS_ACTIVATION_CLIP;
+    job.clamp_low = act.kind == DS_ACTIVATION_RELU ? 0.0f : (act.kind == DS_ACTIVATION_CLIP ? act.alpha : -INFINITY);
+    job.clamp_high = act.kind == DS_ACTIVATION_CLIP ? act.beta : INFINITY;
     if (job.tiled)
         for (ptrdiff_t j = 0; j < kernel_w; j++) job.columns[j] = offsets[j];   // tap (0, j): its column's offset
     ds_parallel_for((planes + job.per_part - 1) / job.per_part, depthwise_part, &job);

@@ -56,9 +56,14 @@ final class DepthwiseConvTests: XCTestCase {
             Case(height: 13, width: 41, kernel: 5, stride: 2, dilation: 1, padBegin: 2, padEnd: 2),
             Case(height: 16, width: 37, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
         ]
+        // A clamp (none, ReLU, Clip) runs in the four-row tiles' store, anything else over the plane afterwards.
+        let activations = [Activation.none, ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
+                           ds_activation(kind: DS_ACTIVATION_HARD_SWISH, alpha: 0, beta: 0)]
         for portable in [false, true] {
             ds_force_portable(portable ? 1 : 0)
-            for c in cases {
+            for (index, c) in cases.enumerated() {
+                let activation = activations[index % activations.count]
                 let channels = 3, planes = 6   // two images of three channels
                 let x = random.floats(planes * c.height * c.width), w = random.floats(channels * c.kernel * c.kernel)
                 let bias = random.floats(channels)
@@ -67,10 +72,11 @@ final class DepthwiseConvTests: XCTestCase {
                 var y = [Float](repeating: .nan, count: planes * c.outH * c.outW)
                 let status = ds_depthwise_conv2d(x, planes, channels, c.height, c.width, w, c.kernel, c.kernel, bias, c.stride, c.stride,
                                                  c.padBegin, c.padBegin, c.dilation, c.dilation, c.outH, c.outW, &scratch,
-                                                 Activation.none, &y)
+                                                 activation, &y)
                 XCTAssertEqual(status, 0)
-                assertClose(y, reference(x, w, bias, planes: planes, channels: channels, c), tolerance: 1e-5,
-                            "\(c) \(String(cString: ds_kernel_isa()))")
+                var expected = reference(x, w, bias, planes: planes, channels: channels, c)
+                ds_activation_apply(&expected, expected.count, activation)
+                assertClose(y, expected, tolerance: 1e-5, "\(c) \(activation.kind) \(String(cString: ds_kernel_isa()))")
             }
         }
     }
