@@ -49,16 +49,40 @@ void ds_phase_split_row(const float *src, ptrdiff_t width, ptrdiff_t pad_left, p
     split_scalar(src, width, pad_left, stride, 0, phase_len, out, phase_stride);
 }
 
+// Stride 2: slots where both phases' columns lie inside the row eight, then four, then one at a time, and the few
+// slots at either end where only one phase's column does one at a time.
+__attribute__((target("avx2,fma")))
+static void split2_interior_avx2(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t phase_len, float *out,
+                                 ptrdiff_t phase_stride) {
+    ptrdiff_t from = (pad_left + 1) / 2, to = (width + pad_left) / 2;
+    if (to > phase_len) to = phase_len;
+    if (from > to) from = to;
+    ptrdiff_t t = split2_avx2(src, width, pad_left, from, to, out, phase_stride);
+    for (; t + 4 <= to; t += 4) {
+        const float *x = src + 2 * t - pad_left;
+        const __m128 lo = _mm_loadu_ps(x), hi = _mm_loadu_ps(x + 4);
+        _mm_storeu_ps(out + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+        _mm_storeu_ps(out + phase_stride + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+    for (; t < to; t++) {
+        out[t] = src[2 * t - pad_left];
+        out[phase_stride + t] = src[2 * t + 1 - pad_left];
+    }
+    for (ptrdiff_t p = 0; p < 2; p++) {
+        const ptrdiff_t first_column = pad_left - p, last_column = width - 1 + pad_left - p;
+        const ptrdiff_t begin = first_column > 0 ? (first_column + 1) / 2 : 0;
+        ptrdiff_t end = last_column >= 0 ? last_column / 2 + 1 : 0;
+        if (end > phase_len) end = phase_len;
+        for (ptrdiff_t u = begin; u < end && u < from; u++) out[p * phase_stride + u] = src[2 * u + p - pad_left];
+        for (ptrdiff_t u = to > begin ? to : begin; u < end; u++) out[p * phase_stride + u] = src[2 * u + p - pad_left];
+    }
+}
+
 void ds_phase_split_row_interior(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t stride,
                                  ptrdiff_t phase_len, float *out, ptrdiff_t phase_stride) {
-    // Slots [vector_from, vector_to) of every phase, written eight at a time when the stride is 2.
-    ptrdiff_t vector_from = 0, vector_to = 0;
     if (stride == 2 && ds_use_avx2()) {
-        ptrdiff_t from = (pad_left + 1) / 2, to = (width + pad_left) / 2;
-        if (to > phase_len) to = phase_len;
-        if (from > to) from = to;
-        vector_from = from;
-        vector_to = split2_avx2(src, width, pad_left, from, to, out, phase_stride);
+        split2_interior_avx2(src, width, pad_left, phase_len, out, phase_stride);
+        return;
     }
     for (ptrdiff_t p = 0; p < stride; p++) {
         // Slot t of phase p holds column t·stride + p − pad_left: inside the row for t in [begin, end).
@@ -66,11 +90,7 @@ void ds_phase_split_row_interior(const float *src, ptrdiff_t width, ptrdiff_t pa
         const ptrdiff_t begin = first_column > 0 ? (first_column + stride - 1) / stride : 0;
         ptrdiff_t end = last_column >= 0 ? last_column / stride + 1 : 0;
         if (end > phase_len) end = phase_len;
-        for (ptrdiff_t t = begin; t < end; t++) {
-            if (t == vector_from && vector_to > vector_from) t = vector_to;   // already written
-            if (t >= end) break;
-            out[p * phase_stride + t] = src[t * stride + p - pad_left];
-        }
+        for (ptrdiff_t t = begin; t < end; t++) out[p * phase_stride + t] = src[t * stride + p - pad_left];
     }
 }
 
