@@ -174,6 +174,69 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
     if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, MR, ep->act.kind);
 }
 
+// A tile of fewer than six rows (the last sliver of a product whose row count is not a multiple of six: a batch of
+// 16 or 32 sequences, 16 or 24 output channels), all 16 columns: the same products in the same order as the full
+// kernel's rows (so a row's bits don't depend on the tile it fell in), stored with the same epilogue, instead of a
+// full tile into a scratch tile and a scalar copy. R is a constant at every call, so the loops unroll.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void short_tile_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
+                                   const tile_epilogue *ep, const int R) {
+    __m256 lo[MR - 1], hi[MR - 1];
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < R; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) {
+            const __m256 ai = _mm256_broadcast_ss(a + r);
+            lo[r] = _mm256_fmadd_ps(ai, b0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(ai, b1, hi[r]);
+        }
+        a += MR;
+        b += NR;
+    }
+    const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
+    const int piecewise = ep && ds_is_piecewise(ep->act.kind);
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < R; r++) {
+        float *row = c + r * ldc;
+        if (accumulate) {
+            lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(row));
+            hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(row + 8));
+        }
+        if (ep) {
+            if (ep->row_bias) {
+                const __m256 bias = _mm256_broadcast_ss(ep->row_bias + r);
+                lo[r] = _mm256_add_ps(lo[r], bias);
+                hi[r] = _mm256_add_ps(hi[r], bias);
+            }
+            if (ep->col_bias) {
+                lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(ep->col_bias));
+                hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(ep->col_bias + 8));
+            }
+            if (piecewise) {
+                lo[r] = ds_piecewise8(lo[r], ep->act.kind, &k);
+                hi[r] = ds_piecewise8(hi[r], ep->act.kind, &k);
+            }
+        }
+        _mm256_storeu_ps(row, lo[r]);
+        _mm256_storeu_ps(row + 8, hi[r]);
+    }
+    if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, R, ep->act.kind);
+}
+
+__attribute__((target("avx2,fma")))
+static void micro_kernel_short_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                    int accumulate, const tile_epilogue *ep, ptrdiff_t rows) {
+    switch (rows) {
+    case 1: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 1); break;
+    case 2: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 2); break;
+    case 3: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 3); break;
+    case 4: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 4); break;
+    default: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 5); break;
+    }
+}
+
 // The left half of a tile (6 × 8) for an edge of at most 8 columns: the full kernel would multiply 16 columns to keep
 // 8 or fewer (a 7×7 feature map has 49 = 3·16 + 1 columns). Same products, same order as the full kernel's columns.
 __attribute__((target("avx2,fma")))
@@ -438,6 +501,12 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                         if (rows == MR && cols == NR && last_block && in_register) {
                             const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
                             kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, &ep);
+                            continue;
+                        }
+                        if (rows < MR && cols == NR && kernel == micro_kernel_avx2) {
+                            const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                            micro_kernel_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
+                                                    last_block && epilogue ? &ep : NULL, rows);
                             continue;
                         }
                         if (rows == MR && cols == NR) {
