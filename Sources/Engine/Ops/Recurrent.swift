@@ -190,8 +190,18 @@ struct Recurrent: Operator {
 
         var hidden = [Float](repeating: 0, count: batch * h)
         var cellState = [Float](repeating: 0, count: batch * h)
-        if let initialH { for i in 0..<(batch * h) { hidden[i] = initialH.pointer(as: Float.self)[d * batch * h + i] } }
-        if let initialC { for i in 0..<(batch * h) { cellState[i] = initialC.pointer(as: Float.self)[d * batch * h + i] } }
+        // Whole rows with update(from:) (a memcpy), not element by element through Array subscripts: at a batch of 32
+        // those loops cost a tenth of the step.
+        if let initialH {
+            hidden.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.update(from: initialH.pointer(as: Float.self) + d * batch * h, count: batch * h)
+            }
+        }
+        if let initialC {
+            cellState.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.update(from: initialC.pointer(as: Float.self) + d * batch * h, count: batch * h)
+            }
+        }
         var gatesBuffer = [Float](repeating: 0, count: batch * width)
         var scratch = [Float](repeating: 0, count: batch * h)
         let peep = peepholes.map { Array(UnsafeBufferPointer(start: $0.pointer(as: Float.self) + d * 3 * h, count: 3 * h)) }
@@ -203,11 +213,12 @@ struct Recurrent: Operator {
         for s in 0..<lastStep {
             if s % 16 == 0 { try workspace.checkpoint() }
             // Gather this step's projected inputs; a sequence that has ended keeps its state.
-            let active = (0..<batch).filter { s < lengths[$0] }
-            if active.isEmpty { continue }
-            for b in active {
+            // (At least one sequence is active: s < the longest length.)
+            for b in 0..<batch where s < lengths[b] {
                 let t = reverse ? lengths[b] - 1 - s : s
-                for i in 0..<width { gatesBuffer[b * width + i] = pp[(t * batch + b) * width + i] }
+                gatesBuffer.withUnsafeMutableBufferPointer {
+                    ($0.baseAddress! + b * width).update(from: pp + (t * batch + b) * width, count: width)
+                }
             }
             switch cell {
             case .rnn, .lstm:
@@ -234,7 +245,7 @@ struct Recurrent: Operator {
                     }
                 }
             }
-            for b in active {
+            for b in 0..<batch where s < lengths[b] {
                 let t = reverse ? lengths[b] - 1 - s : s
                 try gatesBuffer.withUnsafeMutableBufferPointer { g in
                     try hidden.withUnsafeMutableBufferPointer { hs in
@@ -246,7 +257,9 @@ struct Recurrent: Operator {
                         }
                     }
                 }
-                for i in 0..<h { py[((t * dirs + d) * batch + b) * h + i] = hidden[b * h + i] }
+                hidden.withUnsafeBufferPointer {
+                    (py + ((t * dirs + d) * batch + b) * h).update(from: $0.baseAddress! + b * h, count: h)
+                }
             }
         }
         for i in 0..<(batch * h) {
