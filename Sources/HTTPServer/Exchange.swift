@@ -2,7 +2,8 @@ import Dispatch
 import Logging
 
 /// One request and its response on a connection: routing result, body, timing, and what the access log needs.
-/// Touched only on its connection's event loop (the handler gets a copy of the request, not this).
+/// Touched only by the thread driving its connection, under the connection's lock (the handler gets a copy of the
+/// request, not this).
 final class Exchange: @unchecked Sendable {
     enum Routing {
         case found(Router.Route, parameters: [String: String])
@@ -23,7 +24,8 @@ final class Exchange: @unchecked Sendable {
     /// Compresses a streamed body piece by piece when the response is gzipped.
     var gzipStream: GzipStream?
     var responseComplete = false
-    var loggedAccess = false
+    /// When the exchange ended (its response written, or the connection gone); its access line is written after.
+    private(set) var ended: DispatchTime?
     /// The handler's task, then the stream producer's: cancelled when the connection dies before the answer is out.
     private var work: Task<Void, Never>?
     private let logger: Logger
@@ -74,7 +76,7 @@ final class Exchange: @unchecked Sendable {
         return RequestIDGenerator.next()
     }
 
-    /// Runs the handler as a task (never on the event loop), then sends its response on the connection's event loop.
+    /// Runs the handler as a task (never on the event loop), then sends its response from the task's own thread.
     func run(on connection: Connection) {
         guard case .found(let found, let parameters) = route, let head else { return respond(on: connection) }
         // gzip-encoded bodies are decoded here, with the body limit applied to the decoded size.
@@ -105,7 +107,8 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
-                connection.loop.execute { self.send(response, on: connection) }
+                // Written from here rather than handed back to the loop, which would have to wake up for it.
+                connection.withLock { self.send(response, on: connection) }
             }
         }
     }
@@ -170,7 +173,7 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 do {
                     try await produce(writer)
-                    connection.loop.execute {
+                    connection.withLock {
                         guard connection.exchange === self else { return }
                         if let trailer = self.gzipStream?.finish(), !trailer.isEmpty {
                             self.bytesSent += trailer.count
@@ -181,7 +184,7 @@ final class Exchange: @unchecked Sendable {
                     }
                 } catch {
                     // Mid-stream there is no way to send an error status: cut the connection so the client sees it broke.
-                    connection.loop.execute { if connection.exchange === self { connection.close() } }
+                    connection.withLock { if connection.exchange === self { connection.close() } }
                 }
             }
         }
@@ -195,10 +198,16 @@ final class Exchange: @unchecked Sendable {
         return Gzip.isAccepted(by: head.headers.values("Accept-Encoding"))
     }
 
+    /// Fixes the exchange's duration. True the first time: its access line is then due (`logAccess`).
+    func end() -> Bool {
+        guard ended == nil else { return false }
+        ended = .now()
+        return true
+    }
+
+    /// Writes the access line of an exchange that ended (nothing touches it any more, so no lock is needed).
     func logAccess() {
-        guard !loggedAccess else { return }
-        loggedAccess = true
-        let micros = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1000
+        let micros = ((ended ?? .now()).uptimeNanoseconds - started.uptimeNanoseconds) / 1000
         let code = status?.code ?? 0
         let method = head?.method ?? "-"
         let path = head?.path ?? "-"

@@ -34,7 +34,7 @@ public final class HTTPServer: Sendable {
     }
 
     public let configuration: Configuration
-    private let context: ServerContext
+    let context: ServerContext
     let listener: Listener
 
     /// Binds and starts accepting at once; throws if the address can't be bound or the TLS files can't be loaded.
@@ -69,7 +69,7 @@ public final class HTTPServer: Sendable {
             }
             context.whenAllClosed(finish)
             DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) { [context] in
-                for connection in context.beginShutdown() { connection.loop.execute { connection.close() } }
+                for connection in context.beginShutdown() { connection.withLock { connection.close() } }
                 context.whenAllClosed(finish)
             }
         }
