@@ -214,8 +214,8 @@ final class Exchange: @unchecked Sendable {
         // Each number formatted once, for the message and its field (a Double's text is the dearest part).
         let duration = "\(Double(micros) / 1000)", status = String(code), bytes = String(bytesSent)
         logger.info("\(method) \(path) \(status) \(bytes)B \(duration)ms", metadata: [
-            "method": "\(method)", "path": "\(path)", "status": "\(status)", "bytes": "\(bytes)",
-            "duration_ms": "\(duration)", "request_id": "\(requestID)",
+            "method": .string(method), "path": .string(path), "status": .string(status), "bytes": .string(bytes),
+            "duration_ms": .string(duration), "request_id": .string(requestID),
         ])
     }
 }
