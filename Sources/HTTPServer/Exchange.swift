@@ -107,8 +107,10 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
-                // Written from here rather than handed back to the loop, which would have to wake up for it.
-                connection.withLock { self.send(response, on: connection) }
+                // Written from here rather than handed back to the loop, which would have to wake up for it; made
+                // ready (compressed) before the lock is taken, which the loop may want meanwhile.
+                let ready = self.prepared(response, context: connection.context)
+                connection.withLock { self.deliver(ready, on: connection) }
             }
         }
     }
@@ -134,21 +136,34 @@ final class Exchange: @unchecked Sendable {
     }
 
     private func send(_ response: HTTPResponse, on connection: Connection) {
+        deliver(prepared(response, context: connection.context), on: connection)
+    }
+
+    /// `response` with the headers every answer carries, and a whole body compressed when the client takes gzip.
+    /// Needs nothing of the connection's state, so a handler's thread does it before taking the connection's lock.
+    private func prepared(_ response: HTTPResponse, context: ServerContext) -> HTTPResponse {
+        var response = response
+        response.headers.replace(name: "X-Request-Id", value: requestID)
+        context.cors?.decorate(&response.headers, origin: head?.headers["Origin"])
+        if case .bytes(let bytes) = response.body, bytes.count >= Gzip.minimumSize, wantsGzip(response.headers, context: context),
+           let compressed = Gzip.compress(bytes) {
+            response.body = .bytes(compressed)
+            response.headers.add(name: "Content-Encoding", value: "gzip")
+            response.headers.add(name: "Vary", value: "Accept-Encoding")
+        }
+        return response
+    }
+
+    /// Writes a `prepared` response (under the connection's lock).
+    private func deliver(_ response: HTTPResponse, on connection: Connection) {
         guard connection.phase == .handling, connection.exchange === self else { return }
         let minorVersion = head?.minorVersion ?? 1
         if let head, !head.keepAlive { connection.closeAfterResponse = true }
         let keepAlive = !connection.closeAfterResponse && !connection.context.isShuttingDown
         var headers = response.headers
-        headers.replace(name: "X-Request-Id", value: requestID)
-        connection.context.cors?.decorate(&headers, origin: head?.headers["Origin"])
         status = response.status
         switch response.body {
-        case .bytes(var bytes):
-            if bytes.count >= Gzip.minimumSize, wantsGzip(headers, on: connection), let compressed = Gzip.compress(bytes) {
-                bytes = compressed
-                headers.add(name: "Content-Encoding", value: "gzip")
-                headers.add(name: "Vary", value: "Accept-Encoding")
-            }
+        case .bytes(let bytes):
             var out = ResponseHead.encode(status: response.status, headers: headers, framing: .contentLength(bytes.count),
                                           keepAlive: keepAlive, minorVersion: minorVersion)
             if !isHead && !response.status.forbidsBody {
@@ -158,7 +173,7 @@ final class Exchange: @unchecked Sendable {
             connection.enqueue(out)
             connection.completeResponse()
         case .stream(let produce):
-            if wantsGzip(headers, on: connection), let stream = GzipStream() {
+            if wantsGzip(headers, context: connection.context), let stream = GzipStream() {
                 gzipStream = stream
                 headers.add(name: "Content-Encoding", value: "gzip")
                 headers.add(name: "Vary", value: "Accept-Encoding")
@@ -192,8 +207,8 @@ final class Exchange: @unchecked Sendable {
 
     /// Whether to gzip this response: the server compresses, the type is worth it, the client accepts it, and the
     /// handler hasn't encoded the body itself.
-    private func wantsGzip(_ headers: HTTPHeaders, on connection: Connection) -> Bool {
-        guard connection.context.compressResponses, !headers.contains("Content-Encoding"),
+    private func wantsGzip(_ headers: HTTPHeaders, context: ServerContext) -> Bool {
+        guard context.compressResponses, !headers.contains("Content-Encoding"),
               Gzip.isCompressible(contentType: headers["Content-Type"]), let head else { return false }
         return Gzip.isAccepted(by: head.headers.values("Accept-Encoding"))
     }
