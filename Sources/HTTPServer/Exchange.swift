@@ -107,10 +107,15 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
-                // Written from here rather than handed back to the loop, which would have to wake up for it; made
-                // ready (compressed) before the lock is taken, which the loop may want meanwhile.
+                // Made ready (compressed) before the lock is taken, which the loop may want meanwhile. Written from
+                // here rather than handed back to the loop, which would have to wake up for it, unless other jobs wait
+                // for this thread (see `WaitingWorkReporting`).
                 let ready = self.prepared(response, context: connection.context)
-                connection.withLock { self.deliver(ready, on: connection) }
+                if (connection.context.handlerExecutor as? any WaitingWorkReporting)?.hasWaitingWork == true {
+                    connection.loop.execute { connection.withLock { self.deliver(ready, on: connection) } }
+                } else {
+                    connection.withLock { self.deliver(ready, on: connection) }
+                }
             }
         }
     }

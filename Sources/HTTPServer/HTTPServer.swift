@@ -1,6 +1,13 @@
 import Dispatch
 import Logging
 
+/// A handler executor that can tell whether jobs wait for its threads. A handler's thread writes the answer itself
+/// when nothing waits for it (the client has it without waiting for the event loop to wake); with jobs waiting (a
+/// finished batch's other callers to resume) it leaves the write to the loop, which does it meanwhile.
+public protocol WaitingWorkReporting: Sendable {
+    var hasWaitingWork: Bool { get }
+}
+
 /// An HTTP/1.1 server on Glibc sockets and epoll event loops. Give it a router; it knows nothing of what the routes do.
 public final class HTTPServer: Sendable {
     public struct Configuration: Sendable {

@@ -106,6 +106,25 @@ final class HandlerThreadWriteTests: XCTestCase {
         XCTAssertTrue(closing.waitForClose())
     }
 
+    /// A handler thread with other jobs waiting leaves the write to the loop: answers stay whole and in order, and the
+    /// connection stays usable, as when the handler's thread writes.
+    func testAnswersLeftToTheLoopWhenTheHandlerExecutorHasWorkWaiting() throws {
+        var router = Router()
+        router.get("/hello") { _ in .text(.ok, "hello") }
+        router.get("/big") { _ in HTTPResponse(status: .ok, body: .bytes([UInt8](repeating: 7, count: 1 << 20))) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, limits: .testDefaults,
+                                                         handlerExecutor: AlwaysBusyExecutor()), router: router, logger: logger)
+        let client = try TestClient(port: server.port)
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+        XCTAssertEqual(client.readResponse()?.body.count, 1 << 20)
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
     /// Access lines are written after the lock is let go, once per exchange: answered (200) or abandoned (499).
     func testAccessLinesForAnswersWrittenOffTheLoop() throws {
         let lines = Locked<[String]>([])
@@ -134,6 +153,16 @@ final class HandlerThreadWriteTests: XCTestCase {
         XCTAssertEqual(logged.filter { $0.hasPrefix("GET /hello 200 5B ") }.count, 3, "\(logged)")
         XCTAssertEqual(logged.filter { $0.hasPrefix("GET /slow 499 0B ") }.count, 1, "\(logged)")
         XCTAssertEqual(logged.count, 4, "\(logged)")
+    }
+}
+
+/// Runs handler jobs on a queue of its own and always reports work waiting, so every answer is left to the loop.
+private final class AlwaysBusyExecutor: TaskExecutor, WaitingWorkReporting, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "always-busy")
+    var hasWaitingWork: Bool { true }
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 
