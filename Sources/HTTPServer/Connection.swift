@@ -1,14 +1,22 @@
 import CHTTPShims
 import Dispatch
+import class Foundation.NSLock
 import Glibc
 import Logging
 
 /// One client socket: reads bytes into the parser, runs one request at a time (pipelined requests wait their turn, so
 /// they are answered in order), writes responses, and enforces the timeouts.
 ///
-/// All mutable state lives on `loop` (its `EventLoop`). Reading stops while a response is pending, which is our
-/// back-pressure: a client that sends without reading fills its own TCP window, not our memory. The socket is closed
-/// on the loop's next turn after it left epoll, so nothing later in the same turn can touch a reused descriptor.
+/// Whichever thread holds `lock` drives the connection (`withLock`). Its loop (`EventLoop`) reads the socket, runs the
+/// timers and writes what could not be written at once; the thread that finished a handler writes the response
+/// itself and, if the connection stays open, resumes reading. The client then has its answer without waiting for the
+/// loop to wake up (a thread wake-up and an eventfd write per request), and the loop is only woken again by the
+/// client's next request. Reads stay on the loop, whose read buffer they use: off the loop, resuming reading leaves
+/// it to epoll to report what waits in the socket.
+///
+/// Reading stops while a response is pending, which is our back-pressure: a client that sends without reading fills
+/// its own TCP window, not our memory. The socket is closed on the loop's next turn after it left epoll, under the
+/// lock, so nothing later in the same call can touch a reused descriptor.
 final class Connection: @unchecked Sendable {
     enum Phase {
         case reading
@@ -22,8 +30,10 @@ final class Connection: @unchecked Sendable {
     let context: ServerContext
     let transport: Transport
     private let fd: Int32
-    /// The loop's id for our socket, once registered.
-    private var registration: UInt64?
+    /// Held by the thread driving the connection; everything below is touched only under it.
+    private let lock = NSLock()
+    /// Our socket's entry in the loop's epoll set, once registered.
+    private var interest: SocketInterest?
     private var readSuspended = false
     private var readWantsWrite = false
     /// A TLS write needed bytes from the peer first (handshake traffic): write again once the socket is readable,
@@ -40,6 +50,8 @@ final class Connection: @unchecked Sendable {
 
     // The request in progress.
     var exchange: Exchange?
+    /// Exchanges that ended under the lock, whose access lines are written once it is let go.
+    private var endedExchanges: [Exchange] = []
     /// Set when the response being written is the last on this connection.
     var closeAfterResponse = false
     /// When the current request's head began arriving (the header read timeout runs from here).
@@ -56,18 +68,43 @@ final class Connection: @unchecked Sendable {
 
     func start() {
         loop.execute { [self] in
-            // Shut down between being accepted and starting: close() already let the socket go.
-            guard phase != .closed else { return }
-            guard let id = loop.register(self, fd: fd) else { return close() }
-            registration = id
-            if !transport.handshakeComplete { handshakeEnds = .now() + context.limits.tlsHandshakeTimeout.dispatchInterval }
-            armTimer()
+            withLock {
+                // Shut down between being accepted and starting: close() already let the socket go.
+                guard phase != .closed else { return }
+                guard let entry = loop.register(self, fd: fd, interest: wantedEvents) else { return close() }
+                interest = entry
+                if !transport.handshakeComplete { handshakeEnds = .now() + context.limits.tlsHandshakeTimeout.dispatchInterval }
+                armTimer()
+            }
         }
     }
 
+    /// Runs `body` as the connection's driver, on the calling thread: the loop, a handler's thread, a stream producer's.
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer {
+            if endedExchanges.isEmpty {
+                lock.unlock()
+            } else {
+                let ended = endedExchanges
+                endedExchanges = []
+                lock.unlock()
+                // Formatting and buffering an access line takes a while, and the loop may be waiting for the lock with
+                // the client's next request.
+                for exchange in ended { exchange.logAccess() }
+            }
+        }
+        return try body()
+    }
+
+    /// epoll calls made for our socket so far (tests check that a keep-alive exchange makes none).
+    var epollChanges: Int { withLock { interest?.changes ?? 0 } }
+
     // MARK: reading
 
-    func readAvailable() {
+    /// Reads what the client sent into the parser. On the loop only: the read buffer is the loop's.
+    private func readAvailable() {
+        assert(loop.inLoop)
         if writeWantsRead {
             writeWantsRead = false
             if phase == .handling { suspendReading() }
@@ -102,7 +139,21 @@ final class Connection: @unchecked Sendable {
         if phase == .reading { processInput() }
         // Stopped by the per-wake-up bound rather than by an empty socket: bytes may wait in OpenSSL's buffer, where the
         // read source can't see them, so come back for them.
-        if total != .max && phase == .reading { loop.execute { [self] in readAvailable() } }
+        if total != .max && phase == .reading { readOnLoop() }
+    }
+
+    /// Reading was resumed: on the loop, read now. Off it, epoll reports what waits in the socket (its entry includes
+    /// reading again), so only input TLS already took off the socket, where epoll can't see it, needs the loop sent for.
+    private func readWaitingInput() {
+        if loop.inLoop {
+            readAvailable()
+        } else if transport.buffersInput {
+            readOnLoop()
+        }
+    }
+
+    private func readOnLoop() {
+        loop.execute { [self] in withLock { if phase != .closed { readAvailable() } } }
     }
 
     /// Turns buffered bytes into requests until one is complete (then waits for its response) or input runs out.
@@ -186,7 +237,7 @@ final class Connection: @unchecked Sendable {
             // A TLS read needed the socket writable (handshake traffic); now it is: read again.
             readWantsWrite = false
             suspendWriting()
-            readAvailable()
+            readWaitingInput()
             return
         }
         while pendingOutboundBytes > 0 {
@@ -250,7 +301,7 @@ final class Connection: @unchecked Sendable {
 
     private func finishExchange() {
         guard let exchange else { return }
-        exchange.logAccess()
+        if exchange.end() { endedExchanges.append(exchange) }
         self.exchange = nil
         nextPeerCheck = nil
         if closeAfterResponse || context.isShuttingDown {
@@ -262,7 +313,7 @@ final class Connection: @unchecked Sendable {
         resumeReading()
         // Pipelined requests may already sit in the parser (or, with TLS, inside OpenSSL's buffer).
         processInput()
-        if phase == .reading { readAvailable() }
+        if phase == .reading { readWaitingInput() }
     }
 
     // MARK: timeouts
@@ -361,7 +412,7 @@ final class Connection: @unchecked Sendable {
 
     /// Graceful shutdown: close now if idle; otherwise finish the current response and close after it.
     func shutdownGracefully() {
-        loop.execute { [self] in
+        withLock {
             closeAfterResponse = true
             if phase == .reading && parser.isBetweenRequests { close() }
         }
@@ -373,15 +424,23 @@ final class Connection: @unchecked Sendable {
         let waiters = drainWaiters
         drainWaiters = []
         waiters.forEach { $0.resume(throwing: ConnectionClosedError()) }
-        if let exchange, !exchange.loggedAccess { exchange.status = exchange.status ?? .init(code: 499, reasonPhrase: "Client Closed"); exchange.logAccess() }
+        if let exchange, exchange.ended == nil {
+            exchange.status = exchange.status ?? .init(code: 499, reasonPhrase: "Client Closed")
+            if exchange.end() { endedExchanges.append(exchange) }
+        }
         // A handler still working for a client that is gone can stop early (it sees Task.isCancelled).
         exchange?.cancelWork()
         exchange = nil
-        if let registration { loop.deregister(registration) }
-        registration = nil
-        // Out of epoll now; the descriptor itself goes on the loop's next turn, after whatever called us has returned.
+        interest?.remove()
+        let id = interest?.id
+        interest = nil
+        // Out of epoll now; the descriptor itself goes on the loop's next turn, after whatever called us has returned
+        // (and let go of the lock).
         loop.execute { [self] in
-            transport.close()
+            withLock {
+                if let id { loop.deregister(id) }
+                transport.close()
+            }
             context.unregister(self)
         }
     }
@@ -405,21 +464,36 @@ final class Connection: @unchecked Sendable {
     }
 
     private func interestGrew() {
-        guard let registration, phase != .closed else { return }
-        if !loop.interestGrew(registration) { close() }
+        guard phase != .closed, interest != nil else { return }
+        if !interest!.include(wantedEvents) { close() }
+    }
+
+    private var wantedEvents: UInt32 {
+        guard phase != .closed else { return 0 }
+        return (readSuspended ? 0 : UInt32(DS_EPOLL_READ)) | (writeSuspended ? 0 : UInt32(DS_EPOLL_WRITE))
     }
 }
 
 extension Connection: EventLoopClient {
-    var wantedEvents: UInt32 {
-        guard phase != .closed else { return 0 }
-        return (readSuspended ? 0 : UInt32(DS_EPOLL_READ)) | (writeSuspended ? 0 : UInt32(DS_EPOLL_WRITE))
+    func socketReady(_ ready: UInt32) {
+        withLock {
+            guard phase != .closed else { return }
+            let read = UInt32(DS_EPOLL_READ), write = UInt32(DS_EPOLL_WRITE)
+            let wanted = wantedEvents
+            if ready & read != 0, wanted & read != 0 { readAvailable() }
+            if ready & write != 0, wantedEvents & write != 0 { flush() }
+            guard phase != .closed else { return }
+            // Level-triggered, an event no longer wanted would fire on every wait: narrow the entry to what is wanted
+            // now. Except reading, when it was wanted as this event came: reading a request suspends reading until
+            // its answer is out, but a socket seldom becomes readable meanwhile (if it does, that event narrows the
+            // entry), and leaving it registered saves two epoll calls per request. A writable socket, by contrast,
+            // fires at once.
+            interest?.narrow(to: wantedEvents | (wanted & read))
+        }
     }
 
-    func socketReadable() { readAvailable() }
-    func socketWritable() { flush() }
-    var timerDeadline: DispatchTime? { phase == .closed ? nil : deadline }
-    func timerExpired() { timerFired() }
+    var timerDeadline: DispatchTime? { withLock { phase == .closed ? nil : deadline } }
+    func timerExpired() { withLock { timerFired() } }
 }
 
 extension Duration {

@@ -3,30 +3,26 @@ import Dispatch
 import Foundation
 import Glibc
 
-/// What an event loop drives for a connection: its socket's readiness and its one timer. Called on the loop only.
+/// What an event loop drives for a connection: its socket's readiness and its one timer. Called on the loop only; the
+/// client guards its own state (another thread may be driving it at the same moment, see `Connection`).
 protocol EventLoopClient: AnyObject {
-    /// Which readiness the client wants reported now (`DS_EPOLL_READ`, `DS_EPOLL_WRITE`); others are dropped from
-    /// the registration the first time they fire.
-    var wantedEvents: UInt32 { get }
-    func socketReadable()
-    func socketWritable()
+    /// epoll reported the socket ready (`DS_EPOLL_READ`, `DS_EPOLL_WRITE`). The client changes its own entry in the
+    /// epoll set (`SocketInterest`).
+    func socketReady(_ ready: UInt32)
     /// When the client's timer runs out (nil: it has none).
     var timerDeadline: DispatchTime? { get }
     func timerExpired()
 }
 
-/// One thread on an epoll instance, running the connections given to it: their socket events, their timers, and
-/// work other threads hand it (`execute`).
+/// One thread on an epoll instance, waiting for the sockets of the connections given to it, running their timers,
+/// and work other threads hand it (`execute`).
 ///
 /// It replaces one Dispatch queue and three Dispatch sources per connection. On Linux a Dispatch source's handler is
 /// handed from libdispatch's own epoll thread to a pool thread, so every request cost two thread wake-ups before any
-/// of our code ran; here the thread that waits on epoll runs the handler itself. Everything a connection does happens
-/// on its loop, one thing at a time, as it did on its serial queue.
-///
-/// Interest is changed lazily: suspending reads or writes only sets the connection's flag, and the registration is
-/// narrowed the first time an unwanted event fires (in a request/response exchange it rarely does), so the common
-/// path makes no epoll_ctl call. Level-triggered, so nothing is lost while a side is suspended; a socket that wants
-/// nothing is taken out of epoll altogether, since a hang-up is reported whatever the interest and would spin.
+/// of our code ran; here the thread that waits on epoll runs the handler itself. The loop is where a connection reads
+/// (its read buffer is the loop's); a connection's other work may also run on the thread that finished its handler
+/// (see `Connection`), so the entry points here that other threads use (`execute`, `timerArmed`, and epoll through
+/// `SocketInterest`) are safe from any thread.
 ///
 /// Timers: each client has one deadline. The loop keeps the earliest deadline it was told of and, when it passes,
 /// scans its clients once, so arming a timer (every request moves the idle deadline) costs a comparison, not a heap
@@ -35,21 +31,15 @@ final class EventLoop: @unchecked Sendable {
     private let epoll: Int32
     private let wakeFD: Int32
     // Touched on the loop thread only.
-    private var registrations: [UInt64: Registration] = [:]
+    private var clients: [UInt64: any EventLoopClient] = [:]
     private var nextID: UInt64 = 1   // 0 tags the wake-up eventfd
-    private var nextTimerCheck = UInt64.max
+    /// The earliest deadline a client was armed with since the last scan (armed from any thread).
+    private let nextTimerCheck = Locked(UInt64.max)
     /// Set by the loop thread itself before anyone can hand it work (see `init`).
     private var thread = pthread_t()
     private let pending = Locked<[@Sendable () -> Void]>([])
     /// One read buffer for all the loop's connections: a read's bytes are copied into the parser before the next.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-
-    private struct Registration {
-        let client: any EventLoopClient
-        let fd: Int32
-        /// What epoll reports now (0: not in epoll).
-        var interest: UInt32
-    }
 
     init(name: String) {
         epoll = ds_epoll_create()
@@ -80,40 +70,34 @@ final class EventLoop: @unchecked Sendable {
         if wasEmpty && !inLoop { ds_eventfd_signal(wakeFD) }
     }
 
+    /// A client's timer now runs out at `deadline` (or earlier than before): make sure the loop wakes for it. From any
+    /// thread: one that isn't the loop wakes it when the deadline comes before the one it may be sleeping towards.
+    func timerArmed(_ deadline: DispatchTime) {
+        let lowered = nextTimerCheck.withLock { next in
+            guard deadline.uptimeNanoseconds < next else { return false }
+            next = deadline.uptimeNanoseconds
+            return true
+        }
+        if lowered && !inLoop { ds_eventfd_signal(wakeFD) }
+    }
+
     // MARK: on the loop
 
-    /// Starts watching `fd` for reads; returns the id to pass back, or nil when epoll refuses (the caller closes).
-    func register(_ client: any EventLoopClient, fd: Int32) -> UInt64? {
-        let id = nextID
+    /// Starts watching `fd` for `interest`; returns its entry in the epoll set, for the client to keep, or nil when
+    /// epoll refuses (the caller closes). On the loop.
+    func register(_ client: any EventLoopClient, fd: Int32, interest: UInt32) -> SocketInterest? {
+        assert(inLoop)
+        var entry = SocketInterest(epoll: epoll, fd: fd, id: nextID)
+        guard entry.include(interest) else { return nil }
+        clients[entry.id] = client
         nextID += 1
-        let interest = client.wantedEvents
-        if interest != 0 { guard ds_epoll_set(epoll, fd, 0, interest, id) == 0 else { return nil } }
-        registrations[id] = Registration(client: client, fd: fd, interest: interest)
-        return id
+        return entry
     }
 
-    /// Stops watching; the caller closes the socket afterwards (never before: epoll would keep a closed file's entry
-    /// while a duplicate of it lives).
+    /// Forgets a client whose socket already left the epoll set (`SocketInterest.remove`). On the loop.
     func deregister(_ id: UInt64) {
-        guard let registration = registrations.removeValue(forKey: id) else { return }
-        if registration.interest != 0 { _ = ds_epoll_remove(epoll, registration.fd) }
-    }
-
-    /// The client wants more than epoll reports now: widen the registration at once (narrowing waits for an unwanted
-    /// event). False when epoll refused.
-    func interestGrew(_ id: UInt64) -> Bool {
-        guard var registration = registrations[id] else { return true }
-        let wanted = registration.client.wantedEvents
-        guard wanted & ~registration.interest != 0 else { return true }
-        guard ds_epoll_set(epoll, registration.fd, registration.interest == 0 ? 0 : 1, wanted, id) == 0 else { return false }
-        registration.interest = wanted
-        registrations[id] = registration
-        return true
-    }
-
-    /// A client's timer now runs out at `deadline` (or earlier than before): make sure the loop wakes for it.
-    func timerArmed(_ deadline: DispatchTime) {
-        nextTimerCheck = min(nextTimerCheck, deadline.uptimeNanoseconds)
+        assert(inLoop)
+        clients[id] = nil
     }
 
     private func run() {
@@ -124,31 +108,13 @@ final class EventLoop: @unchecked Sendable {
             let count = ds_epoll_wait(epoll, ids, ready, Int32(capacity), waitMilliseconds())
             if count < 0 { continue }   // only EBADF/EFAULT/EINVAL, which our own descriptors can't give
             for index in 0..<Int(count) where ids[index] != 0 {
-                dispatch(id: ids[index], ready: ready[index])
+                // Absent once deregistered (a connection closed meanwhile ignores its events itself).
+                clients[ids[index]]?.socketReady(ready[index])
             }
             if count > 0, (0..<Int(count)).contains(where: { ids[$0] == 0 }) { ds_eventfd_drain(wakeFD) }
             runPending()
             checkTimers()
         }
-    }
-
-    private func dispatch(id: UInt64, ready: UInt32) {
-        guard let client = registrations[id]?.client else { return }   // closed by an earlier event of this batch
-        let read = UInt32(DS_EPOLL_READ), write = UInt32(DS_EPOLL_WRITE)
-        if ready & read != 0, client.wantedEvents & read != 0 { client.socketReadable() }
-        guard registrations[id] != nil else { return }
-        if ready & write != 0, client.wantedEvents & write != 0 { client.socketWritable() }
-        guard var registration = registrations[id] else { return }
-        // An event nobody wanted: stop epoll reporting it (level-triggered, it would fire on every wait).
-        let wanted = client.wantedEvents
-        guard ready & ~wanted != 0, registration.interest & ~wanted != 0 else { return }
-        if wanted == 0 {
-            _ = ds_epoll_remove(epoll, registration.fd)
-        } else if ds_epoll_set(epoll, registration.fd, registration.interest == 0 ? 0 : 1, wanted, id) != 0 {
-            return   // keep the wider registration: a spurious event costs less than a lost one
-        }
-        registration.interest = wanted
-        registrations[id] = registration
     }
 
     /// Runs what was queued before this turn; work queued meanwhile waits for the next turn, after the sockets.
@@ -163,6 +129,7 @@ final class EventLoop: @unchecked Sendable {
     /// 0 while work is queued, the time to the earliest timer, or -1 (none).
     private func waitMilliseconds() -> Int32 {
         if !pending.withLock({ $0.isEmpty }) { return 0 }
+        let nextTimerCheck = nextTimerCheck.withLock { $0 }
         guard nextTimerCheck != .max else { return -1 }
         let now = DispatchTime.now().uptimeNanoseconds
         guard nextTimerCheck > now else { return 0 }
@@ -171,15 +138,20 @@ final class EventLoop: @unchecked Sendable {
 
     private func checkTimers() {
         let now = DispatchTime.now()
-        guard nextTimerCheck <= now.uptimeNanoseconds else { return }
-        nextTimerCheck = .max
-        var due: [UInt64] = []
-        for (id, registration) in registrations {
-            guard let deadline = registration.client.timerDeadline else { continue }
-            if deadline <= now { due.append(id) } else { timerArmed(deadline) }
+        let due = nextTimerCheck.withLock { next in
+            guard next <= now.uptimeNanoseconds else { return false }
+            next = .max
+            return true
+        }
+        guard due else { return }
+        // A client re-armed by another thread during the scan lowers `nextTimerCheck` itself.
+        var expired: [UInt64] = []
+        for (id, client) in clients {
+            guard let deadline = client.timerDeadline else { continue }
+            if deadline <= now { expired.append(id) } else { timerArmed(deadline) }
         }
         // A client fired may close another's connection (never today) or re-arm its own timer (timerArmed).
-        for id in due { registrations[id]?.client.timerExpired() }
+        for id in expired { clients[id]?.timerExpired() }
     }
 }
 

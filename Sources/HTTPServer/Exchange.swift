@@ -2,7 +2,8 @@ import Dispatch
 import Logging
 
 /// One request and its response on a connection: routing result, body, timing, and what the access log needs.
-/// Touched only on its connection's event loop (the handler gets a copy of the request, not this).
+/// Touched only by the thread driving its connection, under the connection's lock (the handler gets a copy of the
+/// request, not this).
 final class Exchange: @unchecked Sendable {
     enum Routing {
         case found(Router.Route, parameters: [String: String])
@@ -23,7 +24,8 @@ final class Exchange: @unchecked Sendable {
     /// Compresses a streamed body piece by piece when the response is gzipped.
     var gzipStream: GzipStream?
     var responseComplete = false
-    var loggedAccess = false
+    /// When the exchange ended (its response written, or the connection gone); its access line is written after.
+    private(set) var ended: DispatchTime?
     /// The handler's task, then the stream producer's: cancelled when the connection dies before the answer is out.
     private var work: Task<Void, Never>?
     private let logger: Logger
@@ -74,7 +76,7 @@ final class Exchange: @unchecked Sendable {
         return RequestIDGenerator.next()
     }
 
-    /// Runs the handler as a task (never on the event loop), then sends its response on the connection's event loop.
+    /// Runs the handler as a task (never on the event loop), then sends its response from the task's own thread.
     func run(on connection: Connection) {
         guard case .found(let found, let parameters) = route, let head else { return respond(on: connection) }
         // gzip-encoded bodies are decoded here, with the body limit applied to the decoded size.
@@ -105,7 +107,15 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = self.errorResponse(error, request: request, context: connection.context) }
-                connection.loop.execute { self.send(response, on: connection) }
+                // Made ready (compressed) before the lock is taken, which the loop may want meanwhile. Written from
+                // here rather than handed back to the loop, which would have to wake up for it, unless other jobs wait
+                // for this thread (see `WaitingWorkReporting`).
+                let ready = self.prepared(response, context: connection.context)
+                if (connection.context.handlerExecutor as? any WaitingWorkReporting)?.hasWaitingWork == true {
+                    connection.loop.execute { connection.withLock { self.deliver(ready, on: connection) } }
+                } else {
+                    connection.withLock { self.deliver(ready, on: connection) }
+                }
             }
         }
     }
@@ -131,21 +141,34 @@ final class Exchange: @unchecked Sendable {
     }
 
     private func send(_ response: HTTPResponse, on connection: Connection) {
+        deliver(prepared(response, context: connection.context), on: connection)
+    }
+
+    /// `response` with the headers every answer carries, and a whole body compressed when the client takes gzip.
+    /// Needs nothing of the connection's state, so a handler's thread does it before taking the connection's lock.
+    private func prepared(_ response: HTTPResponse, context: ServerContext) -> HTTPResponse {
+        var response = response
+        response.headers.replace(name: "X-Request-Id", value: requestID)
+        context.cors?.decorate(&response.headers, origin: head?.headers["Origin"])
+        if case .bytes(let bytes) = response.body, bytes.count >= Gzip.minimumSize, wantsGzip(response.headers, context: context),
+           let compressed = Gzip.compress(bytes) {
+            response.body = .bytes(compressed)
+            response.headers.add(name: "Content-Encoding", value: "gzip")
+            response.headers.add(name: "Vary", value: "Accept-Encoding")
+        }
+        return response
+    }
+
+    /// Writes a `prepared` response (under the connection's lock).
+    private func deliver(_ response: HTTPResponse, on connection: Connection) {
         guard connection.phase == .handling, connection.exchange === self else { return }
         let minorVersion = head?.minorVersion ?? 1
         if let head, !head.keepAlive { connection.closeAfterResponse = true }
         let keepAlive = !connection.closeAfterResponse && !connection.context.isShuttingDown
         var headers = response.headers
-        headers.replace(name: "X-Request-Id", value: requestID)
-        connection.context.cors?.decorate(&headers, origin: head?.headers["Origin"])
         status = response.status
         switch response.body {
-        case .bytes(var bytes):
-            if bytes.count >= Gzip.minimumSize, wantsGzip(headers, on: connection), let compressed = Gzip.compress(bytes) {
-                bytes = compressed
-                headers.add(name: "Content-Encoding", value: "gzip")
-                headers.add(name: "Vary", value: "Accept-Encoding")
-            }
+        case .bytes(let bytes):
             var out = ResponseHead.encode(status: response.status, headers: headers, framing: .contentLength(bytes.count),
                                           keepAlive: keepAlive, minorVersion: minorVersion)
             if !isHead && !response.status.forbidsBody {
@@ -155,7 +178,7 @@ final class Exchange: @unchecked Sendable {
             connection.enqueue(out)
             connection.completeResponse()
         case .stream(let produce):
-            if wantsGzip(headers, on: connection), let stream = GzipStream() {
+            if wantsGzip(headers, context: connection.context), let stream = GzipStream() {
                 gzipStream = stream
                 headers.add(name: "Content-Encoding", value: "gzip")
                 headers.add(name: "Vary", value: "Accept-Encoding")
@@ -170,7 +193,7 @@ final class Exchange: @unchecked Sendable {
             work = Task(executorPreference: connection.context.handlerExecutor) {
                 do {
                     try await produce(writer)
-                    connection.loop.execute {
+                    connection.withLock {
                         guard connection.exchange === self else { return }
                         if let trailer = self.gzipStream?.finish(), !trailer.isEmpty {
                             self.bytesSent += trailer.count
@@ -181,7 +204,7 @@ final class Exchange: @unchecked Sendable {
                     }
                 } catch {
                     // Mid-stream there is no way to send an error status: cut the connection so the client sees it broke.
-                    connection.loop.execute { if connection.exchange === self { connection.close() } }
+                    connection.withLock { if connection.exchange === self { connection.close() } }
                 }
             }
         }
@@ -189,24 +212,30 @@ final class Exchange: @unchecked Sendable {
 
     /// Whether to gzip this response: the server compresses, the type is worth it, the client accepts it, and the
     /// handler hasn't encoded the body itself.
-    private func wantsGzip(_ headers: HTTPHeaders, on connection: Connection) -> Bool {
-        guard connection.context.compressResponses, !headers.contains("Content-Encoding"),
+    private func wantsGzip(_ headers: HTTPHeaders, context: ServerContext) -> Bool {
+        guard context.compressResponses, !headers.contains("Content-Encoding"),
               Gzip.isCompressible(contentType: headers["Content-Type"]), let head else { return false }
         return Gzip.isAccepted(by: head.headers.values("Accept-Encoding"))
     }
 
+    /// Fixes the exchange's duration. True the first time: its access line is then due (`logAccess`).
+    func end() -> Bool {
+        guard ended == nil else { return false }
+        ended = .now()
+        return true
+    }
+
+    /// Writes the access line of an exchange that ended (nothing touches it any more, so no lock is needed).
     func logAccess() {
-        guard !loggedAccess else { return }
-        loggedAccess = true
-        let micros = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1000
+        let micros = ((ended ?? .now()).uptimeNanoseconds - started.uptimeNanoseconds) / 1000
         let code = status?.code ?? 0
         let method = head?.method ?? "-"
         let path = head?.path ?? "-"
         // Each number formatted once, for the message and its field (a Double's text is the dearest part).
         let duration = "\(Double(micros) / 1000)", status = String(code), bytes = String(bytesSent)
         logger.info("\(method) \(path) \(status) \(bytes)B \(duration)ms", metadata: [
-            "method": "\(method)", "path": "\(path)", "status": "\(status)", "bytes": "\(bytes)",
-            "duration_ms": "\(duration)", "request_id": "\(requestID)",
+            "method": .string(method), "path": .string(path), "status": .string(status), "bytes": .string(bytes),
+            "duration_ms": .string(duration), "request_id": .string(requestID),
         ])
     }
 }

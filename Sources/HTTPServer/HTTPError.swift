@@ -20,13 +20,21 @@ public struct HTTPError: Error, Sendable, Equatable {
 /// The little JSON the server writes itself (error bodies, log lines), without Foundation's encoder.
 enum JSONString {
     static func quote(_ text: String) -> String {
-        // Most text needs no escape (log keys, paths, numbers): one pass over its bytes and one copy, rather than
-        // appending scalar by scalar (the access log quotes ~15 strings per request). Bytes decide exactly: every
-        // byte of a multi-byte UTF-8 scalar is ≥ 0x80, so only ASCII scalars can match.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
+        var out = ""
+        append(text, to: &out)
+        return out
+    }
+
+    /// Appends `text` as a JSON string literal. Most text needs no escape (log keys, paths, numbers): one pass over its
+    /// bytes and one append, rather than appending scalar by scalar (the access log quotes ~15 strings per request).
+    /// Bytes decide exactly: every byte of a multi-byte UTF-8 scalar is ≥ 0x80, so only ASCII scalars can match.
+    static func append(_ text: String, to out: inout String) {
+        out += "\""
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out += text
+            out += "\""
+            return
         }
-        var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -40,6 +48,6 @@ enum JSONString {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        return out + "\""
+        out += "\""
     }
 }

@@ -57,8 +57,11 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 }
 
 func trimOWS(_ s: Substring) -> Substring {
-    var s = s
-    while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
-    while let last = s.last, last == " " || last == "\t" { s.removeLast() }
-    return s
+    // By bytes: optional whitespace is SP and HTAB (RFC 9110 §5.6.3), and Character comparisons cost grapheme breaking.
+    let isOWS = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+    guard let first = s.utf8.firstIndex(where: { !isOWS($0) }), let last = s.utf8.lastIndex(where: { !isOWS($0) }) else {
+        return s[s.endIndex...]
+    }
+    // After the last byte kept: the end of a scalar, however many bytes it has.
+    return s[first..<s.utf8.index(after: last)]
 }

@@ -139,24 +139,26 @@ extension HTTPRequestParser {
         }
         guard !lengths.isEmpty else { return .none }
         var length: Int?
-        for member in lengths.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
-            let digits = trimOWS(member)
+        for member in lengths.flatMap({ $0.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) }) {
+            let digits = trimOWS(Substring(member))
             guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { throw .malformed("bad Content-Length") }
             // Absurd sizes are refused as too large, not as malformed; Int overflow can't sneak through.
-            let value = digits.count > 18 ? Int.max : Int(digits)!
+            let value = digits.utf8.count > 18 ? Int.max : Int(digits)!
             if let length, length != value { throw .malformed("conflicting Content-Length") }
             length = value
         }
         return .contentLength(length!)
     }
 
+    /// Works on the target's bytes: every delimiter is ASCII, and splitting by Characters (grapheme breaking) was most
+    /// of what parsing a request head cost.
     static func splitTarget(_ target: String, method: String) throws(HTTPParseError) -> (String, [String], [(name: String, value: String)]) {
         var rest = Substring(target)
         if rest == "*" {
             guard method == "OPTIONS" else { throw .malformed("bad request target") }
             return ("*", [], [])
         }
-        if !rest.hasPrefix("/") {
+        if rest.utf8.first != UInt8(ascii: "/") {
             // Absolute form (RFC 9112 §3.2.2): drop the scheme and authority.
             let lower = rest.prefix(8).lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { throw .malformed("bad request target") }
@@ -165,12 +167,13 @@ extension HTTPRequestParser {
         }
         let rawPath: Substring
         var query: [(name: String, value: String)] = []
-        if let mark = rest.firstIndex(of: "?") {
+        if let mark = rest.utf8.firstIndex(of: UInt8(ascii: "?")) {
             rawPath = rest[..<mark]
-            for pair in rest[rest.index(after: mark)...].split(separator: "&") {
-                let equals = pair.firstIndex(of: "=")
+            for bytes in rest[rest.utf8.index(after: mark)...].utf8.split(separator: UInt8(ascii: "&")) {
+                let pair = Substring(bytes)
+                let equals = pair.utf8.firstIndex(of: UInt8(ascii: "="))
                 let rawName = equals.map { pair[..<$0] } ?? pair
-                let rawValue = equals.map { pair[pair.index(after: $0)...] } ?? ""
+                let rawValue = equals.map { pair[pair.utf8.index(after: $0)...] } ?? ""
                 guard let name = PercentDecoding.decode(rawName, plusIsSpace: true),
                       let value = PercentDecoding.decode(rawValue, plusIsSpace: true)
                 else { throw .malformed("bad percent-encoding in query") }
@@ -181,8 +184,8 @@ extension HTTPRequestParser {
         }
         guard let path = PercentDecoding.decode(rawPath) else { throw .malformed("bad percent-encoding in path") }
         var segments: [String] = []
-        for raw in rawPath.split(separator: "/") {
-            guard let segment = PercentDecoding.decode(raw) else { throw .malformed("bad percent-encoding in path") }
+        for raw in rawPath.utf8.split(separator: UInt8(ascii: "/")) {
+            guard let segment = PercentDecoding.decode(Substring(raw)) else { throw .malformed("bad percent-encoding in path") }
             segments.append(segment)
         }
         return (path, segments, query)

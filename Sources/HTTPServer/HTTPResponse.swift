@@ -41,7 +41,7 @@ public struct ResponseBodyWriter: Sendable {
     public func write(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            connection.loop.execute { connection.writeStreamPiece(bytes, continuation) }
+            connection.withLock { connection.writeStreamPiece(bytes, continuation) }
         }
     }
 

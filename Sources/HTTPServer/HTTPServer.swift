@@ -1,6 +1,13 @@
 import Dispatch
 import Logging
 
+/// A handler executor that can tell whether jobs wait for its threads. A handler's thread writes the answer itself
+/// when nothing waits for it (the client has it without waiting for the event loop to wake); with jobs waiting (a
+/// finished batch's other callers to resume) it leaves the write to the loop, which does it meanwhile.
+public protocol WaitingWorkReporting: Sendable {
+    var hasWaitingWork: Bool { get }
+}
+
 /// An HTTP/1.1 server on Glibc sockets and epoll event loops. Give it a router; it knows nothing of what the routes do.
 public final class HTTPServer: Sendable {
     public struct Configuration: Sendable {
@@ -34,7 +41,7 @@ public final class HTTPServer: Sendable {
     }
 
     public let configuration: Configuration
-    private let context: ServerContext
+    let context: ServerContext
     let listener: Listener
 
     /// Binds and starts accepting at once; throws if the address can't be bound or the TLS files can't be loaded.
@@ -69,7 +76,7 @@ public final class HTTPServer: Sendable {
             }
             context.whenAllClosed(finish)
             DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) { [context] in
-                for connection in context.beginShutdown() { connection.loop.execute { connection.close() } }
+                for connection in context.beginShutdown() { connection.withLock { connection.close() } }
                 context.whenAllClosed(finish)
             }
         }

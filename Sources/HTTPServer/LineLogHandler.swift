@@ -24,17 +24,31 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let merged = (event.metadata.map { metadata.merging($0) { $1 } } ?? metadata).sorted { $0.key < $1.key }
-        var line: String
+        // The handler's own metadata is usually empty: then the event's is used as it is, not merged into a copy.
+        let all = event.metadata.map { metadata.isEmpty ? $0 : metadata.merging($0) { $1 } } ?? metadata
+        let merged = all.sorted { $0.key < $1.key }
+        var line = ""
+        line.reserveCapacity(256)
         switch format {
         case .text:
-            line = LogTimestamp.now() + " \(event.level) \(label):"
+            line += LogTimestamp.now() + " \(event.level) \(label):"
             // Escaped: metadata and messages carry client text (paths, header values), which must not forge lines.
             for (key, value) in merged { line += " \(LogText.escaped(key))=\(LogText.field("\(value)"))" }
             line += " \(LogText.escaped("\(event.message)"))"
         case .json:
-            line = "{\"ts\":\(JSONString.quote(LogTimestamp.now())),\"level\":\"\(event.level)\",\"logger\":\(JSONString.quote(label)),\"msg\":\(JSONString.quote("\(event.message)"))"
-            for (key, value) in merged { line += ",\(JSONString.quote(key)):\(JSONString.quote("\(value)"))" }
+            // Appended in place: a string per quoted field was most of an access line's allocations.
+            line += "{\"ts\":"
+            JSONString.append(LogTimestamp.now(), to: &line)
+            line += ",\"level\":\"\(event.level)\",\"logger\":"
+            JSONString.append(label, to: &line)
+            line += ",\"msg\":"
+            JSONString.append(event.message.description, to: &line)
+            for (key, value) in merged {
+                line += ","
+                JSONString.append(key, to: &line)
+                line += ":"
+                JSONString.append(value.description, to: &line)
+            }
             line += "}"
         }
         output.write(line, urgent: event.level >= .warning)

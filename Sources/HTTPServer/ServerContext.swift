@@ -24,6 +24,8 @@ final class ServerContext: Sendable {
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
     var openConnections: Int { state.withLock { $0.connections.count } }
+    /// The connections open now (for tests).
+    var openConnectionList: [Connection] { state.withLock { Array($0.connections.values) } }
 
     /// Registers a connection unless the cap is reached or we are shutting down.
     func register(_ connection: Connection) -> Bool {

@@ -12,16 +12,19 @@ enum IOResult {
 }
 
 /// Bytes in and out of one connected socket, in the clear or through TLS: the connection code is the same either way.
-/// Used only from its connection's event loop.
+/// Used only by the thread driving its connection (under the connection's lock).
 protocol Transport: AnyObject {
     var fd: Int32 { get }
     /// False while a TLS handshake is still under way (it runs inside the first reads and writes).
     var handshakeComplete: Bool { get }
+    /// Whether input may wait inside the transport, read off the socket but not yet handed to us (TLS records), where
+    /// epoll can't report it.
+    var buffersInput: Bool { get }
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult
     func write(_ bytes: UnsafeRawBufferPointer) -> IOResult
     /// Ends our sending side (TLS close_notify, then a TCP FIN) while still reading.
     func shutdownWrite()
-    /// Frees the socket. Only called once every Dispatch source on it was cancelled.
+    /// Frees the socket. Only called once it left its loop's epoll set.
     func close()
 }
 
@@ -31,6 +34,7 @@ final class PlainTransport: Transport {
     init(fd: Int32) { self.fd = fd }
 
     var handshakeComplete: Bool { true }
+    var buffersInput: Bool { false }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, 0)
@@ -62,6 +66,7 @@ final class TLSTransport: Transport {
     }
 
     var handshakeComplete: Bool { ds_tls_handshake_done(session) == 1 }
+    var buffersInput: Bool { true }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         map(ds_tls_read(session, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(min(buffer.count, Int(Int32.max)))))

@@ -3,8 +3,12 @@ import Foundation
 extension Image {
     /// The format `data` is in, from its first bytes; nil if none we decode.
     public static func sniff(_ data: Data) -> ImageFormat? {
-        let head = [UInt8](data.prefix(8))
-        if head.count >= 8 && head == PNGDecoder.signature { return .png }
+        // Read in place: copying a slice of `Data` into an array cost more than the checks.
+        data.withUnsafeBytes { sniff(UnsafeRawBufferPointer(rebasing: $0.prefix(8))) }
+    }
+
+    private static func sniff(_ head: UnsafeRawBufferPointer) -> ImageFormat? {
+        if head.count >= 8 && head.elementsEqual(PNGDecoder.signature) { return .png }
         if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF { return .jpeg }
         if head.count >= 2 && head[0] == UInt8(ascii: "P") && (UInt8(ascii: "1")...UInt8(ascii: "7")).contains(head[1]) {
             return .pnm

@@ -24,6 +24,21 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertEqual(head.path, "/v2/models/a/b/xé")
     }
 
+    /// The target and comma lists are split by bytes: empty pieces, "=" inside a value, and multi-byte text keep their
+    /// meaning.
+    func testTargetAndListsSplitByBytes() {
+        let head = parseAtEverySplit("GET //a//%C3%A9/?k=v=w&&flag&q=%E2%82%AC HTTP/1.1\r\nHost: x\r\nConnection: \tkeep-alive , Close \t\r\n\r\n").heads[0]
+        XCTAssertEqual(head.pathSegments, ["a", "é"])
+        XCTAssertEqual(head.query("k"), "v=w")
+        XCTAssertEqual(head.query("flag"), "")
+        XCTAssertEqual(head.query("q"), "€")
+        XCTAssertFalse(head.keepAlive, "close is among the Connection tokens")
+        XCTAssertEqual(head.headers.tokens("Connection"), ["keep-alive", "close"])
+        XCTAssertEqual(trimOWS(" \tvalé \t"), "valé")
+        XCTAssertEqual(trimOWS(" \t "), "")
+        XCTAssertEqual(parseAtEverySplit("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2 ,2\r\n\r\nok").bodies, [Array("ok".utf8)])
+    }
+
     func testAbsoluteFormTarget() {
         let head = parseAtEverySplit("GET http://example.com/a?b=c HTTP/1.1\r\nHost: example.com\r\n\r\n").heads[0]
         XCTAssertEqual(head.path, "/a")

@@ -111,4 +111,28 @@ final class LogOutputTests: XCTestCase {
         XCTAssertFalse(text.unicodeScalars.contains { $0.value == 0x1B || $0 == "\r" }, text)
         XCTAssertTrue(text.contains(#"path="/x\r\n2026-01-01T00:00:00+0000 info deepserve.http: GET /admin 200\u{1b}[2J""#), text)
     }
+
+    /// A JSON line holds the handler's own metadata and the event's, the event's value winning a shared key, and
+    /// escapes what it quotes; an event without handler metadata is written from its own alone.
+    func testJSONLinesMergeHandlerAndEventMetadata() throws {
+        let output = LogOutput(fd: fds[1], flushDelay: .seconds(30))
+        var logger = Logger(label: "t") { LineLogHandler(label: $0, format: .json, output: output) }
+        logger.info("plain", metadata: ["b": "2"])
+        logger[metadataKey: "a"] = "handler"
+        logger[metadataKey: "shared"] = "handler"
+        logger.info("quote \" and \n", metadata: ["shared": "event", "c": "x\u{01}y"])
+        output.flush()
+        let lines = available().split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2)
+        let first = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: String])
+        XCTAssertEqual(first["msg"], "plain")
+        XCTAssertEqual(first["b"], "2")
+        XCTAssertNil(first["a"])
+        let second = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: String])
+        XCTAssertEqual(second["msg"], "quote \" and \n")
+        XCTAssertEqual(second["a"], "handler")
+        XCTAssertEqual(second["shared"], "event")
+        XCTAssertEqual(second["c"], "x\u{01}y")
+        XCTAssertTrue(lines[1].contains(#""c":"x\u0001y""#), lines[1])
+    }
 }

@@ -73,6 +73,49 @@ final class CompactJSONEncoderTests: XCTestCase {
         try assertSame(many)
     }
 
+    /// Containers nested by hand (`nestedContainer`, as `VersionPolicy` does), a container asked for twice, and
+    /// members encoded out of key order at every level.
+    struct HandNested: Encodable {
+        enum Key: String, CodingKey { case z, m, a }
+        enum Inner: String, CodingKey { case y, b }
+        func encode(to encoder: Encoder) throws {
+            var outer = encoder.container(keyedBy: Key.self)
+            var inner = outer.nestedContainer(keyedBy: Inner.self, forKey: .z)
+            try inner.encode("why", forKey: .y)
+            var list = inner.nestedUnkeyedContainer(forKey: .b)
+            try list.encode(1)
+            var object = list.nestedContainer(keyedBy: Inner.self)
+            try object.encode(true, forKey: .y)
+            try object.encodeNil(forKey: .b)
+            try list.encode([2.5])
+            try outer.encode("middle", forKey: .m)
+            var again = encoder.container(keyedBy: Key.self)
+            try again.encode(["x": 1], forKey: .a)
+        }
+    }
+
+    /// Writes to a nested container after its parent moved on: legal, and the same bytes as Foundation's.
+    struct LateNestedWrite: Encodable {
+        enum Key: String, CodingKey { case a, b }
+        func encode(to encoder: Encoder) throws {
+            var outer = encoder.container(keyedBy: Key.self)
+            var inner = outer.nestedUnkeyedContainer(forKey: .a)
+            try inner.encode(1)
+            try outer.encode(2, forKey: .b)
+            try inner.encode(3)
+        }
+    }
+
+    func testContainersNestedByHandEncodeAsFoundationDoes() throws {
+        try assertSame(HandNested())
+        XCTAssertEqual(try compact(HandNested()), #"{"a":{"x":1},"m":"middle","z":{"b":[1,{"b":null,"y":true},[2.5]],"y":"why"}}"#)
+        try assertSame(VersionPolicy.latest(2))
+        try assertSame(VersionPolicy.specific([3, 1]))
+        try assertSame(VersionPolicy.all)
+        try assertSame(LateNestedWrite())
+        XCTAssertEqual(try compact(LateNestedWrite()), #"{"a":[1,3],"b":2}"#)
+    }
+
     func testClassifyAnswerEncodesAsFoundationDoes() throws {
         let predictions = [ClassifyAnswer.Prediction(label: "8", index: 8, probability: 0.9999999822383866),
                            ClassifyAnswer.Prediction(label: "nan", index: 1, probability: .nan)]

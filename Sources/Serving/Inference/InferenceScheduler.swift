@@ -1,5 +1,7 @@
 import Engine
 import Foundation
+import HTTPServer
+import Synchronization
 
 /// Runs inference on a fixed pool of worker threads, never on the I/O threads that call `infer`.
 ///
@@ -118,7 +120,13 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var stopping = false
     private var threads: [Thread] = []
     /// Handler jobs waiting for a worker (see `taskExecutor`).
-    private var tasks: [UnownedJob] = []
+    private var tasks: [UnownedJob] = [] {
+        didSet { waitingTasks.store(tasks.count, ordering: .relaxed) }
+    }
+    /// `tasks.count`, readable without the lock (`WorkerTaskExecutor.hasWaitingWork`).
+    private let waitingTasks = Atomic<Int>(0)
+    /// Whether handler jobs wait for a worker now.
+    var hasWaitingTasks: Bool { waitingTasks.load(ordering: .relaxed) > 0 }
     /// Workers still running; once none is, handler jobs run on Dispatch's global queue instead.
     private var liveWorkers = 0
     /// Cores the running batches hold: one each, more for a model that computes on several threads.
@@ -467,11 +475,14 @@ public final class InferenceScheduler: @unchecked Sendable {
 }
 
 /// Runs Swift tasks' jobs on the scheduler's worker threads (see `InferenceScheduler`); once the scheduler is gone,
-/// on Dispatch's global queue.
-public final class WorkerTaskExecutor: TaskExecutor, @unchecked Sendable {
+/// on Dispatch's global queue. It tells the HTTP server when handler jobs wait (a finished batch's callers), so a
+/// worker leaves writing an answer to the event loop and goes on with them.
+public final class WorkerTaskExecutor: TaskExecutor, WaitingWorkReporting, @unchecked Sendable {
     private weak var scheduler: InferenceScheduler?
 
     init(scheduler: InferenceScheduler) { self.scheduler = scheduler }
+
+    public var hasWaitingWork: Bool { scheduler?.hasWaitingTasks ?? false }
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -28,8 +28,16 @@ public final class ModelRepository: @unchecked Sendable {
     /// Model names are folder names: letters, digits, '-', '_' and '.', never '..' — so a name from
     /// a URL can never reach outside the repository.
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 128 && name != "." && name != ".." && !name.hasPrefix(".")
-            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        // By bytes: every allowed character is one ASCII byte, where Character's isLetter/isNumber are Unicode table
+        // look-ups (this check was half of a classify request's model lookup).
+        let bytes = name.utf8
+        return !bytes.isEmpty && bytes.count <= 128 && bytes.first != UInt8(ascii: ".") && bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
+            default: false
+            }
+        }
     }
 
     /// Folders in the repository that hold a config.json.
