@@ -1,10 +1,11 @@
 // Direct 2-d convolution for inputs of a few channels (an RGB stem: 3 → 16…64 channels, 3×3 or 7×7, stride 2).
 //
 // ds_conv2d_direct's tile (6 pixels × 16 output channels) is a poor fit there: with 27 taps its loop is short, and the
-// store's transpose into NCHW costs as much as the multiply-adds. Here a tile is 4 output channels × 24 consecutive
-// pixels of one output row instead: each tap loads three 8-wide runs of a padded, phase-split copy of the image
+// store's transpose into NCHW costs as much as the multiply-adds. Here a tile is 4 output channels × 16 consecutive
+// pixels of one output row instead: each tap loads two 8-wide runs of a padded, phase-split copy of the image
 // (ds_fill_padded_plane, as the depthwise kernel uses, so any stride reads consecutive slots) and broadcasts four
-// weights, 12 independent FMA chains, and the tile stores straight into NCHW rows with no transpose. The weights are
+// weights, 8 independent FMA chains (a 24-pixel tile's 12 chains spilled), and the tile stores straight into NCHW rows
+// with no transpose. The weights are
 // read from ds_conv2d_direct_pack's panels (16 channels, k-major), four channels at a time.
 #include "direct_conv_rows.h"
 
