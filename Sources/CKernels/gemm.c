@@ -174,6 +174,41 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
     if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, MR, ep->act.kind);
 }
 
+// The store of a tile of R < 6 rows and 16 columns: accumulate, biases and activation exactly as the full kernel's
+// store applies them. col_bias is the tile's own 16 (the epilogue's, or 16 further on for a wide tile's right half).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void store_short_tile(float *c, ptrdiff_t ldc, int accumulate, const tile_epilogue *ep,
+                                    const float *col_bias, __m256 *lo, __m256 *hi, const int R) {
+    const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
+    const int piecewise = ep && ds_is_piecewise(ep->act.kind);
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < R; r++) {
+        float *row = c + r * ldc;
+        if (accumulate) {
+            lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(row));
+            hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(row + 8));
+        }
+        if (ep) {
+            if (ep->row_bias) {
+                const __m256 bias = _mm256_broadcast_ss(ep->row_bias + r);
+                lo[r] = _mm256_add_ps(lo[r], bias);
+                hi[r] = _mm256_add_ps(hi[r], bias);
+            }
+            if (col_bias) {
+                lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(col_bias));
+                hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(col_bias + 8));
+            }
+            if (piecewise) {
+                lo[r] = ds_piecewise8(lo[r], ep->act.kind, &k);
+                hi[r] = ds_piecewise8(hi[r], ep->act.kind, &k);
+            }
+        }
+        _mm256_storeu_ps(row, lo[r]);
+        _mm256_storeu_ps(row + 8, hi[r]);
+    }
+    if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, R, ep->act.kind);
+}
+
 // A tile of fewer than six rows (the last sliver of a product whose row count is not a multiple of six: a batch of
 // 16 or 32 sequences, 16 or 24 output channels), all 16 columns: the same products in the same order as the full
 // kernel's rows (so a row's bits don't depend on the tile it fell in), stored with the same epilogue, instead of a
@@ -195,34 +230,7 @@ static inline void short_tile_avx2(ptrdiff_t kc, const float *a, const float *b,
         a += MR;
         b += NR;
     }
-    const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
-    const int piecewise = ep && ds_is_piecewise(ep->act.kind);
-    _Pragma("clang loop unroll(full)")
-    for (int r = 0; r < R; r++) {
-        float *row = c + r * ldc;
-        if (accumulate) {
-            lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(row));
-            hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(row + 8));
-        }
-        if (ep) {
-            if (ep->row_bias) {
-                const __m256 bias = _mm256_broadcast_ss(ep->row_bias + r);
-                lo[r] = _mm256_add_ps(lo[r], bias);
-                hi[r] = _mm256_add_ps(hi[r], bias);
-            }
-            if (ep->col_bias) {
-                lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(ep->col_bias));
-                hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(ep->col_bias + 8));
-            }
-            if (piecewise) {
-                lo[r] = ds_piecewise8(lo[r], ep->act.kind, &k);
-                hi[r] = ds_piecewise8(hi[r], ep->act.kind, &k);
-            }
-        }
-        _mm256_storeu_ps(row, lo[r]);
-        _mm256_storeu_ps(row + 8, hi[r]);
-    }
-    if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, R, ep->act.kind);
+    store_short_tile(c, ldc, accumulate, ep, ep ? ep->col_bias : NULL, lo, hi, R);
 }
 
 __attribute__((target("avx2,fma")))
@@ -234,6 +242,47 @@ static void micro_kernel_short_avx2(ptrdiff_t kc, const float *a, const float *b
     case 3: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 3); break;
     case 4: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 4); break;
     default: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 5); break;
+    }
+}
+
+// A tile of 1–3 rows over two neighbouring slivers (32 columns): R rows × 16 columns alone keep only 2R accumulators,
+// too few FMA chains to hide the FMA's latency (a 2-row tile ran at ~60 % of the full kernel's speed per row: the
+// last rows of a batch of 8 LSTM streams). Over 32 columns the chains double. Same products in the same order as the
+// other kernels, each half stored as a short tile stores it, so the bits are the same.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void wide_short_tile_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                        int accumulate, const tile_epilogue *ep, const int R) {
+    __m256 lo[3], hi[3], lo2[3], hi2[3];
+    const float *b2 = b + NR * kc;   // the next sliver
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < R; r++) lo[r] = hi[r] = lo2[r] = hi2[r] = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        const __m256 b2lo = _mm256_load_ps(b2), b2hi = _mm256_load_ps(b2 + 8);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) {
+            const __m256 ai = _mm256_broadcast_ss(a + r);
+            lo[r] = _mm256_fmadd_ps(ai, b0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(ai, b1, hi[r]);
+            lo2[r] = _mm256_fmadd_ps(ai, b2lo, lo2[r]);
+            hi2[r] = _mm256_fmadd_ps(ai, b2hi, hi2[r]);
+        }
+        a += MR;
+        b += NR;
+        b2 += NR;
+    }
+    const float *col_bias = ep ? ep->col_bias : NULL;
+    store_short_tile(c, ldc, accumulate, ep, col_bias, lo, hi, R);
+    store_short_tile(c + NR, ldc, accumulate, ep, col_bias ? col_bias + NR : NULL, lo2, hi2, R);
+}
+
+__attribute__((target("avx2,fma")))
+static void micro_kernel_wide_short_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                         int accumulate, const tile_epilogue *ep, ptrdiff_t rows) {
+    switch (rows) {
+    case 1: wide_short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 1); break;
+    case 2: wide_short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 2); break;
+    default: wide_short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 3); break;
     }
 }
 
@@ -491,13 +540,26 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                                    row_bias, col_bias, act);
                     continue;
                 }
+                // A last row tile of 1–3 rows runs over two slivers at once (wide_short_tile_avx2): from the first of the
+                // pair, which the second then skips.
+                const ptrdiff_t last_rows = mc % MR;
+                const int wide_pairs = kernel == micro_kernel_avx2 && last_rows >= 1 && last_rows <= 3;
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
                     const float *b_sliver = b_block + jr * kc;
+                    const int pair_first = wide_pairs && jr % (2 * NR) == 0 && jr + 2 * NR <= nc;
+                    const int pair_second = wide_pairs && jr % (2 * NR) == NR && jr + NR <= nc;
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
                         const float *a_sliver = a_block + ir * kc;
                         float *tile = g->c + (ic + ir) * ldc + jc + jr;
+                        if (rows < MR && pair_second) continue;
+                        if (rows < MR && pair_first) {
+                            const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                            micro_kernel_wide_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
+                                                         last_block && epilogue ? &ep : NULL, rows);
+                            continue;
+                        }
                         if (rows == MR && cols == NR && last_block && in_register) {
                             const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
                             kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, &ep);

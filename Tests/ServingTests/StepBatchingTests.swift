@@ -44,7 +44,10 @@ final class StepBatchingTests: XCTestCase {
 
     func testConcurrentGenerationsGiveEachSeedItsLoneTokens() throws {
         let batches = BatchLog()
-        let service = try LiveService(models: ["shakespeare-lstm"], onBatch: { model, rows, requests, _ in
+        // Two workers, so two lanes of four: the largest batch below doesn't depend on the test machine's cores.
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 2
+        let service = try LiveService(models: ["shakespeare-lstm"], settings: settings, onBatch: { model, rows, requests, _ in
             if model == "shakespeare-lstm" { batches.record(rows: rows, requests: requests) }
         })
         let port = service.port
@@ -118,6 +121,31 @@ final class StepBatchingTests: XCTestCase {
             XCTAssertEqual(try result.get(), references[index], "long generation \(index)")
         }
         let model = try service.repository.model("shakespeare-lstm")
+        waitUntil("every lane closes once empty") { active() == 0 && service.batcher.laneCount(of: model) == 0 }
+    }
+
+    /// A model gets one lane per worker before any lane takes a second stream (each lane computes on one core), then
+    /// joining streams go to the emptiest lane; every stream still answers as it does alone.
+    func testLanesSpreadOverTheWorkersBeforeFilling() throws {
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 2
+        let service = try LiveService(models: ["shakespeare-lstm"], settings: settings)
+        defer { stop(service) }
+        let port = service.port
+        let model = try service.repository.model("shakespeare-lstm")
+        let bodies: [Data] = (0..<3).map { Self.json(["prompt": "ROMEO:", "max_tokens": 1500, "seed": 21 + $0]) }
+        let references = try bodies.map { try Self.generate(port, $0) }
+        func active() -> Int { service.batcher.activeStreams["shakespeare-lstm", default: 0] }
+
+        let results = ResultBox<String>(bodies.count)
+        for (index, body) in bodies.enumerated() {
+            Thread { results.set(index, Result { try Self.generate(port, body) }) }.start()
+        }
+        waitUntil("three generations are in lanes") { active() == bodies.count }
+        XCTAssertEqual(service.batcher.laneCount(of: model), 2, "two workers: two lanes, the third stream shares one")
+        for (index, result) in results.wait().enumerated() {
+            XCTAssertEqual(try result.get(), references[index], "generation \(index): in a lane vs alone")
+        }
         waitUntil("every lane closes once empty") { active() == 0 && service.batcher.laneCount(of: model) == 0 }
     }
 

@@ -2,14 +2,16 @@ import Engine
 import Foundation
 
 /// The step-batched generations of every model: per loaded model version, its lanes (`GenerationLane`), and who
-/// joins which. A joining stream goes to the fullest lane with room (`max_batch_size`), and a new lane opens only
-/// when every lane is full: lanes of one model run side by side on the workers, but each is as big as it can be.
+/// joins which. A model gets as many lanes as the scheduler has cores for its runs (workers ÷ its intra-op threads),
+/// opened as streams arrive, and a joining stream goes to the emptiest lane with room (`max_batch_size`); a lane
+/// beyond that count opens only when every lane is full.
 ///
-/// Why fill rather than spread over the cores: a step's cost grows far slower than its batch (the LSTM: 0.11 ms at
-/// 1 stream, 0.42 ms at 8, 0.56–0.69 ms at 16; the GEMM computes rows in tiles of 6), so one lane of 16 makes more
-/// tokens per core-second than two of 8. Two of 8 would win only with both cores idle otherwise; on the project's 2
-/// shared cores one lane of 16 measured 11.6 k tokens/s against 8.5 k for two of 8 (16 streams, alternating rounds),
-/// and the other core stays free for prompts, handlers and the rest.
+/// Why spread over the cores before filling: each lane is one serial loop, so one lane computes on one core however
+/// many streams it holds. A step's cost grows far slower than its batch (the LSTM, one thread: 0.12 ms at 1 stream,
+/// 0.34 ms at 8, 0.61 ms at 16), but not so slowly that one core at batch 16 beats two at batch 8: on 2 cores at 16
+/// streams, two lanes of 8 made 28.2 k tokens/s against 17.8 k for one lane of 16 (alternating rounds, quiet host).
+/// The branch that built step batching measured the opposite on a host loaded 3× over by other builds, where a second lane only competes for
+/// a core that isn't free; a serving machine is sized for its own load, so the lanes follow the workers.
 final class StepBatcher: @unchecked Sendable {
     private let core: InferenceCore
     private let lock = NSLock()
@@ -30,6 +32,14 @@ final class StepBatcher: @unchecked Sendable {
         }
     }
 
+    /// Lanes that run side by side without waiting for each other's cores: the workers, over the threads each step of
+    /// the model computes on.
+    private func laneTarget(for model: LoadedModel) -> Int {
+        let settings = core.scheduler.settings
+        let threads = max(1, model.config.intraOpThreads ?? settings.intraOpThreads)
+        return max(1, settings.workers / threads)
+    }
+
     /// How many lanes the model has now.
     func laneCount(of model: LoadedModel) -> Int { lock.withLock { lanes[ObjectIdentifier(model)]?.count ?? 0 } }
 
@@ -39,7 +49,8 @@ final class StepBatcher: @unchecked Sendable {
         let capacity = max(1, model.model.config.batching?.maxBatchSize ?? 1)
         let started: GenerationLane? = lock.withLock {
             var group = lanes[key] ?? []
-            if let lane = group.filter({ $0.members.count < capacity }).max(by: { $0.members.count < $1.members.count }) {
+            if group.count >= laneTarget(for: model.model),
+               let lane = group.filter({ $0.members.count < capacity }).min(by: { $0.members.count < $1.members.count }) {
                 lane.members.append(stream)
                 return nil
             }
