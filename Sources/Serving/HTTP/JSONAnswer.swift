@@ -5,6 +5,12 @@ import HTTPServer
 /// hand, so quoting and escaping are right by construction.
 enum JSONAnswer {
     static func bytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+        // The same bytes, fastest: answers on the hot path write themselves.
+        if let writable = value as? any JSONWritable {
+            var json = JSONWriter()
+            writable.write(to: &json)
+            return json.bytes
+        }
         // The same bytes, faster; anything it doesn't handle (or an error) goes through Foundation, which decides.
         if let bytes = try? CompactJSONEncoder.encode(value) { return bytes }
         return try foundationBytes(value)

@@ -21,3 +21,27 @@ struct JSONTensorData: Encodable {
         }
     }
 }
+
+extension JSONTensorData {
+    /// The same array as `encode(to:)` writes, straight into `json` (`V2Answers.InferResponse`'s `JSONWritable`).
+    func write(to json: inout JSONWriter) {
+        json.arrayStart()
+        switch tensor.dataType {
+        case .float:
+            tensor.withUnsafeBuffer(of: Float.self) { values in
+                for value in values { if value.isFinite { json.number(value) } else { json.null() } }
+            }
+        case .double:
+            tensor.withUnsafeBuffer(of: Double.self) { values in
+                for value in values { if value.isFinite { json.number(value) } else { json.null() } }
+            }
+        case .bool:
+            for byte in tensor.data { json.bool(byte != 0) }
+        case .uint64:
+            for value in tensor.uint64Array() { json.int(value) }
+        default:
+            for value in tensor.int64Array() { json.int(value) }
+        }
+        json.arrayEnd()
+    }
+}

@@ -143,3 +143,43 @@ extension Image {
         return sum / max(count, 1) > 127
     }
 }
+
+extension ClassifyAnswer: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.objectStart()
+        json.key("model")
+        json.string(model)
+        if let predictions { json.key("predictions"); Self.write(predictions, to: &json) }
+        if let results {
+            json.key("results")
+            json.arrayStart()
+            for result in results {
+                json.objectStart()
+                if let filename = result.filename { json.key("filename"); json.string(filename) }
+                json.key("predictions")
+                Self.write(result.predictions, to: &json)
+                json.objectEnd()
+            }
+            json.arrayEnd()
+        }
+        json.key("version")
+        json.int(version)
+        json.objectEnd()
+    }
+
+    private static func write(_ predictions: [Prediction], to json: inout JSONWriter) {
+        json.arrayStart()
+        for prediction in predictions {
+            json.objectStart()
+            json.key("index")
+            json.int(prediction.index)
+            json.key("label")
+            json.string(prediction.label)
+            json.key("probability")
+            if prediction.probability.isFinite { json.number(prediction.probability) } else { json.null() }
+            json.objectEnd()
+        }
+        json.arrayEnd()
+    }
+}
+
