@@ -4,9 +4,10 @@
 # (FastAPI + uvicorn[standard] + onnxruntime, one worker process per core, blocking work in the thread pool:
 # bench/serving/reference_server.py), all in the same run.
 # Prints requests/s, p50 and p99; at 1 connection, deepserve's p50 against the network's own compute time; deepserve's
-# overhead per request, mean and p50 (request time minus its share of compute, from /metrics); the HTTP server alone on
-# its cheapest route (/health/live) against nginx (bench/serving/nginx.conf: 1 worker process, access log off) at 1,
-# 16 and 256 connections; then generation tokens/s with and without step batching (bench/serving/generation.py).
+# overhead per request at each point, mean and p50 (request time minus its share of compute, from /metrics); the HTTP
+# server alone on its cheapest route (/health/live) against nginx (bench/serving/nginx.conf: 1 worker process, access
+# log off) at 1, 16 and 256 connections; then generation tokens/s with and without step batching
+# (bench/serving/generation.py).
 # Everything runs on the same cores as wrk, so only ratios within one run mean much.
 # Usage: bench/serving/run.sh [SECONDS per point, default 10]
 set -euo pipefail
@@ -67,32 +68,40 @@ compute_totals() {   # port → "sum_seconds count" of mnist-cnn's batch compute
         END { printf "%s %s\n", (s == "" ? 0 : s), (n == "" ? 0 : n) }'
 }
 
-overhead() {   # port → "mean p50" µs per classify request spent neither queued nor computing
-    # (deepserve_request_overhead_seconds: each request's handler time minus its queue and batch compute time;
-    # p50 interpolated within the histogram's microsecond buckets).
+overhead_histogram() {   # port → "sum count le:cumulative …" of classify's deepserve_request_overhead_seconds so far
+    # (each request's handler time minus its queue and batch compute time).
     curl -s "http://127.0.0.1:$1/metrics" | awk '
         index($0, "deepserve_request_overhead_seconds_bucket{route=\"/v1/models/{name}/classify\"") == 1 {
             match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
-            if (le != "+Inf") { n_b++; bound[n_b] = le + 0; cum[n_b] = $NF + 0 } }
+            if (le != "+Inf") buckets = buckets " " le ":" $NF }
         index($0, "deepserve_request_overhead_seconds_sum{route=\"/v1/models/{name}/classify\"") == 1 { s = $NF }
         index($0, "deepserve_request_overhead_seconds_count{route=\"/v1/models/{name}/classify\"") == 1 { n = $NF }
-        END {
-            if (n == 0) { printf "- -\n"; exit }
-            half = n / 2; lower = 0; below = 0; p50 = -1
-            for (i = 1; i <= n_b; i++) {
-                if (cum[i] >= half) { p50 = lower + (bound[i] - lower) * (half - below) / (cum[i] - below + 1e-12); break }
-                lower = bound[i]; below = cum[i]
-            }
-            printf "%.1f %s\n", s / n * 1e6, (p50 < 0 ? ">" bound[n_b] * 1e6 : sprintf("%.1f", p50 * 1e6))
-        }'
+        END { printf "%s %s%s\n", (s == "" ? 0 : s), (n == "" ? 0 : n), buckets }'
+}
+
+overhead_between() {   # "before" "after" histograms → "mean p50" µs of the requests in between
+    # (p50 interpolated within the histogram's microsecond buckets).
+    awk -v before="$1" -v after="$2" 'BEGIN {
+        nb = split(before, b, " "); na = split(after, a, " ")
+        n = a[2] - b[2]; if (n <= 0) { print "- -"; exit }
+        half = n / 2; lower = 0; below = 0; p50 = -1
+        for (i = 3; i <= na; i++) {
+            split(a[i], x, ":"); split(b[i], y, ":"); bound = x[1] + 0; cum = x[2] - y[2]
+            if (cum >= half) { p50 = lower + (bound - lower) * (half - below) / (cum - below + 1e-12); break }
+            lower = bound; below = cum
+        }
+        printf "%.1f %s\n", (a[1] - b[1]) / n * 1e6, (p50 < 0 ? ">" bound * 1e6 : sprintf("%.1f", p50 * 1e6)) }'
 }
 
 printf "%-6s  %-22s %10s %9s %9s %8s\n" conns server "req/s" "p50 ms" "p99 ms" "errors"
+declare -A overheads
 for c in 1 16 64; do
     for entry in "18301 deepserve-batching" "18302 deepserve-no-batching" "18303 fastapi+onnxruntime"; do
         set -- $entry
         [ "$1:$c" = 18302:1 ] && read -r compute_before_sum compute_before_n < <(compute_totals 18302)
+        [ "$1" != 18303 ] && histogram_before=$(overhead_histogram "$1")
         read -r rps p50 p99 bad < <(measure "$1" "$c")
+        [ "$1" != 18303 ] && overheads[$1:$c]=$(overhead_between "$histogram_before" "$(overhead_histogram "$1")")
         [ "$1:$c" = 18302:1 ] && { read -r compute_after_sum compute_after_n < <(compute_totals 18302); single_p50=$p50; }
         printf "%-6s  %-22s %10s %9s %9s %8s\n" "$c" "$2" "$rps" "$p50" "$p99" "$bad"
     done
@@ -102,10 +111,14 @@ awk -v s0="$compute_before_sum" -v n0="$compute_before_n" -v s1="$compute_after_
     if (n1 - n0 <= 0) { print "1 connection: no compute figures"; exit }
     compute = (s1 - s0) / (n1 - n0) * 1e6
     printf "1 connection, no batching: p50 %.0f µs, network compute %.0f µs (mean), the rest %.0f µs (wrk, loopback, HTTP, decoding, JSON)\n", p50 * 1000, compute, p50 * 1000 - compute }'
-read -r batched_mean batched_p50 < <(overhead 18301)
-read -r single_mean single_p50 < <(overhead 18302)
-echo "deepserve overhead per request (handler time − queue time − batch compute time), mean / p50:" \
-     "batching $batched_mean / $batched_p50 µs, no batching $single_mean / $single_p50 µs"
+# Per point: at 16 and 64 connections the handlers also wait for a core (wrk and both servers share two), which the
+# 1-connection figure leaves out.
+echo "deepserve overhead per request (handler time − queue time − batch compute time), mean / p50 µs:"
+for c in 1 16 64; do
+    read -r batched_mean batched_p50 <<< "${overheads[18301:$c]}"
+    read -r single_mean single_p50 <<< "${overheads[18302:$c]}"
+    printf "  %2s connections: no batching %s / %s, batching %s / %s\n" "$c" "$single_mean" "$single_p50" "$batched_mean" "$batched_p50"
+done
 
 # The HTTP server alone: its cheapest route against nginx answering a fixed 200, same run, same client.
 printf "\ntrivial route (GET /health/live; nginx: return 200, 1 worker, access log off)\n"
