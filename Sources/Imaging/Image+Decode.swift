@@ -7,6 +7,11 @@ extension Image {
         data.withUnsafeBytes { sniff(UnsafeRawBufferPointer(rebasing: $0.prefix(8))) }
     }
 
+    /// The format `bytes` are in, from the first of them; nil if none we decode.
+    public static func sniff(_ bytes: [UInt8]) -> ImageFormat? {
+        bytes.withUnsafeBytes { sniff(UnsafeRawBufferPointer(rebasing: $0.prefix(8))) }
+    }
+
     private static func sniff(_ head: UnsafeRawBufferPointer) -> ImageFormat? {
         if head.count >= 8 && head.elementsEqual(PNGDecoder.signature) { return .png }
         if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF { return .jpeg }
@@ -26,11 +31,17 @@ extension Image {
     /// `rgb()` to fix them.
     public static func decode(_ data: Data, limits: ImageLimits = .default, budget: DecodeBudget? = nil,
                               target: (width: Int, height: Int)? = nil) throws(ImageError) -> Image {
-        guard let format = sniff(data) else {
-            let prefix = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+        try decode([UInt8](data), limits: limits, budget: budget, target: target)
+    }
+
+    /// Decodes an image held as bytes (what a request body is): the same as the `Data` overload, without a copy.
+    public static func decode(_ bytes: [UInt8], limits: ImageLimits = .default, budget: DecodeBudget? = nil,
+                              target: (width: Int, height: Int)? = nil) throws(ImageError) -> Image {
+        guard let format = sniff(bytes) else {
+            let prefix = bytes.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw .unsupportedFormat(prefix: prefix.isEmpty ? "nothing (empty)" : prefix)
         }
-        return try decode(data, as: format, limits: limits, budget: budget, target: target)
+        return try decode(bytes, as: format, limits: limits, budget: budget, target: target)
     }
 
     /// Decodes `data` as `format` (see `decode(_:limits:budget:target:)`).
@@ -38,11 +49,19 @@ extension Image {
                               budget: DecodeBudget? = nil, target: (width: Int, height: Int)? = nil)
         throws(ImageError) -> Image
     {
+        try decode([UInt8](data), as: format, limits: limits, budget: budget, target: target)
+    }
+
+    /// Decodes `bytes` as `format` (see `decode(_:limits:budget:target:)`).
+    public static func decode(_ bytes: [UInt8], as format: ImageFormat, limits: ImageLimits = .default,
+                              budget: DecodeBudget? = nil, target: (width: Int, height: Int)? = nil)
+        throws(ImageError) -> Image
+    {
         let budget = budget ?? DecodeBudget(limits)
         switch format {
-        case .png: return try PNGDecoder.decode([UInt8](data), limits: limits, budget: budget)
-        case .jpeg: return try JPEGDecoder.decode([UInt8](data), limits: limits, budget: budget, target: target)
-        case .pnm: return try PNMDecoder.decode([UInt8](data), limits: limits, budget: budget)
+        case .png: return try PNGDecoder.decode(bytes, limits: limits, budget: budget)
+        case .jpeg: return try JPEGDecoder.decode(bytes, limits: limits, budget: budget, target: target)
+        case .pnm: return try PNMDecoder.decode(bytes, limits: limits, budget: budget)
         }
     }
 }

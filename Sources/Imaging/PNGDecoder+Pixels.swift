@@ -14,7 +14,8 @@ extension PNGDecoder {
 
     static func decodePixels(_ header: Header, compressed: [UInt8], expander: SampleExpander,
                              limits: ImageLimits, budget: DecodeBudget) throws(ImageError) -> [UInt8] {
-        let size = "\(header.width)x\(header.height)"
+        // Only errors read it: built for each of them, not for every image.
+        var size: String { "\(header.width)x\(header.height)" }
         let passes = passes(header).filter { $0.width > 0 && $0.height > 0 }
         // Each pass's rows are a filter byte and rowBytes bytes; all arithmetic checked, the limits may be huge.
         var rawSize = 0, widestRow = 0

@@ -116,6 +116,26 @@ final class ConfigValidationTests: XCTestCase {
         }
     }
 
+    /// A gray image's border is read in place; the answer is the one the generic path (edges cropped, then grayed) gives
+    /// for the same picture in RGB, where gray v is luma(v, v, v) = v — including borders right at the threshold.
+    func testLightBackgroundOfGrayImagesMatchesTheGenericPath() {
+        var state: UInt64 = 42
+        func next() -> UInt8 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        for case (let width, let height) in [(3, 3), (28, 28), (5, 17), (64, 9)] {
+            for level in [0, 120, 127, 128, 140, 255] {
+                let gray = (0..<(width * height)).map { _ in UInt8(clamping: level - 8 + Int(next() % 17)) }
+                let image = Image(width: width, height: height, channels: 1, pixels: gray)
+                let rgb = Image(width: width, height: height, channels: 3, pixels: gray.flatMap { [$0, $0, $0] })
+                XCTAssertEqual(image.hasLightBackground, rgb.hasLightBackground, "\(width)x\(height) around \(level)")
+            }
+        }
+        XCTAssertTrue(Image(width: 4, height: 4, channels: 1, pixels: Array(repeating: 200, count: 16)).hasLightBackground)
+        XCTAssertFalse(Image(width: 4, height: 4, channels: 1, pixels: Array(repeating: 20, count: 16)).hasLightBackground)
+    }
+
     /// `polarity` describes the training data and inverts nothing; only `"invert": "auto"` inverts a light image.
     func testOnlyInvertAutoInvertsLightBackgrounds() async throws {
         let (root, _) = try repository(with: "mnist-autoencoder")

@@ -3,7 +3,8 @@ import HTTPServer
 
 /// One image of a request, with the file name a multipart upload gave it.
 struct ImageUpload {
-    var data: Data
+    /// The file as it came (bytes, as `Image.decode` reads them: a raw body is passed on without a copy).
+    var bytes: [UInt8]
     var filename: String?
 }
 
@@ -19,9 +20,9 @@ enum ImagePayload {
         guard !body.isEmpty else { throw ServingError.badRequest("the request has no image: send it as the body") }
         if type.hasPrefix("application/json") {
             let object = try JSONBody.object(bytes: body[...], contentType: type)
-            if let one = object["image"] as? String { return ([ImageUpload(data: try decodeBase64(one, index: nil))], true) }
+            if let one = object["image"] as? String { return ([ImageUpload(bytes: try decodeBase64(one, index: nil))], true) }
             if let many = object["images"] as? [String], !many.isEmpty, many.count <= maxImages {
-                return (try many.enumerated().map { ImageUpload(data: try decodeBase64($0.element, index: $0.offset)) }, false)
+                return (try many.enumerated().map { ImageUpload(bytes: try decodeBase64($0.element, index: $0.offset)) }, false)
             }
             throw ServingError.badRequest(#"JSON bodies need "image" (base64) or "images" (a list of 1 to 256 base64 strings)"#)
         }
@@ -30,7 +31,7 @@ enum ImagePayload {
         guard accepted.contains(where: { type.hasPrefix($0) }) else {
             throw ServingError.unsupportedMediaType("send an image (image/png, image/jpeg, image/x-portable-graymap…) or JSON, not \(type)")
         }
-        return ([ImageUpload(data: Data(body))], true)
+        return ([ImageUpload(bytes: body)], true)
     }
 
     /// Every file part of a form (a part with a file name, or an image or octet-stream type); other fields are ignored.
@@ -48,14 +49,14 @@ enum ImagePayload {
         }
         guard !files.isEmpty else { throw ServingError.badRequest("the form has no file part: attach the image as a file") }
         guard files.count <= maxImages else { throw ServingError.badRequest("at most \(maxImages) files per request, got \(files.count)") }
-        return files.map { ImageUpload(data: Data($0.body), filename: $0.filename ?? $0.name) }
+        return files.map { ImageUpload(bytes: $0.body, filename: $0.filename ?? $0.name) }
     }
 
-    private static func decodeBase64(_ text: String, index: Int?) throws -> Data {
+    private static func decodeBase64(_ text: String, index: Int?) throws -> [UInt8] {
         let payload = text.range(of: "base64,").map { String(text[$0.upperBound...]) } ?? text   // data: URLs too
         guard let data = Data(base64Encoded: payload, options: .ignoreUnknownCharacters) else {
             throw ServingError.badRequest("image\(index.map { " \($0)" } ?? "") is not valid base64")
         }
-        return data
+        return [UInt8](data)
     }
 }

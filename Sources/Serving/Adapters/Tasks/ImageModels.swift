@@ -40,7 +40,7 @@ struct ImageModelRoutes: Sendable {
         let pixels: [Float]
         try Task.checkCancellation()   // the client went away while the body was parsed
         do {
-            var image = try Image.decode(images[0].data, limits: ImageClassificationRoutes.limits,
+            var image = try Image.decode(images[0].bytes, limits: ImageClassificationRoutes.limits,
                                          target: (preprocessing.width, preprocessing.height))
             if model.config.preprocessing?.invert == .auto, image.hasLightBackground { image = image.inverted() }
             pixels = preprocessing.tensor(from: image)
