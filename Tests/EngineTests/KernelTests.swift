@@ -251,6 +251,33 @@ final class KernelTests: XCTestCase {
 
     /// 2×2 stride-2 max pooling has its own AVX2 loop; it must agree with the general one (forced portable),
     /// NaNs skipped and odd widths (a scalar tail, a column left over) included.
+    /// 3×3/2 max pooling (ResNet's stem) on its AVX2 path gives the general loop's bits: padding on either side or none,
+    /// maps too narrow for a vector, an extra output column whose window runs off the image (ceil mode), NaNs.
+    func testThreeByThreeStrideTwoMaxPoolMatchesTheGeneralLoop() {
+        var random = TestRandom(seed: 62)
+        for (height, width, pad, extra) in [(112, 112, 1, 0), (7, 37, 0, 0), (9, 2, 1, 0), (5, 40, 2, 0), (17, 35, 1, 1), (3, 3, 0, 0)] {
+            let planes = 3
+            let outH = (height + 2 * pad - 3) / 2 + 1 + extra, outW = (width + 2 * pad - 3) / 2 + 1 + extra
+            var x = random.floats(planes * height * width)
+            x[5] = .nan
+            x[planes * height * width / 2] = .nan
+            // Output columns whose tap j reads inside the image, as the Pool op computes them.
+            let begin = (0..<3).map { j in (0..<outW).first { 2 * $0 - pad + j >= 0 } ?? outW }
+            let end = (0..<3).map { j in ((0..<outW).last { 2 * $0 - pad + j < width } ?? -1) + 1 }
+            func pool() -> [Float] {
+                var y = [Float](repeating: 0, count: planes * outH * outW)
+                ds_pool2d(x, planes, height, width, 3, 3, 2, 2, pad, pad, 1, 1, outH, outW, begin, end, nil, &y)
+                return y
+            }
+            ds_force_portable(0)
+            let fast = pool()
+            ds_force_portable(1)
+            let general = pool()
+            ds_force_portable(0)
+            XCTAssertEqual(fast.map(\.bitPattern), general.map(\.bitPattern), "\(height)×\(width) pad \(pad)")
+        }
+    }
+
     func testTwoByTwoMaxPoolMatchesTheGeneralLoop() {
         var random = TestRandom(seed: 61)
         for (height, width) in [(28, 28), (14, 14), (7, 37), (2, 17), (9, 2)] {
