@@ -307,6 +307,31 @@ final class GraphRewriteTests: XCTestCase {
         try assertSameAnswers(pair, shape: [1, 6, 6, 3], seed: 20)
     }
 
+    /// MobileNet's residual blocks as tf2onnx leaves them: each Add in NHWC, its output read by the next block's
+    /// Transpose back to NCHW and by the next Add. Split, sunk and merged, one Transpose is left (the input's).
+    func testResidualChainsInNHWCLoseTheirTransposes() throws {
+        let toNCHW = ModelBuilder.ints("perm", [0, 3, 1, 2]), toNHWC = ModelBuilder.ints("perm", [0, 2, 3, 1])
+        let pair = try plans(input: [1, 6, 6, 8], output: [1, 8, 6, 6]) { model in
+            var random = TestRandom(seed: 23)
+            for name in ["w0", "w1", "w2"] { model.initializer(name, [8, 8, 1, 1], floats: random.floats(64)) }
+            model.node("Transpose", ["x"], ["t0"], attributes: [toNCHW])
+            model.node("Conv", ["t0", "w0"], ["c0"])
+            model.node("Transpose", ["c0"], ["h0"], attributes: [toNHWC])      // read by the next block and its Add
+            model.node("Transpose", ["h0"], ["t1"], attributes: [toNCHW])
+            model.node("Conv", ["t1", "w1"], ["c1"])
+            model.node("Transpose", ["c1"], ["h1"], attributes: [toNHWC])
+            model.node("Add", ["h1", "h0"], ["a1"])                           // read by the next block and its Add
+            model.node("Transpose", ["a1"], ["t2"], attributes: [toNCHW])
+            model.node("Conv", ["t2", "w2"], ["c2"])
+            model.node("Transpose", ["c2"], ["h2"], attributes: [toNHWC])
+            model.node("Add", ["h2", "a1"], ["a2"])
+            model.node("Transpose", ["a2"], ["y"], attributes: [toNCHW])
+        }
+        XCTAssertEqual(pair.plain.stepOpTypes.filter { $0 == "Transpose" }.count, 7)
+        XCTAssertEqual(pair.rewritten.stepOpTypes.filter { $0 == "Transpose" }.count, 1, "\(pair.rewritten.stepOpTypes)")
+        try assertSameAnswers(pair, shape: [1, 6, 6, 8], seed: 24)
+    }
+
     func testATransposeBeforeAnOpThatMixesAxesStays() throws {
         var model = ModelBuilder()
         model.input("x", [2, 3, 4])
