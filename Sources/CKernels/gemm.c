@@ -25,6 +25,12 @@
 #ifndef NC
 #define NC 2048
 #endif
+// Products at most this many columns wide read A in place (micro_kernel_inplace_avx2) instead of packing it. Measured
+// (best of five, interleaved): 32×3136·3136×16 50 -> 87 GFLOP/s, 128×512·512×64 71 -> 97, 128×512·512×128 93 -> 98;
+// at 1024³ in place was slower (87 against 92: six rows 4 KiB apart share L1 sets), so wide products still pack.
+#ifndef INPLACE_A_MAX_N
+#define INPLACE_A_MAX_N 128
+#endif
 
 // MARK: - Per-thread packing buffers
 
@@ -148,9 +154,11 @@ typedef struct {
 typedef void (*micro_kernel_fn)(ptrdiff_t kc, const float *a, const float *b, float *c,
                                 ptrdiff_t ldc, int accumulate, const tile_epilogue *epilogue);
 
-__attribute__((target("avx2,fma")))
-static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
-                              ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
+// The 6×16 tile: element (r, p) of the A sliver at a[r·a_row + p·a_col] — packed (1, MR) or read in place from a
+// row-major A (lda, 1). Both wrappers below pass constants, so each compiles to its own loop.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void micro_tile_avx2(ptrdiff_t kc, const float *a, const ptrdiff_t a_row, const ptrdiff_t a_col,
+                                   const float *b, float *c, ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -160,13 +168,13 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
     for (ptrdiff_t p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ai;
-        ai = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
-        ai = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
-        ai = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
-        ai = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
-        ai = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
-        ai = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
-        a += MR;
+        ai = _mm256_broadcast_ss(a + 0 * a_row); c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1 * a_row); c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2 * a_row); c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3 * a_row); c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+        ai = _mm256_broadcast_ss(a + 4 * a_row); c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
+        ai = _mm256_broadcast_ss(a + 5 * a_row); c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
+        a += a_col;
         b += NR;
     }
     const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
@@ -204,6 +212,21 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
     DS_STORE_ROW(5, c50, c51);
 #undef DS_STORE_ROW
     if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise) ds_smooth_tile16(c, ldc, MR, ep->act.kind);
+}
+
+__attribute__((target("avx2,fma")))
+static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
+                              ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
+    micro_tile_avx2(kc, a, 1, MR, b, c, ldc, accumulate, ep);
+}
+
+// Six rows of a row-major A read where they lie (lda apart), for products too narrow to repay packing A: with one or
+// two 16-column slivers each value of A is used 16 or 32 times, and copying A into slivers cost as much as the
+// multiply-adds (32 × 3136 · 3136 × 16). The same products in the same order as the packed kernel's.
+__attribute__((target("avx2,fma")))
+static void micro_kernel_inplace_avx2(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,
+                                      ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
+    micro_tile_avx2(kc, a, lda, 1, b, c, ldc, accumulate, ep);
 }
 
 // The store of a tile of R < 6 rows and 16 columns: accumulate, biases and activation exactly as the full kernel's
@@ -529,6 +552,8 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
     pack_buffers *buffers = thread_pack_buffers();
     float edge[MR * NR] __attribute__((aligned(64)));
     const ptrdiff_t m_padded = (g->m + MR - 1) / MR * MR;
+    const int inplace_a = kernel == micro_kernel_avx2 && !g->prepacked_a && !g->trans_a && g->alpha == 1 &&
+                          g->n <= INPLACE_A_MAX_N;
 
     // Column blocks are the product's NC blocks (a pre-packed B is laid out by them), clipped to the window.
     for (ptrdiff_t block = n0 / NC * NC; block < n1; block += NC) {
@@ -561,6 +586,11 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                 }
                 if (g->prepacked_a) {
                     a_block = g->prepacked_a + pc * m_padded + ic * kc;
+                } else if (inplace_a) {
+                    // Full slivers are read in place; only a last one of fewer rows is packed, where it would lie.
+                    const ptrdiff_t full = mc / MR * MR;
+                    if (full < mc) pack_a(0, g->a, g->lda, ic + full, mc - full, pc, kc, 1, buffers->a + full * kc);
+                    a_block = buffers->a;
                 } else {
                     pack_a(g->trans_a, g->a, g->lda, ic, mc, pc, kc, g->alpha, buffers->a);
                     a_block = buffers->a;
@@ -585,6 +615,23 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                         const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
                         const float *a_sliver = a_block + ir * kc;
                         float *tile = g->c + (ic + ir) * ldc + jc + jr;
+                        if (inplace_a && rows == MR) {
+                            const float *a_rows = g->a + (ic + ir) * g->lda + pc;
+                            if (cols == NR) {
+                                const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                                micro_kernel_inplace_avx2(kc, a_rows, g->lda, b_sliver, tile, ldc, accumulate,
+                                                          last_block && in_register ? &ep : NULL);
+                                continue;
+                            }
+                            micro_kernel_inplace_avx2(kc, a_rows, g->lda, b_sliver, edge, NR, 0, NULL);
+                            for (ptrdiff_t r = 0; r < rows; r++)
+                                for (ptrdiff_t j = 0; j < cols; j++)
+                                    tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
+                            if (last_block && epilogue)
+                                apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
+                                               col_bias ? col_bias + jr : NULL, act);
+                            continue;
+                        }
                         if (rows < MR && pair_second) continue;
                         if (rows < MR && pair_first) {
                             const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};

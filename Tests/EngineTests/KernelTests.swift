@@ -49,6 +49,26 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Products at most 128 columns wide read A in place rather than packing it (alpha 1, A not transposed): full
+    /// six-row slivers, a packed last sliver of fewer rows, edge columns, K blocks, beta, both biases and ReLU.
+    func testNarrowProductsReadingAInPlaceMatchTheReference() {
+        var random = TestRandom(seed: 4)
+        for (m, n, k) in [(32, 16, 3136), (13, 37, 600), (20, 128, 70), (7, 100, 9), (6, 5, 513)] {
+            for transB in [false, true] {
+                for beta: Float in [0, 1] {
+                    let a = random.floats(m * k), b = random.floats(k * n), c = random.floats(m * n)
+                    let rowBias = random.floats(m), colBias = random.floats(n)
+                    var out = c
+                    ds_sgemm(0, transB ? 1 : 0, m, n, k, 1, a, k, b, transB ? k : n, beta, &out, n, rowBias, colBias,
+                             Activation.relu.kernelDescriptor)
+                    let expected = reference(transA: false, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: beta,
+                                             c: c, rowBias: rowBias, colBias: colBias).map { max($0, 0) }
+                    assertClose(out, expected, tolerance: 1e-4, "\(m)×\(n)×\(k) tB \(transB) β \(beta)")
+                }
+            }
+        }
+    }
+
     func testPrepackedGEMMAndFusedActivations() {
         var random = TestRandom(seed: 2)
         for (m, n, k) in [(64, 196, 800), (5, 9, 700), (130, 17, 3)] {
