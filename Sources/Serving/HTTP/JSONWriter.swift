@@ -22,25 +22,19 @@ struct JSONWriter {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func objectStart() {
+    mutating func objectStart() { open(UInt8(ascii: "{")) }
+    mutating func objectEnd() { close(UInt8(ascii: "}")) }
+    mutating func arrayStart() { open(UInt8(ascii: "[")) }
+    mutating func arrayEnd() { close(UInt8(ascii: "]")) }
+
+    private mutating func open(_ bracket: UInt8) {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        bytes.append(bracket)
         afterValue = false
     }
 
-    mutating func objectEnd() {
-        bytes.append(UInt8(ascii: "}"))
-        afterValue = true
-    }
-
-    mutating func arrayStart() {
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        afterValue = false
-    }
-
-    mutating func arrayEnd() {
-        bytes.append(UInt8(ascii: "]"))
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
         afterValue = true
     }
 
