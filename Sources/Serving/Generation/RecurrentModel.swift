@@ -38,13 +38,7 @@ struct RecurrentModel: Sendable {
 
     /// One stream's outputs of a step: its next state, and the logits of the last position.
     func read(_ outputs: [String: Tensor]) throws -> (state: [String: Tensor], logits: [Float]) {
-        var state: [String: Tensor] = [:]
-        for entry in recurrent.state {
-            guard let next = outputs[entry.output] else {
-                throw ServingError.modelMisconfigured(model: model.name, reason: "the model did not produce state output '\(entry.output)'")
-            }
-            state[entry.input] = next
-        }
+        let state = try stateOutputs(outputs)
         guard let logits = outputs[recurrent.logitsOutput] else {
             throw ServingError.modelMisconfigured(model: model.name, reason: "the model did not produce '\(recurrent.logitsOutput)'")
         }
@@ -70,14 +64,23 @@ struct RecurrentModel: Sendable {
     /// A batched step's next state (its state outputs under their input names), checked to hold `streams` along each
     /// one's batch axis, so that the next step can read it as it is.
     func nextState(_ outputs: [String: Tensor], streams: Int) throws -> [String: Tensor] {
+        let state = try stateOutputs(outputs)
+        for entry in recurrent.state {
+            guard let next = state[entry.input] else { continue }   // stateOutputs set every entry's
+            let axis = model.batchAxes.output(entry.output)
+            guard axis < next.rank, next.shape[axis] == streams else {
+                throw ServingError.modelMisconfigured(model: model.name, reason: "state output '\(entry.output)' of shape \(next.shape) does not hold \(streams) streams along axis \(axis)")
+            }
+        }
+        return state
+    }
+
+    /// A step's state outputs, under the names of the state inputs they feed next.
+    private func stateOutputs(_ outputs: [String: Tensor]) throws -> [String: Tensor] {
         var state: [String: Tensor] = [:]
         for entry in recurrent.state {
             guard let next = outputs[entry.output] else {
                 throw ServingError.modelMisconfigured(model: model.name, reason: "the model did not produce state output '\(entry.output)'")
-            }
-            let axis = model.batchAxes.output(entry.output)
-            guard axis < next.rank, next.shape[axis] == streams else {
-                throw ServingError.modelMisconfigured(model: model.name, reason: "state output '\(entry.output)' of shape \(next.shape) does not hold \(streams) streams along axis \(axis)")
             }
             state[entry.input] = next
         }
