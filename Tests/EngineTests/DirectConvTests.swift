@@ -90,6 +90,13 @@ final class DirectConvTests: XCTestCase {
                           padTop: 2, padLeft: 0, padBottom: 2, padRight: 0))
         cases.append(Case(channels: 4, height: 6, width: 13, outChannels: 9, dilationH: 2, dilationW: 2,
                           padTop: 2, padLeft: 2, padBottom: 2, padRight: 2))
+        // Rests of more than 8 pixels run as one 16-wide tile, partly stored: 16 + 12 (a digit network's 5×5 stem),
+        // 9 alone, 16 + 4 with a 7×7 filter at stride 2.
+        cases.append(Case(batch: 2, channels: 1, height: 6, width: 28, outChannels: 32, kernelH: 5, kernelW: 5,
+                          padTop: 2, padLeft: 2, padBottom: 2, padRight: 2))
+        cases.append(Case(channels: 2, height: 5, width: 9, outChannels: 5))
+        cases.append(Case(channels: 3, height: 9, width: 40, outChannels: 8, kernelH: 7, kernelW: 7, strideH: 2, strideW: 2,
+                          padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))
         let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
                            ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
                            ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),

@@ -112,6 +112,12 @@ void ds_vsigmoid(const float *x, float *y, ptrdiff_t n);
 /// y[i] = tanh(x[i]); in place allowed.
 void ds_vtanh(const float *x, float *y, ptrdiff_t n);
 
+/// The LSTM cell with ONNX's default activations, for `rows` sequences. Row r of `gates` (rows `gate_stride` floats
+/// apart) holds the pre-activations [i | o | f | c̃], h floats each; then, with σ the sigmoid,
+/// cell[r] ← σ(f)·cell[r] + σ(i)·tanh(c̃) and hidden[r] ← σ(o)·tanh(cell[r]). `cell` and `hidden` are rows × h.
+/// Bit for bit what ds_vsigmoid and ds_vtanh followed by separate multiplies and adds give.
+void ds_lstm_cell(const float *gates, ptrdiff_t gate_stride, ptrdiff_t rows, ptrdiff_t h, float *cell, float *hidden);
+
 /// Unfolds one image (channels × height × width) into columns for convolution-as-GEMM, for the
 /// output rows [out_row_begin, out_row_begin + out_rows):
 /// col[(c·kh + i)·kw + j][r·out_w + ox] = x[c][(out_row_begin + r)·stride_h − pad_top + i·dil_h][ox·stride_w − pad_left + j·dil_w],

@@ -131,7 +131,8 @@ struct Recurrent: Operator {
         if let peepholes, peepholes.shape != [dirs, 3 * h] { throw KernelError("P must be \([dirs, 3 * h]), got \(peepholes.shape)") }
 
         let y = try workspace.allocate(.float, [steps, dirs, batch, h])
-        y.floats.initialize(repeating: 0)
+        // Steps past a sequence's length stay zero; when every sequence runs the whole length, every row is written.
+        if !lengths.allSatisfy({ $0 == steps }) { y.floats.initialize(repeating: 0) }
         let yH = try workspace.allocate(.float, [dirs, batch, h])
         let yC = try workspace.allocate(.float, [dirs, batch, h])
         // No sequences: nothing to step through, however many time steps X claims ([T, 0, I] holds
@@ -188,84 +189,102 @@ struct Recurrent: Operator {
             }
         }
 
-        var hidden = [Float](repeating: 0, count: batch * h)
-        var cellState = [Float](repeating: 0, count: batch * h)
-        // Whole rows with update(from:) (a memcpy), not element by element through Array subscripts: at a batch of 32
-        // those loops cost a tenth of the step.
+        // Hidden and cell state live in workspace memory for the whole sequence (no per-run arrays).
+        var hiddenTensor = try workspace.allocate(.float, [batch, h]), cellTensor = try workspace.allocate(.float, [batch, h])
+        var scratchTensor = try workspace.allocate(.float, [batch, h])
+        defer { workspace.recycle(&hiddenTensor); workspace.recycle(&cellTensor); workspace.recycle(&scratchTensor) }
+        let hidden = hiddenTensor.floats, cellState = cellTensor.floats, scratch = scratchTensor.floats
         if let initialH {
-            hidden.withUnsafeMutableBufferPointer {
-                $0.baseAddress!.update(from: initialH.pointer(as: Float.self) + d * batch * h, count: batch * h)
-            }
+            hidden.baseAddress!.update(from: initialH.pointer(as: Float.self) + d * batch * h, count: batch * h)
+        } else {
+            hidden.initialize(repeating: 0)
         }
         if let initialC {
-            cellState.withUnsafeMutableBufferPointer {
-                $0.baseAddress!.update(from: initialC.pointer(as: Float.self) + d * batch * h, count: batch * h)
-            }
+            cellState.baseAddress!.update(from: initialC.pointer(as: Float.self) + d * batch * h, count: batch * h)
+        } else {
+            cellState.initialize(repeating: 0)
         }
-        var gatesBuffer = [Float](repeating: 0, count: batch * width)
-        var scratch = [Float](repeating: 0, count: batch * h)
         let peep = peepholes.map { Array(UnsafeBufferPointer(start: $0.pointer(as: Float.self) + d * 3 * h, count: 3 * h)) }
         let py = y.pointer(as: Float.self), pp = projected.pointer(as: Float.self)
         let dirs = directions.count
+        // When every sequence runs the whole length (the usual case) a step's rows of the projection lie together,
+        // and the recurrent product accumulates onto them where they are; otherwise each step gathers the rows of
+        // the sequences still running.
+        let everySequenceFull = lengths.allSatisfy { $0 == steps }
+        var gatheredTensor = try workspace.allocate(.float, [everySequenceFull ? 0 : batch, width])
+        defer { workspace.recycle(&gatheredTensor) }
+        let fusedCell = usesDefaultLSTMCell(act, peepholes: peep)
 
         // Every sequence is done after the longest one, which bounds the loop by the data actually given.
         let lastStep = lengths.max() ?? 0
         for s in 0..<lastStep {
             if s % 16 == 0 { try workspace.checkpoint() }
-            // Gather this step's projected inputs; a sequence that has ended keeps its state.
-            // (At least one sequence is active: s < the longest length.)
-            for b in 0..<batch where s < lengths[b] {
-                let t = reverse ? lengths[b] - 1 - s : s
-                gatesBuffer.withUnsafeMutableBufferPointer {
-                    ($0.baseAddress! + b * width).update(from: pp + (t * batch + b) * width, count: width)
+            let gates: UnsafeMutablePointer<Float>
+            if everySequenceFull {
+                gates = pp + (reverse ? steps - 1 - s : s) * batch * width
+            } else {
+                // A sequence that has ended keeps its state. (At least one is active: s < the longest length.)
+                gates = gatheredTensor.pointer(as: Float.self)
+                for b in 0..<batch where s < lengths[b] {
+                    let t = reverse ? lengths[b] - 1 - s : s
+                    (gates + b * width).update(from: pp + (t * batch + b) * width, count: width)
                 }
             }
+            let hb = UnsafePointer(hidden.baseAddress!)
             switch cell {
             case .rnn, .lstm:
                 // gates += H · Rᵀ
                 if let weights = packed?[d] {
-                    weights.recurrent.multiply(left: hidden, m: batch, lda: h, into: &gatesBuffer, ldc: width, beta: 1)
+                    weights.recurrent.multiply(left: hb, m: batch, lda: h, into: gates, ldc: width, beta: 1)
                 } else {
-                    ds_sgemm(0, 1, batch, width, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                    ds_sgemm(0, 1, batch, width, h, 1, hb, h, pr, h, 1, gates, width, nil, nil, Activation.none)
                 }
             case .gru(let linearBeforeReset):
                 // z and r: += H · R_zrᵀ
                 if let weights = packed?[d] {
-                    weights.recurrent.multiply(left: hidden, m: batch, lda: h, into: &gatesBuffer, ldc: width, beta: 1)
+                    weights.recurrent.multiply(left: hb, m: batch, lda: h, into: gates, ldc: width, beta: 1)
                 } else {
-                    ds_sgemm(0, 1, batch, 2 * h, h, 1, hidden, h, pr, h, 1, &gatesBuffer, width, nil, nil, Activation.none)
+                    ds_sgemm(0, 1, batch, 2 * h, h, 1, hb, h, pr, h, 1, gates, width, nil, nil, Activation.none)
                 }
                 if linearBeforeReset {
                     // scratch = H · R_hᵀ + Rb_h (r is applied after the activation of z/r below)
                     let candidateBias = Array(recurrentBias[(2 * h)...])
                     if let candidate = packed?[d].candidate {
-                        candidate.multiply(left: hidden, m: batch, lda: h, into: &scratch, ldc: h, colBias: candidateBias)
+                        candidate.multiply(left: hb, m: batch, lda: h, into: scratch.baseAddress!, ldc: h, colBias: candidateBias)
                     } else {
-                        ds_sgemm(0, 1, batch, h, h, 1, hidden, h, pr + 2 * h * h, h, 0, &scratch, h, nil, candidateBias, Activation.none)
+                        ds_sgemm(0, 1, batch, h, h, 1, hb, h, pr + 2 * h * h, h, 0, scratch.baseAddress!, h, nil, candidateBias,
+                                 Activation.none)
                     }
                 }
+            }
+            if fusedCell && everySequenceFull {
+                // All rows at once; then the step's output rows, which lie together in Y.
+                ds_lstm_cell(gates, width, batch, h, cellState.baseAddress!, hidden.baseAddress!)
+                let t = reverse ? steps - 1 - s : s
+                (py + (t * dirs + d) * batch * h).update(from: hidden.baseAddress!, count: batch * h)
+                continue
             }
             for b in 0..<batch where s < lengths[b] {
                 let t = reverse ? lengths[b] - 1 - s : s
-                try gatesBuffer.withUnsafeMutableBufferPointer { g in
-                    try hidden.withUnsafeMutableBufferPointer { hs in
-                        try cellState.withUnsafeMutableBufferPointer { cs in
-                            try scratch.withUnsafeMutableBufferPointer { sc in
-                                try update(b, g: g.baseAddress! + b * width, hidden: hs, cell: cs, scratch: sc, act: act,
-                                           peep: peep, recurrentBias: recurrentBias, pr: pr, candidate: packed?[d].candidate)
-                            }
-                        }
-                    }
+                if fusedCell {
+                    ds_lstm_cell(gates + b * width, width, 1, h, cellState.baseAddress! + b * h, hidden.baseAddress! + b * h)
+                } else {
+                    try update(b, g: gates + b * width, hidden: hidden, cell: cellState, scratch: scratch, act: act,
+                               peep: peep, recurrentBias: recurrentBias, pr: pr, candidate: packed?[d].candidate)
                 }
-                hidden.withUnsafeBufferPointer {
-                    (py + ((t * dirs + d) * batch + b) * h).update(from: $0.baseAddress! + b * h, count: h)
-                }
+                (py + ((t * dirs + d) * batch + b) * h).update(from: hidden.baseAddress! + b * h, count: h)
             }
         }
-        for i in 0..<(batch * h) {
-            yH.pointer(as: Float.self)[d * batch * h + i] = hidden[i]
-            yC.pointer(as: Float.self)[d * batch * h + i] = cellState[i]
-        }
+        (yH.pointer(as: Float.self) + d * batch * h).update(from: hidden.baseAddress!, count: batch * h)
+        (yC.pointer(as: Float.self) + d * batch * h).update(from: cellState.baseAddress!, count: batch * h)
+    }
+
+    /// Whether the cell is an LSTM with ONNX's default activations (σ, tanh, tanh) and nothing that changes its gate
+    /// math (peepholes, clip, coupled input and forget gates): the cell `ds_lstm_cell` computes in one pass.
+    private func usesDefaultLSTMCell(_ act: [GateActivation], peepholes: [Float]?) -> Bool {
+        guard case .lstm(inputForget: false) = cell, peepholes == nil, clip == nil, act.count == 3 else { return false }
+        if case .sigmoid = act[0], case .tanh = act[1], case .tanh = act[2] { return true }
+        return false
     }
 
     /// The gate math for one sequence `b` at one step; `g` holds its pre-activations (input + recurrent).
