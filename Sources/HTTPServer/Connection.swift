@@ -121,9 +121,14 @@ final class Connection: @unchecked Sendable {
             switch result {
             case .transferred(let n):
                 total += n
-                if phase == .lingering { continue }
-                if parser.isBetweenRequests { headStarted = .now() }
-                parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                if phase != .lingering {
+                    if parser.isBetweenRequests { headStarted = .now() }
+                    parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                }
+                // A read that didn't fill the buffer emptied the socket: asking again would only hear EAGAIN (a
+                // syscall per request). epoll is level-triggered, so bytes arriving after this wake the loop again.
+                // TLS may hold decrypted input back where epoll can't see it, so it reads on until told to wait.
+                if n < buffer.count && !transport.buffersInput { total = .max }
             case .wouldBlock(let wantsWrite):
                 if wantsWrite {
                     readWantsWrite = true

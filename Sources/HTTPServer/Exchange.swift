@@ -227,6 +227,8 @@ final class Exchange: @unchecked Sendable {
 
     /// Writes the access line of an exchange that ended (nothing touches it any more, so no lock is needed).
     func logAccess() {
+        // The line's fields are formatted before the logger sees them: skip it all when info lines are off.
+        guard logger.logLevel <= .info else { return }
         let micros = ((ended ?? .now()).uptimeNanoseconds - started.uptimeNanoseconds) / 1000
         let code = status?.code ?? 0
         let method = head?.method ?? "-"
