@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 
 /// One request and its response on a connection: routing result, body, timing, and what the access log needs.
 /// Touched only by the thread driving its connection, under the connection's lock (the handler gets a copy of the
@@ -242,16 +243,26 @@ final class Exchange: @unchecked Sendable {
     }
 }
 
-/// Request ids: a random per-process prefix and a counter, cheap and unique enough to correlate logs.
+/// Request ids: a random per-process prefix and a counter, cheap and unique enough to correlate logs. Written as bytes
+/// with an atomic counter: most ids fit Swift's 15-byte small strings, so making one allocates nothing.
 enum RequestIDGenerator {
-    private static let prefix = String(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF, radix: 16)
-    private static let counter = Locked<UInt64>(0)
+    private static let prefix = Array(String(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF, radix: 16).utf8)
+    private static let counter = Atomic<UInt64>(0)
 
     static func next() -> String {
-        let n = counter.withLock { value -> UInt64 in
-            value += 1
-            return value
+        let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            var count = 0
+            for byte in prefix { buffer[count] = byte; count += 1 }
+            buffer[count] = UInt8(ascii: "-")
+            count += 1
+            let digits = max(1, (64 - n.leadingZeroBitCount + 3) / 4)
+            for i in 0..<digits {
+                let nibble = UInt8(truncatingIfNeeded: n >> UInt64(4 * (digits - 1 - i))) & 0xF
+                buffer[count] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                count += 1
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
         }
-        return "\(prefix)-\(String(n, radix: 16))"
     }
 }

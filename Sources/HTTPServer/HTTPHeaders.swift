@@ -33,6 +33,13 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     public func contains(_ name: String) -> Bool { self[name] != nil }
 
+    /// How many fields have this name.
+    public func count(of name: String) -> Int {
+        var count = 0
+        for field in fields where Self.namesEqual(field.name, name) { count += 1 }
+        return count
+    }
+
     /// The comma-separated members of every field of this name, trimmed and lowercased (for Connection, TE, ...).
     public func tokens(_ name: String) -> [String] {
         values(name).flatMap { $0.split(separator: ",") }.map { trimOWS(Substring($0)).lowercased() }.filter { !$0.isEmpty }

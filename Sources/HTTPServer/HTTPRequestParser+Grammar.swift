@@ -21,22 +21,26 @@ extension HTTPRequestParser {
     }
 
     mutating func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) {
-        let parts = line.split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .malformed("bad request line") }
-        guard parts[0].allSatisfy(Self.isTokenByte) else { throw .malformed("bad method") }
-        guard parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else {
+        // method SP target SP version, found by index (no array of parts: this runs for every request).
+        let space = UInt8(ascii: " ")
+        guard let firstSpace = line.firstIndex(of: space),
+              let secondSpace = line[(firstSpace + 1)...].firstIndex(of: space) else { throw .malformed("bad request line") }
+        let methodBytes = line[..<firstSpace], targetBytes = line[(firstSpace + 1)..<secondSpace]
+        let version = line[(secondSpace + 1)...]
+        guard !methodBytes.isEmpty, !targetBytes.isEmpty else { throw .malformed("bad request line") }
+        guard methodBytes.allSatisfy(Self.isTokenByte) else { throw .malformed("bad method") }
+        guard targetBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else {
             throw .malformed("bad request target")
         }
-        let version = parts[2]
-        let prefix: [UInt8] = Array("HTTP/".utf8)
-        guard version.count == 8, version.starts(with: prefix),
-              let major = Self.digit(version[version.startIndex + 5]),
-              version[version.startIndex + 6] == UInt8(ascii: "."),
-              let minor = Self.digit(version[version.startIndex + 7])
+        let v = version.startIndex
+        guard version.count == 8, version[v] == UInt8(ascii: "H"), version[v + 1] == UInt8(ascii: "T"),
+              version[v + 2] == UInt8(ascii: "T"), version[v + 3] == UInt8(ascii: "P"), version[v + 4] == UInt8(ascii: "/"),
+              let major = Self.digit(version[v + 5]), version[v + 6] == UInt8(ascii: "."),
+              let minor = Self.digit(version[v + 7])
         else { throw .malformed("bad HTTP version") }
         guard major == 1, minor <= 1 else { throw .unsupportedVersion("\(major).\(minor)") }
-        method = String(decoding: parts[0], as: UTF8.self)
-        target = String(decoding: parts[1], as: UTF8.self)
+        method = String(decoding: methodBytes, as: UTF8.self)
+        target = String(decoding: targetBytes, as: UTF8.self)
         minorVersion = minor
     }
 
@@ -100,8 +104,8 @@ extension HTTPRequestParser {
     /// Turns the request line and fields into a head, applying RFC 9112's framing and connection rules.
     mutating func makeHead() throws(HTTPParseError) -> HTTPRequestHead {
         let headers = fields
-        let hosts = headers.values("Host")
-        if minorVersion == 1 && hosts.count != 1 { throw .malformed(hosts.isEmpty ? "missing Host" : "multiple Host fields") }
+        let hosts = headers.count(of: "Host")
+        if minorVersion == 1 && hosts != 1 { throw .malformed(hosts == 0 ? "missing Host" : "multiple Host fields") }
 
         let framing = try Self.framing(headers, minorVersion: minorVersion)
         currentFraming = framing
@@ -112,7 +116,8 @@ extension HTTPRequestParser {
             expectsContinue = minorVersion == 1
         }
 
-        let connection = headers.tokens("Connection")
+        // Most requests have no Connection field: no token list to build then.
+        let connection = headers.contains("Connection") ? headers.tokens("Connection") : []
         let keepAlive = minorVersion == 1 ? !connection.contains("close") : connection.contains("keep-alive") && !connection.contains("close")
 
         let (path, segments, query) = try Self.splitTarget(target, method: method)
@@ -123,9 +128,9 @@ extension HTTPRequestParser {
     }
 
     static func framing(_ headers: HTTPHeaders, minorVersion: Int) throws(HTTPParseError) -> HTTPRequestHead.BodyFraming {
-        let lengths = headers.values("Content-Length")
-        let codings = headers.tokens("Transfer-Encoding")
+        let lengths = headers.contains("Content-Length") ? headers.values("Content-Length") : []
         if headers.contains("Transfer-Encoding") {
+            let codings = headers.tokens("Transfer-Encoding")
             // Both framings at once is the classic request-smuggling shape (RFC 9112 §6.1): refuse it.
             guard lengths.isEmpty else { throw .malformed("both Content-Length and Transfer-Encoding") }
             guard minorVersion == 1 else { throw .malformed("Transfer-Encoding in HTTP/1.0") }

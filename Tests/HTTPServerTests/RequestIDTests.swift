@@ -20,6 +20,18 @@ final class RequestIDTests: XCTestCase {
         return try XCTUnwrap(client.readResponse(), request)
     }
 
+    /// Fresh ids: one per-process prefix of hex digits, then a hex counter that counts up by one.
+    func testFreshIdsShareAPrefixAndCountUpInHex() throws {
+        let ids = (0..<40).map { _ in RequestIDGenerator.next() }
+        let parts = ids.map { $0.split(separator: "-") }
+        XCTAssertTrue(parts.allSatisfy { $0.count == 2 && $0[0] == parts[0][0] }, "\(ids)")
+        XCTAssertTrue(ids.allSatisfy { $0.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D } })
+        let counters = try parts.map { try XCTUnwrap(UInt64($0[1], radix: 16), "\($0)") }
+        // Other tests may take ids meanwhile: strictly increasing, and each a hex number with no leading zero.
+        XCTAssertTrue(zip(counters, counters.dropFirst()).allSatisfy { $0 < $1 }, "\(counters)")
+        XCTAssertTrue(parts.allSatisfy { $0[1].count == 1 || $0[1].first != "0" })
+    }
+
     func testTheClientsIdIsEchoedOnEveryKindOfAnswer() throws {
         let server = try server()
         let requests = [
