@@ -110,6 +110,38 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The fused LSTM cell gives the bits of the per-gate path it replaces (σ and tanh a gate at a time, then the
+    /// state update with separate multiplies and adds), with a hidden size that leaves a scalar tail and gate rows
+    /// further apart than 4h, on both paths; pre-activations span the sigmoid's and tanh's saturation.
+    func testFusedLSTMCellGivesTheBitsOfThePerGatePath() {
+        var random = TestRandom(seed: 17)
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            let (rows, h, stride) = (3, 21, 4 * 21 + 5)
+            let gates = random.floats(rows * stride).map { $0 * 12 }, start = random.floats(rows * h).map { $0 * 2 }
+            var cell = start, hidden = [Float](repeating: .nan, count: rows * h)
+            ds_lstm_cell(gates, stride, rows, h, &cell, &hidden)
+            for r in 0..<rows {
+                var g = Array(gates[(r * stride)..<(r * stride + 4 * h)])
+                g.withUnsafeMutableBufferPointer { p in
+                    let base = p.baseAddress!
+                    for gate in 0..<3 { ds_vsigmoid(base + gate * h, base + gate * h, h) }   // i, o, f
+                    ds_vtanh(base + 3 * h, base + 3 * h, h)                                // c̃
+                }
+                let c = (0..<h).map { i in
+                    let product = g[2 * h + i] * start[r * h + i], fresh = g[i] * g[3 * h + i]
+                    return product + fresh
+                }
+                var t = c
+                ds_vtanh(c, &t, h)
+                for i in 0..<h {
+                    XCTAssertEqual(cell[r * h + i], c[i], "cell, row \(r), unit \(i), portable \(portable)")
+                    XCTAssertEqual(hidden[r * h + i], g[h + i] * t[i], "hidden, row \(r), unit \(i), portable \(portable)")
+                }
+            }
+        }
+    }
+
     /// A one-column product with pre-packed A (a 1×1 convolution on a 1×1 map) runs its own kernel: rows that leave a
     /// sliver partly empty, K blocks of 512 and a K that leaves a tail, beta, both biases, an activation, an output
     /// column with a stride, and B stored either way; on both paths.
