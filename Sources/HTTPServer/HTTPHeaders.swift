@@ -13,7 +13,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// Replaces every field of this name with one.
     public mutating func replace(name: String, value: String) {
-        remove(name: name)
+        if contains(name) { remove(name: name) }   // removeAll would rewrite the list even with nothing to remove
         add(name: name, value: value)
     }
 

@@ -188,10 +188,27 @@ extension HTTPRequestParser {
             rawPath = rest
         }
         guard let path = PercentDecoding.decode(rawPath) else { throw .malformed("bad percent-encoding in path") }
+        // Segments between slashes, empty ones skipped, found by scanning the bytes (split's array of slices cost more
+        // than the segments themselves, which mostly fit small strings).
         var segments: [String] = []
-        for raw in rawPath.utf8.split(separator: UInt8(ascii: "/")) {
-            guard let segment = PercentDecoding.decode(Substring(raw)) else { throw .malformed("bad percent-encoding in path") }
-            segments.append(segment)
+        segments.reserveCapacity(8)
+        let bytes = rawPath.utf8
+        var start = bytes.startIndex, index = start
+        while true {
+            let atEnd = index == bytes.endIndex
+            if atEnd || bytes[index] == UInt8(ascii: "/") {
+                if start != index {
+                    guard let segment = PercentDecoding.decode(rawPath[start..<index]) else {
+                        throw .malformed("bad percent-encoding in path")
+                    }
+                    segments.append(segment)
+                }
+                if atEnd { break }
+                index = bytes.index(after: index)
+                start = index
+            } else {
+                index = bytes.index(after: index)
+            }
         }
         return (path, segments, query)
     }
