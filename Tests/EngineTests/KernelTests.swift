@@ -301,8 +301,6 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// 2×2 stride-2 max pooling has its own AVX2 loop; it must agree with the general one (forced portable),
-    /// NaNs skipped and odd widths (a scalar tail, a column left over) included.
     /// 3×3/2 max pooling (ResNet's stem) on its AVX2 path gives the general loop's bits: padding on either side or none,
     /// maps too narrow for a vector, an extra output column whose window runs off the image (ceil mode), NaNs.
     func testThreeByThreeStrideTwoMaxPoolMatchesTheGeneralLoop() {
@@ -316,20 +314,15 @@ final class KernelTests: XCTestCase {
             // Output columns whose tap j reads inside the image, as the Pool op computes them.
             let begin = (0..<3).map { j in (0..<outW).first { 2 * $0 - pad + j >= 0 } ?? outW }
             let end = (0..<3).map { j in ((0..<outW).last { 2 * $0 - pad + j < width } ?? -1) + 1 }
-            func pool() -> [Float] {
-                var y = [Float](repeating: 0, count: planes * outH * outW)
-                ds_pool2d(x, planes, height, width, 3, 3, 2, 2, pad, pad, 1, 1, outH, outW, begin, end, nil, &y)
-                return y
+            let (fast, general) = maxPoolOnBothPaths(count: planes * outH * outW) { y in
+                ds_pool2d(x, planes, height, width, 3, 3, 2, 2, pad, pad, 1, 1, outH, outW, begin, end, nil, y)
             }
-            ds_force_portable(0)
-            let fast = pool()
-            ds_force_portable(1)
-            let general = pool()
-            ds_force_portable(0)
             XCTAssertEqual(fast.map(\.bitPattern), general.map(\.bitPattern), "\(height)×\(width) pad \(pad)")
         }
     }
 
+    /// 2×2 stride-2 max pooling has its own AVX2 loop; it must agree with the general one (forced portable),
+    /// NaNs skipped and odd widths (a scalar tail, a column left over) included.
     func testTwoByTwoMaxPoolMatchesTheGeneralLoop() {
         var random = TestRandom(seed: 61)
         for (height, width) in [(28, 28), (14, 14), (7, 37), (2, 17), (9, 2)] {
@@ -337,17 +330,25 @@ final class KernelTests: XCTestCase {
             var x = random.floats(planes * height * width)
             x[5] = .nan
             let begin = [Int](repeating: 0, count: 2), end = [Int](repeating: outW, count: 2)
-            func pool() -> [Float] {
-                var y = [Float](repeating: 0, count: planes * outH * outW)
-                ds_pool2d(x, planes, height, width, 2, 2, 2, 2, 0, 0, 1, 1, outH, outW, begin, end, nil, &y)
-                return y
+            let (fast, general) = maxPoolOnBothPaths(count: planes * outH * outW) { y in
+                ds_pool2d(x, planes, height, width, 2, 2, 2, 2, 0, 0, 1, 1, outH, outW, begin, end, nil, y)
             }
-            ds_force_portable(0)
-            let fast = pool()
-            ds_force_portable(1)
-            let general = pool()
-            ds_force_portable(0)
             XCTAssertEqual(fast.map(\.bitPattern), general.map(\.bitPattern), "\(height)×\(width)")
         }
+    }
+
+    /// `pool` run into a fresh output of `count` floats on the AVX2 path, then on the general (portable) one.
+    private func maxPoolOnBothPaths(count: Int, _ pool: (UnsafeMutablePointer<Float>) -> Void) -> (fast: [Float], general: [Float]) {
+        func run() -> [Float] {
+            var y = [Float](repeating: 0, count: count)
+            y.withUnsafeMutableBufferPointer { pool($0.baseAddress!) }
+            return y
+        }
+        ds_force_portable(0)
+        let fast = run()
+        ds_force_portable(1)
+        let general = run()
+        ds_force_portable(0)
+        return (fast, general)
     }
 }
