@@ -627,61 +627,59 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                     const float *b_sliver = b_block + jr * kc;
                     const int pair_first = wide_pairs && jr % (2 * NR) == 0 && jr + 2 * NR <= nc;
                     const int pair_second = wide_pairs && jr % (2 * NR) == NR && jr + NR <= nc;
-                    {
-                        const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
-                        const float *a_sliver = a_block + ir * kc;
-                        float *tile = g->c + (ic + ir) * ldc + jc + jr;
-                        if (inplace_a && rows == MR) {
-                            const float *a_rows = g->a + (ic + ir) * g->lda + pc;
-                            if (cols == NR) {
-                                const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
-                                micro_kernel_inplace_avx2(kc, a_rows, g->lda, b_sliver, tile, ldc, accumulate,
-                                                          last_block && in_register ? &ep : NULL);
-                                continue;
-                            }
-                            micro_kernel_inplace_avx2(kc, a_rows, g->lda, b_sliver, edge, NR, 0, NULL);
-                            for (ptrdiff_t r = 0; r < rows; r++)
-                                for (ptrdiff_t j = 0; j < cols; j++)
-                                    tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
-                            if (last_block && epilogue)
-                                apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
-                                               col_bias ? col_bias + jr : NULL, act);
-                            continue;
-                        }
-                        if (rows < MR && pair_second) continue;
-                        if (rows < MR && pair_first) {
+                    const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
+                    const float *a_sliver = a_block + ir * kc;
+                    float *tile = g->c + (ic + ir) * ldc + jc + jr;
+                    if (inplace_a && rows == MR) {
+                        const float *a_rows = g->a + (ic + ir) * g->lda + pc;
+                        if (cols == NR) {
                             const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
-                            micro_kernel_wide_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
-                                                         last_block && epilogue ? &ep : NULL, rows);
+                            micro_kernel_inplace_avx2(kc, a_rows, g->lda, b_sliver, tile, ldc, accumulate,
+                                                      last_block && in_register ? &ep : NULL);
                             continue;
                         }
-                        if (rows == MR && cols == NR && last_block && in_register) {
-                            const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
-                            kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, &ep);
-                            continue;
-                        }
-                        if (rows < MR && cols == NR && kernel == micro_kernel_avx2) {
-                            const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
-                            micro_kernel_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
-                                                    last_block && epilogue ? &ep : NULL, rows);
-                            continue;
-                        }
-                        if (rows == MR && cols == NR) {
-                            kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, NULL);
-                        } else {
-                            if (cols <= NR / 2 && kernel == micro_kernel_avx2)
-                                micro_kernel_narrow_avx2(kc, a_sliver, b_sliver, edge, NR);
-                            else
-                                kernel(kc, a_sliver, b_sliver, edge, NR, 0, NULL);
-                            for (ptrdiff_t r = 0; r < rows; r++)
-                                for (ptrdiff_t j = 0; j < cols; j++)
-                                    tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j]
-                                                                   : edge[r * NR + j];
-                        }
+                        micro_kernel_inplace_avx2(kc, a_rows, g->lda, b_sliver, edge, NR, 0, NULL);
+                        for (ptrdiff_t r = 0; r < rows; r++)
+                            for (ptrdiff_t j = 0; j < cols; j++)
+                                tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
                         if (last_block && epilogue)
                             apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
                                            col_bias ? col_bias + jr : NULL, act);
+                        continue;
                     }
+                    if (rows < MR && pair_second) continue;
+                    if (rows < MR && pair_first) {
+                        const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                        micro_kernel_wide_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
+                                                     last_block && epilogue ? &ep : NULL, rows);
+                        continue;
+                    }
+                    if (rows == MR && cols == NR && last_block && in_register) {
+                        const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                        kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, &ep);
+                        continue;
+                    }
+                    if (rows < MR && cols == NR && kernel == micro_kernel_avx2) {
+                        const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                        micro_kernel_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
+                                                last_block && epilogue ? &ep : NULL, rows);
+                        continue;
+                    }
+                    if (rows == MR && cols == NR) {
+                        kernel(kc, a_sliver, b_sliver, tile, ldc, accumulate, NULL);
+                    } else {
+                        if (cols <= NR / 2 && kernel == micro_kernel_avx2)
+                            micro_kernel_narrow_avx2(kc, a_sliver, b_sliver, edge, NR);
+                        else
+                            kernel(kc, a_sliver, b_sliver, edge, NR, 0, NULL);
+                        for (ptrdiff_t r = 0; r < rows; r++)
+                            for (ptrdiff_t j = 0; j < cols; j++)
+                                tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j]
+                                                               : edge[r * NR + j];
+                    }
+                    if (last_block && epilogue)
+                        apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
+                                       col_bias ? col_bias + jr : NULL, act);
                 }
             }
         }
