@@ -151,6 +151,21 @@ void ds_conv2d_direct(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x,
                       const float *packed, ptrdiff_t out_channels, const float *bias, int accumulate,
                       ds_activation act, float *y, ptrdiff_t y_image_stride, float *scratch);
 
+/// Nonzero when ds_winograd_conv2d runs `s`: AVX2 present, a 3×3 window at stride 1 without dilation.
+int ds_winograd_suits(const ds_conv2d_shape *s);
+/// Floats ds_winograd_pack writes for `out_channels` 3×3 filters of `channels` input channels.
+size_t ds_winograd_packed_size(ptrdiff_t out_channels, ptrdiff_t channels);
+/// Transforms filters w[oc][c][3][3] (one group's) for Winograd F(2×2, 3×3) and packs them for the GEMM: 16 matrices,
+/// one per transformed position. `packed` must be 64-byte aligned.
+void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels, float *packed);
+/// Floats of scratch ds_winograd_conv2d needs for one image of shape `s` (it runs a batch an image at a time).
+size_t ds_winograd_scratch_size(const ds_conv2d_shape *s, ptrdiff_t out_channels);
+/// ds_conv2d_direct's contract for a shape ds_winograd_suits accepts, with filters from ds_winograd_pack. The sums are
+/// those of the direct convolution up to rounding. `scratch`: ds_winograd_scratch_size floats, 64-byte aligned.
+void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x, ptrdiff_t x_image_stride,
+                        const float *packed, ptrdiff_t out_channels, const float *bias, int accumulate,
+                        ds_activation act, float *y, ptrdiff_t y_image_stride, float *scratch);
+
 /// The inverse scatter of ds_im2col, accumulating: x[c][y][x] += col[...] (used by ConvTranspose);
 /// rows of `col` are `ld_col` floats apart (≥ in_h·in_w).
 void ds_col2im_add(const float *col, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,

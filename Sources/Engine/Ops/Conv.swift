@@ -18,6 +18,9 @@ struct Conv: ActivationFusing {
     let filters: PackedFilters?
     /// The filters packed for the direct kernel instead, when they suit it (then `filters` is nil).
     let directFilters: DirectConvFilters?
+    /// 3×3 filters at stride 1 also transformed for Winograd F(2×2, 3×3), which runs the maps large enough for it
+    /// (`WinogradFilters.suits`); smaller ones of the same layer run the direct kernel.
+    let winogradFilters: WinogradFilters?
     /// Input 3 is a residual to add before the activation.
     let addsResidual: Bool
 
@@ -29,10 +32,13 @@ struct Conv: ActivationFusing {
         if let weight, weight.dataType == .float, DirectConvFilters.suits(weight.shape, group: group) {
             self.group = group
             directFilters = DirectConvFilters(weight, group: group)
+            winogradFilters = WinogradFilters.suits(weight.shape, group: group, strides: window.strides, dilations: window.dilations)
+                ? WinogradFilters(weight) : nil
             filters = nil
             return
         }
         directFilters = nil
+        winogradFilters = nil
         let kernelSize = weight.map { $0.shape.dropFirst().reduce(1, *) } ?? 0
         (self.group, filters) = try PackedFilters.load(context) { source, slice in
             PackedMatrix(left: source, rows: slice / max(kernelSize, 1), columns: kernelSize, stride: kernelSize)
@@ -138,6 +144,12 @@ struct Conv: ActivationFusing {
                                         kernel_w: g.kernel[1], stride_h: g.strides[0], stride_w: g.strides[1],
                                         pad_top: g.padBegin[0], pad_left: g.padBegin[1], dilation_h: g.dilations[0],
                                         dilation_w: g.dilations[1], out_h: outH, out_w: outW)
+            if let winograd = winogradFilters, winograd.shape == w.shape, winograd.suits(shape) {
+                _ = try checkedElementCount([cinPerGroup + outChannels, outH + 4, outW + 18, 17])
+                try winograd.convolve(px, batch: batch, shape: shape, bias: pb, accumulate: residual != nil, activation: act,
+                                      into: py, workspace)
+                return [out]
+            }
             try direct.convolve(px, batch: batch, shape: shape, bias: pb, accumulate: residual != nil, activation: act,
                                 into: py, workspace)
             return [out]

@@ -1,0 +1,276 @@
+// Winograd F(2×2, 3×3) convolution for 3×3 filters at stride 1 (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2015).
+//
+// Each 2×2 block of output pixels ("tile") reads a 4×4 patch d of the (zero-padded) input. With the constant matrices
+// Bᵀ (4×4), G (4×3) and Aᵀ (2×4),
+//
+//     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// so the 36 multiply-adds per tile, channel and filter of the direct convolution become 16, done as 16 independent
+// GEMMs, one per position ξ of the 4×4 transformed tile: M_ξ[oc][tile] = Σ_c U_ξ[oc][c] · V_ξ[c][tile], with
+// U_ξ = (G g Gᵀ)_ξ packed once at load and V_ξ = (Bᵀ d B)_ξ computed per run. The transforms are additions only
+// (G holds halves), so the result differs from the direct sum by rounding alone (a few ulp per product).
+//
+// Vectorisation: both transforms run on eight tiles of a row of tiles at once, one tile per lane. The tiles of an
+// image are processed a block of tile rows at a time, so V and M of a block stay in L2 while their GEMMs run.
+#include "CKernels.h"
+#include "dispatch.h"
+#include "piecewise_avx2.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WG_POSITIONS 16
+#define WG_LANES 8
+// A block of tile rows: V and M of at most this many floats together (so they stay in cache between the transforms
+// and the GEMMs), unless that leaves fewer than WG_MIN_BLOCK_TILES tiles: every block reads all 16 filter matrices,
+// so a block narrower than that reads more filters than it computes with.
+#define WG_BLOCK_FLOATS (192 * 1024)
+#define WG_MIN_BLOCK_TILES 64
+
+size_t ds_winograd_packed_size(ptrdiff_t out_channels, ptrdiff_t channels) {
+    return WG_POSITIONS * ds_sgemm_packed_a_size(out_channels, channels);
+}
+
+void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels, float *packed) {
+    const size_t plane = (size_t)(out_channels * channels);
+    float *u = malloc(WG_POSITIONS * plane * sizeof(float));   // U_ξ[oc][c], ξ-major
+    for (ptrdiff_t o = 0; o < out_channels; o++) {
+        for (ptrdiff_t c = 0; c < channels; c++) {
+            const float *g = w + (o * channels + c) * 9;
+            // G g (4×3): rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2 of the filter's rows.
+            float gg[4][3];
+            for (int j = 0; j < 3; j++) {
+                const float r0 = g[j], r1 = g[3 + j], r2 = g[6 + j];
+                gg[0][j] = r0;
+                gg[1][j] = 0.5f * (r0 + r1 + r2);
+                gg[2][j] = 0.5f * (r0 - r1 + r2);
+                gg[3][j] = r2;
+            }
+            // (G g) Gᵀ (4×4): the same on the columns.
+            for (int i = 0; i < 4; i++) {
+                const float c0 = gg[i][0], c1 = gg[i][1], c2 = gg[i][2];
+                const float t[4] = {c0, 0.5f * (c0 + c1 + c2), 0.5f * (c0 - c1 + c2), c2};
+                for (int j = 0; j < 4; j++) u[(size_t)(4 * i + j) * plane + (size_t)(o * channels + c)] = t[j];
+            }
+        }
+    }
+    const size_t each = ds_sgemm_packed_a_size(out_channels, channels);
+    for (int xi = 0; xi < WG_POSITIONS; xi++)
+        ds_sgemm_pack_a(0, out_channels, channels, 1.0f, u + (size_t)xi * plane, channels, packed + (size_t)xi * each);
+    free(u);
+}
+
+// Where a call's pieces lie: tiles, the padded plane the input transform reads, and the block of tile rows.
+typedef struct {
+    ptrdiff_t tiles_h, tiles_w;
+    ptrdiff_t row_tiles;       // tiles per tile row in V and M: tiles_w rounded up to whole groups of eight
+    ptrdiff_t rows, columns;   // padded plane: every group reads whole, in bounds
+    ptrdiff_t block_rows;      // tile rows per block
+} wg_layout;
+
+static wg_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
+    wg_layout l;
+    l.tiles_h = (s->out_h + 1) / 2;
+    l.tiles_w = (s->out_w + 1) / 2;
+    l.row_tiles = (l.tiles_w + WG_LANES - 1) / WG_LANES * WG_LANES;
+    l.rows = 2 * l.tiles_h + 2;
+    l.columns = 2 * l.row_tiles + 2;
+    const ptrdiff_t per_row = WG_POSITIONS * (s->channels + out_channels) * l.row_tiles;
+    const ptrdiff_t fit = per_row > 0 ? WG_BLOCK_FLOATS / per_row : 1;
+    const ptrdiff_t least = (WG_MIN_BLOCK_TILES + l.row_tiles - 1) / l.row_tiles;
+    l.block_rows = fit > least ? fit : least;
+    if (l.block_rows > l.tiles_h) l.block_rows = l.tiles_h;
+    return l;
+}
+
+int ds_winograd_suits(const ds_conv2d_shape *s) {
+    return ds_use_avx2() && s->kernel_h == 3 && s->kernel_w == 3 && s->stride_h == 1 && s->stride_w == 1 &&
+           s->dilation_h == 1 && s->dilation_w == 1 && s->out_h > 0 && s->out_w > 0;
+}
+
+size_t ds_winograd_scratch_size(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
+    const wg_layout l = layout_for(s, out_channels);
+    const size_t tiles = (size_t)(l.block_rows * l.row_tiles);
+    return (size_t)(s->channels * l.rows * l.columns) + WG_POSITIONS * tiles * (size_t)(s->channels + out_channels) + 16;
+}
+
+typedef struct {
+    const ds_conv2d_shape *s;
+    wg_layout l;
+    const float *padded;      // the image's zero-padded planes (rows × columns each)
+    float *v, *m;             // V_ξ[c][tile] and M_ξ[oc][tile] of the block, ξ-major
+    ptrdiff_t first_row, block_tiles;   // the block: tile rows from first_row, block_tiles tiles
+    ptrdiff_t out_channels;
+    const float *bias;
+    int accumulate;
+    ds_activation act;
+    int act_in_store;
+    float *y;                 // the image's output
+} wg_pass;
+
+// Columns 2t, 2t+1, 2t+2, 2t+3 of eight consecutive tiles t, from a padded row starting at the group's first column.
+__attribute__((target("avx2,fma"))) static inline void tile_columns(const float *row, __m256 c[4]) {
+    const __m256 a = _mm256_loadu_ps(row), b = _mm256_loadu_ps(row + 8);
+    const __m256 a2 = _mm256_loadu_ps(row + 2), b2 = _mm256_loadu_ps(row + 10);
+    // shuffle_ps picks within 128-bit halves; permute4x64 (0xD8) puts the halves' pairs back in order.
+    c[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    c[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+    c[2] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a2, b2, 0x88)), 0xD8));
+    c[3] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a2, b2, 0xDD)), 0xD8));
+}
+
+// Input transform of channel `c` for the block: V_ξ[c][tile] = (Bᵀ d B)_ξ.
+__attribute__((target("avx2,fma"))) static void input_channel(void *context, ptrdiff_t c) {
+    const wg_pass *p = context;
+    const wg_layout *l = &p->l;
+    const float *plane = p->padded + c * l->rows * l->columns;
+    const ptrdiff_t stride = p->block_tiles * p->s->channels;   // from V_ξ to V_ξ+1
+    float *v = p->v + c * p->block_tiles;
+    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r++) {
+        const float *top = plane + 2 * (p->first_row + r) * l->columns;
+        for (ptrdiff_t g = 0; g < l->row_tiles / WG_LANES; g++) {
+            // Bᵀ d B: first along each of the four rows (columns c0…c3 → t[row][0…3]), then down the columns.
+            __m256 t[4][4];
+            for (int i = 0; i < 4; i++) {
+                __m256 col[4];
+                tile_columns(top + i * l->columns + 2 * WG_LANES * g, col);
+                t[i][0] = _mm256_sub_ps(col[0], col[2]);
+                t[i][1] = _mm256_add_ps(col[1], col[2]);
+                t[i][2] = _mm256_sub_ps(col[2], col[1]);
+                t[i][3] = _mm256_sub_ps(col[1], col[3]);
+            }
+            // Lanes past the row's last tile transform zeros of the padding: computed, never stored to the output.
+            float *dst = v + r * l->row_tiles + WG_LANES * g;
+            for (int j = 0; j < 4; j++) {
+                _mm256_storeu_ps(dst + j * stride, _mm256_sub_ps(t[0][j], t[2][j]));
+                _mm256_storeu_ps(dst + (4 + j) * stride, _mm256_add_ps(t[1][j], t[2][j]));
+                _mm256_storeu_ps(dst + (8 + j) * stride, _mm256_sub_ps(t[2][j], t[1][j]));
+                _mm256_storeu_ps(dst + (12 + j) * stride, _mm256_sub_ps(t[1][j], t[3][j]));
+            }
+        }
+    }
+}
+
+// Output transform of output channel `o` for the block: Y = Aᵀ M A per tile, plus bias, residual and activation.
+__attribute__((target("avx2,fma"))) static void output_channel(void *context, ptrdiff_t o) {
+    const wg_pass *p = context;
+    const wg_layout *l = &p->l;
+    const ds_conv2d_shape *s = p->s;
+    const ptrdiff_t stride = p->block_tiles * p->out_channels;   // from M_ξ to M_ξ+1
+    const float *m = p->m + o * p->block_tiles;
+    float *plane = p->y + o * s->out_h * s->out_w;
+    const __m256 bias = _mm256_set1_ps(p->bias ? p->bias[o] : 0.0f);
+    const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
+    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r++) {
+        const ptrdiff_t oy = 2 * (p->first_row + r);
+        for (ptrdiff_t g = 0; g < l->row_tiles / WG_LANES; g++) {
+            const float *src = m + r * l->row_tiles + WG_LANES * g;
+            __m256 x[16];
+            for (int xi = 0; xi < WG_POSITIONS; xi++) x[xi] = _mm256_loadu_ps(src + xi * stride);
+            // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3; then the same along the columns.
+            __m256 u[2][4];
+            for (int j = 0; j < 4; j++) {
+                u[0][j] = _mm256_add_ps(_mm256_add_ps(x[j], x[4 + j]), x[8 + j]);
+                u[1][j] = _mm256_sub_ps(_mm256_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
+            }
+            const ptrdiff_t ox = 2 * WG_LANES * g;
+            const ptrdiff_t columns = s->out_w - ox < 2 * WG_LANES ? s->out_w - ox : 2 * WG_LANES;
+            for (int i = 0; i < 2 && oy + i < s->out_h; i++) {
+                const __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(u[i][0], u[i][1]), u[i][2]), bias);
+                const __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(u[i][1], u[i][2]), u[i][3]), bias);
+                // Lane t holds tile t's left (y0) and right (y1) pixel: interleave them into 16 consecutive pixels.
+                const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+                __m256 left = _mm256_permute2f128_ps(lo, hi, 0x20), right = _mm256_permute2f128_ps(lo, hi, 0x31);
+                float *dst = plane + (oy + i) * s->out_w + ox;
+                if (columns == 2 * WG_LANES) {
+                    if (p->accumulate) {
+                        left = _mm256_add_ps(left, _mm256_loadu_ps(dst));
+                        right = _mm256_add_ps(right, _mm256_loadu_ps(dst + 8));
+                    }
+                    if (p->act_in_store) {
+                        left = ds_piecewise8(left, p->act.kind, &k);
+                        right = ds_piecewise8(right, p->act.kind, &k);
+                    }
+                    _mm256_storeu_ps(dst, left);
+                    _mm256_storeu_ps(dst + 8, right);
+                    continue;
+                }
+                float row[2 * WG_LANES] = {0};
+                if (p->accumulate) memcpy(row, dst, (size_t)columns * sizeof(float));
+                if (p->accumulate) {
+                    left = _mm256_add_ps(left, _mm256_loadu_ps(row));
+                    right = _mm256_add_ps(right, _mm256_loadu_ps(row + 8));
+                }
+                if (p->act_in_store) {
+                    left = ds_piecewise8(left, p->act.kind, &k);
+                    right = ds_piecewise8(right, p->act.kind, &k);
+                }
+                _mm256_storeu_ps(row, left);
+                _mm256_storeu_ps(row + 8, right);
+                memcpy(dst, row, (size_t)columns * sizeof(float));
+            }
+        }
+    }
+}
+
+// Copies one image (channels × height × width) into zero-padded planes of l.rows × l.columns.
+static void pad_image(const ds_conv2d_shape *s, const wg_layout *l, const float *x, float *dst) {
+    memset(dst, 0, (size_t)(s->channels * l->rows * l->columns) * sizeof(float));
+    // Rows and columns of the image that land inside the padded plane (a negative pad would crop; ONNX forbids it).
+    const ptrdiff_t copy = s->width < l->columns - s->pad_left ? s->width : l->columns - s->pad_left;
+    if (copy <= 0) return;
+    for (ptrdiff_t c = 0; c < s->channels; c++) {
+        for (ptrdiff_t iy = 0; iy < s->height; iy++) {
+            const ptrdiff_t r = iy + s->pad_top;
+            if (r >= l->rows) break;
+            memcpy(dst + (c * l->rows + r) * l->columns + s->pad_left, x + (c * s->height + iy) * s->width,
+                   (size_t)copy * sizeof(float));
+        }
+    }
+}
+
+static void run_channels(ptrdiff_t count, void (*body)(void *, ptrdiff_t), void *context) {
+    if (ds_parallel_threads() > 1 && count > 1) {
+        ds_parallel_for(count, body, context);
+    } else {
+        for (ptrdiff_t i = 0; i < count; i++) body(context, i);
+    }
+}
+
+void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x, ptrdiff_t x_image_stride,
+                        const float *packed, ptrdiff_t out_channels, const float *bias, int accumulate,
+                        ds_activation act, float *y, ptrdiff_t y_image_stride, float *scratch) {
+    if (batch <= 0 || out_channels <= 0 || s->out_h <= 0 || s->out_w <= 0) return;
+    const wg_layout l = layout_for(s, out_channels);
+    const ptrdiff_t channels = s->channels;
+    float *padded = scratch;
+    float *v = padded + channels * l.rows * l.columns;
+    float *m = v + WG_POSITIONS * l.block_rows * l.row_tiles * channels;
+    const size_t each = ds_sgemm_packed_a_size(out_channels, channels);
+    const int act_in_store = ds_is_piecewise(act.kind);
+    for (ptrdiff_t n = 0; n < batch; n++) {
+        pad_image(s, &l, x + n * x_image_stride, padded);
+        for (ptrdiff_t first = 0; first < l.tiles_h; first += l.block_rows) {
+            const ptrdiff_t rows = l.tiles_h - first < l.block_rows ? l.tiles_h - first : l.block_rows;
+            wg_pass p = {
+                .s = s, .l = l, .padded = padded, .v = v, .m = m, .first_row = first, .block_tiles = rows * l.row_tiles,
+                .out_channels = out_channels, .bias = bias, .accumulate = accumulate, .act = act,
+                .act_in_store = act_in_store, .y = y + n * y_image_stride,
+            };
+            run_channels(channels, input_channel, &p);
+            for (int xi = 0; xi < WG_POSITIONS; xi++) {
+                ds_sgemm_prepacked(out_channels, p.block_tiles, channels, packed + (size_t)xi * each, 0,
+                                   v + xi * p.block_tiles * channels, p.block_tiles, 0.0f,
+                                   m + xi * p.block_tiles * out_channels, p.block_tiles, NULL, NULL,
+                                   (ds_activation){DS_ACTIVATION_NONE});
+            }
+            run_channels(out_channels, output_channel, &p);
+        }
+    }
+    if (act.kind != DS_ACTIVATION_NONE && !act_in_store) {
+        for (ptrdiff_t n = 0; n < batch; n++)
+            ds_activation_apply(y + n * y_image_stride, out_channels * s->out_h * s->out_w, act);
+    }
+}

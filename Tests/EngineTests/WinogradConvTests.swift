@@ -1,0 +1,142 @@
+import CKernels
+import XCTest
+@testable import Engine
+
+/// Winograd F(2×2, 3×3) (CKernels/winograd.c) against a double-precision loop, and the Conv operator's choice of it:
+/// odd output sizes (a last row or column of half-used tiles), tile rows that end mid-group, uneven pads, several
+/// blocks of tile rows, several images, a residual, piecewise and smooth activations.
+final class WinogradConvTests: XCTestCase {
+    private struct Case {
+        var batch = 1, channels = 8, height = 9, width = 9, outChannels = 16
+        var padTop = 1, padLeft = 1, padBottom = 1, padRight = 1
+        var outH: Int { height + padTop + padBottom - 2 }
+        var outW: Int { width + padLeft + padRight - 2 }
+        var shape: ds_conv2d_shape {
+            ds_conv2d_shape(channels: channels, height: height, width: width, kernel_h: 3, kernel_w: 3, stride_h: 1,
+                            stride_w: 1, pad_top: padTop, pad_left: padLeft, dilation_h: 1, dilation_w: 1,
+                            out_h: outH, out_w: outW)
+        }
+    }
+
+    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, _ c: Case) -> [Float] {
+        var out = [Float]()
+        for n in 0..<c.batch {
+            for oc in 0..<c.outChannels {
+                for oy in 0..<c.outH {
+                    for ox in 0..<c.outW {
+                        var sum = Double(bias[oc])
+                        for ic in 0..<c.channels {
+                            for i in 0..<3 {
+                                for j in 0..<3 {
+                                    let iy = oy - c.padTop + i, ix = ox - c.padLeft + j
+                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                                    sum += Double(x[((n * c.channels + ic) * c.height + iy) * c.width + ix])
+                                        * Double(w[((oc * c.channels + ic) * 3 + i) * 3 + j])
+                                }
+                            }
+                        }
+                        if let residual { sum += Double(residual[out.count]) }
+                        out.append(Float(sum))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
+                          _ c: Case) -> [Float] {
+        let count = ds_winograd_packed_size(c.outChannels, c.channels)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
+        defer { raw.deallocate() }
+        let packed = raw.bindMemory(to: Float.self, capacity: count)
+        ds_winograd_pack(w, c.outChannels, c.channels, packed)
+        var shape = c.shape
+        var scratch = [Float](repeating: .nan, count: ds_winograd_scratch_size(&shape, c.outChannels))
+        var y = residual ?? [Float](repeating: .nan, count: c.batch * c.outChannels * c.outH * c.outW)
+        ds_winograd_conv2d(&shape, c.batch, x, c.channels * c.height * c.width, packed, c.outChannels, bias,
+                           residual == nil ? 0 : 1, activation, &y, c.outChannels * c.outH * c.outW, &scratch)
+        return y
+    }
+
+    func testMatchesTheDirectLoop() {
+        var shape = Case().shape
+        guard ds_winograd_suits(&shape) != 0 else {
+            // Winograd is an AVX2 kernel: on the portable kernels (the CI's second engine run) Conv never offers it.
+            XCTAssertEqual(String(cString: ds_kernel_isa()), "portable")
+            return
+        }
+        var random = TestRandom(seed: 71)
+        let cases = [
+            Case(),                                                                           // one group of 8 tiles, half used
+            Case(batch: 2, channels: 5, height: 15, width: 13, outChannels: 7),              // odd sizes: half tiles at the edges
+            Case(channels: 3, height: 12, width: 37, outChannels: 19, padTop: 0, padLeft: 2, padBottom: 1, padRight: 0),
+            Case(channels: 33, height: 40, width: 40, outChannels: 40),                     // several blocks of tile rows
+            Case(height: 6, width: 6, outChannels: 4, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0),   // nothing padded
+            Case(channels: 2, height: 2, width: 3, outChannels: 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2),
+        ]
+        let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
+                           ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)]
+        for (index, c) in cases.enumerated() {
+            let x = random.floats(c.batch * c.channels * c.height * c.width)
+            let w = random.floats(c.outChannels * c.channels * 9), bias = random.floats(c.outChannels)
+            let outputs = c.batch * c.outChannels * c.outH * c.outW
+            for (a, activation) in activations.enumerated() {
+                let residual: [Float]? = a % 2 == 1 ? random.floats(outputs) : nil
+                var expected = reference(x, w, bias, residual: residual, c)
+                ds_activation_apply(&expected, expected.count, activation)
+                let actual = convolve(x, w, bias, residual: residual, activation: activation, c)
+                // The transforms round differently from a direct sum: a few ulp of each product, not more.
+                assertClose(actual, expected, tolerance: 2e-5, "case \(index), activation \(a)")
+            }
+        }
+    }
+
+    /// A Conv with constant 3×3 filters at stride 1 and enough channels holds Winograd filters and runs them on a map
+    /// large enough, the direct kernel on a small one; both agree with the im2col GEMM that the same node takes when
+    /// its filters come at run time, with a residual Add folded in.
+    func testConvOperatorRunsWinogradOnLargeMapsAndAgreesWithTheGEMM() throws {
+        XCTAssertTrue(WinogradFilters.suits([32, 32, 3, 3], group: 1, strides: nil, dilations: nil))
+        XCTAssertFalse(WinogradFilters.suits([32, 32, 3, 3], group: 1, strides: [2, 2], dilations: nil), "stride 2")
+        XCTAssertFalse(WinogradFilters.suits([32, 32, 3, 3], group: 1, strides: nil, dilations: [2, 2]), "dilated")
+        XCTAssertFalse(WinogradFilters.suits([32, 32, 3, 3], group: 2, strides: nil, dilations: nil), "grouped")
+        XCTAssertFalse(WinogradFilters.suits([32, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
+        XCTAssertFalse(WinogradFilters.suits([16, 32, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
+        var random = TestRandom(seed: 72)
+        let weightShape = [32, 32, 3, 3]
+        let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(32)
+        for size in [17, 8] {   // 17×17: Winograd; 8×8: below minimumOutputSize, the direct kernel
+            let x = [2, 32, size, size], output = [2, 32, size, size]
+            func model(constantWeights: Bool) throws -> Plan {
+                var model = ModelBuilder()
+                model.input("x", x.map { .fixed($0) })
+                model.input("r", output.map { .fixed($0) })
+                if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
+                model.output("y", output.map { .fixed($0) })
+                if constantWeights { model.initializer("w", weightShape, floats: weights) }
+                model.initializer("b", [32], floats: bias)
+                model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+                model.node("Add", ["c", "r"], ["s"])
+                model.node("Relu", ["s"], ["y"])
+                return try model.plan()
+            }
+            let transformed = try model(constantWeights: true), gemm = try model(constantWeights: false)
+            let conv = try XCTUnwrap(transformed.steps.first?.op as? Conv)
+            let winograd = try XCTUnwrap(conv.winogradFilters)
+            XCTAssertNotNil(conv.directFilters, "kept for the maps too small for Winograd")
+            let geometry = ds_conv2d_shape(channels: 32, height: size, width: size, kernel_h: 3, kernel_w: 3, stride_h: 1,
+                                           stride_w: 1, pad_top: 1, pad_left: 1, dilation_h: 1, dilation_w: 1,
+                                           out_h: size, out_w: size)
+            XCTAssertEqual(winograd.suits(geometry), size == 17 && String(cString: ds_kernel_isa()) == "avx2-fma")
+            let input = Tensor(shape: x, floats: random.floats(x.reduce(1, *)))
+            let residual = Tensor(shape: output, floats: random.floats(output.reduce(1, *)))
+            let a = try XCTUnwrap(try transformed.run(["x": input, "r": residual])["y"]).floatArray()
+            let b = try XCTUnwrap(try gemm.run(["x": input, "r": residual, "w": Tensor(shape: weightShape, floats: weights)])["y"])
+                .floatArray()
+            XCTAssertTrue(a.contains { $0 > 0 } && a.contains { $0 == 0 }, "the ReLU clips some outputs and not others")
+            assertClose(a, b, tolerance: 2e-5, "\(size)×\(size)")
+        }
+    }
+}
