@@ -90,10 +90,15 @@ int ds_winograd_suits(const ds_conv2d_shape *s) {
            s->dilation_h == 1 && s->dilation_w == 1 && s->out_h > 0 && s->out_w > 0;
 }
 
+// The padded planes' floats, rounded up to 64 bytes, so V and M start aligned as the scratch does.
+static size_t padded_floats(const ds_conv2d_shape *s, const wg_layout *l) {
+    return ((size_t)(s->channels * l->rows * l->columns) + 15) / 16 * 16;
+}
+
 size_t ds_winograd_scratch_size(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
     const wg_layout l = layout_for(s, out_channels);
-    const size_t tiles = (size_t)(l.block_rows * l.row_tiles);
-    return (size_t)(s->channels * l.rows * l.columns) + WG_POSITIONS * tiles * (size_t)(s->channels + out_channels) + 16;
+    const ptrdiff_t tiles = l.block_rows * l.row_tiles;
+    return padded_floats(s, &l) + WG_POSITIONS * (size_t)(tiles * (s->channels + out_channels));
 }
 
 typedef struct {
@@ -108,6 +113,8 @@ typedef struct {
     ds_activation act;
     int act_in_store;
     float *y;                 // the image's output
+    const float *packed;      // U_ξ, each packed as the GEMM's A
+    size_t packed_stride;     // floats from U_ξ to U_ξ+1
 } wg_pass;
 
 // Columns 2t, 2t+1, 2t+2, 2t+3 of eight consecutive tiles t, from a padded row starting at the group's first column.
@@ -231,6 +238,18 @@ static void pad_image(const ds_conv2d_shape *s, const wg_layout *l, const float 
     }
 }
 
+// The GEMM of position ξ for the block: M_ξ (Cout × tiles) = U_ξ (Cout × C) · V_ξ (C × tiles).
+static void multiply_position(void *context, ptrdiff_t xi) {
+    const wg_pass *p = context;
+    const ptrdiff_t channels = p->s->channels;
+    ds_sgemm_prepacked(p->out_channels, p->block_tiles, channels, p->packed + (size_t)xi * p->packed_stride, 0,
+                       p->v + xi * p->block_tiles * channels, p->block_tiles, 0.0f,
+                       p->m + xi * p->block_tiles * p->out_channels, p->block_tiles, NULL, NULL,
+                       (ds_activation){DS_ACTIVATION_NONE});
+}
+
+// Channels (or positions) side by side on the intra-op threads when there are several: each is independent, and a
+// block's GEMMs are too small for the GEMM to split them itself (below its PARALLEL_MIN_WORK).
 static void run_channels(ptrdiff_t count, void (*body)(void *, ptrdiff_t), void *context) {
     if (ds_parallel_threads() > 1 && count > 1) {
         ds_parallel_for(count, body, context);
@@ -246,7 +265,7 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
     const wg_layout l = layout_for(s, out_channels);
     const ptrdiff_t channels = s->channels;
     float *padded = scratch;
-    float *v = padded + channels * l.rows * l.columns;
+    float *v = padded + padded_floats(s, &l);
     float *m = v + WG_POSITIONS * l.block_rows * l.row_tiles * channels;
     const size_t each = ds_sgemm_packed_a_size(out_channels, channels);
     const int act_in_store = ds_is_piecewise(act.kind);
@@ -257,15 +276,10 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
             wg_pass p = {
                 .s = s, .l = l, .padded = padded, .v = v, .m = m, .first_row = first, .block_tiles = rows * l.row_tiles,
                 .out_channels = out_channels, .bias = bias, .accumulate = accumulate, .act = act,
-                .act_in_store = act_in_store, .y = y + n * y_image_stride,
+                .act_in_store = act_in_store, .y = y + n * y_image_stride, .packed = packed, .packed_stride = each,
             };
             run_channels(channels, input_channel, &p);
-            for (int xi = 0; xi < WG_POSITIONS; xi++) {
-                ds_sgemm_prepacked(out_channels, p.block_tiles, channels, packed + (size_t)xi * each, 0,
-                                   v + xi * p.block_tiles * channels, p.block_tiles, 0.0f,
-                                   m + xi * p.block_tiles * out_channels, p.block_tiles, NULL, NULL,
-                                   (ds_activation){DS_ACTIVATION_NONE});
-            }
+            run_channels(WG_POSITIONS, multiply_position, &p);
             run_channels(out_channels, output_channel, &p);
         }
     }
