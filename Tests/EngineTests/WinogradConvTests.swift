@@ -98,17 +98,18 @@ final class WinogradConvTests: XCTestCase {
     /// large enough, the direct kernel on a small one; both agree with the im2col GEMM that the same node takes when
     /// its filters come at run time, with a residual Add folded in.
     func testConvOperatorRunsWinogradOnLargeMapsAndAgreesWithTheGEMM() throws {
-        XCTAssertTrue(WinogradFilters.suits([32, 32, 3, 3], group: 1, strides: nil, dilations: nil))
-        XCTAssertFalse(WinogradFilters.suits([32, 32, 3, 3], group: 1, strides: [2, 2], dilations: nil), "stride 2")
-        XCTAssertFalse(WinogradFilters.suits([32, 32, 3, 3], group: 1, strides: nil, dilations: [2, 2]), "dilated")
-        XCTAssertFalse(WinogradFilters.suits([32, 32, 3, 3], group: 2, strides: nil, dilations: nil), "grouped")
-        XCTAssertFalse(WinogradFilters.suits([32, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
-        XCTAssertFalse(WinogradFilters.suits([16, 32, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
+        XCTAssertTrue(WinogradFilters.suits([64, 32, 3, 3], group: 1, strides: nil, dilations: nil))
+        XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 3], group: 1, strides: [2, 2], dilations: nil), "stride 2")
+        XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 3], group: 1, strides: nil, dilations: [2, 2]), "dilated")
+        XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 3], group: 2, strides: nil, dilations: nil), "grouped")
+        XCTAssertFalse(WinogradFilters.suits([64, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
+        XCTAssertFalse(WinogradFilters.suits([32, 128, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
+        XCTAssertFalse(WinogradFilters.suits([64, 16, 3, 3], group: 1, strides: nil, dilations: nil), "too few inputs")
         var random = TestRandom(seed: 72)
-        let weightShape = [32, 32, 3, 3]
-        let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(32)
+        let weightShape = [64, 32, 3, 3]
+        let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(64)
         for size in [17, 8] {   // 17×17: Winograd; 8×8: below minimumOutputSize, the direct kernel
-            let x = [2, 32, size, size], output = [2, 32, size, size]
+            let x = [2, 32, size, size], output = [2, 64, size, size]
             func model(constantWeights: Bool) throws -> Plan {
                 var model = ModelBuilder()
                 model.input("x", x.map { .fixed($0) })
@@ -116,7 +117,7 @@ final class WinogradConvTests: XCTestCase {
                 if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
                 model.output("y", output.map { .fixed($0) })
                 if constantWeights { model.initializer("w", weightShape, floats: weights) }
-                model.initializer("b", [32], floats: bias)
+                model.initializer("b", [64], floats: bias)
                 model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
                 model.node("Add", ["c", "r"], ["s"])
                 model.node("Relu", ["s"], ["y"])

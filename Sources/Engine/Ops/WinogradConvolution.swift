@@ -5,12 +5,16 @@ import CKernels
 /// 2×2 block of outputs with 16, which is 2.25× fewer, less what the transforms and the padding of partial tiles cost.
 ///
 /// Measured against the direct kernel on the same call (C harness, interleaved, one thread): ResNet's 64 → 64 at 56×56
-/// 0.74–0.76× its time, 128 → 128 at 28×28 0.68×, 256 → 256 at 14×14 0.57×; 128 → 32 at 28×28 0.92× and at 14×14 1.0×;
-/// at 7×7 1.04–1.6× (a row of 4 tiles fills half of an 8-tile group), so maps that small stay on the direct kernel.
+/// 0.74–0.86× its time, 128 → 128 at 28×28 0.66–0.68×, 256 → 256 at 14×14 0.57–0.61×; at 7×7 1.04–1.6× (a row of 4
+/// tiles fills half of an 8-tile group), so maps that small stay on the direct kernel. With 32 output channels (DenseNet's
+/// 128 → 32) it was about even per call (0.91–1.07×) and DenseNet-121 at batch 32 went 1.25× → 1.37× onnxruntime's time,
+/// so those layers stay on the direct kernel too.
 /// The sums differ from the direct kernel's by rounding only (≤ 3e-6 of the output's magnitude there).
 final class WinogradFilters: @unchecked Sendable {
-    /// Input and output channels from which the transform pays for itself (below, the transforms outweigh the GEMMs).
+    /// Input channels from which the transforms pay for themselves, and output channels from which the GEMMs (Cout
+    /// rows each) carry enough of the work to beat the direct kernel.
     static let minimumChannels = 32
+    static let minimumOutChannels = 64
     /// Output rows and columns from which it is used (see above: a 13-wide map is 7 tiles, 7 of a group of 8).
     static let minimumOutputSize = 13
 
@@ -21,7 +25,7 @@ final class WinogradFilters: @unchecked Sendable {
     /// dilations (nil: the defaults, 1) can run as Winograd F(2×2, 3×3) on maps large enough.
     static func suits(_ shape: [Int], group: Int, strides: [Int]?, dilations: [Int]?) -> Bool {
         shape.count == 4 && group == 1 && shape[2] == 3 && shape[3] == 3
-            && shape[0] >= minimumChannels && shape[1] >= minimumChannels
+            && shape[0] >= minimumOutChannels && shape[1] >= minimumChannels
             && (strides ?? [1, 1]) == [1, 1] && (dilations ?? [1, 1]) == [1, 1]
     }
 
