@@ -54,6 +54,10 @@ final class DepthwiseConvTests: XCTestCase {
             Case(height: 6, width: 5, kernel: 3, stride: 1, dilation: 1, padBegin: 1, padEnd: 1),
             Case(height: 5, width: 9, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
             Case(height: 13, width: 41, kernel: 5, stride: 2, dilation: 1, padBegin: 2, padEnd: 2),
+            // Stride 2 on small maps, where whole planes are split at once (split2_rows_interior_avx2): 7 slots a row
+            // (two overlapping blocks of four), and 2 (the scalar tail, with edge slots on both sides).
+            Case(height: 14, width: 14, kernel: 3, stride: 2, dilation: 1, padBegin: 0, padEnd: 1),
+            Case(height: 7, width: 6, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
             Case(height: 16, width: 37, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
         ]
         // A clamp (none, ReLU, Clip) runs in the four-row tiles' store, anything else over the plane afterwards.
