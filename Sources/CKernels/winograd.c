@@ -11,7 +11,7 @@
 // U_ξ = (G g Gᵀ)_ξ packed once at load and V_ξ = (Bᵀ d B)_ξ computed per run. The transforms are additions only
 // (G holds halves), so the result differs from the direct sum by rounding alone (a few ulp per product).
 //
-// Vectorisation: both transforms run on eight tiles of a row of tiles at once, one tile per lane. The tiles of an
+// Vectorisation: both transforms run on eight tiles at once, one tile per lane (wg_layout says which). The tiles of an
 // image are processed a block of tile rows at a time, so V and M of a block stay in L2 while their GEMMs run.
 #include "CKernels.h"
 #include "dispatch.h"
@@ -63,25 +63,35 @@ void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels
 }
 
 // Where a call's pieces lie: tiles, the padded plane the input transform reads, and the block of tile rows.
+// Eight consecutive tiles of V and M make a group, one tile per lane. On maps of at least 5 tiles a row (9 outputs),
+// a group lies in one tile row and a row has whole groups (tiles_w rounded up to 8); on narrower maps ("narrow": a
+// 7×7 map is 4 tiles a row) a row has 4 tiles and a group holds two rows, so no lane is spent on padding there.
 typedef struct {
     ptrdiff_t tiles_h, tiles_w;
-    ptrdiff_t row_tiles;       // tiles per tile row in V and M: tiles_w rounded up to whole groups of eight
+    int narrow;                // 4 tiles a row, two rows a group
+    ptrdiff_t row_tiles;       // tiles per tile row in V and M: 4 (narrow) or tiles_w rounded up to whole groups
+    ptrdiff_t group_rows;      // tile rows a group spans: 2 (narrow) or 1
+    ptrdiff_t layout_rows;     // tile rows in V and M: tiles_h rounded up to whole groups
     ptrdiff_t rows, columns;   // padded plane: every group reads whole, in bounds
-    ptrdiff_t block_rows;      // tile rows per block
+    ptrdiff_t block_rows;      // tile rows per block (a multiple of group_rows)
 } wg_layout;
 
 static wg_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
     wg_layout l;
     l.tiles_h = (s->out_h + 1) / 2;
     l.tiles_w = (s->out_w + 1) / 2;
-    l.row_tiles = (l.tiles_w + WG_LANES - 1) / WG_LANES * WG_LANES;
-    l.rows = 2 * l.tiles_h + 2;
-    l.columns = 2 * l.row_tiles + 2;
+    l.narrow = l.tiles_w <= WG_LANES / 2;
+    l.row_tiles = l.narrow ? WG_LANES / 2 : (l.tiles_w + WG_LANES - 1) / WG_LANES * WG_LANES;
+    l.group_rows = l.narrow ? 2 : 1;
+    l.layout_rows = (l.tiles_h + l.group_rows - 1) / l.group_rows * l.group_rows;
+    l.rows = 2 * l.layout_rows + 2;
+    l.columns = 2 * l.row_tiles + 8;   // + 8: a narrow row's 4-wide loads read up to column 9
     const ptrdiff_t per_row = WG_POSITIONS * (s->channels + out_channels) * l.row_tiles;
     const ptrdiff_t fit = per_row > 0 ? WG_BLOCK_FLOATS / per_row : 1;
     const ptrdiff_t least = (WG_MIN_BLOCK_TILES + l.row_tiles - 1) / l.row_tiles;
     l.block_rows = fit > least ? fit : least;
-    if (l.block_rows > l.tiles_h) l.block_rows = l.tiles_h;
+    l.block_rows = (l.block_rows + l.group_rows - 1) / l.group_rows * l.group_rows;
+    if (l.block_rows > l.layout_rows) l.block_rows = l.layout_rows;
     return l;
 }
 
@@ -128,6 +138,16 @@ __attribute__((target("avx2,fma"))) static inline void tile_columns(const float 
     c[3] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a2, b2, 0xDD)), 0xD8));
 }
 
+// The same for four tiles (128-bit halves): a narrow group's two tile rows fill the low and the high half.
+__attribute__((target("avx2,fma"))) static inline void tile_columns4(const float *row, __m128 c[4]) {
+    const __m128 a = _mm_loadu_ps(row), b = _mm_loadu_ps(row + 4);
+    const __m128 a2 = _mm_loadu_ps(row + 2), b2 = _mm_loadu_ps(row + 6);
+    c[0] = _mm_shuffle_ps(a, b, 0x88);
+    c[1] = _mm_shuffle_ps(a, b, 0xDD);
+    c[2] = _mm_shuffle_ps(a2, b2, 0x88);
+    c[3] = _mm_shuffle_ps(a2, b2, 0xDD);
+}
+
 // Input transform of channel `c` for the block: V_ξ[c][tile] = (Bᵀ d B)_ξ.
 __attribute__((target("avx2,fma"))) static void input_channel(void *context, ptrdiff_t c) {
     const wg_pass *p = context;
@@ -135,14 +155,22 @@ __attribute__((target("avx2,fma"))) static void input_channel(void *context, ptr
     const float *plane = p->padded + c * l->rows * l->columns;
     const ptrdiff_t stride = p->block_tiles * p->s->channels;   // from V_ξ to V_ξ+1
     float *v = p->v + c * p->block_tiles;
-    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r++) {
+    const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
+    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
         const float *top = plane + 2 * (p->first_row + r) * l->columns;
-        for (ptrdiff_t g = 0; g < l->row_tiles / WG_LANES; g++) {
+        for (ptrdiff_t g = 0; g < groups_per_row; g++) {
             // Bᵀ d B: first along each of the four rows (columns c0…c3 → t[row][0…3]), then down the columns.
             __m256 t[4][4];
             for (int i = 0; i < 4; i++) {
                 __m256 col[4];
-                tile_columns(top + i * l->columns + 2 * WG_LANES * g, col);
+                if (l->narrow) {   // the next tile row's patch starts two padded rows further down
+                    __m128 low[4], high[4];
+                    tile_columns4(top + i * l->columns, low);
+                    tile_columns4(top + (i + 2) * l->columns, high);
+                    for (int k = 0; k < 4; k++) col[k] = _mm256_set_m128(high[k], low[k]);
+                } else {
+                    tile_columns(top + i * l->columns + 2 * WG_LANES * g, col);
+                }
                 t[i][0] = _mm256_sub_ps(col[0], col[2]);
                 t[i][1] = _mm256_add_ps(col[1], col[2]);
                 t[i][2] = _mm256_sub_ps(col[2], col[1]);
@@ -160,6 +188,23 @@ __attribute__((target("avx2,fma"))) static void input_channel(void *context, ptr
     }
 }
 
+// Stores `count` (≤ 8) of v's pixels at dst, adding the residual there and applying the activation.
+__attribute__((target("avx2,fma"))) static inline void store_pixels(const wg_pass *p, float *dst, ptrdiff_t count,
+                                                                     __m256 v, const ds_piecewise_constants *k) {
+    float lane[WG_LANES] = {0};
+    if (p->accumulate) {
+        memcpy(lane, dst, (size_t)count * sizeof(float));
+        v = _mm256_add_ps(v, _mm256_loadu_ps(lane));
+    }
+    if (p->act_in_store) v = ds_piecewise8(v, p->act.kind, k);
+    if (count == WG_LANES) {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    _mm256_storeu_ps(lane, v);
+    memcpy(dst, lane, (size_t)count * sizeof(float));
+}
+
 // Output transform of output channel `o` for the block: Y = Aᵀ M A per tile, plus bias, residual and activation.
 __attribute__((target("avx2,fma"))) static void output_channel(void *context, ptrdiff_t o) {
     const wg_pass *p = context;
@@ -170,9 +215,10 @@ __attribute__((target("avx2,fma"))) static void output_channel(void *context, pt
     float *plane = p->y + o * s->out_h * s->out_w;
     const __m256 bias = _mm256_set1_ps(p->bias ? p->bias[o] : 0.0f);
     const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
-    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r++) {
+    const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
+    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
         const ptrdiff_t oy = 2 * (p->first_row + r);
-        for (ptrdiff_t g = 0; g < l->row_tiles / WG_LANES; g++) {
+        for (ptrdiff_t g = 0; g < groups_per_row; g++) {
             const float *src = m + r * l->row_tiles + WG_LANES * g;
             __m256 x[16];
             for (int xi = 0; xi < WG_POSITIONS; xi++) x[xi] = _mm256_loadu_ps(src + xi * stride);
@@ -190,6 +236,12 @@ __attribute__((target("avx2,fma"))) static void output_channel(void *context, pt
                 // Lane t holds tile t's left (y0) and right (y1) pixel: interleave them into 16 consecutive pixels.
                 const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
                 __m256 left = _mm256_permute2f128_ps(lo, hi, 0x20), right = _mm256_permute2f128_ps(lo, hi, 0x31);
+                if (l->narrow) {   // left: the first tile row's 8 pixels; right: the next tile row's, 2 rows down
+                    store_pixels(p, plane + (oy + i) * s->out_w, s->out_w < 8 ? s->out_w : 8, left, &k);
+                    if (oy + 2 + i < s->out_h)
+                        store_pixels(p, plane + (oy + 2 + i) * s->out_w, s->out_w < 8 ? s->out_w : 8, right, &k);
+                    continue;
+                }
                 float *dst = plane + (oy + i) * s->out_w + ox;
                 if (columns == 2 * WG_LANES) {
                     if (p->accumulate) {
@@ -271,8 +323,8 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
     const int act_in_store = ds_is_piecewise(act.kind);
     for (ptrdiff_t n = 0; n < batch; n++) {
         pad_image(s, &l, x + n * x_image_stride, padded);
-        for (ptrdiff_t first = 0; first < l.tiles_h; first += l.block_rows) {
-            const ptrdiff_t rows = l.tiles_h - first < l.block_rows ? l.tiles_h - first : l.block_rows;
+        for (ptrdiff_t first = 0; first < l.layout_rows; first += l.block_rows) {
+            const ptrdiff_t rows = l.layout_rows - first < l.block_rows ? l.layout_rows - first : l.block_rows;
             wg_pass p = {
                 .s = s, .l = l, .padded = padded, .v = v, .m = m, .first_row = first, .block_tiles = rows * l.row_tiles,
                 .out_channels = out_channels, .bias = bias, .accumulate = accumulate, .act = act,

@@ -3,8 +3,9 @@ import XCTest
 @testable import Engine
 
 /// Winograd F(2×2, 3×3) (CKernels/winograd.c) against a double-precision loop, and the Conv operator's choice of it:
-/// odd output sizes (a last row or column of half-used tiles), tile rows that end mid-group, uneven pads, several
-/// blocks of tile rows, several images, a residual, piecewise and smooth activations.
+/// odd output sizes (a last row or column of half-used tiles), tile rows that end mid-group, narrow maps whose groups
+/// span two tile rows (an odd number of them too), uneven pads, several blocks of tile rows, several images, a
+/// residual, piecewise and smooth activations.
 final class WinogradConvTests: XCTestCase {
     private struct Case {
         var batch = 1, channels = 8, height = 9, width = 9, outChannels = 16
@@ -73,6 +74,8 @@ final class WinogradConvTests: XCTestCase {
             Case(channels: 3, height: 12, width: 37, outChannels: 19, padTop: 0, padLeft: 2, padBottom: 1, padRight: 0),
             Case(channels: 33, height: 40, width: 40, outChannels: 40),                     // several blocks of tile rows
             Case(height: 6, width: 6, outChannels: 4, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0),   // nothing padded
+            Case(batch: 2, channels: 9, height: 7, width: 7, outChannels: 12),              // 4 tiles a row: two rows a group
+            Case(channels: 4, height: 5, width: 8, outChannels: 5, padTop: 1, padLeft: 1, padBottom: 0, padRight: 0),
             Case(channels: 2, height: 2, width: 3, outChannels: 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2),
         ]
         let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
@@ -108,7 +111,7 @@ final class WinogradConvTests: XCTestCase {
         var random = TestRandom(seed: 72)
         let weightShape = [64, 32, 3, 3]
         let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(64)
-        for size in [17, 8] {   // 17×17: Winograd; 8×8: below minimumOutputSize, the direct kernel
+        for size in [17, 7, 5] {   // 17×17: Winograd; 7×7: Winograd, two tile rows a group; 5×5: the direct kernel
             let x = [2, 32, size, size], output = [2, 64, size, size]
             func model(constantWeights: Bool) throws -> Plan {
                 var model = ModelBuilder()
@@ -130,7 +133,7 @@ final class WinogradConvTests: XCTestCase {
             let geometry = ds_conv2d_shape(channels: 32, height: size, width: size, kernel_h: 3, kernel_w: 3, stride_h: 1,
                                            stride_w: 1, pad_top: 1, pad_left: 1, dilation_h: 1, dilation_w: 1,
                                            out_h: size, out_w: size)
-            XCTAssertEqual(winograd.suits(geometry), size == 17 && String(cString: ds_kernel_isa()) == "avx2-fma")
+            XCTAssertEqual(winograd.suits(geometry), size >= 7 && String(cString: ds_kernel_isa()) == "avx2-fma")
             let input = Tensor(shape: x, floats: random.floats(x.reduce(1, *)))
             let residual = Tensor(shape: output, floats: random.floats(output.reduce(1, *)))
             let a = try XCTUnwrap(try transformed.run(["x": input, "r": residual])["y"]).floatArray()

@@ -5,8 +5,9 @@ import CKernels
 /// 2×2 block of outputs with 16, which is 2.25× fewer, less what the transforms and the padding of partial tiles cost.
 ///
 /// Measured against the direct kernel on the same call (C harness, interleaved, one thread): ResNet's 64 → 64 at 56×56
-/// 0.74–0.86× its time, 128 → 128 at 28×28 0.66–0.68×, 256 → 256 at 14×14 0.57–0.61×; at 7×7 1.04–1.6× (a row of 4
-/// tiles fills half of an 8-tile group), so maps that small stay on the direct kernel. With 32 output channels (DenseNet's
+/// 0.74–0.86× its time, 128 → 128 at 28×28 0.66–0.68×, 256 → 256 at 14×14 0.57–0.61×, 256 → 256 at 10×10 0.87×,
+/// 512 → 512 at 7×7 0.59–0.60× (two rows of 4 tiles to a group); at 5×5 1.24× and 4×4 1.35× (most of a tile is padding
+/// there), so maps that small stay on the direct kernel. With 32 output channels (DenseNet's
 /// 128 → 32) it was about even per call (0.91–1.07×) and DenseNet-121 at batch 32 went 1.25× → 1.37× onnxruntime's time,
 /// so those layers stay on the direct kernel too.
 /// The sums differ from the direct kernel's by rounding only (≤ 3e-6 of the output's magnitude there).
@@ -15,8 +16,8 @@ final class WinogradFilters: @unchecked Sendable {
     /// rows each) carry enough of the work to beat the direct kernel.
     static let minimumChannels = 32
     static let minimumOutChannels = 64
-    /// Output rows and columns from which it is used (see above: a 13-wide map is 7 tiles, 7 of a group of 8).
-    static let minimumOutputSize = 13
+    /// Output rows and columns from which it is used (see above).
+    static let minimumOutputSize = 7
 
     let shape: [Int]
     private let storage: TensorStorage
