@@ -237,38 +237,14 @@ __attribute__((target("avx2,fma"))) static void output_channel(void *context, pt
                 const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
                 __m256 left = _mm256_permute2f128_ps(lo, hi, 0x20), right = _mm256_permute2f128_ps(lo, hi, 0x31);
                 if (l->narrow) {   // left: the first tile row's 8 pixels; right: the next tile row's, 2 rows down
-                    store_pixels(p, plane + (oy + i) * s->out_w, s->out_w < 8 ? s->out_w : 8, left, &k);
+                    store_pixels(p, plane + (oy + i) * s->out_w, s->out_w < WG_LANES ? s->out_w : WG_LANES, left, &k);
                     if (oy + 2 + i < s->out_h)
-                        store_pixels(p, plane + (oy + 2 + i) * s->out_w, s->out_w < 8 ? s->out_w : 8, right, &k);
+                        store_pixels(p, plane + (oy + 2 + i) * s->out_w, s->out_w < WG_LANES ? s->out_w : WG_LANES, right, &k);
                     continue;
                 }
                 float *dst = plane + (oy + i) * s->out_w + ox;
-                if (columns == 2 * WG_LANES) {
-                    if (p->accumulate) {
-                        left = _mm256_add_ps(left, _mm256_loadu_ps(dst));
-                        right = _mm256_add_ps(right, _mm256_loadu_ps(dst + 8));
-                    }
-                    if (p->act_in_store) {
-                        left = ds_piecewise8(left, p->act.kind, &k);
-                        right = ds_piecewise8(right, p->act.kind, &k);
-                    }
-                    _mm256_storeu_ps(dst, left);
-                    _mm256_storeu_ps(dst + 8, right);
-                    continue;
-                }
-                float row[2 * WG_LANES] = {0};
-                if (p->accumulate) memcpy(row, dst, (size_t)columns * sizeof(float));
-                if (p->accumulate) {
-                    left = _mm256_add_ps(left, _mm256_loadu_ps(row));
-                    right = _mm256_add_ps(right, _mm256_loadu_ps(row + 8));
-                }
-                if (p->act_in_store) {
-                    left = ds_piecewise8(left, p->act.kind, &k);
-                    right = ds_piecewise8(right, p->act.kind, &k);
-                }
-                _mm256_storeu_ps(row, left);
-                _mm256_storeu_ps(row + 8, right);
-                memcpy(dst, row, (size_t)columns * sizeof(float));
+                store_pixels(p, dst, columns < WG_LANES ? columns : WG_LANES, left, &k);
+                if (columns > WG_LANES) store_pixels(p, dst + WG_LANES, columns - WG_LANES, right, &k);
             }
         }
     }

@@ -2,41 +2,36 @@ import CKernels
 import XCTest
 @testable import Engine
 
-/// The direct convolution (CKernels/direct_conv.c) against a double-precision loop, and the Conv operator's choice of
-/// it: strides, dilations, uneven and oversized padding, channel counts that leave a panel partly empty, tiles that
-/// straddle images, a residual, piecewise and other activations, on the AVX2 and portable paths.
-final class DirectConvTests: XCTestCase {
-    override func tearDown() { ds_force_portable(0) }
-
-    private struct Case {
-        var batch = 1, channels = 8, height = 9, width = 9, outChannels = 16
-        var kernelH = 3, kernelW = 3, strideH = 1, strideW = 1, dilationH = 1, dilationW = 1
-        var padTop = 1, padLeft = 1, padBottom = 1, padRight = 1
-        var outH: Int { (height + padTop + padBottom - ((kernelH - 1) * dilationH + 1)) / strideH + 1 }
-        var outW: Int { (width + padLeft + padRight - ((kernelW - 1) * dilationW + 1)) / strideW + 1 }
-        var taps: Int { channels * kernelH * kernelW }
-        var shape: ds_conv2d_shape {
-            ds_conv2d_shape(channels: channels, height: height, width: width, kernel_h: kernelH, kernel_w: kernelW,
-                            stride_h: strideH, stride_w: strideW, pad_top: padTop, pad_left: padLeft,
-                            dilation_h: dilationH, dilation_w: dilationW, out_h: outH, out_w: outW)
-        }
+/// A 2-d convolution's geometry for the kernel tests, and its output by a double-precision loop.
+struct ConvCase {
+    var batch = 1, channels = 8, height = 9, width = 9, outChannels = 16
+    var kernelH = 3, kernelW = 3, strideH = 1, strideW = 1, dilationH = 1, dilationW = 1
+    var padTop = 1, padLeft = 1, padBottom = 1, padRight = 1
+    var outH: Int { (height + padTop + padBottom - ((kernelH - 1) * dilationH + 1)) / strideH + 1 }
+    var outW: Int { (width + padLeft + padRight - ((kernelW - 1) * dilationW + 1)) / strideW + 1 }
+    var taps: Int { channels * kernelH * kernelW }
+    var shape: ds_conv2d_shape {
+        ds_conv2d_shape(channels: channels, height: height, width: width, kernel_h: kernelH, kernel_w: kernelW,
+                        stride_h: strideH, stride_w: strideW, pad_top: padTop, pad_left: padLeft,
+                        dilation_h: dilationH, dilation_w: dilationW, out_h: outH, out_w: outW)
     }
 
-    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, _ c: Case) -> [Float] {
+    /// The output before any activation: bias + Σ w · x (+ the residual), summed in Double.
+    func reference(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?) -> [Float] {
         var out = [Float]()
-        for n in 0..<c.batch {
-            for oc in 0..<c.outChannels {
-                for oy in 0..<c.outH {
-                    for ox in 0..<c.outW {
+        for n in 0..<batch {
+            for oc in 0..<outChannels {
+                for oy in 0..<outH {
+                    for ox in 0..<outW {
                         var sum = Double(bias[oc])
-                        for ic in 0..<c.channels {
-                            for i in 0..<c.kernelH {
-                                for j in 0..<c.kernelW {
-                                    let iy = oy * c.strideH - c.padTop + i * c.dilationH
-                                    let ix = ox * c.strideW - c.padLeft + j * c.dilationW
-                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
-                                    sum += Double(x[((n * c.channels + ic) * c.height + iy) * c.width + ix])
-                                        * Double(w[((oc * c.channels + ic) * c.kernelH + i) * c.kernelW + j])
+                        for ic in 0..<channels {
+                            for i in 0..<kernelH {
+                                for j in 0..<kernelW {
+                                    let iy = oy * strideH - padTop + i * dilationH
+                                    let ix = ox * strideW - padLeft + j * dilationW
+                                    guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                                    sum += Double(x[((n * channels + ic) * height + iy) * width + ix])
+                                        * Double(w[((oc * channels + ic) * kernelH + i) * kernelW + j])
                                 }
                             }
                         }
@@ -48,6 +43,15 @@ final class DirectConvTests: XCTestCase {
         }
         return out
     }
+}
+
+/// The direct convolution (CKernels/direct_conv.c) against a double-precision loop, and the Conv operator's choice of
+/// it: strides, dilations, uneven and oversized padding, channel counts that leave a panel partly empty, tiles that
+/// straddle images, a residual, piecewise and other activations, on the AVX2 and portable paths.
+final class DirectConvTests: XCTestCase {
+    override func tearDown() { ds_force_portable(0) }
+
+    private typealias Case = ConvCase
 
     private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
                           _ c: Case) -> [Float] {
@@ -109,7 +113,7 @@ final class DirectConvTests: XCTestCase {
                 let outputs = c.batch * c.outChannels * c.outH * c.outW
                 for (a, activation) in activations.enumerated() {
                     let residual: [Float]? = a % 2 == 1 ? random.floats(outputs) : nil
-                    var expected = reference(x, w, bias, residual: residual, c)
+                    var expected = c.reference(x, w, bias, residual: residual)
                     ds_activation_apply(&expected, expected.count, activation)
                     let actual = convolve(x, w, bias, residual: residual, activation: activation, c)
                     assertClose(actual, expected, tolerance: 1e-5, "case \(index), activation \(a), portable \(portable)")

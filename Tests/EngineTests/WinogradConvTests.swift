@@ -7,43 +7,9 @@ import XCTest
 /// span two tile rows (an odd number of them too), uneven pads, several blocks of tile rows, several images, a
 /// residual, piecewise and smooth activations.
 final class WinogradConvTests: XCTestCase {
-    private struct Case {
-        var batch = 1, channels = 8, height = 9, width = 9, outChannels = 16
-        var padTop = 1, padLeft = 1, padBottom = 1, padRight = 1
-        var outH: Int { height + padTop + padBottom - 2 }
-        var outW: Int { width + padLeft + padRight - 2 }
-        var shape: ds_conv2d_shape {
-            ds_conv2d_shape(channels: channels, height: height, width: width, kernel_h: 3, kernel_w: 3, stride_h: 1,
-                            stride_w: 1, pad_top: padTop, pad_left: padLeft, dilation_h: 1, dilation_w: 1,
-                            out_h: outH, out_w: outW)
-        }
-    }
-
-    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, _ c: Case) -> [Float] {
-        var out = [Float]()
-        for n in 0..<c.batch {
-            for oc in 0..<c.outChannels {
-                for oy in 0..<c.outH {
-                    for ox in 0..<c.outW {
-                        var sum = Double(bias[oc])
-                        for ic in 0..<c.channels {
-                            for i in 0..<3 {
-                                for j in 0..<3 {
-                                    let iy = oy - c.padTop + i, ix = ox - c.padLeft + j
-                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
-                                    sum += Double(x[((n * c.channels + ic) * c.height + iy) * c.width + ix])
-                                        * Double(w[((oc * c.channels + ic) * 3 + i) * 3 + j])
-                                }
-                            }
-                        }
-                        if let residual { sum += Double(residual[out.count]) }
-                        out.append(Float(sum))
-                    }
-                }
-            }
-        }
-        return out
-    }
+    /// DirectConvTests' geometry: its defaults are a 3×3 window at stride 1 with pads of 1, and every case here keeps
+    /// the window and the stride.
+    private typealias Case = ConvCase
 
     private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
                           _ c: Case) -> [Float] {
@@ -84,11 +50,11 @@ final class WinogradConvTests: XCTestCase {
                            ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)]
         for (index, c) in cases.enumerated() {
             let x = random.floats(c.batch * c.channels * c.height * c.width)
-            let w = random.floats(c.outChannels * c.channels * 9), bias = random.floats(c.outChannels)
+            let w = random.floats(c.outChannels * c.taps), bias = random.floats(c.outChannels)
             let outputs = c.batch * c.outChannels * c.outH * c.outW
             for (a, activation) in activations.enumerated() {
                 let residual: [Float]? = a % 2 == 1 ? random.floats(outputs) : nil
-                var expected = reference(x, w, bias, residual: residual, c)
+                var expected = c.reference(x, w, bias, residual: residual)
                 ds_activation_apply(&expected, expected.count, activation)
                 let actual = convolve(x, w, bias, residual: residual, activation: activation, c)
                 // The transforms round differently from a direct sum: a few ulp of each product, not more.
