@@ -43,6 +43,24 @@ struct ConvCase {
         }
         return out
     }
+
+    /// Random images, filters and bias for this geometry, convolved by `convolve` (x, w, bias, residual, activation)
+    /// with no activation, a ReLU, a Clip and a Sigmoid (the odd ones onto a residual), each against `reference`.
+    func check(_ random: inout TestRandom, tolerance: Float, _ label: String,
+               _ convolve: ([Float], [Float], [Float], [Float]?, ds_activation) -> [Float]) {
+        let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
+                           ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
+                           ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)]
+        let x = random.floats(batch * channels * height * width)
+        let w = random.floats(outChannels * taps), bias = random.floats(outChannels)
+        for (a, activation) in activations.enumerated() {
+            let residual: [Float]? = a % 2 == 1 ? random.floats(batch * outChannels * outH * outW) : nil
+            var expected = reference(x, w, bias, residual: residual)
+            ds_activation_apply(&expected, expected.count, activation)
+            assertClose(convolve(x, w, bias, residual, activation), expected, tolerance: tolerance, "\(label), activation \(a)")
+        }
+    }
 }
 
 /// The direct convolution (CKernels/direct_conv.c) against a double-precision loop, and the Conv operator's choice of
@@ -101,22 +119,11 @@ final class DirectConvTests: XCTestCase {
         cases.append(Case(channels: 2, height: 5, width: 9, outChannels: 5))
         cases.append(Case(channels: 3, height: 9, width: 40, outChannels: 8, kernelH: 7, kernelW: 7, strideH: 2, strideW: 2,
                           padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))
-        let activations = [ds_activation(kind: DS_ACTIVATION_NONE, alpha: 0, beta: 0),
-                           ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
-                           ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
-                           ds_activation(kind: DS_ACTIVATION_SIGMOID, alpha: 0, beta: 0)]
         for portable in [false, true] {
             ds_force_portable(portable ? 1 : 0)
             for (index, c) in cases.enumerated() {
-                let x = random.floats(c.batch * c.channels * c.height * c.width)
-                let w = random.floats(c.outChannels * c.taps), bias = random.floats(c.outChannels)
-                let outputs = c.batch * c.outChannels * c.outH * c.outW
-                for (a, activation) in activations.enumerated() {
-                    let residual: [Float]? = a % 2 == 1 ? random.floats(outputs) : nil
-                    var expected = c.reference(x, w, bias, residual: residual)
-                    ds_activation_apply(&expected, expected.count, activation)
-                    let actual = convolve(x, w, bias, residual: residual, activation: activation, c)
-                    assertClose(actual, expected, tolerance: 1e-5, "case \(index), activation \(a), portable \(portable)")
+                c.check(&random, tolerance: 1e-5, "case \(index), portable \(portable)") { x, w, bias, residual, activation in
+                    convolve(x, w, bias, residual: residual, activation: activation, c)
                 }
             }
         }
