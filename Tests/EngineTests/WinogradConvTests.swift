@@ -63,6 +63,8 @@ final class WinogradConvTests: XCTestCase {
         XCTAssertFalse(WinogradFilters.suits([64, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
         XCTAssertFalse(WinogradFilters.suits([32, 128, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
         XCTAssertFalse(WinogradFilters.suits([64, 16, 3, 3], group: 1, strides: nil, dilations: nil), "too few inputs")
+        XCTAssertTrue(WinogradFilters.suits([512, 512, 3, 3], group: 1, strides: nil, dilations: nil), "ResNet's widest")
+        XCTAssertFalse(WinogradFilters.suits([1024, 512, 3, 3], group: 1, strides: nil, dilations: nil), "16 MiB of filters")
         var random = TestRandom(seed: 72)
         let weightShape = [64, 32, 3, 3]
         let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(64)

@@ -16,6 +16,9 @@ final class WinogradFilters: @unchecked Sendable {
     /// rows each) carry enough of the work to beat the direct kernel.
     static let minimumChannels = 32
     static let minimumOutChannels = 64
+    /// Most input × output channels: the transformed filters are kept beside the direct kernel's packing (16 floats
+    /// per filter and channel against 9), and beyond 512 × 512 one layer's would pass 16 MiB.
+    static let maximumChannelProduct = 512 * 512
     /// Output rows and columns from which it is used (see above).
     static let minimumOutputSize = 7
 
@@ -27,6 +30,7 @@ final class WinogradFilters: @unchecked Sendable {
     static func suits(_ shape: [Int], group: Int, strides: [Int]?, dilations: [Int]?) -> Bool {
         shape.count == 4 && group == 1 && shape[2] == 3 && shape[3] == 3
             && shape[0] >= minimumOutChannels && shape[1] >= minimumChannels
+            && shape[0] <= maximumChannelProduct / shape[1]
             && (strides ?? [1, 1]) == [1, 1] && (dilations ?? [1, 1]) == [1, 1]
     }
 
