@@ -49,59 +49,16 @@ void ds_phase_split_row(const float *src, ptrdiff_t width, ptrdiff_t pad_left, p
     split_scalar(src, width, pad_left, stride, 0, phase_len, out, phase_stride);
 }
 
-// Stride 2: slots where both phases' columns lie inside the row eight, then four, then one at a time, and the few
-// slots at either end where only one phase's column does one at a time.
-__attribute__((target("avx2,fma")))
-static void split2_interior_avx2(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t phase_len, float *out,
-                                 ptrdiff_t phase_stride) {
-    ptrdiff_t from = (pad_left + 1) / 2, to = (width + pad_left) / 2;
-    if (to > phase_len) to = phase_len;
-    if (from > to) from = to;
-    ptrdiff_t t = split2_avx2(src, width, pad_left, from, to, out, phase_stride);
-    for (; t + 4 <= to; t += 4) {
-        const float *x = src + 2 * t - pad_left;
-        const __m128 lo = _mm_loadu_ps(x), hi = _mm_loadu_ps(x + 4);
-        _mm_storeu_ps(out + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-        _mm_storeu_ps(out + phase_stride + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
-    }
-    for (; t < to; t++) {
-        out[t] = src[2 * t - pad_left];
-        out[phase_stride + t] = src[2 * t + 1 - pad_left];
-    }
-    for (ptrdiff_t p = 0; p < 2; p++) {
-        const ptrdiff_t first_column = pad_left - p, last_column = width - 1 + pad_left - p;
-        const ptrdiff_t begin = first_column > 0 ? (first_column + 1) / 2 : 0;
-        ptrdiff_t end = last_column >= 0 ? last_column / 2 + 1 : 0;
-        if (end > phase_len) end = phase_len;
-        for (ptrdiff_t u = begin; u < end && u < from; u++) out[p * phase_stride + u] = src[2 * u + p - pad_left];
-        for (ptrdiff_t u = to > begin ? to : begin; u < end; u++) out[p * phase_stride + u] = src[2 * u + p - pad_left];
-    }
-}
-
-void ds_phase_split_row_interior(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t stride,
-                                 ptrdiff_t phase_len, float *out, ptrdiff_t phase_stride) {
-    if (stride == 2 && ds_use_avx2()) {
-        split2_interior_avx2(src, width, pad_left, phase_len, out, phase_stride);
-        return;
-    }
-    for (ptrdiff_t p = 0; p < stride; p++) {
-        // Slot t of phase p holds column t·stride + p − pad_left: inside the row for t in [begin, end).
-        const ptrdiff_t first_column = pad_left - p, last_column = width - 1 + pad_left - p;
-        const ptrdiff_t begin = first_column > 0 ? (first_column + stride - 1) / stride : 0;
-        ptrdiff_t end = last_column >= 0 ? last_column / stride + 1 : 0;
-        if (end > phase_len) end = phase_len;
-        for (ptrdiff_t t = begin; t < end; t++) out[p * phase_stride + t] = src[t * stride + p - pad_left];
-    }
-}
-
 // Stride 2 into a buffer whose padding is zero already: the interior slots of `rows` consecutive rows (`x` the first
-// image row, `out` its padded row), the bounds worked out once for all of them. Small maps are where this matters: a
-// 14-wide row has 7 interior slots, under the eight split2_avx2 takes, and per row the bounds, the dispatch check
-// and a scalar tail cost more than the copy (MobileNetV2's 576-channel 14 → 7 depthwise layer spent 58 % of its time
-// here). Slots go eight, then four at a time, the last block overlapping the one before (same values rewritten).
+// image row, `out` its padded row, phases `phase_stride` apart), the bounds worked out once for all of them. Small
+// maps are where this matters: a 14-wide row has 7 interior slots, under the eight split2_avx2 takes, and per row the
+// bounds, the dispatch check and a scalar tail cost more than the copy (MobileNetV2's 576-channel 14 → 7 depthwise
+// layer spent 58 % of its time here, a row at a time). Slots go eight, then four at a time, the last block
+// overlapping the one before (same values rewritten); the slots where only one phase's column lies in the row, one
+// at a time.
 __attribute__((target("avx2,fma")))
 static void split2_rows_interior_avx2(const float *x, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t pad_left,
-                                      ptrdiff_t phase_len, float *out, ptrdiff_t row_len) {
+                                      ptrdiff_t phase_len, float *out, ptrdiff_t phase_stride, ptrdiff_t row_len) {
     ptrdiff_t from = (pad_left + 1) / 2, to = (width + pad_left) / 2;
     if (to > phase_len) to = phase_len;
     if (from > to) from = to;
@@ -114,27 +71,43 @@ static void split2_rows_interior_avx2(const float *x, ptrdiff_t rows, ptrdiff_t 
         if (edge_end[p] > phase_len) edge_end[p] = phase_len;
     }
     for (ptrdiff_t r = 0; r < rows; r++, x += width, out += row_len) {
-        ptrdiff_t t = split2_avx2(x, width, pad_left, from, to, out, phase_len);
+        ptrdiff_t t = split2_avx2(x, width, pad_left, from, to, out, phase_stride);
         if (t < to && to - t >= 4) {
             for (;; t += 4) {
                 if (t + 4 > to) t = to - 4;
                 const float *src = x + 2 * t - pad_left;
                 const __m128 lo = _mm_loadu_ps(src), hi = _mm_loadu_ps(src + 4);
                 _mm_storeu_ps(out + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-                _mm_storeu_ps(out + phase_len + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+                _mm_storeu_ps(out + phase_stride + t, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
                 if (t + 4 == to) break;
             }
             t = to;
         }
         for (; t < to; t++) {
             out[t] = x[2 * t - pad_left];
-            out[phase_len + t] = x[2 * t + 1 - pad_left];
+            out[phase_stride + t] = x[2 * t + 1 - pad_left];
         }
         for (ptrdiff_t p = 0; p < 2; p++) {
-            for (ptrdiff_t u = edge_begin[p]; u < edge_end[p] && u < from; u++) out[p * phase_len + u] = x[2 * u + p - pad_left];
+            for (ptrdiff_t u = edge_begin[p]; u < edge_end[p] && u < from; u++) out[p * phase_stride + u] = x[2 * u + p - pad_left];
             for (ptrdiff_t u = to > edge_begin[p] ? to : edge_begin[p]; u < edge_end[p]; u++)
-                out[p * phase_len + u] = x[2 * u + p - pad_left];
+                out[p * phase_stride + u] = x[2 * u + p - pad_left];
         }
+    }
+}
+
+void ds_phase_split_row_interior(const float *src, ptrdiff_t width, ptrdiff_t pad_left, ptrdiff_t stride,
+                                 ptrdiff_t phase_len, float *out, ptrdiff_t phase_stride) {
+    if (stride == 2 && ds_use_avx2()) {
+        split2_rows_interior_avx2(src, 1, width, pad_left, phase_len, out, phase_stride, 0);
+        return;
+    }
+    for (ptrdiff_t p = 0; p < stride; p++) {
+        // Slot t of phase p holds column t·stride + p − pad_left: inside the row for t in [begin, end).
+        const ptrdiff_t first_column = pad_left - p, last_column = width - 1 + pad_left - p;
+        const ptrdiff_t begin = first_column > 0 ? (first_column + stride - 1) / stride : 0;
+        ptrdiff_t end = last_column >= 0 ? last_column / stride + 1 : 0;
+        if (end > phase_len) end = phase_len;
+        for (ptrdiff_t t = begin; t < end; t++) out[p * phase_stride + t] = src[t * stride + p - pad_left];
     }
 }
 
@@ -176,7 +149,7 @@ void ds_fill_padded_plane(const float *x, ptrdiff_t height, ptrdiff_t width, ptr
         const ptrdiff_t first = pad_top > 0 ? pad_top : 0, last = pad_top + height < l.rows ? pad_top + height : l.rows;
         if (sw == 2 && last > first && ds_use_avx2()) {
             split2_rows_interior_avx2(x + (first - pad_top) * width, last - first, width, pad_left, l.phase_len,
-                                      buffer + first * row_len, row_len);
+                                      buffer + first * row_len, l.phase_len, row_len);
             return;
         }
         for (ptrdiff_t r = first; r < last; r++) {

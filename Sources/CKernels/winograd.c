@@ -276,9 +276,9 @@ static void multiply_position(void *context, ptrdiff_t xi) {
                        (ds_activation){DS_ACTIVATION_NONE});
 }
 
-// Channels (or positions) side by side on the intra-op threads when there are several: each is independent, and a
+// `count` channels (or positions) side by side on the intra-op threads when there are several: each is independent, and a
 // block's GEMMs are too small for the GEMM to split them itself (below its PARALLEL_MIN_WORK).
-static void run_channels(ptrdiff_t count, void (*body)(void *, ptrdiff_t), void *context) {
+static void run_each(ptrdiff_t count, void (*body)(void *, ptrdiff_t), void *context) {
     if (ds_parallel_threads() > 1 && count > 1) {
         ds_parallel_for(count, body, context);
     } else {
@@ -306,9 +306,9 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
                 .out_channels = out_channels, .bias = bias, .accumulate = accumulate, .act = act,
                 .act_in_store = act_in_store, .y = y + n * y_image_stride, .packed = packed, .packed_stride = each,
             };
-            run_channels(channels, input_channel, &p);
-            run_channels(WG_POSITIONS, multiply_position, &p);
-            run_channels(out_channels, output_channel, &p);
+            run_each(channels, input_channel, &p);
+            run_each(WG_POSITIONS, multiply_position, &p);
+            run_each(out_channels, output_channel, &p);
         }
     }
     if (act.kind != DS_ACTIVATION_NONE && !act_in_store) {
