@@ -317,16 +317,24 @@ static inline void wide_short_tile_avx2(ptrdiff_t kc, const float *a, const floa
     _Pragma("clang loop unroll(full)")
     for (int r = 0; r < R; r++) lo[r] = hi[r] = lo2[r] = hi2[r] = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        const __m256 b2lo = _mm256_load_ps(b2), b2hi = _mm256_load_ps(b2 + 8);
+        // The rows' values first, then each B vector loaded once and used by every row: R + 1 registers beside the
+        // 4R accumulators. Loading the four B vectors first needs 4 + 1 + 12 for 3 rows, one more than AVX2 has, and
+        // the spill made a 3-row tile (a batch of 9) run at 0.72× this speed (interleaved C harness, 256 × 1024).
+        __m256 ai[3];
         _Pragma("clang loop unroll(full)")
-        for (int r = 0; r < R; r++) {
-            const __m256 ai = _mm256_broadcast_ss(a + r);
-            lo[r] = _mm256_fmadd_ps(ai, b0, lo[r]);
-            hi[r] = _mm256_fmadd_ps(ai, b1, hi[r]);
-            lo2[r] = _mm256_fmadd_ps(ai, b2lo, lo2[r]);
-            hi2[r] = _mm256_fmadd_ps(ai, b2hi, hi2[r]);
-        }
+        for (int r = 0; r < R; r++) ai[r] = _mm256_broadcast_ss(a + r);
+        __m256 bv = _mm256_load_ps(b);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) lo[r] = _mm256_fmadd_ps(ai[r], bv, lo[r]);
+        bv = _mm256_load_ps(b + 8);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) hi[r] = _mm256_fmadd_ps(ai[r], bv, hi[r]);
+        bv = _mm256_load_ps(b2);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) lo2[r] = _mm256_fmadd_ps(ai[r], bv, lo2[r]);
+        bv = _mm256_load_ps(b2 + 8);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) hi2[r] = _mm256_fmadd_ps(ai[r], bv, hi2[r]);
         a += MR;
         b += NR;
         b2 += NR;
