@@ -1,15 +1,19 @@
-// Winograd F(2×2, 3×3) convolution for 3×3 filters at stride 1 (Lavin & Gray, "Fast Algorithms for Convolutional
-// Neural Networks", 2015).
+// Winograd convolution for 3×3 and 5×5 filters at stride 1: F(2×2, 3×3) and F(2×2, 5×5) (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2015).
 //
-// Each 2×2 block of output pixels ("tile") reads a 4×4 patch d of the (zero-padded) input. With the constant matrices
-// Bᵀ (4×4), G (4×3) and Aᵀ (2×4),
+// Each 2×2 block of output pixels ("tile") reads a p×p patch d of the (zero-padded) input, p = r + 1 for an r×r filter
+// g. With the constant matrices Bᵀ (p×p), G (p×r) and Aᵀ (2×p),
 //
 //     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
 //
-// so the 36 multiply-adds per tile, channel and filter of the direct convolution become 16, done as 16 independent
-// GEMMs, one per position ξ of the 4×4 transformed tile: M_ξ[oc][tile] = Σ_c U_ξ[oc][c] · V_ξ[c][tile], with
-// U_ξ = (G g Gᵀ)_ξ packed once at load and V_ξ = (Bᵀ d B)_ξ computed per run. The transforms are additions only
-// (G holds halves), so the result differs from the direct sum by rounding alone (a few ulp per product).
+// so the 4r² multiply-adds per tile, channel and filter of the direct convolution become p² — 36 → 16 for 3×3
+// (2.25× fewer), 100 → 36 for 5×5 (2.8× fewer) — done as p² independent GEMMs, one per position ξ of the transformed
+// tile: M_ξ[oc][tile] = Σ_c U_ξ[oc][c] · V_ξ[c][tile], with U_ξ = (G g Gᵀ)_ξ packed once at load and V_ξ = (Bᵀ d B)_ξ
+// computed per run.
+//
+// F(2×2, 3×3) interpolates at 0, ±1 and ∞: its transforms are additions and halves, so the result differs from the
+// direct sum by rounding alone. F(2×2, 5×5) adds ±2 (the matrices below, which F(4×4, 3×3) shares for Bᵀ): factors
+// up to 5 in Bᵀ and 1/24 in G, a few more ulp (measured ≤ 5e-6 of the output's magnitude at 32 input channels).
 //
 // Vectorisation: both transforms run on eight tiles at once, one tile per lane (wg_layout says which). The tiles of an
 // image are processed a block of tile rows at a time, so V and M of a block stay in L2 while their GEMMs run.
@@ -21,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WG_POSITIONS 16
 #define WG_LANES 8
 // A block of tile rows: V and M of at most this many floats together (so they stay in cache between the transforms
 // and the GEMMs), unless that leaves fewer than WG_MIN_BLOCK_TILES tiles: every block reads all 16 filter matrices,
@@ -29,35 +32,50 @@
 #define WG_BLOCK_FLOATS (192 * 1024)
 #define WG_MIN_BLOCK_TILES 64
 
-size_t ds_winograd_packed_size(ptrdiff_t out_channels, ptrdiff_t channels) {
-    return WG_POSITIONS * ds_sgemm_packed_a_size(out_channels, channels);
+// The patch a tile reads (p = r + 1) and the positions of its transform (p²), for an r×r filter (3 or 5).
+static ptrdiff_t patch_for(ptrdiff_t kernel) { return kernel + 1; }
+static ptrdiff_t positions_for(ptrdiff_t kernel) { return patch_for(kernel) * patch_for(kernel); }
+
+// G (p×r) of F(2, 3) and of F(2, 5), in doubles: the filter transform runs once, at load.
+static const double G3[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double G5[6][5] = {
+    {1.0 / 4, 0, 0, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+    {0, 0, 0, 0, 1},
+};
+
+size_t ds_winograd_packed_size(ptrdiff_t out_channels, ptrdiff_t channels, ptrdiff_t kernel) {
+    return (size_t)positions_for(kernel) * ds_sgemm_packed_a_size(out_channels, channels);
 }
 
-void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels, float *packed) {
+void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels, ptrdiff_t kernel, float *packed) {
+    const ptrdiff_t r = kernel, p = patch_for(kernel), positions = positions_for(kernel);
+    const double *g_matrix = r == 3 ? &G3[0][0] : &G5[0][0];   // p × r
     const size_t plane = (size_t)(out_channels * channels);
-    float *u = malloc(WG_POSITIONS * plane * sizeof(float));   // U_ξ[oc][c], ξ-major
+    float *u = malloc((size_t)positions * plane * sizeof(float));   // U_ξ[oc][c], ξ-major
     for (ptrdiff_t o = 0; o < out_channels; o++) {
         for (ptrdiff_t c = 0; c < channels; c++) {
-            const float *g = w + (o * channels + c) * 9;
-            // G g (4×3): rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2 of the filter's rows.
-            float gg[4][3];
-            for (int j = 0; j < 3; j++) {
-                const float r0 = g[j], r1 = g[3 + j], r2 = g[6 + j];
-                gg[0][j] = r0;
-                gg[1][j] = 0.5f * (r0 + r1 + r2);
-                gg[2][j] = 0.5f * (r0 - r1 + r2);
-                gg[3][j] = r2;
-            }
-            // (G g) Gᵀ (4×4): the same on the columns.
-            for (int i = 0; i < 4; i++) {
-                const float c0 = gg[i][0], c1 = gg[i][1], c2 = gg[i][2];
-                const float t[4] = {c0, 0.5f * (c0 + c1 + c2), 0.5f * (c0 - c1 + c2), c2};
-                for (int j = 0; j < 4; j++) u[(size_t)(4 * i + j) * plane + (size_t)(o * channels + c)] = t[j];
-            }
+            const float *g = w + (o * channels + c) * r * r;
+            double gg[6][5];   // G g (p × r)
+            for (ptrdiff_t i = 0; i < p; i++)
+                for (ptrdiff_t j = 0; j < r; j++) {
+                    double sum = 0;
+                    for (ptrdiff_t k = 0; k < r; k++) sum += g_matrix[i * r + k] * g[k * r + j];
+                    gg[i][j] = sum;
+                }
+            for (ptrdiff_t i = 0; i < p; i++)   // (G g) Gᵀ (p × p)
+                for (ptrdiff_t j = 0; j < p; j++) {
+                    double sum = 0;
+                    for (ptrdiff_t k = 0; k < r; k++) sum += gg[i][k] * g_matrix[j * r + k];
+                    u[(size_t)(p * i + j) * plane + (size_t)(o * channels + c)] = (float)sum;
+                }
         }
     }
     const size_t each = ds_sgemm_packed_a_size(out_channels, channels);
-    for (int xi = 0; xi < WG_POSITIONS; xi++)
+    for (ptrdiff_t xi = 0; xi < positions; xi++)
         ds_sgemm_pack_a(0, out_channels, channels, 1.0f, u + (size_t)xi * plane, channels, packed + (size_t)xi * each);
     free(u);
 }
@@ -67,6 +85,7 @@ void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels
 // a group lies in one tile row and a row has whole groups (tiles_w rounded up to 8); on narrower maps ("narrow": a
 // 7×7 map is 4 tiles a row) a row has 4 tiles and a group holds two rows, so no lane is spent on padding there.
 typedef struct {
+    ptrdiff_t patch, positions;   // p and p² (patch_for)
     ptrdiff_t tiles_h, tiles_w;
     int narrow;                // 4 tiles a row, two rows a group
     ptrdiff_t row_tiles;       // tiles per tile row in V and M: 4 (narrow) or tiles_w rounded up to whole groups
@@ -78,15 +97,18 @@ typedef struct {
 
 static wg_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
     wg_layout l;
+    l.patch = patch_for(s->kernel_h);
+    l.positions = positions_for(s->kernel_h);
     l.tiles_h = (s->out_h + 1) / 2;
     l.tiles_w = (s->out_w + 1) / 2;
     l.narrow = l.tiles_w <= WG_LANES / 2;
     l.row_tiles = l.narrow ? WG_LANES / 2 : (l.tiles_w + WG_LANES - 1) / WG_LANES * WG_LANES;
     l.group_rows = l.narrow ? 2 : 1;
     l.layout_rows = (l.tiles_h + l.group_rows - 1) / l.group_rows * l.group_rows;
-    l.rows = 2 * l.layout_rows + 2;
-    l.columns = 2 * l.row_tiles + 8;   // + 8: a narrow row's 4-wide loads read up to column 9
-    const ptrdiff_t per_row = WG_POSITIONS * (s->channels + out_channels) * l.row_tiles;
+    l.rows = 2 * l.layout_rows + l.patch - 2;
+    // + 8: a group's loads read up to 2·8 + p − 1 columns past its first (a narrow row's 4-wide ones 8 + p − 1).
+    l.columns = 2 * l.row_tiles + 8;
+    const ptrdiff_t per_row = l.positions * (s->channels + out_channels) * l.row_tiles;
     const ptrdiff_t fit = per_row > 0 ? WG_BLOCK_FLOATS / per_row : 1;
     const ptrdiff_t least = (WG_MIN_BLOCK_TILES + l.row_tiles - 1) / l.row_tiles;
     l.block_rows = fit > least ? fit : least;
@@ -96,8 +118,13 @@ static wg_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
 }
 
 int ds_winograd_suits(const ds_conv2d_shape *s) {
-    return ds_use_avx2() && s->kernel_h == 3 && s->kernel_w == 3 && s->stride_h == 1 && s->stride_w == 1 &&
-           s->dilation_h == 1 && s->dilation_w == 1 && s->out_h > 0 && s->out_w > 0;
+    return ds_use_avx2() && (s->kernel_h == 3 || s->kernel_h == 5) && s->kernel_w == s->kernel_h && s->stride_h == 1 &&
+           s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1 && s->out_h > 0 && s->out_w > 0;
+}
+
+double ds_winograd_lane_use(const ds_conv2d_shape *s) {
+    const wg_layout l = layout_for(s, 1);
+    return (double)(l.tiles_h * l.tiles_w) / (double)(l.layout_rows * l.row_tiles);
 }
 
 // The padded planes' floats, rounded up to 64 bytes, so V and M start aligned as the scratch does.
@@ -108,7 +135,7 @@ static size_t padded_floats(const ds_conv2d_shape *s, const wg_layout *l) {
 size_t ds_winograd_scratch_size(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
     const wg_layout l = layout_for(s, out_channels);
     const ptrdiff_t tiles = l.block_rows * l.row_tiles;
-    return padded_floats(s, &l) + WG_POSITIONS * (size_t)(tiles * (s->channels + out_channels));
+    return padded_floats(s, &l) + (size_t)l.positions * (size_t)(tiles * (s->channels + out_channels));
 }
 
 typedef struct {
@@ -148,8 +175,8 @@ __attribute__((target("avx2,fma"))) static inline void tile_columns4(const float
     c[3] = _mm_shuffle_ps(a2, b2, 0xDD);
 }
 
-// Input transform of channel `c` for the block: V_ξ[c][tile] = (Bᵀ d B)_ξ.
-__attribute__((target("avx2,fma"))) static void input_channel(void *context, ptrdiff_t c) {
+// F(2×2, 3×3)'s input transform of channel `c` for the block: V_ξ[c][tile] = (Bᵀ d B)_ξ.
+__attribute__((target("avx2,fma"))) static void input_channel3(void *context, ptrdiff_t c) {
     const wg_pass *p = context;
     const wg_layout *l = &p->l;
     const float *plane = p->padded + c * l->rows * l->columns;
@@ -205,8 +232,31 @@ __attribute__((target("avx2,fma"))) static inline void store_pixels(const wg_pas
     memcpy(dst, lane, (size_t)count * sizeof(float));
 }
 
-// Output transform of output channel `o` for the block: Y = Aᵀ M A per tile, plus bias, residual and activation.
-__attribute__((target("avx2,fma"))) static void output_channel(void *context, ptrdiff_t o) {
+// Stores row i (0 or 1) of a group's tiles: y0 and y1 hold each tile's left and right pixel, plus `bias`.
+__attribute__((target("avx2,fma"))) static inline void store_tile_row(const wg_pass *p, float *plane, ptrdiff_t oy,
+                                                                       ptrdiff_t ox, int i, __m256 y0, __m256 y1,
+                                                                       const ds_piecewise_constants *k) {
+    const wg_layout *l = &p->l;
+    const ds_conv2d_shape *s = p->s;
+    if (oy + i >= s->out_h) return;
+    // Lane t holds tile t's left (y0) and right (y1) pixel: interleave them into 16 consecutive pixels.
+    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+    const __m256 left = _mm256_permute2f128_ps(lo, hi, 0x20), right = _mm256_permute2f128_ps(lo, hi, 0x31);
+    if (l->narrow) {   // left: the first tile row's 8 pixels; right: the next tile row's, 2 rows down
+        store_pixels(p, plane + (oy + i) * s->out_w, s->out_w < WG_LANES ? s->out_w : WG_LANES, left, k);
+        if (oy + 2 + i < s->out_h)
+            store_pixels(p, plane + (oy + 2 + i) * s->out_w, s->out_w < WG_LANES ? s->out_w : WG_LANES, right, k);
+        return;
+    }
+    const ptrdiff_t columns = s->out_w - ox < 2 * WG_LANES ? s->out_w - ox : 2 * WG_LANES;
+    float *dst = plane + (oy + i) * s->out_w + ox;
+    store_pixels(p, dst, columns < WG_LANES ? columns : WG_LANES, left, k);
+    if (columns > WG_LANES) store_pixels(p, dst + WG_LANES, columns - WG_LANES, right, k);
+}
+
+// F(2×2, 3×3)'s output transform of output channel `o` for the block: Y = Aᵀ M A per tile, plus bias, residual and
+// activation.
+__attribute__((target("avx2,fma"))) static void output_channel3(void *context, ptrdiff_t o) {
     const wg_pass *p = context;
     const wg_layout *l = &p->l;
     const ds_conv2d_shape *s = p->s;
@@ -221,31 +271,127 @@ __attribute__((target("avx2,fma"))) static void output_channel(void *context, pt
         for (ptrdiff_t g = 0; g < groups_per_row; g++) {
             const float *src = m + r * l->row_tiles + WG_LANES * g;
             __m256 x[16];
-            for (int xi = 0; xi < WG_POSITIONS; xi++) x[xi] = _mm256_loadu_ps(src + xi * stride);
+            for (int xi = 0; xi < 16; xi++) x[xi] = _mm256_loadu_ps(src + xi * stride);
             // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3; then the same along the columns.
             __m256 u[2][4];
             for (int j = 0; j < 4; j++) {
                 u[0][j] = _mm256_add_ps(_mm256_add_ps(x[j], x[4 + j]), x[8 + j]);
                 u[1][j] = _mm256_sub_ps(_mm256_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
             }
-            const ptrdiff_t ox = 2 * WG_LANES * g;
-            const ptrdiff_t columns = s->out_w - ox < 2 * WG_LANES ? s->out_w - ox : 2 * WG_LANES;
-            for (int i = 0; i < 2 && oy + i < s->out_h; i++) {
+            for (int i = 0; i < 2; i++) {
                 const __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(u[i][0], u[i][1]), u[i][2]), bias);
                 const __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(u[i][1], u[i][2]), u[i][3]), bias);
-                // Lane t holds tile t's left (y0) and right (y1) pixel: interleave them into 16 consecutive pixels.
-                const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
-                __m256 left = _mm256_permute2f128_ps(lo, hi, 0x20), right = _mm256_permute2f128_ps(lo, hi, 0x31);
-                if (l->narrow) {   // left: the first tile row's 8 pixels; right: the next tile row's, 2 rows down
-                    store_pixels(p, plane + (oy + i) * s->out_w, s->out_w < WG_LANES ? s->out_w : WG_LANES, left, &k);
-                    if (oy + 2 + i < s->out_h)
-                        store_pixels(p, plane + (oy + 2 + i) * s->out_w, s->out_w < WG_LANES ? s->out_w : WG_LANES, right, &k);
-                    continue;
-                }
-                float *dst = plane + (oy + i) * s->out_w + ox;
-                store_pixels(p, dst, columns < WG_LANES ? columns : WG_LANES, left, &k);
-                if (columns > WG_LANES) store_pixels(p, dst + WG_LANES, columns - WG_LANES, right, &k);
+                store_tile_row(p, plane, oy, 2 * WG_LANES * g, i, y0, y1, &k);
             }
+        }
+    }
+}
+
+// Columns 2t … 2t+5 of eight consecutive tiles t (F(2×2, 5×5)'s 6-wide patches), as tile_columns does for four.
+__attribute__((target("avx2,fma"))) static inline void tile_columns6(const float *row, __m256 c[6]) {
+    tile_columns(row, c);   // columns 2t … 2t+3
+    const __m256 a = _mm256_loadu_ps(row + 4), b = _mm256_loadu_ps(row + 12);
+    c[4] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    c[5] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+// The same for four tiles (a narrow group's half).
+__attribute__((target("avx2,fma"))) static inline void tile_columns6_4(const float *row, __m128 c[6]) {
+    tile_columns4(row, c);
+    const __m128 a = _mm_loadu_ps(row + 4), b = _mm_loadu_ps(row + 8);
+    c[4] = _mm_shuffle_ps(a, b, 0x88);
+    c[5] = _mm_shuffle_ps(a, b, 0xDD);
+}
+
+// Bᵀ x for F(2, 5) (points 0, ±1, ±2, ∞), on six vectors:
+//     Bᵀ = [ 4  0 −5  0  1  0 ]
+//          [ 0 −4 −4  1  1  0 ]
+//          [ 0  4 −4 −1  1  0 ]
+//          [ 0 −2 −1  2  1  0 ]
+//          [ 0  2 −1 −2  1  0 ]
+//          [ 0  4  0 −5  0  1 ]
+__attribute__((target("avx2,fma"))) static inline void input_transform6(const __m256 x[6], __m256 t[6]) {
+    const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f), two = _mm256_set1_ps(2.0f);
+    const __m256 a = _mm256_fnmadd_ps(four, x[2], x[4]);   // x4 − 4 x2
+    const __m256 b = _mm256_fnmadd_ps(four, x[1], x[3]);   // x3 − 4 x1
+    const __m256 c = _mm256_sub_ps(x[4], x[2]);
+    const __m256 e = _mm256_mul_ps(two, _mm256_sub_ps(x[3], x[1]));
+    t[0] = _mm256_fnmadd_ps(five, x[2], _mm256_fmadd_ps(four, x[0], x[4]));
+    t[1] = _mm256_add_ps(a, b);
+    t[2] = _mm256_sub_ps(a, b);
+    t[3] = _mm256_add_ps(c, e);
+    t[4] = _mm256_sub_ps(c, e);
+    t[5] = _mm256_fnmadd_ps(five, x[3], _mm256_fmadd_ps(four, x[1], x[5]));
+}
+
+// F(2×2, 5×5)'s input transform of channel `c` for the block, as input_channel3's.
+__attribute__((target("avx2,fma"))) static void input_channel5(void *context, ptrdiff_t c) {
+    const wg_pass *p = context;
+    const wg_layout *l = &p->l;
+    const float *plane = p->padded + c * l->rows * l->columns;
+    const ptrdiff_t stride = p->block_tiles * p->s->channels;   // from V_ξ to V_ξ+1
+    float *v = p->v + c * p->block_tiles;
+    const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
+    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
+        const float *top = plane + 2 * (p->first_row + r) * l->columns;
+        for (ptrdiff_t g = 0; g < groups_per_row; g++) {
+            __m256 t[6][6];   // Bᵀ along each of the patch's six rows
+            for (int i = 0; i < 6; i++) {
+                __m256 col[6];
+                if (l->narrow) {   // the next tile row's patch starts two padded rows further down
+                    __m128 low[6], high[6];
+                    tile_columns6_4(top + i * l->columns, low);
+                    tile_columns6_4(top + (i + 2) * l->columns, high);
+                    for (int k = 0; k < 6; k++) col[k] = _mm256_set_m128(high[k], low[k]);
+                } else {
+                    tile_columns6(top + i * l->columns + 2 * WG_LANES * g, col);
+                }
+                input_transform6(col, t[i]);
+            }
+            // Then down the columns: V_(6a + j) = (Bᵀ t)_a for column j.
+            float *dst = v + r * l->row_tiles + WG_LANES * g;
+            for (int j = 0; j < 6; j++) {
+                const __m256 column[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
+                __m256 out[6];
+                input_transform6(column, out);
+                for (int a = 0; a < 6; a++) _mm256_storeu_ps(dst + (6 * a + j) * stride, out[a]);
+            }
+        }
+    }
+}
+
+// Aᵀ m for F(2, 5): rows m0 + m1 + m2 + m3 + m4 and m1 − m2 + 2 (m3 − m4) + m5.
+__attribute__((target("avx2,fma"))) static inline void output_transform6(const __m256 m[6], __m256 *y0, __m256 *y1) {
+    *y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m[0], m[1]), _mm256_add_ps(m[2], m[3])), m[4]);
+    *y1 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(2.0f), _mm256_sub_ps(m[3], m[4]), _mm256_sub_ps(m[1], m[2])), m[5]);
+}
+
+// F(2×2, 5×5)'s output transform of output channel `o` for the block, as output_channel3's.
+__attribute__((target("avx2,fma"))) static void output_channel5(void *context, ptrdiff_t o) {
+    const wg_pass *p = context;
+    const wg_layout *l = &p->l;
+    const ptrdiff_t stride = p->block_tiles * p->out_channels;   // from M_ξ to M_ξ+1
+    const float *m = p->m + o * p->block_tiles;
+    float *plane = p->y + o * p->s->out_h * p->s->out_w;
+    const __m256 bias = _mm256_set1_ps(p->bias ? p->bias[o] : 0.0f);
+    const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
+    const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
+    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
+        for (ptrdiff_t g = 0; g < groups_per_row; g++) {
+            const float *src = m + r * l->row_tiles + WG_LANES * g;
+            // Aᵀ M down each column j (u0, u1: the two output rows), then Aᵀ along the rows.
+            __m256 u0[6], u1[6];
+            for (int j = 0; j < 6; j++) {
+                __m256 column[6];
+                for (int a = 0; a < 6; a++) column[a] = _mm256_loadu_ps(src + (6 * a + j) * stride);
+                output_transform6(column, &u0[j], &u1[j]);
+            }
+            const ptrdiff_t oy = 2 * (p->first_row + r), ox = 2 * WG_LANES * g;
+            __m256 y0, y1;
+            output_transform6(u0, &y0, &y1);
+            store_tile_row(p, plane, oy, ox, 0, _mm256_add_ps(y0, bias), _mm256_add_ps(y1, bias), &k);
+            output_transform6(u1, &y0, &y1);
+            store_tile_row(p, plane, oy, ox, 1, _mm256_add_ps(y0, bias), _mm256_add_ps(y1, bias), &k);
         }
     }
 }
@@ -294,7 +440,7 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
     const ptrdiff_t channels = s->channels;
     float *padded = scratch;
     float *v = padded + padded_floats(s, &l);
-    float *m = v + WG_POSITIONS * l.block_rows * l.row_tiles * channels;
+    float *m = v + l.positions * l.block_rows * l.row_tiles * channels;
     const size_t each = ds_sgemm_packed_a_size(out_channels, channels);
     const int act_in_store = ds_is_piecewise(act.kind);
     for (ptrdiff_t n = 0; n < batch; n++) {
@@ -306,9 +452,9 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
                 .out_channels = out_channels, .bias = bias, .accumulate = accumulate, .act = act,
                 .act_in_store = act_in_store, .y = y + n * y_image_stride, .packed = packed, .packed_stride = each,
             };
-            run_each(channels, input_channel, &p);
-            run_each(WG_POSITIONS, multiply_position, &p);
-            run_each(out_channels, output_channel, &p);
+            run_each(channels, l.patch == 4 ? input_channel3 : input_channel5, &p);
+            run_each(l.positions, multiply_position, &p);
+            run_each(out_channels, l.patch == 4 ? output_channel3 : output_channel5, &p);
         }
     }
     if (act.kind != DS_ACTIVATION_NONE && !act_in_store) {

@@ -2,10 +2,10 @@ import CKernels
 import XCTest
 @testable import Engine
 
-/// Winograd F(2×2, 3×3) (CKernels/winograd.c) against a double-precision loop, and the Conv operator's choice of it:
-/// odd output sizes (a last row or column of half-used tiles), tile rows that end mid-group, narrow maps whose groups
-/// span two tile rows (an odd number of them too), uneven pads, several blocks of tile rows, several images, a
-/// residual, piecewise and smooth activations.
+/// Winograd F(2×2, 3×3) and F(2×2, 5×5) (CKernels/winograd.c) against a double-precision loop, and the Conv
+/// operator's choice of them: odd output sizes (a last row or column of half-used tiles), tile rows that end mid-group,
+/// narrow maps whose groups span two tile rows (an odd number of them too), uneven pads, several blocks of tile rows,
+/// several images, a residual, piecewise and smooth activations.
 final class WinogradConvTests: XCTestCase {
     /// DirectConvTests' geometry: its defaults are a 3×3 window at stride 1 with pads of 1, and every case here keeps
     /// the window and the stride.
@@ -13,11 +13,11 @@ final class WinogradConvTests: XCTestCase {
 
     private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
                           _ c: Case) -> [Float] {
-        let count = ds_winograd_packed_size(c.outChannels, c.channels)
+        let count = ds_winograd_packed_size(c.outChannels, c.channels, c.kernelH)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
         defer { raw.deallocate() }
         let packed = raw.bindMemory(to: Float.self, capacity: count)
-        ds_winograd_pack(w, c.outChannels, c.channels, packed)
+        ds_winograd_pack(w, c.outChannels, c.channels, c.kernelH, packed)
         var shape = c.shape
         var scratch = [Float](repeating: .nan, count: ds_winograd_scratch_size(&shape, c.outChannels))
         var y = residual ?? [Float](repeating: .nan, count: c.batch * c.outChannels * c.outH * c.outW)
@@ -44,9 +44,23 @@ final class WinogradConvTests: XCTestCase {
             Case(channels: 4, height: 5, width: 8, outChannels: 5, padTop: 1, padLeft: 1, padBottom: 0, padRight: 0),
             Case(channels: 2, height: 2, width: 3, outChannels: 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2),
         ]
-        for (index, c) in cases.enumerated() {
-            // The transforms round differently from a direct sum: a few ulp of each product, not more.
-            c.check(&random, tolerance: 2e-5, "case \(index)") { x, w, bias, residual, activation in
+        // The same geometries for 5×5 filters (pads of 2 where 3×3 had 1; 24×24 for 40×40, still three blocks of tile
+        // rows, at half the reference loop's time), and the MNIST CNN's 32 → 64 at 14×14.
+        let fiveByFive = cases.map { c in
+            var c = c
+            (c.kernelH, c.kernelW) = (5, 5)
+            if c.height == 40 { (c.height, c.width) = (24, 24) }
+            (c.padTop, c.padLeft, c.padBottom, c.padRight) = (c.padTop * 2, c.padLeft * 2, c.padBottom * 2, c.padRight * 2)
+            return c
+        } + [Case(channels: 32, height: 14, width: 14, outChannels: 64, kernelH: 5, kernelW: 5,
+                  padTop: 2, padLeft: 2, padBottom: 2, padRight: 2)]
+        for (index, c) in (cases + fiveByFive).enumerated() {
+            // The transforms round differently from a direct sum: a few ulp of each product, not more. F(2×2, 5×5)'s
+            // factors up to 5 and 1/24 cost more, and its rounding scales with the products summed, not with their
+            // sum: with 800 products of values in ±1 (outputs spread over about ±10) it reached 8.4e-5 absolute, under
+            // 1e-5 of that spread; a wrong transform is off by whole units.
+            c.check(&random, tolerance: c.kernelH == 3 ? 2e-5 : 2e-4, "case \(index), \(c.kernelH)×\(c.kernelW)") {
+                x, w, bias, residual, activation in
                 convolve(x, w, bias, residual: residual, activation: activation, c)
             }
         }
@@ -60,15 +74,21 @@ final class WinogradConvTests: XCTestCase {
         XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 3], group: 1, strides: [2, 2], dilations: nil), "stride 2")
         XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 3], group: 1, strides: nil, dilations: [2, 2]), "dilated")
         XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 3], group: 2, strides: nil, dilations: nil), "grouped")
-        XCTAssertFalse(WinogradFilters.suits([64, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
+        XCTAssertTrue(WinogradFilters.suits([64, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
+        XCTAssertFalse(WinogradFilters.suits([64, 32, 7, 7], group: 1, strides: nil, dilations: nil), "7×7")
+        XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 5], group: 1, strides: nil, dilations: nil), "3×5")
         XCTAssertFalse(WinogradFilters.suits([32, 128, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
         XCTAssertFalse(WinogradFilters.suits([64, 16, 3, 3], group: 1, strides: nil, dilations: nil), "too few inputs")
         XCTAssertTrue(WinogradFilters.suits([512, 512, 3, 3], group: 1, strides: nil, dilations: nil), "ResNet's widest")
         XCTAssertFalse(WinogradFilters.suits([1024, 512, 3, 3], group: 1, strides: nil, dilations: nil), "16 MiB of filters")
+        XCTAssertTrue(WinogradFilters.suits([256, 256, 5, 5], group: 1, strides: nil, dilations: nil))
+        XCTAssertFalse(WinogradFilters.suits([512, 512, 5, 5], group: 1, strides: nil, dilations: nil), "36 MiB of filters")
         var random = TestRandom(seed: 72)
-        let weightShape = [64, 32, 3, 3]
-        let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(64)
-        for size in [17, 7, 5] {   // 17×17: Winograd; 7×7: Winograd, two tile rows a group; 5×5: the direct kernel
+        // 3×3: 17×17 Winograd; 7×7 Winograd, two tile rows a group; 5×5 the direct kernel. 5×5 filters: 16×16 and
+        // 14×14 Winograd (8 of 8 and 7 of 8 lanes used); 12×12 the direct kernel (6 of 8).
+        for (kernel, size) in [(3, 17), (3, 7), (3, 5), (5, 16), (5, 14), (5, 12)] {
+            let weightShape = [64, 32, kernel, kernel], pad = kernel / 2
+            let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(64)
             let x = [2, 32, size, size], output = [2, 64, size, size]
             func model(constantWeights: Bool) throws -> Plan {
                 var model = ModelBuilder()
@@ -78,7 +98,7 @@ final class WinogradConvTests: XCTestCase {
                 model.output("y", output.map { .fixed($0) })
                 if constantWeights { model.initializer("w", weightShape, floats: weights) }
                 model.initializer("b", [64], floats: bias)
-                model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("pads", [1, 1, 1, 1])])
+                model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("pads", [pad, pad, pad, pad])])
                 model.node("Add", ["c", "r"], ["s"])
                 model.node("Relu", ["s"], ["y"])
                 return try model.plan()
@@ -87,17 +107,18 @@ final class WinogradConvTests: XCTestCase {
             let conv = try XCTUnwrap(transformed.steps.first?.op as? Conv)
             let winograd = try XCTUnwrap(conv.winogradFilters)
             XCTAssertNotNil(conv.directFilters, "kept for the maps too small for Winograd")
-            let geometry = ds_conv2d_shape(channels: 32, height: size, width: size, kernel_h: 3, kernel_w: 3, stride_h: 1,
-                                           stride_w: 1, pad_top: 1, pad_left: 1, dilation_h: 1, dilation_w: 1,
-                                           out_h: size, out_w: size)
-            XCTAssertEqual(winograd.suits(geometry), size >= 7 && String(cString: ds_kernel_isa()) == "avx2-fma")
+            let geometry = ds_conv2d_shape(channels: 32, height: size, width: size, kernel_h: kernel, kernel_w: kernel,
+                                           stride_h: 1, stride_w: 1, pad_top: pad, pad_left: pad, dilation_h: 1,
+                                           dilation_w: 1, out_h: size, out_w: size)
+            XCTAssertEqual(winograd.suits(geometry), size >= (kernel == 3 ? 7 : 14) && String(cString: ds_kernel_isa()) == "avx2-fma",
+                           "\(kernel)×\(kernel) filters on \(size)×\(size)")
             let input = Tensor(shape: x, floats: random.floats(x.reduce(1, *)))
             let residual = Tensor(shape: output, floats: random.floats(output.reduce(1, *)))
             let a = try XCTUnwrap(try transformed.run(["x": input, "r": residual])["y"]).floatArray()
             let b = try XCTUnwrap(try gemm.run(["x": input, "r": residual, "w": Tensor(shape: weightShape, floats: weights)])["y"])
                 .floatArray()
             XCTAssertTrue(a.contains { $0 > 0 } && a.contains { $0 == 0 }, "the ReLU clips some outputs and not others")
-            assertClose(a, b, tolerance: 2e-5, "\(size)×\(size)")
+            assertClose(a, b, tolerance: kernel == 3 ? 2e-5 : 2e-4, "\(kernel)×\(kernel) filters on \(size)×\(size)")
         }
     }
 }

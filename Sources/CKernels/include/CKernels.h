@@ -151,13 +151,16 @@ void ds_conv2d_direct(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x,
                       const float *packed, ptrdiff_t out_channels, const float *bias, int accumulate,
                       ds_activation act, float *y, ptrdiff_t y_image_stride, float *scratch);
 
-/// Nonzero when ds_winograd_conv2d runs `s`: AVX2 present, a 3×3 window at stride 1 without dilation.
+/// Nonzero when ds_winograd_conv2d runs `s`: AVX2 present, a 3×3 or 5×5 window at stride 1 without dilation.
 int ds_winograd_suits(const ds_conv2d_shape *s);
-/// Floats ds_winograd_pack writes for `out_channels` 3×3 filters of `channels` input channels.
-size_t ds_winograd_packed_size(ptrdiff_t out_channels, ptrdiff_t channels);
-/// Transforms filters w[oc][c][3][3] (one group's) for Winograd F(2×2, 3×3) and packs them for the GEMM: 16 matrices,
-/// one per transformed position. `packed` must be 64-byte aligned.
-void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels, float *packed);
+/// Floats ds_winograd_pack writes for `out_channels` kernel×kernel filters (3 or 5) of `channels` input channels.
+size_t ds_winograd_packed_size(ptrdiff_t out_channels, ptrdiff_t channels, ptrdiff_t kernel);
+/// Transforms filters w[oc][c][kernel][kernel] (one group's; kernel 3 or 5) for Winograd F(2×2, 3×3) or F(2×2, 5×5)
+/// and packs them for the GEMM: (kernel + 1)² matrices, one per transformed position. `packed`: 64-byte aligned.
+void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels, ptrdiff_t kernel, float *packed);
+/// The share of V's and M's tile slots that hold tiles of `s` (the rest pad rows out to whole 8-tile groups): a map
+/// 5 tiles wide (9 or 10 pixels) fills 5 of 8, 7 tiles (14 pixels) 7 of 8.
+double ds_winograd_lane_use(const ds_conv2d_shape *s);
 /// Floats of scratch ds_winograd_conv2d needs for one image of shape `s` (it runs a batch an image at a time).
 size_t ds_winograd_scratch_size(const ds_conv2d_shape *s, ptrdiff_t out_channels);
 /// ds_conv2d_direct's contract for a shape ds_winograd_suits accepts, with filters from ds_winograd_pack. The sums are
