@@ -119,7 +119,10 @@ static inline void rc_rows_of(const rc_image *p, ptrdiff_t first, ptrdiff_t last
 
 __attribute__((target("avx2,fma")))
 static void rc_rows(const rc_image *p, ptrdiff_t first, ptrdiff_t last) {
-    if (p->s->kernel_w == 3) rc_rows_of(p, first, last, 3);   // the common stem
+    // The common stems, their tap loop unrolled: 3×3 (MobileNet, EfficientNet…) and 7×7 (ResNet, DenseNet: 0.53× the
+    // time of the loop bounded at run time, 3 → 64 at 224×224, stride 2).
+    if (p->s->kernel_w == 3) rc_rows_of(p, first, last, 3);
+    else if (p->s->kernel_w == 7) rc_rows_of(p, first, last, 7);
     else rc_rows_of(p, first, last, 0);
 }
 

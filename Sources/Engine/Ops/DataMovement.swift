@@ -296,6 +296,12 @@ struct Pad: Operator {
             out.storage.bytes.copyMemory(from: x.storage.bytes, byteCount: size)
             return [out]
         }
+        if mode == .constant, rank >= 2, begin.allSatisfy({ $0 >= 0 }), end.allSatisfy({ $0 >= 0 }),
+           (0..<(rank - 2)).allSatisfy({ begin[$0] == 0 && end[$0] == 0 }) {
+            padPlanes(x, into: out, top: begin[rank - 2], bottom: end[rank - 2], left: begin[rank - 1],
+                      right: end[rank - 1], fill: fillElement)
+            return [out]
+        }
         // One output row (the last axis) at a time: the source row is found once per row, its
         // inside part is one memcpy, and only the padding is filled or mapped element by element.
         // Constant padding copies from a row of fill values made once, a memcpy per stretch.
@@ -347,5 +353,38 @@ struct Pad: Operator {
             }
         }
         return [out]
+    }
+
+    /// Constant padding of the last two axes only, none cropped (a convolution's spatial padding in NCHW), plane by
+    /// plane: each input row is one copy between its two margins, with none of the general path's per-row work over
+    /// the outer axes (DenseNet-121's 32 × 64 × 114 × 114 Pad took 69 ms that way, 3× onnxruntime's time).
+    private func padPlanes(_ x: Tensor, into out: Tensor, top: Int, bottom: Int, left: Int, right: Int, fill: Tensor) {
+        let size = x.dataType.size, rank = x.rank
+        let (height, width) = (x.shape[rank - 2], x.shape[rank - 1])
+        let rowBytes = (left + width + right) * size, inputRowBytes = width * size
+        let planes = x.shape.dropLast(2).reduce(1, *)   // the output is not empty, so this product fits
+        // A row of fill values, from which every margin is copied.
+        let fillRow = UnsafeMutableRawPointer.allocate(byteCount: rowBytes, alignment: 16)
+        defer { fillRow.deallocate() }
+        for j in 0..<(left + width + right) { (fillRow + j * size).copyMemory(from: fill.storage.bytes, byteCount: size) }
+        var target = out.storage.bytes
+        var source = UnsafeRawPointer(x.storage.bytes)
+        for _ in 0..<planes {
+            for _ in 0..<top {
+                target.copyMemory(from: fillRow, byteCount: rowBytes)
+                target += rowBytes
+            }
+            for _ in 0..<height {
+                if left > 0 { target.copyMemory(from: fillRow, byteCount: left * size) }
+                (target + left * size).copyMemory(from: source, byteCount: inputRowBytes)
+                if right > 0 { (target + left * size + inputRowBytes).copyMemory(from: fillRow, byteCount: right * size) }
+                target += rowBytes
+                source += inputRowBytes
+            }
+            for _ in 0..<bottom {
+                target.copyMemory(from: fillRow, byteCount: rowBytes)
+                target += rowBytes
+            }
+        }
     }
 }

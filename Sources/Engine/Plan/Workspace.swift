@@ -29,9 +29,13 @@ public final class Workspace {
     public var pooledByteCount: Int { pooledBytes }
 
     /// - Parameters:
-    ///   - maximumPooledBytes: the most the pool holds while a run is in progress.
+    ///   - maximumPooledBytes: the most the pool holds while a run is in progress. Blocks past it are freed, and a
+    ///     tensor of 32 MiB or more comes from mmap, so the next run that needs one faults it in again, page by page:
+    ///     at 512 MiB DenseNet-121 at batch 32 (its concatenations grow by one layer's channels at a time, so few
+    ///     blocks fit the next need) faulted 680 MB in every run, about 12 % of its time; at 2 GiB it faults nothing
+    ///     after the first run, and its peak resident memory fell from 1.0 to 0.7 GB (fewer blocks freed and made again).
     ///   - retainedBytesAfterRun: the watermark the pool is trimmed down to when a run ends.
-    public init(maximumPooledBytes: Int = 512 << 20, retainedBytesAfterRun: Int = 64 << 20) {
+    public init(maximumPooledBytes: Int = 2048 << 20, retainedBytesAfterRun: Int = 64 << 20) {
         self.maximumPooledBytes = maximumPooledBytes
         self.retainedBytesAfterRun = retainedBytesAfterRun
     }
