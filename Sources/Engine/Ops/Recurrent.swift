@@ -24,6 +24,31 @@ struct Recurrent: Operator {
     /// Per direction, when W and R are constants: W and R packed as the right operands of X·Wᵀ and H·Rᵀ. For a GRU,
     /// `recurrent` holds R's z and r rows and `candidate` its h rows, which multiply separately.
     let packed: [PackedWeights]?
+    /// Per direction, when B is a constant of the right shape: its biases as each step needs them, made once at load
+    /// (made per run they were ~4 % of a batch-8 LSTM step: three 1024-float arrays and a loop over each).
+    let constantBiases: [DirectionBiases]?
+
+    /// One direction's biases: Rb, and Wb + Rb folded into the input projection's epilogue (a GRU's candidate rows
+    /// take Wb alone there: their Rb is added inside the reset gate's product).
+    struct DirectionBiases: Sendable {
+        let recurrent: [Float]
+        let folded: [Float]
+
+        /// From B (dirs × 2·gates·h, floats) for direction `d`, or zeros without B.
+        init(_ bias: Tensor?, direction d: Int, width: Int, separateCandidate: Bool, hidden h: Int) {
+            guard let bias else {
+                recurrent = [Float](repeating: 0, count: width)
+                folded = recurrent
+                return
+            }
+            let pb = bias.pointer(as: Float.self) + d * 2 * width
+            let recurrent = Array(UnsafeBufferPointer(start: pb + width, count: width))
+            var folded = Array(UnsafeBufferPointer(start: pb, count: width))
+            for i in 0..<width where !(separateCandidate && i >= 2 * h) { folded[i] += recurrent[i] }
+            self.recurrent = recurrent
+            self.folded = folded
+        }
+    }
 
     struct PackedWeights: Sendable {
         let input: PackedMatrix
@@ -78,6 +103,16 @@ struct Recurrent: Operator {
         clip = try a.float("clip")
         batchMajor = try a.int("layout", default: 0) == 1
         packed = Self.pack(context.constantInputs, cell: self.cell, hidden: hidden, directions: directions.count)
+        let gates = switch self.cell { case .lstm: 4; case .gru: 3; case .rnn: 1 }
+        let separateCandidate: Bool = if case .gru = self.cell { true } else { false }
+        if context.constantInputs.count > 3, let bias = context.constantInputs[3], bias.dataType == .float,
+           bias.shape == [directions.count, 2 * gates * hidden] {
+            constantBiases = (0..<directions.count).map {
+                DirectionBiases(bias, direction: $0, width: gates * hidden, separateCandidate: separateCandidate, hidden: hidden)
+            }
+        } else {
+            constantBiases = nil
+        }
     }
 
     /// W [dirs, gates·h, input] and R [dirs, gates·h, h] packed per direction, when both are float constants of those
@@ -164,15 +199,15 @@ struct Recurrent: Operator {
 
         // Input projection for all steps: XW[t·batch + b] = x_tb · Wᵀ + Wb (+ Rb for gates whose
         // recurrent bias is not applied separately).
-        var inputBias = [Float](repeating: 0, count: width)
-        var recurrentBias = [Float](repeating: 0, count: width)
-        if let bias {
-            let pb = bias.pointer(as: Float.self) + d * 2 * width
-            for i in 0..<width { inputBias[i] = pb[i]; recurrentBias[i] = pb[width + i] }
-        }
-        var foldedBias = inputBias
         let separateCandidateBias: Bool = if case .gru = cell { true } else { false }
-        for i in 0..<width where !(separateCandidateBias && i >= 2 * h) { foldedBias[i] += recurrentBias[i] }
+        // B's shape was checked against [dirs, 2·gates·h] by `run`; a constant one was folded at load.
+        let biases: DirectionBiases
+        if bias != nil, let constant = constantBiases?[d] {
+            biases = constant
+        } else {
+            biases = DirectionBiases(bias, direction: d, width: width, separateCandidate: separateCandidateBias, hidden: h)
+        }
+        let recurrentBias = biases.recurrent, foldedBias = biases.folded
         var projected = try workspace.allocate(.float, [steps * batch, width])
         defer { workspace.recycle(&projected) }
         // In chunks of time steps, so a deadline can stop a long sequence between them.
