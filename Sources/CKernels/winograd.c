@@ -27,8 +27,8 @@
 
 #define WG_LANES 8
 // A block of tile rows: V and M of at most this many floats together (so they stay in cache between the transforms
-// and the GEMMs), unless that leaves fewer than WG_MIN_BLOCK_TILES tiles: every block reads all 16 filter matrices,
-// so a block narrower than that reads more filters than it computes with.
+// and the GEMMs), unless that leaves fewer than WG_MIN_BLOCK_TILES tiles: every block reads all 16 (or 36) filter
+// matrices, so a block narrower than that reads more filters than it computes with.
 #define WG_BLOCK_FLOATS (192 * 1024)
 #define WG_MIN_BLOCK_TILES 64
 
@@ -106,7 +106,8 @@ static wg_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
     l.group_rows = l.narrow ? 2 : 1;
     l.layout_rows = (l.tiles_h + l.group_rows - 1) / l.group_rows * l.group_rows;
     l.rows = 2 * l.layout_rows + l.patch - 2;
-    // + 8: a group's loads read up to 2·8 + p − 1 columns past its first (a narrow row's 4-wide ones 8 + p − 1).
+    // + 8: a group's loads reach column 2·8 + p − 3 past its first (a narrow row's 4-wide ones 8 + p − 3), so the
+    // last group's reach 2·row_tiles + p − 3 ≤ 2·row_tiles + 3.
     l.columns = 2 * l.row_tiles + 8;
     const ptrdiff_t per_row = l.positions * (s->channels + out_channels) * l.row_tiles;
     const ptrdiff_t fit = per_row > 0 ? WG_BLOCK_FLOATS / per_row : 1;
@@ -175,9 +176,76 @@ __attribute__((target("avx2,fma"))) static inline void tile_columns4(const float
     c[3] = _mm_shuffle_ps(a2, b2, 0xDD);
 }
 
-// F(2×2, 3×3)'s input transform of channel `c` for the block: V_ξ[c][tile] = (Bᵀ d B)_ξ.
-__attribute__((target("avx2,fma"))) static void input_channel3(void *context, ptrdiff_t c) {
-    const wg_pass *p = context;
+// Columns 2t … 2t+5 of eight consecutive tiles t (F(2×2, 5×5)'s 6-wide patches), as tile_columns does for four.
+__attribute__((target("avx2,fma"))) static inline void tile_columns6(const float *row, __m256 c[6]) {
+    tile_columns(row, c);   // columns 2t … 2t+3
+    const __m256 a = _mm256_loadu_ps(row + 4), b = _mm256_loadu_ps(row + 12);
+    c[4] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    c[5] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+// The same for four tiles (a narrow group's half).
+__attribute__((target("avx2,fma"))) static inline void tile_columns6_4(const float *row, __m128 c[6]) {
+    tile_columns4(row, c);
+    const __m128 a = _mm_loadu_ps(row + 4), b = _mm_loadu_ps(row + 8);
+    c[4] = _mm_shuffle_ps(a, b, 0x88);
+    c[5] = _mm_shuffle_ps(a, b, 0xDD);
+}
+
+// Row i of group g's patches (P = 4 or 6 columns each), one tile per lane, from the block row whose patches start at
+// `top`: on narrow maps the low half from this tile row, the high half from the next one (two padded rows down).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void patch_row(const wg_layout *l, const float *top, int i, ptrdiff_t g, __m256 col[6], const int P) {
+    if (l->narrow) {
+        __m128 low[6], high[6];
+        if (P == 4) {
+            tile_columns4(top + i * l->columns, low);
+            tile_columns4(top + (i + 2) * l->columns, high);
+        } else {
+            tile_columns6_4(top + i * l->columns, low);
+            tile_columns6_4(top + (i + 2) * l->columns, high);
+        }
+        for (int k = 0; k < P; k++) col[k] = _mm256_set_m128(high[k], low[k]);
+    } else if (P == 4) {
+        tile_columns(top + i * l->columns + 2 * WG_LANES * g, col);
+    } else {
+        tile_columns6(top + i * l->columns + 2 * WG_LANES * g, col);
+    }
+}
+
+// Bᵀ x for F(2, 3) (points 0, ±1, ∞) on four vectors: rows x0 − x2, x1 + x2, x2 − x1, x1 − x3.
+__attribute__((target("avx2,fma"))) static inline void input_transform4(const __m256 x[4], __m256 t[4]) {
+    t[0] = _mm256_sub_ps(x[0], x[2]);
+    t[1] = _mm256_add_ps(x[1], x[2]);
+    t[2] = _mm256_sub_ps(x[2], x[1]);
+    t[3] = _mm256_sub_ps(x[1], x[3]);
+}
+
+// Bᵀ x for F(2, 5) (points 0, ±1, ±2, ∞) on six vectors:
+//     Bᵀ = [ 4  0 −5  0  1  0 ]
+//          [ 0 −4 −4  1  1  0 ]
+//          [ 0  4 −4 −1  1  0 ]
+//          [ 0 −2 −1  2  1  0 ]
+//          [ 0  2 −1 −2  1  0 ]
+//          [ 0  4  0 −5  0  1 ]
+__attribute__((target("avx2,fma"))) static inline void input_transform6(const __m256 x[6], __m256 t[6]) {
+    const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f), two = _mm256_set1_ps(2.0f);
+    const __m256 a = _mm256_fnmadd_ps(four, x[2], x[4]);   // x4 − 4 x2
+    const __m256 b = _mm256_fnmadd_ps(four, x[1], x[3]);   // x3 − 4 x1
+    const __m256 c = _mm256_sub_ps(x[4], x[2]);
+    const __m256 e = _mm256_mul_ps(two, _mm256_sub_ps(x[3], x[1]));
+    t[0] = _mm256_fnmadd_ps(five, x[2], _mm256_fmadd_ps(four, x[0], x[4]));
+    t[1] = _mm256_add_ps(a, b);
+    t[2] = _mm256_sub_ps(a, b);
+    t[3] = _mm256_add_ps(c, e);
+    t[4] = _mm256_sub_ps(c, e);
+    t[5] = _mm256_fnmadd_ps(five, x[3], _mm256_fmadd_ps(four, x[1], x[5]));
+}
+
+// The input transform of channel `c` for the block, P = 4 (3×3 filters) or 6 (5×5): V_ξ[c][tile] = (Bᵀ d B)_ξ, Bᵀ
+// applied along each of the patch's rows, then down its columns (ξ = P·a + j for row a of column j).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void input_channel(const wg_pass *p, ptrdiff_t c, const int P) {
     const wg_layout *l = &p->l;
     const float *plane = p->padded + c * l->rows * l->columns;
     const ptrdiff_t stride = p->block_tiles * p->s->channels;   // from V_ξ to V_ξ+1
@@ -186,34 +254,28 @@ __attribute__((target("avx2,fma"))) static void input_channel3(void *context, pt
     for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
         const float *top = plane + 2 * (p->first_row + r) * l->columns;
         for (ptrdiff_t g = 0; g < groups_per_row; g++) {
-            // Bᵀ d B: first along each of the four rows (columns c0…c3 → t[row][0…3]), then down the columns.
-            __m256 t[4][4];
-            for (int i = 0; i < 4; i++) {
-                __m256 col[4];
-                if (l->narrow) {   // the next tile row's patch starts two padded rows further down
-                    __m128 low[4], high[4];
-                    tile_columns4(top + i * l->columns, low);
-                    tile_columns4(top + (i + 2) * l->columns, high);
-                    for (int k = 0; k < 4; k++) col[k] = _mm256_set_m128(high[k], low[k]);
-                } else {
-                    tile_columns(top + i * l->columns + 2 * WG_LANES * g, col);
-                }
-                t[i][0] = _mm256_sub_ps(col[0], col[2]);
-                t[i][1] = _mm256_add_ps(col[1], col[2]);
-                t[i][2] = _mm256_sub_ps(col[2], col[1]);
-                t[i][3] = _mm256_sub_ps(col[1], col[3]);
+            __m256 t[6][6];
+            for (int i = 0; i < P; i++) {
+                __m256 col[6];
+                patch_row(l, top, i, g, col, P);
+                if (P == 4) input_transform4(col, t[i]);
+                else input_transform6(col, t[i]);
             }
             // Lanes past the row's last tile transform zeros of the padding: computed, never stored to the output.
             float *dst = v + r * l->row_tiles + WG_LANES * g;
-            for (int j = 0; j < 4; j++) {
-                _mm256_storeu_ps(dst + j * stride, _mm256_sub_ps(t[0][j], t[2][j]));
-                _mm256_storeu_ps(dst + (4 + j) * stride, _mm256_add_ps(t[1][j], t[2][j]));
-                _mm256_storeu_ps(dst + (8 + j) * stride, _mm256_sub_ps(t[2][j], t[1][j]));
-                _mm256_storeu_ps(dst + (12 + j) * stride, _mm256_sub_ps(t[1][j], t[3][j]));
+            for (int j = 0; j < P; j++) {
+                __m256 column[6], out[6];
+                for (int a = 0; a < P; a++) column[a] = t[a][j];
+                if (P == 4) input_transform4(column, out);
+                else input_transform6(column, out);
+                for (int a = 0; a < P; a++) _mm256_storeu_ps(dst + (P * a + j) * stride, out[a]);
             }
         }
     }
 }
+
+__attribute__((target("avx2,fma"))) static void input_channel3(void *context, ptrdiff_t c) { input_channel(context, c, 4); }
+__attribute__((target("avx2,fma"))) static void input_channel5(void *context, ptrdiff_t c) { input_channel(context, c, 6); }
 
 // Stores `count` (≤ 8) of v's pixels at dst, adding the residual there and applying the activation.
 __attribute__((target("avx2,fma"))) static inline void store_pixels(const wg_pass *p, float *dst, ptrdiff_t count,
@@ -254,121 +316,24 @@ __attribute__((target("avx2,fma"))) static inline void store_tile_row(const wg_p
     if (columns > WG_LANES) store_pixels(p, dst + WG_LANES, columns - WG_LANES, right, k);
 }
 
-// F(2×2, 3×3)'s output transform of output channel `o` for the block: Y = Aᵀ M A per tile, plus bias, residual and
-// activation.
-__attribute__((target("avx2,fma"))) static void output_channel3(void *context, ptrdiff_t o) {
-    const wg_pass *p = context;
-    const wg_layout *l = &p->l;
-    const ds_conv2d_shape *s = p->s;
-    const ptrdiff_t stride = p->block_tiles * p->out_channels;   // from M_ξ to M_ξ+1
-    const float *m = p->m + o * p->block_tiles;
-    float *plane = p->y + o * s->out_h * s->out_w;
-    const __m256 bias = _mm256_set1_ps(p->bias ? p->bias[o] : 0.0f);
-    const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
-    const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
-    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
-        const ptrdiff_t oy = 2 * (p->first_row + r);
-        for (ptrdiff_t g = 0; g < groups_per_row; g++) {
-            const float *src = m + r * l->row_tiles + WG_LANES * g;
-            __m256 x[16];
-            for (int xi = 0; xi < 16; xi++) x[xi] = _mm256_loadu_ps(src + xi * stride);
-            // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3; then the same along the columns.
-            __m256 u[2][4];
-            for (int j = 0; j < 4; j++) {
-                u[0][j] = _mm256_add_ps(_mm256_add_ps(x[j], x[4 + j]), x[8 + j]);
-                u[1][j] = _mm256_sub_ps(_mm256_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
-            }
-            for (int i = 0; i < 2; i++) {
-                const __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(u[i][0], u[i][1]), u[i][2]), bias);
-                const __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(u[i][1], u[i][2]), u[i][3]), bias);
-                store_tile_row(p, plane, oy, 2 * WG_LANES * g, i, y0, y1, &k);
-            }
-        }
+// Aᵀ m: for F(2, 3) rows m0 + m1 + m2 and m1 − m2 − m3; for F(2, 5) (P = 6) m0 + m1 + m2 + m3 + m4 and
+// m1 − m2 + 2 (m3 − m4) + m5.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void output_transform(const __m256 m[6], __m256 *y0, __m256 *y1, const int P) {
+    if (P == 4) {
+        *y0 = _mm256_add_ps(_mm256_add_ps(m[0], m[1]), m[2]);
+        *y1 = _mm256_sub_ps(_mm256_sub_ps(m[1], m[2]), m[3]);
+        return;
     }
-}
-
-// Columns 2t … 2t+5 of eight consecutive tiles t (F(2×2, 5×5)'s 6-wide patches), as tile_columns does for four.
-__attribute__((target("avx2,fma"))) static inline void tile_columns6(const float *row, __m256 c[6]) {
-    tile_columns(row, c);   // columns 2t … 2t+3
-    const __m256 a = _mm256_loadu_ps(row + 4), b = _mm256_loadu_ps(row + 12);
-    c[4] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    c[5] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
-}
-
-// The same for four tiles (a narrow group's half).
-__attribute__((target("avx2,fma"))) static inline void tile_columns6_4(const float *row, __m128 c[6]) {
-    tile_columns4(row, c);
-    const __m128 a = _mm_loadu_ps(row + 4), b = _mm_loadu_ps(row + 8);
-    c[4] = _mm_shuffle_ps(a, b, 0x88);
-    c[5] = _mm_shuffle_ps(a, b, 0xDD);
-}
-
-// Bᵀ x for F(2, 5) (points 0, ±1, ±2, ∞), on six vectors:
-//     Bᵀ = [ 4  0 −5  0  1  0 ]
-//          [ 0 −4 −4  1  1  0 ]
-//          [ 0  4 −4 −1  1  0 ]
-//          [ 0 −2 −1  2  1  0 ]
-//          [ 0  2 −1 −2  1  0 ]
-//          [ 0  4  0 −5  0  1 ]
-__attribute__((target("avx2,fma"))) static inline void input_transform6(const __m256 x[6], __m256 t[6]) {
-    const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f), two = _mm256_set1_ps(2.0f);
-    const __m256 a = _mm256_fnmadd_ps(four, x[2], x[4]);   // x4 − 4 x2
-    const __m256 b = _mm256_fnmadd_ps(four, x[1], x[3]);   // x3 − 4 x1
-    const __m256 c = _mm256_sub_ps(x[4], x[2]);
-    const __m256 e = _mm256_mul_ps(two, _mm256_sub_ps(x[3], x[1]));
-    t[0] = _mm256_fnmadd_ps(five, x[2], _mm256_fmadd_ps(four, x[0], x[4]));
-    t[1] = _mm256_add_ps(a, b);
-    t[2] = _mm256_sub_ps(a, b);
-    t[3] = _mm256_add_ps(c, e);
-    t[4] = _mm256_sub_ps(c, e);
-    t[5] = _mm256_fnmadd_ps(five, x[3], _mm256_fmadd_ps(four, x[1], x[5]));
-}
-
-// F(2×2, 5×5)'s input transform of channel `c` for the block, as input_channel3's.
-__attribute__((target("avx2,fma"))) static void input_channel5(void *context, ptrdiff_t c) {
-    const wg_pass *p = context;
-    const wg_layout *l = &p->l;
-    const float *plane = p->padded + c * l->rows * l->columns;
-    const ptrdiff_t stride = p->block_tiles * p->s->channels;   // from V_ξ to V_ξ+1
-    float *v = p->v + c * p->block_tiles;
-    const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
-    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
-        const float *top = plane + 2 * (p->first_row + r) * l->columns;
-        for (ptrdiff_t g = 0; g < groups_per_row; g++) {
-            __m256 t[6][6];   // Bᵀ along each of the patch's six rows
-            for (int i = 0; i < 6; i++) {
-                __m256 col[6];
-                if (l->narrow) {   // the next tile row's patch starts two padded rows further down
-                    __m128 low[6], high[6];
-                    tile_columns6_4(top + i * l->columns, low);
-                    tile_columns6_4(top + (i + 2) * l->columns, high);
-                    for (int k = 0; k < 6; k++) col[k] = _mm256_set_m128(high[k], low[k]);
-                } else {
-                    tile_columns6(top + i * l->columns + 2 * WG_LANES * g, col);
-                }
-                input_transform6(col, t[i]);
-            }
-            // Then down the columns: V_(6a + j) = (Bᵀ t)_a for column j.
-            float *dst = v + r * l->row_tiles + WG_LANES * g;
-            for (int j = 0; j < 6; j++) {
-                const __m256 column[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
-                __m256 out[6];
-                input_transform6(column, out);
-                for (int a = 0; a < 6; a++) _mm256_storeu_ps(dst + (6 * a + j) * stride, out[a]);
-            }
-        }
-    }
-}
-
-// Aᵀ m for F(2, 5): rows m0 + m1 + m2 + m3 + m4 and m1 − m2 + 2 (m3 − m4) + m5.
-__attribute__((target("avx2,fma"))) static inline void output_transform6(const __m256 m[6], __m256 *y0, __m256 *y1) {
     *y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m[0], m[1]), _mm256_add_ps(m[2], m[3])), m[4]);
-    *y1 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(2.0f), _mm256_sub_ps(m[3], m[4]), _mm256_sub_ps(m[1], m[2])), m[5]);
+    *y1 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(2.0f), _mm256_sub_ps(m[3], m[4]), _mm256_sub_ps(m[1], m[2])),
+                        m[5]);
 }
 
-// F(2×2, 5×5)'s output transform of output channel `o` for the block, as output_channel3's.
-__attribute__((target("avx2,fma"))) static void output_channel5(void *context, ptrdiff_t o) {
-    const wg_pass *p = context;
+// The output transform of output channel `o` for the block: Y = Aᵀ M A per tile (down each column, then along the two
+// output rows), plus bias, residual and activation.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void output_channel(const wg_pass *p, ptrdiff_t o, const int P) {
     const wg_layout *l = &p->l;
     const ptrdiff_t stride = p->block_tiles * p->out_channels;   // from M_ξ to M_ξ+1
     const float *m = p->m + o * p->block_tiles;
@@ -377,24 +342,26 @@ __attribute__((target("avx2,fma"))) static void output_channel5(void *context, p
     const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
     const ptrdiff_t groups_per_row = l->narrow ? 1 : l->row_tiles / WG_LANES;
     for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r += l->group_rows) {
+        const ptrdiff_t oy = 2 * (p->first_row + r);
         for (ptrdiff_t g = 0; g < groups_per_row; g++) {
             const float *src = m + r * l->row_tiles + WG_LANES * g;
-            // Aᵀ M down each column j (u0, u1: the two output rows), then Aᵀ along the rows.
-            __m256 u0[6], u1[6];
-            for (int j = 0; j < 6; j++) {
+            __m256 u[2][6];   // the two output rows of Aᵀ M, per column j
+            for (int j = 0; j < P; j++) {
                 __m256 column[6];
-                for (int a = 0; a < 6; a++) column[a] = _mm256_loadu_ps(src + (6 * a + j) * stride);
-                output_transform6(column, &u0[j], &u1[j]);
+                for (int a = 0; a < P; a++) column[a] = _mm256_loadu_ps(src + (P * a + j) * stride);
+                output_transform(column, &u[0][j], &u[1][j], P);
             }
-            const ptrdiff_t oy = 2 * (p->first_row + r), ox = 2 * WG_LANES * g;
-            __m256 y0, y1;
-            output_transform6(u0, &y0, &y1);
-            store_tile_row(p, plane, oy, ox, 0, _mm256_add_ps(y0, bias), _mm256_add_ps(y1, bias), &k);
-            output_transform6(u1, &y0, &y1);
-            store_tile_row(p, plane, oy, ox, 1, _mm256_add_ps(y0, bias), _mm256_add_ps(y1, bias), &k);
+            for (int i = 0; i < 2; i++) {
+                __m256 y0, y1;
+                output_transform(u[i], &y0, &y1, P);
+                store_tile_row(p, plane, oy, 2 * WG_LANES * g, i, _mm256_add_ps(y0, bias), _mm256_add_ps(y1, bias), &k);
+            }
         }
     }
 }
+
+__attribute__((target("avx2,fma"))) static void output_channel3(void *context, ptrdiff_t o) { output_channel(context, o, 4); }
+__attribute__((target("avx2,fma"))) static void output_channel5(void *context, ptrdiff_t o) { output_channel(context, o, 6); }
 
 // Copies one image (channels × height × width) into zero-padded planes of l.rows × l.columns.
 static void pad_image(const ds_conv2d_shape *s, const wg_layout *l, const float *x, float *dst) {

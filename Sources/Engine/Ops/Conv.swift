@@ -145,8 +145,9 @@ struct Conv: ActivationFusing {
                                         pad_top: g.padBegin[0], pad_left: g.padBegin[1], dilation_h: g.dilations[0],
                                         dilation_w: g.dilations[1], out_h: outH, out_w: outW)
             if let winograd = winogradFilters, winograd.shape == w.shape, winograd.suits(shape) {
-                // ds_winograd_scratch_size's arithmetic, bounded: padded planes and (r + 1)² positions of V and M.
-                _ = try checkedElementCount([cinPerGroup + outChannels, outH + 6, outW + 18, 37])
+                // ds_winograd_scratch_size's arithmetic, bounded: padded planes of at most (outH + 7) × (outW + 23)
+                // and 36 positions of V and M over fewer tiles than that.
+                _ = try checkedElementCount([cinPerGroup + outChannels, outH + 8, outW + 24, 37])
                 try winograd.convolve(px, batch: batch, shape: shape, bias: pb, accumulate: residual != nil, activation: act,
                                       into: py, workspace)
                 return [out]
