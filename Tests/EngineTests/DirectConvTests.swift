@@ -1,4 +1,5 @@
 import CKernels
+import ONNXProto
 import XCTest
 @testable import Engine
 
@@ -44,6 +45,27 @@ struct ConvCase {
         return out
     }
 
+    /// A kernel with ds_conv2d_direct's contract (ds_winograd_conv2d has the same).
+    typealias Kernel = (UnsafePointer<ds_conv2d_shape>?, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
+                        UnsafePointer<Float>?, Int32, ds_activation, UnsafeMutablePointer<Float>?, Int,
+                        UnsafeMutablePointer<Float>?) -> Void
+
+    /// `kernel` on this geometry: the filters packed by `pack` into `packedFloats` floats, 64-byte aligned (the kernels'
+    /// loads need it), `scratchFloats` of scratch, onto `residual` when there is one.
+    func run(_ kernel: Kernel, x: [Float], bias: [Float], residual: [Float]?, activation: ds_activation, packedFloats: Int,
+             pack: (UnsafeMutablePointer<Float>) -> Void, scratchFloats: Int) -> [Float] {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: packedFloats * MemoryLayout<Float>.size, alignment: 64)
+        defer { raw.deallocate() }
+        let packed = raw.bindMemory(to: Float.self, capacity: packedFloats)
+        pack(packed)
+        var shape = self.shape
+        var scratch = [Float](repeating: .nan, count: scratchFloats)
+        var y = residual ?? [Float](repeating: .nan, count: batch * outChannels * outH * outW)
+        kernel(&shape, batch, x, channels * height * width, packed, outChannels, bias, residual == nil ? 0 : 1, activation,
+               &y, outChannels * outH * outW, &scratch)
+        return y
+    }
+
     /// Random images, filters and bias for this geometry, convolved by `convolve` (x, w, bias, residual, activation)
     /// with no activation, a ReLU, a Clip and a Sigmoid (the odd ones onto a residual), each against `reference`.
     func check(_ random: inout TestRandom, tolerance: Float, _ label: String,
@@ -63,6 +85,26 @@ struct ConvCase {
     }
 }
 
+/// A Conv (bias, `attributes`) followed by Add of input "r" and Relu, into "y": twice, with the filters as a constant
+/// (so the Conv may take a kernel chosen at load) and as input "w" (so it runs the im2col GEMM), to compare the two.
+func convAddReluPlans(x: [Int], weightShape: [Int], weights: [Float], bias: [Float], output: [Int],
+                      attributes: [Onnx_AttributeProto]) throws -> (constant: Plan, runtime: Plan) {
+    func model(constantWeights: Bool) throws -> Plan {
+        var model = ModelBuilder()
+        model.input("x", x.map { .fixed($0) })
+        model.input("r", output.map { .fixed($0) })
+        if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
+        model.output("y", output.map { .fixed($0) })
+        if constantWeights { model.initializer("w", weightShape, floats: weights) }
+        model.initializer("b", [bias.count], floats: bias)
+        model.node("Conv", ["x", "w", "b"], ["c"], attributes: attributes)
+        model.node("Add", ["c", "r"], ["s"])
+        model.node("Relu", ["s"], ["y"])
+        return try model.plan()
+    }
+    return (try model(constantWeights: true), try model(constantWeights: false))
+}
+
 /// The direct convolution (CKernels/direct_conv.c) against a double-precision loop, and the Conv operator's choice of
 /// it: strides, dilations, uneven and oversized padding, channel counts that leave a panel partly empty, tiles that
 /// straddle images, a residual, piecewise and other activations, on the AVX2 and portable paths.
@@ -73,17 +115,11 @@ final class DirectConvTests: XCTestCase {
 
     private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
                           _ c: Case) -> [Float] {
-        let count = ds_conv2d_direct_packed_size(c.outChannels, c.taps)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)   // aligned loads
-        defer { raw.deallocate() }
-        let packed = raw.bindMemory(to: Float.self, capacity: count)
-        ds_conv2d_direct_pack(w, c.outChannels, c.taps, packed)
         var shape = c.shape
-        var scratch = [Float](repeating: .nan, count: ds_conv2d_direct_scratch_size(&shape, c.batch))
-        var y = residual ?? [Float](repeating: .nan, count: c.batch * c.outChannels * c.outH * c.outW)
-        ds_conv2d_direct(&shape, c.batch, x, c.channels * c.height * c.width, packed, c.outChannels, bias,
-                         residual == nil ? 0 : 1, activation, &y, c.outChannels * c.outH * c.outW, &scratch)
-        return y
+        return c.run(ds_conv2d_direct, x: x, bias: bias, residual: residual, activation: activation,
+                     packedFloats: ds_conv2d_direct_packed_size(c.outChannels, c.taps),
+                     pack: { ds_conv2d_direct_pack(w, c.outChannels, c.taps, $0) },
+                     scratchFloats: ds_conv2d_direct_scratch_size(&shape, c.batch))
     }
 
     func testMatchesTheDirectLoop() {
@@ -142,21 +178,8 @@ final class DirectConvTests: XCTestCase {
         var random = TestRandom(seed: 62)
         let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(12)
         let output = [3, 12, 5, 5]   // pads top 1, left 1, bottom 1, right 0: (6 + 2 − 4) + 1 rows, (7 + 1 − 4) + 1 columns
-        func model(constantWeights: Bool) throws -> Plan {
-            var model = ModelBuilder()
-            model.input("x", x.map { .fixed($0) })
-            model.input("r", output.map { .fixed($0) })
-            if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
-            model.output("y", output.map { .fixed($0) })
-            if constantWeights { model.initializer("w", weightShape, floats: weights) }
-            model.initializer("b", [12], floats: bias)
-            model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.int("group", 2),
-                                                                     ModelBuilder.ints("pads", [1, 1, 1, 0])])
-            model.node("Add", ["c", "r"], ["s"])
-            model.node("Relu", ["s"], ["y"])
-            return try model.plan()
-        }
-        let direct = try model(constantWeights: true), gemm = try model(constantWeights: false)
+        let (direct, gemm) = try convAddReluPlans(x: x, weightShape: weightShape, weights: weights, bias: bias, output: output,
+                                                  attributes: [ModelBuilder.int("group", 2), ModelBuilder.ints("pads", [1, 1, 1, 0])])
         XCTAssertEqual(direct.stepOpTypes, ["Conv+Add+Relu"])
         let conv = try XCTUnwrap(direct.steps.first?.op as? Conv)
         XCTAssertNotNil(conv.directFilters)

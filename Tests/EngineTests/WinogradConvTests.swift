@@ -13,17 +13,11 @@ final class WinogradConvTests: XCTestCase {
 
     private func convolve(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, activation: ds_activation,
                           _ c: Case) -> [Float] {
-        let count = ds_winograd_packed_size(c.outChannels, c.channels, c.kernelH)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
-        defer { raw.deallocate() }
-        let packed = raw.bindMemory(to: Float.self, capacity: count)
-        ds_winograd_pack(w, c.outChannels, c.channels, c.kernelH, packed)
         var shape = c.shape
-        var scratch = [Float](repeating: .nan, count: ds_winograd_scratch_size(&shape, c.outChannels))
-        var y = residual ?? [Float](repeating: .nan, count: c.batch * c.outChannels * c.outH * c.outW)
-        ds_winograd_conv2d(&shape, c.batch, x, c.channels * c.height * c.width, packed, c.outChannels, bias,
-                           residual == nil ? 0 : 1, activation, &y, c.outChannels * c.outH * c.outW, &scratch)
-        return y
+        return c.run(ds_winograd_conv2d, x: x, bias: bias, residual: residual, activation: activation,
+                     packedFloats: ds_winograd_packed_size(c.outChannels, c.channels, c.kernelH),
+                     pack: { ds_winograd_pack(w, c.outChannels, c.channels, c.kernelH, $0) },
+                     scratchFloats: ds_winograd_scratch_size(&shape, c.outChannels))
     }
 
     func testMatchesTheDirectLoop() {
@@ -90,20 +84,9 @@ final class WinogradConvTests: XCTestCase {
             let weightShape = [64, 32, kernel, kernel], pad = kernel / 2
             let weights = random.floats(weightShape.reduce(1, *)), bias = random.floats(64)
             let x = [2, 32, size, size], output = [2, 64, size, size]
-            func model(constantWeights: Bool) throws -> Plan {
-                var model = ModelBuilder()
-                model.input("x", x.map { .fixed($0) })
-                model.input("r", output.map { .fixed($0) })
-                if !constantWeights { model.input("w", weightShape.map { .fixed($0) }) }
-                model.output("y", output.map { .fixed($0) })
-                if constantWeights { model.initializer("w", weightShape, floats: weights) }
-                model.initializer("b", [64], floats: bias)
-                model.node("Conv", ["x", "w", "b"], ["c"], attributes: [ModelBuilder.ints("pads", [pad, pad, pad, pad])])
-                model.node("Add", ["c", "r"], ["s"])
-                model.node("Relu", ["s"], ["y"])
-                return try model.plan()
-            }
-            let transformed = try model(constantWeights: true), gemm = try model(constantWeights: false)
+            let (transformed, gemm) = try convAddReluPlans(x: x, weightShape: weightShape, weights: weights, bias: bias,
+                                                           output: output,
+                                                           attributes: [ModelBuilder.ints("pads", [pad, pad, pad, pad])])
             let conv = try XCTUnwrap(transformed.steps.first?.op as? Conv)
             let winograd = try XCTUnwrap(conv.winogradFilters)
             XCTAssertNotNil(conv.directFilters, "kept for the maps too small for Winograd")
