@@ -33,6 +33,28 @@ int ds_use_avx2(void) {
 
 void ds_force_portable(int force) { __atomic_store_n(&force_portable, force != 0, __ATOMIC_RELAXED); }
 
+// Same for AVX-512F.
+static int cpu_avx512 = -1;
+
+static int cpu_has_avx512(void) {
+    int known = __atomic_load_n(&cpu_avx512, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && !kernels_capped_at("avx2");
+        __atomic_store_n(&cpu_avx512, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
+static int force_avx2 = 0;
+
+int ds_use_avx512(void) {
+    return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && !__atomic_load_n(&force_avx2, __ATOMIC_RELAXED) &&
+           cpu_has_avx512();
+}
+
+void ds_force_avx2(int force) { __atomic_store_n(&force_avx2, force != 0, __ATOMIC_RELAXED); }
+
 // Same for AVX-512 VNNI (VPDPBUSD, with the BW byte shuffles around it), used by the int8 GEMM.
 static int cpu_vnni = -1;
 
@@ -54,4 +76,4 @@ int ds_use_avx512_vnni(void) {
     return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && cpu_has_avx512_vnni();
 }
 
-const char *ds_kernel_isa(void) { return ds_use_avx2() ? "avx2-fma" : "portable"; }
+const char *ds_kernel_isa(void) { return ds_use_avx512() ? "avx512f" : ds_use_avx2() ? "avx2-fma" : "portable"; }

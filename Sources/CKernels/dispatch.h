@@ -5,6 +5,10 @@
 /// Nonzero when the AVX2+FMA kernels may run: the CPU has both and portable mode is not forced.
 int ds_use_avx2(void);
 
+/// Nonzero when the AVX-512F float kernels may run: the CPU has AVX-512F (with AVX2 and FMA), and DEEPSERVE_KERNELS
+/// does not cap the kernels at "avx2" or "portable", and portable mode is not forced.
+int ds_use_avx512(void);
+
 /// Nonzero when the AVX-512 VNNI int8 kernels may run (AVX-512F, BW and VNNI; portable mode not forced).
 int ds_use_avx512_vnni(void);
 

@@ -7,6 +7,7 @@
 // They can be overridden at compile time (-DKC=…) for tuning experiments.
 #include "CKernels.h"
 #include "dispatch.h"
+#include "gemm_internal.h"
 #include "piecewise_avx2.h"
 
 #include <immintrin.h>
@@ -148,13 +149,7 @@ static void pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdi
 
 // MARK: - Micro-kernels
 
-// What a full tile's store applies in registers after its last K block: biases and the activation, in the
-// order apply_epilogue applies them (row bias, column bias, activation), so the bits are the same.
-typedef struct {
-    const float *row_bias;   // MR values, or NULL
-    const float *col_bias;   // NR values, or NULL
-    ds_activation act;
-} tile_epilogue;
+typedef ds_gemm_tile_epilogue tile_epilogue;
 
 typedef void (*micro_kernel_fn)(ptrdiff_t kc, const float *a, const float *b, float *c,
                                 ptrdiff_t ldc, int accumulate, const tile_epilogue *epilogue);
@@ -163,7 +158,8 @@ typedef void (*micro_kernel_fn)(ptrdiff_t kc, const float *a, const float *b, fl
 // row-major A (lda, 1). Both wrappers below pass constants, so each compiles to its own loop.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void micro_tile_avx2(ptrdiff_t kc, const float *a, const ptrdiff_t a_row, const ptrdiff_t a_col,
-                                   const float *b, float *c, ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
+                                   const float *b, const ptrdiff_t b_row, float *c, ptrdiff_t ldc, int accumulate,
+                                   const tile_epilogue *ep) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -171,7 +167,7 @@ static inline void micro_tile_avx2(ptrdiff_t kc, const float *a, const ptrdiff_t
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 ai;
         ai = _mm256_broadcast_ss(a + 0 * a_row); c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
         ai = _mm256_broadcast_ss(a + 1 * a_row); c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
@@ -180,7 +176,7 @@ static inline void micro_tile_avx2(ptrdiff_t kc, const float *a, const ptrdiff_t
         ai = _mm256_broadcast_ss(a + 4 * a_row); c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
         ai = _mm256_broadcast_ss(a + 5 * a_row); c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
         a += a_col;
-        b += NR;
+        b += b_row;
     }
     const ds_piecewise_constants k = ds_piecewise_constants_for(ep ? ep->act : (ds_activation){0});
     const int piecewise = ep && ds_is_piecewise(ep->act.kind);
@@ -222,7 +218,7 @@ static inline void micro_tile_avx2(ptrdiff_t kc, const float *a, const ptrdiff_t
 __attribute__((target("avx2,fma")))
 static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, float *c,
                               ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
-    micro_tile_avx2(kc, a, 1, MR, b, c, ldc, accumulate, ep);
+    micro_tile_avx2(kc, a, 1, MR, b, NR, c, ldc, accumulate, ep);
 }
 
 // Six rows of a row-major A read where they lie (lda apart), for products too narrow to repay packing A: with one or
@@ -231,7 +227,15 @@ static void micro_kernel_avx2(ptrdiff_t kc, const float *a, const float *b, floa
 __attribute__((target("avx2,fma")))
 static void micro_kernel_inplace_avx2(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b, float *c,
                                       ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
-    micro_tile_avx2(kc, a, lda, 1, b, c, ldc, accumulate, ep);
+    micro_tile_avx2(kc, a, lda, 1, b, NR, c, ldc, accumulate, ep);
+}
+
+// Packed A against 16 columns of a row-major B read where they lie (ldb apart), for products whose B is used by few
+// row tiles (see INPLACE_B): copying B into slivers cost up to a fifth of a 24-row pointwise convolution.
+__attribute__((target("avx2,fma")))
+static void micro_kernel_inplace_b_avx2(ptrdiff_t kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
+                                        ptrdiff_t ldc, int accumulate, const tile_epilogue *ep) {
+    micro_tile_avx2(kc, a, 1, MR, b, ldb, c, ldc, accumulate, ep);
 }
 
 // The store of a tile of R < 6 rows and 16 columns: accumulate, biases and activation exactly as the full kernel's
@@ -274,13 +278,13 @@ static inline void store_short_tile(float *c, ptrdiff_t ldc, int accumulate, con
 // kernel's rows (so a row's bits don't depend on the tile it fell in), stored with the same epilogue, instead of a
 // full tile into a scratch tile and a scalar copy. R is a constant at every call, so the loops unroll.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void short_tile_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
-                                   const tile_epilogue *ep, const int R) {
+static inline void short_tile_avx2(ptrdiff_t kc, const float *a, const float *b, const ptrdiff_t b_row, float *c,
+                                   ptrdiff_t ldc, int accumulate, const tile_epilogue *ep, const int R) {
     __m256 lo[MR - 1], hi[MR - 1];
     _Pragma("clang loop unroll(full)")
     for (int r = 0; r < R; r++) lo[r] = hi[r] = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) {
             const __m256 ai = _mm256_broadcast_ss(a + r);
@@ -288,20 +292,20 @@ static inline void short_tile_avx2(ptrdiff_t kc, const float *a, const float *b,
             hi[r] = _mm256_fmadd_ps(ai, b1, hi[r]);
         }
         a += MR;
-        b += NR;
+        b += b_row;
     }
     store_short_tile(c, ldc, accumulate, ep, ep ? ep->col_bias : NULL, lo, hi, R);
 }
 
 __attribute__((target("avx2,fma")))
-static void micro_kernel_short_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                                    int accumulate, const tile_epilogue *ep, ptrdiff_t rows) {
+static void micro_kernel_short_avx2(ptrdiff_t kc, const float *a, const float *b, ptrdiff_t b_row, float *c,
+                                    ptrdiff_t ldc, int accumulate, const tile_epilogue *ep, ptrdiff_t rows) {
     switch (rows) {
-    case 1: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 1); break;
-    case 2: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 2); break;
-    case 3: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 3); break;
-    case 4: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 4); break;
-    default: short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 5); break;
+    case 1: short_tile_avx2(kc, a, b, b_row, c, ldc, accumulate, ep, 1); break;
+    case 2: short_tile_avx2(kc, a, b, b_row, c, ldc, accumulate, ep, 2); break;
+    case 3: short_tile_avx2(kc, a, b, b_row, c, ldc, accumulate, ep, 3); break;
+    case 4: short_tile_avx2(kc, a, b, b_row, c, ldc, accumulate, ep, 4); break;
+    default: short_tile_avx2(kc, a, b, b_row, c, ldc, accumulate, ep, 5); break;
     }
 }
 
@@ -310,10 +314,10 @@ static void micro_kernel_short_avx2(ptrdiff_t kc, const float *a, const float *b
 // last rows of a batch of 8 LSTM streams). Over 32 columns the chains double. Same products in the same order as the
 // other kernels, each half stored as a short tile stores it, so the bits are the same.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void wide_short_tile_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                                        int accumulate, const tile_epilogue *ep, const int R) {
+static inline void wide_short_tile_avx2(ptrdiff_t kc, const float *a, const float *b, const float *b2,
+                                        const ptrdiff_t b_row, float *c, ptrdiff_t ldc, int accumulate,
+                                        const tile_epilogue *ep, const int R) {
     __m256 lo[3], hi[3], lo2[3], hi2[3];
-    const float *b2 = b + NR * kc;   // the next sliver
     _Pragma("clang loop unroll(full)")
     for (int r = 0; r < R; r++) lo[r] = hi[r] = lo2[r] = hi2[r] = _mm256_setzero_ps();
     for (ptrdiff_t p = 0; p < kc; p++) {
@@ -323,34 +327,35 @@ static inline void wide_short_tile_avx2(ptrdiff_t kc, const float *a, const floa
         __m256 ai[3];
         _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) ai[r] = _mm256_broadcast_ss(a + r);
-        __m256 bv = _mm256_load_ps(b);
+        __m256 bv = _mm256_loadu_ps(b);
         _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) lo[r] = _mm256_fmadd_ps(ai[r], bv, lo[r]);
-        bv = _mm256_load_ps(b + 8);
+        bv = _mm256_loadu_ps(b + 8);
         _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) hi[r] = _mm256_fmadd_ps(ai[r], bv, hi[r]);
-        bv = _mm256_load_ps(b2);
+        bv = _mm256_loadu_ps(b2);
         _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) lo2[r] = _mm256_fmadd_ps(ai[r], bv, lo2[r]);
-        bv = _mm256_load_ps(b2 + 8);
+        bv = _mm256_loadu_ps(b2 + 8);
         _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) hi2[r] = _mm256_fmadd_ps(ai[r], bv, hi2[r]);
         a += MR;
-        b += NR;
-        b2 += NR;
+        b += b_row;
+        b2 += b_row;
     }
     const float *col_bias = ep ? ep->col_bias : NULL;
     store_short_tile(c, ldc, accumulate, ep, col_bias, lo, hi, R);
     store_short_tile(c + NR, ldc, accumulate, ep, col_bias ? col_bias + NR : NULL, lo2, hi2, R);
 }
 
+// b2 is the next sliver: NR · kc further on when B is packed, NR when it is read in place (b_row apart).
 __attribute__((target("avx2,fma")))
-static void micro_kernel_wide_short_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                                         int accumulate, const tile_epilogue *ep, ptrdiff_t rows) {
+static void micro_kernel_wide_short_avx2(ptrdiff_t kc, const float *a, const float *b, const float *b2, ptrdiff_t b_row,
+                                         float *c, ptrdiff_t ldc, int accumulate, const tile_epilogue *ep, ptrdiff_t rows) {
     switch (rows) {
-    case 1: wide_short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 1); break;
-    case 2: wide_short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 2); break;
-    default: wide_short_tile_avx2(kc, a, b, c, ldc, accumulate, ep, 3); break;
+    case 1: wide_short_tile_avx2(kc, a, b, b2, b_row, c, ldc, accumulate, ep, 1); break;
+    case 2: wide_short_tile_avx2(kc, a, b, b2, b_row, c, ldc, accumulate, ep, 2); break;
+    default: wide_short_tile_avx2(kc, a, b, b2, b_row, c, ldc, accumulate, ep, 3); break;
     }
 }
 
@@ -400,8 +405,8 @@ static void micro_kernel_portable(ptrdiff_t kc, const float *a, const float *b, 
 
 // MARK: - Epilogue
 
-static void apply_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
-                           const float *row_bias, const float *col_bias, ds_activation act) {
+void ds_gemm_apply_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                            const float *row_bias, const float *col_bias, ds_activation act) {
     for (ptrdiff_t i = 0; i < rows; i++) {
         float *row = c + i * ldc;
         if (row_bias) {
@@ -486,7 +491,7 @@ static void row_panel_avx2(ptrdiff_t kc, const float *a, ptrdiff_t a_step, const
         for (ptrdiff_t j = 0; j < width; j++) crow[jr + j] = accumulate ? crow[jr + j] + sums[j] : sums[j];
         if (epilogue)
             for (ptrdiff_t t = 0; t < width; t += NR)
-                apply_epilogue(crow + jr + t, 0, 1, width - t < NR ? width - t : NR, row_bias,
+                ds_gemm_apply_epilogue(crow + jr + t, 0, 1, width - t < NR ? width - t : NR, row_bias,
                                col_bias ? col_bias + jr + t : NULL, act);
         jr += width;
     }
@@ -547,6 +552,27 @@ typedef struct {
     ds_activation act;
 } gemm_problem;
 
+#ifdef DS_GEMM_TUNING
+int ds_gemm_inplace_b_mode = 1;   // harnesses: 0 never, 1 the policy, 2 always
+#endif
+
+// Whether a window reads B where it lies rather than packing it into slivers: a plain row-major B (a pointwise
+// convolution's input, K channels of N pixels; a MatMul's right side computed at run time), no one-row block (the row
+// kernel reads packed slivers only), and rows not 4 KiB apart: then every row of a sliver falls in the same L1 set, and
+// 1024³ ran at 0.55–0.58× the packed speed. Packing B copies it once per row block; reading it in place costs nothing
+// extra when few row tiles share each sliver, or on AVX-512, whose tiles read each B vector for 12 rows. Measured
+// (interleaved C harness, Clip epilogue, bit-identical results), on AVX-512 in place against packed: 0.57–1.0× the
+// time over MobileNetV2's and ResNet-50's pointwise shapes (24 × 144 · 144 × 3136 0.57×, 16 × 32 · 32 × 12544 0.71×);
+// on AVX2, 0.67–0.75× at 16–32 rows over 3136 pixels, 0.86–1.0× up to 96 rows, 0.95–1.05× beyond, so AVX2 reads in
+// place only windows of one row block.
+static int reads_b_in_place(const gemm_problem *g, int avx2, int avx512, int inplace_a, ptrdiff_t rows) {
+    if (!avx2 || g->prepacked_b || g->trans_b || inplace_a || rows % MC == 1 || g->ldb % 1024 == 0) return 0;
+#ifdef DS_GEMM_TUNING
+    if (ds_gemm_inplace_b_mode != 1) return ds_gemm_inplace_b_mode == 2;
+#endif
+    return avx512 || rows <= MC;
+}
+
 // The blocked loop over rows [m0, m1) and columns [n0, n1) of C; m0 is a multiple of MR and n0 of NR, so a window
 // starts on a sliver of a pre-packed operand. Each element is computed exactly as the whole product computes it
 // (same K blocks, same kernel), so how the product is split never changes its bits.
@@ -565,8 +591,11 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
     pack_buffers *buffers = thread_pack_buffers();
     float edge[MR * NR] __attribute__((aligned(64)));
     const ptrdiff_t m_padded = (g->m + MR - 1) / MR * MR;
-    const int inplace_a = kernel == micro_kernel_avx2 && !g->prepacked_a && !g->trans_a && g->alpha == 1 &&
+    // AVX-512: the same tiles, 12 × 32 at a time (gemm_avx512.c), from packed A slivers only.
+    const int avx512 = kernel == micro_kernel_avx2 && ds_use_avx512();
+    const int inplace_a = kernel == micro_kernel_avx2 && !avx512 && !g->prepacked_a && !g->trans_a && g->alpha == 1 &&
                           g->n <= INPLACE_A_MAX_N;
+    const int inplace_b = reads_b_in_place(g, kernel == micro_kernel_avx2, avx512, inplace_a, m1 - m0);
 
     // Column blocks are the product's NC blocks (a pre-packed B is laid out by them), clipped to the window.
     for (ptrdiff_t block = n0 / NC * NC; block < n1; block += NC) {
@@ -581,6 +610,11 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
             const float *b_block;
             if (g->prepacked_b) {
                 b_block = g->prepacked_b + block * k + pc * block_padded + (jc - block) * kc;
+            } else if (inplace_b) {
+                // Full slivers are read where they lie; only a last one of fewer columns is packed, where it would lie.
+                const ptrdiff_t full = nc / NR * NR;
+                if (full < nc && !avx512) pack_b(0, g->b, g->ldb, pc, kc, jc + full, nc - full, buffers->b + full * kc);
+                b_block = buffers->b;
             } else {
                 pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, buffers->b);
                 b_block = buffers->b;
@@ -610,6 +644,15 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                 }
                 const float *row_bias = g->row_bias ? g->row_bias + ic : NULL;
                 const float *col_bias = g->col_bias ? g->col_bias + jc : NULL;
+                if (avx512 && mc > 1) {
+                    const ds_gemm_block x = {
+                        kc, mc, nc, a_block,
+                        inplace_b ? g->b + pc * g->ldb + jc : b_block, inplace_b ? g->ldb : NR, inplace_b ? NR : NR * kc,
+                        g->c + ic * ldc + jc, ldc, accumulate, kc <= SHORT_K_ALONG_ROWS, last_block && epilogue,
+                        row_bias, col_bias, act};
+                    ds_gemm_block_avx512(&x);
+                    continue;
+                }
                 if (mc == 1 && kernel == micro_kernel_avx2) {
                     row_panel_avx2(kc, a_block, MR, b_block, nc, g->c + ic * ldc + jc, accumulate, last_block && epilogue,
                                    row_bias, col_bias, act);
@@ -633,6 +676,10 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                     const ptrdiff_t ir = (along_rows ? t / col_slivers : t % row_slivers) * MR;
                     const ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
                     const float *b_sliver = b_block + jr * kc;
+                    // Where the tile reads B: the sliver packed (NR apart), or the columns in place (ldb apart).
+                    const int b_here = inplace_b && cols == NR;
+                    const float *b_cols = b_here ? g->b + pc * g->ldb + jc + jr : b_sliver;
+                    const ptrdiff_t b_row = b_here ? g->ldb : NR;
                     const int pair_first = wide_pairs && jr % (2 * NR) == 0 && jr + 2 * NR <= nc;
                     const int pair_second = wide_pairs && jr % (2 * NR) == NR && jr + NR <= nc;
                     const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
@@ -651,15 +698,22 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                             for (ptrdiff_t j = 0; j < cols; j++)
                                 tile[r * ldc + j] = accumulate ? tile[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
                         if (last_block && epilogue)
-                            apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
+                            ds_gemm_apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
                                            col_bias ? col_bias + jr : NULL, act);
                         continue;
                     }
                     if (rows < MR && pair_second) continue;
                     if (rows < MR && pair_first) {
                         const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
-                        micro_kernel_wide_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
-                                                     last_block && epilogue ? &ep : NULL, rows);
+                        micro_kernel_wide_short_avx2(kc, a_sliver, b_cols, b_here ? b_cols + NR : b_sliver + NR * kc,
+                                                     b_row, tile, ldc, accumulate, last_block && epilogue ? &ep : NULL,
+                                                     rows);
+                        continue;
+                    }
+                    if (b_here && rows == MR) {
+                        const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
+                        micro_kernel_inplace_b_avx2(kc, a_sliver, b_cols, b_row, tile, ldc, accumulate,
+                                                    last_block && in_register ? &ep : NULL);
                         continue;
                     }
                     if (rows == MR && cols == NR && last_block && in_register) {
@@ -669,7 +723,7 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                     }
                     if (rows < MR && cols == NR && kernel == micro_kernel_avx2) {
                         const tile_epilogue ep = {row_bias ? row_bias + ir : NULL, col_bias ? col_bias + jr : NULL, act};
-                        micro_kernel_short_avx2(kc, a_sliver, b_sliver, tile, ldc, accumulate,
+                        micro_kernel_short_avx2(kc, a_sliver, b_cols, b_row, tile, ldc, accumulate,
                                                 last_block && epilogue ? &ep : NULL, rows);
                         continue;
                     }
@@ -686,7 +740,7 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                                                                : edge[r * NR + j];
                     }
                     if (last_block && epilogue)
-                        apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
+                        ds_gemm_apply_epilogue(tile, ldc, rows, cols, row_bias ? row_bias + ir : NULL,
                                        col_bias ? col_bias + jr : NULL, act);
                 }
             }
@@ -869,7 +923,7 @@ static void degenerate(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t
                        const float *row_bias, const float *col_bias, ds_activation act) {
     for (ptrdiff_t i = 0; i < m; i++)
         for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
-    if (needs_epilogue(row_bias, col_bias, act)) apply_epilogue(c, ldc, m, n, row_bias, col_bias, act);
+    if (needs_epilogue(row_bias, col_bias, act)) ds_gemm_apply_epilogue(c, ldc, m, n, row_bias, col_bias, act);
 }
 
 void ds_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

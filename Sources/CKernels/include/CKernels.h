@@ -232,10 +232,14 @@ void ds_quantize_8bit(const float *x, ptrdiff_t n, float scale, float zero, int 
 /// Which kernel ds_igemm uses on this CPU: "avx512-vnni", "avx2" or "portable".
 const char *ds_igemm_isa(void);
 
-/// Which kernels ds_sgemm and friends use on this CPU: "avx2-fma" or "portable".
+/// Which kernels ds_sgemm and friends use on this CPU: "avx512f" (the GEMM's tiles; the other kernels stay AVX2),
+/// "avx2-fma" or "portable".
 const char *ds_kernel_isa(void);
 /// Forces the portable kernels, ds_igemm's too (for tests that compare both paths); 0 restores auto-detection.
 void ds_force_portable(int force);
+/// Keeps the float kernels off AVX-512 (for tests that compare the AVX-512 tiles with the AVX2 ones); 0 restores
+/// auto-detection.
+void ds_force_avx2(int force);
 
 #ifdef __cplusplus
 }
