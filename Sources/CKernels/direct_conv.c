@@ -246,6 +246,73 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const dc_pass *p, cons
     store_tile_avx2(p, out, count, oc0, p->out_channels - oc0 < DC_NR ? p->out_channels - oc0 : DC_NR, acc);
 }
 
+// MARK: AVX-512
+
+// One tile of `count` (≤ 6) pixels against G (1–4) consecutive panels: 6 × 16G channels in 6G zmm accumulators, each
+// tap's G weight vectors loaded once and used by all six pixels (10 loads per 24 FMAs at G = 4, against 8 per 12 for
+// the AVX2 tile). Every channel of every pixel is the same chain of FMAs in the same order as tile_avx2's, and the
+// store is store_tile_avx2 itself on each panel's halves, so the bits are the AVX2 tile's.
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void tile_avx512(const dc_pass *p, const float *const *in, float *const *out, ptrdiff_t count,
+                               ptrdiff_t panel, const int G) {
+    const float *b0 = in[0], *b1 = in[count > 1 ? 1 : 0], *b2 = in[count > 2 ? 2 : 0];
+    const float *b3 = in[count > 3 ? 3 : 0], *b4 = in[count > 4 ? 4 : 0], *b5 = in[count > 5 ? 5 : 0];
+    const float *w = p->packed + panel * p->k * DC_NR;
+    const ptrdiff_t next = p->k * DC_NR;   // from one panel to the next
+    const ptrdiff_t *off = p->offsets;
+    __m512 acc[6][4];
+    _Pragma("clang loop unroll(full)")
+    for (int m = 0; m < 6; m++) {
+        _Pragma("clang loop unroll(full)")
+        for (int g = 0; g < G; g++) acc[m][g] = _mm512_setzero_ps();
+    }
+#define DC_TAP512(o, wp)                                                                                               \
+    do {                                                                                                               \
+        __m512 wv[4];                                                                                                  \
+        _Pragma("clang loop unroll(full)")                                                                             \
+        for (int g = 0; g < G; g++) wv[g] = _mm512_loadu_ps((wp) + g * next);                                         \
+        const float *const bs[6] = {b0, b1, b2, b3, b4, b5};                                                           \
+        _Pragma("clang loop unroll(full)")                                                                             \
+        for (int m = 0; m < 6; m++) {                                                                                  \
+            const __m512 a = _mm512_set1_ps(bs[m][o]);                                                                 \
+            _Pragma("clang loop unroll(full)")                                                                         \
+            for (int g = 0; g < G; g++) acc[m][g] = _mm512_fmadd_ps(a, wv[g], acc[m][g]);                            \
+        }                                                                                                              \
+    } while (0)
+    if (p->rows_of_three) {
+        for (ptrdiff_t i = 0; i < p->k; i += 3, w += 3 * DC_NR) {
+            const ptrdiff_t o = off[i];
+            DC_TAP512(o, w);
+            DC_TAP512(o + 1, w + DC_NR);
+            DC_TAP512(o + 2, w + 2 * DC_NR);
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < p->k; i++, w += DC_NR) DC_TAP512(off[i], w);
+    }
+#undef DC_TAP512
+    for (int g = 0; g < G; g++) {
+        __m256 halves[12];
+        for (int m = 0; m < 6; m++) {
+            halves[2 * m] = _mm512_castps512_ps256(acc[m][g]);
+            halves[2 * m + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[m][g]), 1));
+        }
+        const ptrdiff_t oc0 = (panel + g) * DC_NR;
+        store_tile_avx2(p, out, count, oc0, p->out_channels - oc0 < DC_NR ? p->out_channels - oc0 : DC_NR, halves);
+    }
+}
+
+// Panels [panel, panel + groups) for one tile, four at a time.
+__attribute__((target("avx512f,avx2,fma")))
+static void tiles_avx512(const dc_pass *p, const float *const *in, float *const *out, ptrdiff_t count, ptrdiff_t panel,
+                         ptrdiff_t panels) {
+    switch (panels) {
+    case 1: tile_avx512(p, in, out, count, panel, 1); break;
+    case 2: tile_avx512(p, in, out, count, panel, 2); break;
+    case 3: tile_avx512(p, in, out, count, panel, 3); break;
+    default: tile_avx512(p, in, out, count, panel, 4); break;
+    }
+}
+
 // MARK: Portable
 
 static void tile_portable(const dc_pass *p, const float *const *in, float *const *out, ptrdiff_t count,
@@ -284,6 +351,14 @@ static void run_item(void *context, ptrdiff_t index) {
     dc_block block;
     fill_block(p, t_begin, count, &block);
     const int avx2 = ds_use_avx2();
+    if (avx2 && ds_use_avx512()) {
+        for (ptrdiff_t panel = panel_begin; panel < panel_end; panel += 4) {
+            const ptrdiff_t group = panel_end - panel < 4 ? panel_end - panel : 4;
+            for (ptrdiff_t i = 0; i < count; i += DC_MR)
+                tiles_avx512(p, block.in + i, block.out + i, count - i < DC_MR ? count - i : DC_MR, panel, group);
+        }
+        return;
+    }
     for (ptrdiff_t panel = panel_begin; panel < panel_end; panel++) {
         for (ptrdiff_t i = 0; i < count; i += DC_MR) {
             const ptrdiff_t tile = count - i < DC_MR ? count - i : DC_MR;

@@ -126,6 +126,86 @@ static void rc_rows(const rc_image *p, ptrdiff_t first, ptrdiff_t last) {
     else rc_rows_of(p, first, last, 0);
 }
 
+// MARK: AVX-512
+
+// The AVX-512 tile: 8 output channels × 16·V pixels (V zmm per channel, 8V FMA chains), the last vector's loads and
+// stores masked to its `keep` pixels (so no overrun slots are needed past the AVX2 tile's). Each output value is the
+// AVX2 tile's chain of FMAs in the same order, stored with the same bias, residual and activation steps: same bits.
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void rc_tile512(const rc_image *p, ptrdiff_t oy, ptrdiff_t ox, ptrdiff_t oc, const int V, ptrdiff_t keep,
+                              const int KW) {
+    const ds_conv2d_shape *s = p->s;
+    enum { OC = 8 };
+    const __mmask16 last = keep >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << keep) - 1);
+    __m512 acc[OC][2];
+    _Pragma("clang loop unroll(full)")
+    for (int o = 0; o < OC; o++)
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < V; v++) acc[o][v] = _mm512_setzero_ps();
+    const float *w = p->packed + (oc / RC_NR) * p->k * RC_NR + oc % RC_NR;   // tap t's eight weights at w + t·16
+    for (ptrdiff_t c = 0; c < s->channels; c++) {
+        for (ptrdiff_t i = 0; i < s->kernel_h; i++) {
+            const float *row = p->planes + c * p->plane_floats + (oy * s->stride_h + i * s->dilation_h) * p->row_len + ox;
+            const ptrdiff_t kernel_w = KW ? KW : s->kernel_w;
+            for (ptrdiff_t j = 0; j < kernel_w; j++, w += RC_NR) {
+                __m512 x[2];
+                _Pragma("clang loop unroll(full)")
+                for (int v = 0; v < V; v++)
+                    x[v] = _mm512_maskz_loadu_ps(v == V - 1 ? last : (__mmask16)0xFFFF, row + p->columns[j] + 16 * v);
+                _Pragma("clang loop unroll(full)")
+                for (int o = 0; o < OC; o++) {
+                    const __m512 weight = _mm512_set1_ps(w[o]);
+                    _Pragma("clang loop unroll(full)")
+                    for (int v = 0; v < V; v++) acc[o][v] = _mm512_fmadd_ps(weight, x[v], acc[o][v]);
+                }
+            }
+        }
+    }
+    const int piecewise = ds_is_piecewise(p->act.kind);
+    _Pragma("clang loop unroll(full)")
+    for (int o = 0; o < OC; o++) {
+        if (oc + o >= p->out_channels) continue;
+        float *out = p->y + (oc + o) * s->out_h * s->out_w + oy * s->out_w + ox;
+        const __m512 bias = _mm512_set1_ps(p->bias ? p->bias[oc + o] : 0.0f);
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < V; v++) {
+            const __mmask16 m = v == V - 1 ? last : (__mmask16)0xFFFF;
+            __m512 value = _mm512_add_ps(acc[o][v], bias);
+            if (p->accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(m, out + 16 * v));
+            if (piecewise) {
+                // ds_piecewise8 on each half: the AVX2 tile's activation, bit for bit.
+                const ds_piecewise_constants k = ds_piecewise_constants_for(p->act);
+                const __m256 lo = ds_piecewise8(_mm512_castps512_ps256(value), p->act.kind, &k);
+                const __m256 hi = ds_piecewise8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(value), 1)),
+                                                p->act.kind, &k);
+                value = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                                                            _mm256_castps_pd(hi), 1));
+            }
+            _mm512_mask_storeu_ps(out + 16 * v, m, value);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void rc_rows512_of(const rc_image *p, ptrdiff_t first, ptrdiff_t last, const int KW) {
+    const ptrdiff_t out_w = p->s->out_w;
+    for (ptrdiff_t oy = first; oy < last; oy++) {
+        for (ptrdiff_t oc = 0; oc < p->out_channels; oc += 8) {
+            ptrdiff_t ox = 0;
+            for (; ox + 32 <= out_w; ox += 32) rc_tile512(p, oy, ox, oc, 2, 16, KW);
+            if (out_w - ox > 16) rc_tile512(p, oy, ox, oc, 2, out_w - ox - 16, KW);
+            else if (ox < out_w) rc_tile512(p, oy, ox, oc, 1, out_w - ox, KW);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void rc_rows512(const rc_image *p, ptrdiff_t first, ptrdiff_t last) {
+    if (p->s->kernel_w == 3) rc_rows512_of(p, first, last, 3);
+    else if (p->s->kernel_w == 7) rc_rows512_of(p, first, last, 7);
+    else rc_rows512_of(p, first, last, 0);
+}
+
 typedef struct {
     const rc_image *image;
     ptrdiff_t rows_per_part;
@@ -134,7 +214,9 @@ typedef struct {
 static void rc_part(void *context, ptrdiff_t part) {
     const rc_job *job = context;
     const ptrdiff_t first = part * job->rows_per_part, out_h = job->image->s->out_h;
-    rc_rows(job->image, first, first + job->rows_per_part < out_h ? first + job->rows_per_part : out_h);
+    const ptrdiff_t last = first + job->rows_per_part < out_h ? first + job->rows_per_part : out_h;
+    if (ds_use_avx512()) rc_rows512(job->image, first, last);
+    else rc_rows(job->image, first, last);
 }
 
 void ds_conv2d_rows(const ds_conv2d_shape *s, ptrdiff_t batch, const float *x, ptrdiff_t x_image_stride,

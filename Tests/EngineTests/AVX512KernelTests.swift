@@ -2,12 +2,13 @@ import CKernels
 import XCTest
 @testable import Engine
 
-/// The GEMM's AVX-512 tiles (12 × 32 over the AVX2 kernels' packed layouts) give the AVX2 tiles' results bit for bit:
-/// every shape of edge (rows 1–13 and 25, columns off the 16- and 32-column grid), K over one block (KC = 512), beta
+/// The AVX-512 kernels give the AVX2 kernels' results bit for bit. The GEMM's tiles (12 × 32 over the AVX2 kernels'
+/// packed layouts): every shape of edge (rows 1–13 and 25, columns off the 16- and 32-column grid), K over one block (KC = 512), beta
 /// 0, 1 and 0.5, both biases, every fused activation, B packed per call, read in place (a pointwise convolution's
 /// input), or packed once; A packed per call or once. Where the CPU has no AVX-512 both runs take the AVX2 path and
-/// the comparison holds trivially; `.ci/run` then says so, and the other GEMM tests check the path against references.
-final class AVX512GEMMTests: XCTestCase {
+/// the comparison holds trivially; `.ci/run` then says so, and the other kernel tests check the path against references.
+/// The direct convolution's tiles (6 pixels × up to 64 channels) and its row tiles for stems (8 channels × 32 pixels).
+final class AVX512KernelTests: XCTestCase {
     override func tearDown() { ds_force_avx2(0) }
 
     /// nil: no activation.
@@ -83,6 +84,39 @@ final class AVX512GEMMTests: XCTestCase {
                     var out = [Float](repeating: 0, count: m * n)
                     ds_sgemm_prepacked_b(0, m, n, k, 1, a, k, packed, 0, &out, n, nil, bias, Activation.tanh.kernelDescriptor)
                     return out
+                }
+            }
+        }
+    }
+
+    /// The direct convolution: the general tile over 1–4 panels (16, 40, 64, 100 output channels), strides, dilation,
+    /// padding, tiles across images; the row kernel for 1–3 input channels (3×3 and 7×7 stems, rows not a multiple
+    /// of 16); with a residual and every fused activation.
+    func testDirectConvolutionMatchesTheAVX2Bits() {
+        var random = TestRandom(seed: 15)
+        var cases: [ConvCase] = []
+        for outChannels in [16, 40, 64, 100] { cases.append(ConvCase(batch: 2, channels: 8, height: 9, width: 11, outChannels: outChannels)) }
+        cases.append(ConvCase(channels: 5, height: 14, width: 14, outChannels: 70, strideH: 2, strideW: 2))
+        cases.append(ConvCase(channels: 6, height: 10, width: 12, outChannels: 32, kernelH: 1, kernelW: 5, dilationH: 1,
+                              dilationW: 2, padTop: 0, padLeft: 4, padBottom: 0, padRight: 4))
+        cases.append(ConvCase(channels: 3, height: 61, width: 75, outChannels: 24, kernelH: 7, kernelW: 7, strideH: 2, strideW: 2,
+                              padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))
+        cases.append(ConvCase(batch: 2, channels: 1, height: 40, width: 50, outChannels: 13))
+        cases.append(ConvCase(channels: 2, height: 20, width: 66, outChannels: 16, strideH: 2, strideW: 2))
+        for (index, geometry) in cases.enumerated() {
+            let x = random.floats(geometry.batch * geometry.channels * geometry.height * geometry.width)
+            let w = random.floats(geometry.outChannels * geometry.taps), bias = random.floats(geometry.outChannels)
+            var shape = geometry.shape
+            let scratch = Int(ds_conv2d_direct_scratch_size(&shape, geometry.batch))
+            for (a, activation) in activations.enumerated() where (a + index) % 3 != 2 {
+                let residual: [Float]? = a % 2 == 1
+                    ? random.floats(geometry.batch * geometry.outChannels * geometry.outH * geometry.outW) : nil
+                assertSameBits("conv case \(index), \(activation.map(\.name) ?? "none")") {
+                    geometry.run(ds_conv2d_direct, x: x, bias: bias, residual: residual,
+                                 activation: activation?.kernelDescriptor ?? Activation.none,
+                                 packedFloats: Int(ds_conv2d_direct_packed_size(geometry.outChannels, geometry.taps)),
+                                 pack: { ds_conv2d_direct_pack(w, geometry.outChannels, geometry.taps, $0) },
+                                 scratchFloats: scratch)
                 }
             }
         }
