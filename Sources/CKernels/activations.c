@@ -37,6 +37,69 @@ static void vexp_avx2(const float *x, float *y, ptrdiff_t n) {
     for (; i < n; i++) y[i] = expf(x[i]);
 }
 
+// Softmax of `rows` contiguous rows of `length`: the maximum and the sum in four vector accumulators each (a scalar
+// loop's chain of dependent max and add cost 4× the exponentials on attention's 128-wide rows), exp(x − max) in
+// between, then the scale by 1 / sum.
+__attribute__((target("avx2,fma")))
+static void softmax_rows_avx2(const float *x, float *y, ptrdiff_t rows, ptrdiff_t length) {
+    for (ptrdiff_t r = 0; r < rows; r++, x += length, y += length) {
+        __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        ptrdiff_t j = 0;
+        // x second: a NaN in the row makes the maximum NaN, and with it every output (as the scalar loop did).
+        for (; j + 32 <= length; j += 32) {
+            m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + j));
+            m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + j + 8));
+            m2 = _mm256_max_ps(m2, _mm256_loadu_ps(x + j + 16));
+            m3 = _mm256_max_ps(m3, _mm256_loadu_ps(x + j + 24));
+        }
+        for (; j + 8 <= length; j += 8) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + j));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3)));
+        float maximum = -INFINITY;
+        for (int l = 0; l < 8; l++) maximum = lanes[l] != lanes[l] || lanes[l] > maximum ? lanes[l] : maximum;
+        for (; j < length; j++) maximum = x[j] != x[j] || x[j] > maximum ? x[j] : maximum;
+
+        const __m256 shift = _mm256_set1_ps(maximum);
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        j = 0;
+        for (; j + 16 <= length; j += 16) {
+            const __m256 e0 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+            const __m256 e1 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j + 8), shift));
+            _mm256_storeu_ps(y + j, e0);
+            _mm256_storeu_ps(y + j + 8, e1);
+            s0 = _mm256_add_ps(s0, e0);
+            s1 = _mm256_add_ps(s1, e1);
+        }
+        for (; j + 8 <= length; j += 8) {
+            const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+            _mm256_storeu_ps(y + j, e);
+            s0 = _mm256_add_ps(s0, e);
+        }
+        _mm256_storeu_ps(lanes, _mm256_add_ps(s0, s1));
+        float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+        for (; j < length; j++) {
+            y[j] = expf(x[j] - maximum);
+            sum += y[j];
+        }
+        const __m256 inverse = _mm256_set1_ps(1.0f / sum);
+        j = 0;
+        for (; j + 8 <= length; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_loadu_ps(y + j), inverse));
+        for (; j < length; j++) y[j] *= 1.0f / sum;
+    }
+}
+
+void ds_softmax_rows(const float *x, float *y, ptrdiff_t rows, ptrdiff_t length) {
+    if (ds_use_avx2()) { softmax_rows_avx2(x, y, rows, length); return; }
+    for (ptrdiff_t r = 0; r < rows; r++, x += length, y += length) {
+        float maximum = -INFINITY;
+        for (ptrdiff_t j = 0; j < length; j++) maximum = x[j] != x[j] || x[j] > maximum ? x[j] : maximum;
+        float sum = 0;
+        for (ptrdiff_t j = 0; j < length; j++) sum += (y[j] = expf(x[j] - maximum));
+        const float inverse = 1.0f / sum;
+        for (ptrdiff_t j = 0; j < length; j++) y[j] *= inverse;
+    }
+}
+
 // The smooth activations on eight floats. The loops below and the GEMM's and direct convolution's in-register
 // epilogues (ds_smooth8) all compute them here, so a value gets the same bits whichever applied its activation.
 __attribute__((target("avx2,fma")))

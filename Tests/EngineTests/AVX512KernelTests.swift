@@ -7,7 +7,8 @@ import XCTest
 /// 0, 1 and 0.5, both biases, every fused activation, B packed per call, read in place (a pointwise convolution's
 /// input), or packed once; A packed per call or once. Where the CPU has no AVX-512 both runs take the AVX2 path and
 /// the comparison holds trivially; `.ci/run` then says so, and the other kernel tests check the path against references.
-/// The direct convolution's tiles (6 pixels × up to 64 channels) and its row tiles for stems (8 channels × 32 pixels).
+/// The direct convolution's tiles (6 pixels × up to 64 channels), its row tiles for stems (8 channels × 32 pixels), and
+/// the depthwise convolution's tiles (4 rows × 32 columns).
 final class AVX512KernelTests: XCTestCase {
     override func tearDown() { ds_force_avx2(0) }
 
@@ -117,6 +118,31 @@ final class AVX512KernelTests: XCTestCase {
                                  packedFloats: Int(ds_conv2d_direct_packed_size(geometry.outChannels, geometry.taps)),
                                  pack: { ds_conv2d_direct_pack(w, geometry.outChannels, geometry.taps, $0) },
                                  scratchFloats: scratch)
+                }
+            }
+        }
+    }
+
+    /// The depthwise tiles (3×3 and 5×5, stride 1 and 2): maps from 5 to 61 columns (a partial last zmm, one zmm,
+    /// several), fewer rows than a tile, padding, and the clamps they apply in their store.
+    func testDepthwiseConvolutionMatchesTheAVX2Bits() {
+        var random = TestRandom(seed: 16)
+        for (kernel, stride, height, width) in [(3, 1, 7, 7), (3, 2, 56, 56), (5, 1, 14, 30), (5, 2, 40, 61), (3, 1, 3, 5),
+                                                  (3, 1, 28, 28), (5, 1, 9, 17)] {
+            let pad = kernel / 2, channels = 6, planes = 12
+            let outH = (height + 2 * pad - kernel) / stride + 1, outW = (width + 2 * pad - kernel) / stride + 1
+            let x = random.floats(planes * height * width), w = random.floats(channels * kernel * kernel)
+            let bias = random.floats(channels)
+            for activation: Activation? in [nil, .relu, .clip(min: -0.3, max: 0.4), .hardSwish] {
+                assertSameBits("depthwise \(kernel)×\(kernel)/\(stride) on \(height)×\(width), \(activation.map(\.name) ?? "none")") {
+                    var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(kernel, kernel, stride, stride, 1, 1,
+                                                                                            outH, outW))
+                    var y = [Float](repeating: .nan, count: planes * outH * outW)
+                    let status = ds_depthwise_conv2d(x, planes, channels, height, width, w, kernel, kernel, bias, stride, stride,
+                                                     pad, pad, 1, 1, outH, outW, &scratch,
+                                                     activation?.kernelDescriptor ?? Activation.none, &y)
+                    XCTAssertEqual(status, 0)
+                    return y
                 }
             }
         }

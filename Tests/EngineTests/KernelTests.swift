@@ -187,6 +187,35 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// ds_softmax_rows against a double-precision softmax: row lengths across the vector widths and their tails,
+    /// large offsets (the maximum subtracted first), a row with -inf entries, and a NaN that spoils only its own row.
+    func testSoftmaxRowsMatchTheReference() {
+        var random = TestRandom(seed: 9)
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for length in [1, 3, 8, 13, 16, 31, 32, 33, 70, 128] {
+                let rows = 3
+                var x = random.floats(rows * length).map { $0 * 20 + 50 }
+                x[length] = -.infinity   // row 1 keeps finite entries beside it (unless it has only one)
+                var y = [Float](repeating: .nan, count: x.count)
+                ds_softmax_rows(x, &y, rows, length)
+                for r in 0..<rows {
+                    let row = x[(r * length)..<((r + 1) * length)].map(Double.init)
+                    let top = row.max()!
+                    let sum = row.map { exp($0 - top) }.reduce(0, +)
+                    for j in 0..<length where top.isFinite {
+                        XCTAssertEqual(Double(y[r * length + j]), exp(row[j] - top) / sum, accuracy: 1e-6,
+                                       "length \(length) row \(r) column \(j) portable \(portable)")
+                    }
+                }
+                x[2 * length] = .nan
+                ds_softmax_rows(x, &y, rows, length)
+                XCTAssertTrue(y[(2 * length)..<(3 * length)].allSatisfy(\.isNaN), "a NaN makes its row NaN")
+                XCTAssertFalse(y[0..<length].contains(where: \.isNaN), "and only its row")
+            }
+        }
+    }
+
     func testVectorisedFunctionsAccuracy() {
         // exp saturates at exp(88.376) ≈ 2.4e38 (the Cephes range reduction's limit), so test below that.
         let xs = stride(from: Float(-90), through: 88.3, by: 0.37).map { $0 } + [0, 1e-6, -1e-6, 88.3, -104]

@@ -103,6 +103,8 @@ void ds_sgemm_prepacked_b(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, fl
 /// Applies an activation in place to n floats.
 void ds_activation_apply(float *x, ptrdiff_t n, ds_activation activation);
 
+/// Softmax over each of `rows` contiguous rows of `length` floats (y may be x). A NaN in a row makes the row NaN.
+void ds_softmax_rows(const float *x, float *y, ptrdiff_t rows, ptrdiff_t length);
 /// y[i] = exp(x[i]); in place allowed.
 void ds_vexp(const float *x, float *y, ptrdiff_t n);
 /// y[i] = erf(x[i]) within 1.5e-7; in place allowed.

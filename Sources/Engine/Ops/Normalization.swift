@@ -168,18 +168,8 @@ struct Softmax: Operator {
             : (x.shape[..<axis].reduce(1, *), x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         if inner == 1 && !logarithm {
-            // The usual case (the last axis): each row contiguous, so the exponentials run vectorised.
-            for o in 0..<outer {
-                let row = px + o * length, target = py + o * length
-                var maximum = -Float.infinity
-                for j in 0..<length { maximum = max(maximum, row[j]) }
-                for j in 0..<length { target[j] = row[j] - maximum }
-                ds_vexp(target, target, length)
-                var sum: Float = 0
-                for j in 0..<length { sum += target[j] }
-                let inverse = 1 / sum
-                for j in 0..<length { target[j] *= inverse }
-            }
+            // The usual case (the last axis): each row contiguous, so the whole of it runs vectorised.
+            ds_softmax_rows(px, py, outer, length)
             return [out.reshaped(given.shape)]
         }
         for o in 0..<outer {
