@@ -118,7 +118,7 @@ void ds_gemm_block_avx512(const ds_gemm_block *x) {
         const ptrdiff_t ir = (x->along_rows ? t / col_tiles : t % row_tiles) * 12;
         const ptrdiff_t rows = mc - ir < 12 ? mc - ir : 12, cols = nc - jr < 32 ? nc - jr : 32;
         const int w = cols > 16 ? 2 : 1;
-        const __mmask16 masks[2] = {lanes(cols), lanes(cols - 16)};
+        const __mmask16 masks[2] = {lanes(cols), lanes(cols > 16 ? cols - 16 : 0)};
         const float *a0 = x->a + ir * kc;
         const float *b = x->b + (jr / 16) * x->b_sliver;
         float *c = x->c + ir * x->ldc + jr;
