@@ -152,6 +152,28 @@ final class ServingEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(ServingMetrics.Handles.requests.count, 0, "the metrics are kept once bootstrapped")
     }
 
+    /// Metric updates a worker holds back (`DeferredMetrics`) are in the next scrape even while that worker is busy
+    /// and has not applied them itself.
+    func testMetricsHeldByABusyWorkerAreInTheNextScrape() throws {
+        let buffer = DeferredMetrics.Buffer()
+        let submitted = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let route = "/test/held-\(UUID().uuidString)"
+        let worker = Thread {
+            DeferredMetrics.holding(in: buffer) {
+                DeferredMetrics.submit(.request(route: route, status: 200, nanoseconds: 1_000, overheadNanoseconds: nil))
+                submitted.signal()
+                release.wait()
+            }
+        }
+        worker.start()
+        defer { release.signal() }
+        submitted.wait()
+        XCTAssertFalse(buffer.isEmpty, "the update is held, not applied")
+        let body = try request("GET", "/metrics").body
+        XCTAssertTrue(body.contains(#"deepserve_http_requests_total{route="\#(route)",status="200"} 1"#), body)
+        XCTAssertTrue(buffer.isEmpty)
+    }
+
     func testHealthAndServerMetadata() throws {
         XCTAssertEqual(try request("GET", "/health/live").status, 200)
         XCTAssertEqual(try request("GET", "/health/ready").status, 200)

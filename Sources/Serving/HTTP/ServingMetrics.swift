@@ -50,11 +50,8 @@ public struct ServingMetrics: Sendable {
 
     private static func record(route: String, status: Int, since start: UInt64, inference: InferenceTime? = nil) {
         let elapsed = Int64(DispatchTime.now().uptimeNanoseconds - start)
-        Handles.requests(RouteStatus(route: route, status: status)).increment()
-        Handles.durations(route).recordNanoseconds(elapsed)
-        if let inference, inference.runs > 0, status == 200 {
-            Handles.overheads(route).recordNanoseconds(max(0, elapsed - inference.nanoseconds))
-        }
+        let overhead = inference.flatMap { $0.runs > 0 && status == 200 ? max(0, elapsed - $0.nanoseconds) : nil }
+        DeferredMetrics.submit(.request(route: route, status: status, nanoseconds: elapsed, overheadNanoseconds: overhead))
     }
 
     struct RouteStatus: Hashable, Sendable {
@@ -101,20 +98,19 @@ public struct ServingMetrics: Sendable {
             current.nanoseconds += Int64((timing.queueSeconds + timing.computeSeconds) * 1e9)
             current.runs += 1
         }
-        Handles.inferences(model).increment()
-        Handles.queueTimes(model).recordNanoseconds(Int64(timing.queueSeconds * 1e9))
+        DeferredMetrics.submit(.inference(model: model, queueNanoseconds: Int64(timing.queueSeconds * 1e9)))
     }
 
     /// One execution of a model (a batch of `rows`, from `requests` requests).
     static func recordExecution(model: String, rows: Int, requests: Int, computeSeconds: Double) {
-        Handles.executions(model).increment()
-        Handles.rows(model).increment(by: rows)
-        Handles.batchRequests(model).record(requests)
-        Handles.computeTimes(model).recordNanoseconds(Int64(computeSeconds * 1e9))
+        DeferredMetrics.submit(.execution(model: model, rows: rows, requests: requests,
+                                          computeNanoseconds: Int64(computeSeconds * 1e9)))
     }
 
-    /// Gauges read at scrape time: queue depth and loaded version per model.
+    /// Before a scrape: the updates workers hold (`DeferredMetrics`) applied, and the gauges read now — queue depth
+    /// and loaded version per model.
     func refreshGauges(repository: ModelRepository, scheduler: InferenceScheduler) {
+        DeferredMetrics.flushAll()
         let depths = scheduler.queueDepths
         for model in repository.loaded {
             Gauge(label: "deepserve_queue_depth", dimensions: [("model", model.name)]).record(depths[model.name] ?? 0)

@@ -279,27 +279,36 @@ public final class InferenceScheduler: @unchecked Sendable {
         let workspace = Workspace()
         let executor = taskExecutor.asUnownedTaskExecutor()
         let turn = WorkerTurn()
-        while let work = nextWork() {
-            switch work {
-            case .task(let job):
-                turn.keptWork = false
-                WorkerTurn.current = turn
-                job.runSynchronously(on: executor)
-                WorkerTurn.current = nil
-            case .batch(let key, let queue, let batch, let threads):
-                run(batch, on: queue, threads: threads, workspace, turn: turn)
-                condition.lock()
-                let coresWereShort = busyCores >= settings.workers
-                queue.running -= 1
-                busyCores -= threads
-                if queue.jobs.isEmpty, queue.running == 0, queues[key] === queue { queues[key] = nil }
-                // A queue held open for company may now run, and a worker waiting for cores may now take some. With
-                // nothing queued and no one short of cores there is nothing to wake a worker for (work queued later
-                // wakes one itself).
-                if coresWereShort || queues.values.contains(where: { !$0.jobs.isEmpty }) { condition.broadcast() }
-                condition.unlock()
+        // Metric updates made on this thread wait until it has nothing to do (`DeferredMetrics`).
+        let metrics = DeferredMetrics.Buffer()
+        DeferredMetrics.holding(in: metrics) {
+            while let work = nextWork(metrics) {
+                switch work {
+                case .task(let job):
+                    turn.keptWork = false
+                    WorkerTurn.current = turn
+                    job.runSynchronously(on: executor)
+                    WorkerTurn.current = nil
+                case .batch(let key, let queue, let batch, let threads):
+                    run(batch, on: queue, threads: threads, workspace, turn: turn)
+                    finished(queue, key: key, threads: threads)
+                }
             }
         }
+    }
+
+    /// Books a batch's end: its cores come back, and its queue goes if nothing else waits in it.
+    private func finished(_ queue: ModelQueue, key: QueueKey, threads: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        let coresWereShort = busyCores >= settings.workers
+        queue.running -= 1
+        busyCores -= threads
+        if queue.jobs.isEmpty, queue.running == 0, queues[key] === queue { queues[key] = nil }
+        // A queue held open for company may now run, and a worker waiting for cores may now take some. With
+        // nothing queued and no one short of cores there is nothing to wake a worker for (work queued later
+        // wakes one itself).
+        if coresWereShort || queues.values.contains(where: { !$0.jobs.isEmpty }) { condition.broadcast() }
     }
 
     /// A handler job for the workers (from `taskExecutor`).
@@ -318,8 +327,8 @@ public final class InferenceScheduler: @unchecked Sendable {
     }
 
     /// Blocks until there is work: a handler job, or the jobs of one model to run together (nil once stopped and
-    /// drained).
-    private func nextWork() -> Work? {
+    /// drained). Before it sleeps, the worker applies the metric updates it holds (`metrics`).
+    private func nextWork(_ metrics: DeferredMetrics.Buffer) -> Work? {
         condition.lock()
         defer { condition.unlock() }
         while true {
@@ -334,6 +343,13 @@ public final class InferenceScheduler: @unchecked Sendable {
                 if stopping {
                     liveWorkers -= 1
                     return nil
+                }
+                // Nothing to do: the metric updates held meanwhile go out now, off every request's path.
+                if !metrics.isEmpty {
+                    condition.unlock()
+                    metrics.flush()
+                    condition.lock()
+                    continue
                 }
                 condition.wait()
                 continue
