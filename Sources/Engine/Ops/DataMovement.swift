@@ -5,11 +5,61 @@
 /// contiguous `shape`-shaped block at `dst`.
 func stridedCopy(from src: UnsafeRawPointer, offset: Int, strides: [Int], shape: [Int], elementSize: Int,
                  to dst: UnsafeMutableRawPointer) {
+    let (shape, strides) = coalesced(shape: shape, strides: strides)
+    // Rows that lie contiguously in the source (a slice along an outer axis, a transpose that keeps the last axes
+    // together) are copied a row at a time, not an element at a time.
+    if let row = shape.last, strides.last == 1 {
+        let rowBytes = row * elementSize
+        forEachRow(shape: shape, strides: strides, offset: offset) { index, start in
+            (dst + index * rowBytes).copyMemory(from: src + start * elementSize, byteCount: rowBytes)
+        }
+        return
+    }
     switch elementSize {
     case 1: stridedCopy(src, offset, strides, shape, dst, UInt8.self)
     case 2: stridedCopy(src, offset, strides, shape, dst, UInt16.self)
     case 4: stridedCopy(src, offset, strides, shape, dst, UInt32.self)
     default: stridedCopy(src, offset, strides, shape, dst, UInt64.self)
+    }
+}
+
+/// The same walk over fewer axes: axes of size 1 dropped, and each axis merged into the one before it where the
+/// source steps over it exactly as over one longer axis (stride of the outer = stride × size of the inner). The
+/// elements visited, and their order, are unchanged. A copy with no element keeps one axis of size 0.
+func coalesced(shape: [Int], strides: [Int]) -> (shape: [Int], strides: [Int]) {
+    if shape.contains(0) { return ([0], [1]) }
+    var outShape: [Int] = [], outStrides: [Int] = []
+    for (size, stride) in zip(shape, strides) where size != 1 {
+        if let last = outShape.last, outStrides[outStrides.count - 1] == stride * size {
+            outShape[outShape.count - 1] = last * size
+            outStrides[outStrides.count - 1] = stride
+        } else {
+            outShape.append(size)
+            outStrides.append(stride)
+        }
+    }
+    return outShape.isEmpty ? ([1], [1]) : (outShape, outStrides)
+}
+
+/// Calls `body(row, start)` for each row (last axis) of `shape`, in order, with the source offset of its first
+/// element.
+private func forEachRow(shape: [Int], strides: [Int], offset: Int, _ body: (Int, Int) -> Void) {
+    let outer = shape.count - 1
+    let rows = shape[..<outer].reduce(1, *)
+    guard rows > 0 else { return }
+    var counter = [Int](repeating: 0, count: outer)
+    var base = offset
+    for row in 0..<rows {
+        body(row, base)
+        var axis = outer - 1
+        while axis >= 0 {
+            counter[axis] += 1
+            base += strides[axis]
+            if counter[axis] < shape[axis] { break }
+            base -= strides[axis] * shape[axis]
+            counter[axis] = 0
+            axis -= 1
+        }
     }
 }
 
