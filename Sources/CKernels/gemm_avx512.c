@@ -7,34 +7,9 @@
 // loads per 24 FMAs, which the load ports sustain (MLAS's AVX-512F kernel is the same shape).
 #include "gemm_internal.h"
 #include "piecewise_avx2.h"
+#include "piecewise_avx512.h"
 
 #include <immintrin.h>
-
-typedef struct {
-    __m512 zero, one, alpha, beta, sixth, half;
-} piecewise16_constants;
-
-__attribute__((target("avx512f"))) static inline piecewise16_constants piecewise16_constants_for(ds_activation act) {
-    return (piecewise16_constants){_mm512_setzero_ps(), _mm512_set1_ps(1.0f), _mm512_set1_ps(act.alpha),
-                                   _mm512_set1_ps(act.beta), _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f)};
-}
-
-// ds_piecewise8 on sixteen floats: the same operations in the same order, so the same bits.
-__attribute__((target("avx512f"))) static inline __m512 piecewise16(__m512 v, ds_activation_kind kind,
-                                                                   const piecewise16_constants *k) {
-    switch (kind) {
-    case DS_ACTIVATION_RELU:
-        return _mm512_max_ps(k->zero, v);
-    case DS_ACTIVATION_LEAKY_RELU:
-        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, k->zero, _CMP_GE_OQ), _mm512_mul_ps(v, k->alpha), v);
-    case DS_ACTIVATION_CLIP:
-        return _mm512_min_ps(k->beta, _mm512_max_ps(k->alpha, v));
-    case DS_ACTIVATION_HARD_SIGMOID:
-        return _mm512_min_ps(k->one, _mm512_max_ps(k->zero, _mm512_fmadd_ps(k->alpha, v, k->beta)));
-    default:   // DS_ACTIVATION_HARD_SWISH
-        return _mm512_mul_ps(v, _mm512_min_ps(k->one, _mm512_max_ps(k->zero, _mm512_fmadd_ps(v, k->sixth, k->half))));
-    }
-}
 
 // One tile of R rows (rows 0–5 from the A sliver at a0, 6–11 from the one at a1, each laid out a[p·6 + r]) and W zmm
 // columns (column block w at b + w·b_sliver, row p of it b_row further per p; lanes outside `masks[w]` are neither

@@ -15,17 +15,18 @@
 // direct sum by rounding alone. F(2×2, 5×5) adds ±2 (the matrices below, which F(4×4, 3×3) shares for Bᵀ): factors
 // up to 5 in Bᵀ and 1/24 in G, a few more ulp (measured ≤ 5e-6 of the output's magnitude at 32 input channels).
 //
-// Vectorisation: both transforms run on eight tiles at once, one tile per lane (wg_layout says which). The tiles of an
-// image are processed a block of tile rows at a time, so V and M of a block stay in L2 while their GEMMs run.
+// Vectorisation: both transforms run on eight tiles at once, one tile per lane (wg_layout says which); on AVX-512 on
+// sixteen (winograd_avx512.c). The tiles of an image are processed a block of tile rows at a time, so V and M of a
+// block stay in L2 while their GEMMs run.
 #include "CKernels.h"
 #include "dispatch.h"
 #include "piecewise_avx2.h"
+#include "winograd_internal.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WG_LANES 8
 // A block of tile rows: V and M of at most this many floats together (so they stay in cache between the transforms
 // and the GEMMs), unless that leaves fewer than WG_MIN_BLOCK_TILES tiles: every block reads all 16 (or 36) filter
 // matrices, so a block narrower than that reads more filters than it computes with.
@@ -80,20 +81,6 @@ void ds_winograd_pack(const float *w, ptrdiff_t out_channels, ptrdiff_t channels
     free(u);
 }
 
-// Where a call's pieces lie: tiles, the padded plane the input transform reads, and the block of tile rows.
-// Eight consecutive tiles of V and M make a group, one tile per lane. On maps of at least 5 tiles a row (9 outputs),
-// a group lies in one tile row and a row has whole groups (tiles_w rounded up to 8); on narrower maps ("narrow": a
-// 7×7 map is 4 tiles a row) a row has 4 tiles and a group holds two rows, so no lane is spent on padding there.
-typedef struct {
-    ptrdiff_t patch, positions;   // p and p² (patch_for)
-    ptrdiff_t tiles_h, tiles_w;
-    int narrow;                // 4 tiles a row, two rows a group
-    ptrdiff_t row_tiles;       // tiles per tile row in V and M: 4 (narrow) or tiles_w rounded up to whole groups
-    ptrdiff_t group_rows;      // tile rows a group spans: 2 (narrow) or 1
-    ptrdiff_t layout_rows;     // tile rows in V and M: tiles_h rounded up to whole groups
-    ptrdiff_t rows, columns;   // padded plane: every group reads whole, in bounds
-    ptrdiff_t block_rows;      // tile rows per block (a multiple of group_rows)
-} wg_layout;
 
 static wg_layout layout_for(const ds_conv2d_shape *s, ptrdiff_t out_channels) {
     wg_layout l;
@@ -139,21 +126,6 @@ size_t ds_winograd_scratch_size(const ds_conv2d_shape *s, ptrdiff_t out_channels
     return padded_floats(s, &l) + (size_t)l.positions * (size_t)(tiles * (s->channels + out_channels));
 }
 
-typedef struct {
-    const ds_conv2d_shape *s;
-    wg_layout l;
-    const float *padded;      // the image's zero-padded planes (rows × columns each)
-    float *v, *m;             // V_ξ[c][tile] and M_ξ[oc][tile] of the block, ξ-major
-    ptrdiff_t first_row, block_tiles;   // the block: tile rows from first_row, block_tiles tiles
-    ptrdiff_t out_channels;
-    const float *bias;
-    int accumulate;
-    ds_activation act;
-    int act_in_store;
-    float *y;                 // the image's output
-    const float *packed;      // U_ξ, each packed as the GEMM's A
-    size_t packed_stride;     // floats from U_ξ to U_ξ+1
-} wg_pass;
 
 // Columns 2t, 2t+1, 2t+2, 2t+3 of eight consecutive tiles t, from a padded row starting at the group's first column.
 __attribute__((target("avx2,fma"))) static inline void tile_columns(const float *row, __m256 c[4]) {
@@ -410,6 +382,12 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
     float *m = v + l.positions * l.block_rows * l.row_tiles * channels;
     const size_t each = ds_sgemm_packed_a_size(out_channels, channels);
     const int act_in_store = ds_is_piecewise(act.kind);
+    // The transforms: sixteen tiles per vector on AVX-512 (the same bits; narrow layouts have too few tiles a row).
+    const int wide = ds_use_avx512() && !l.narrow;
+    void (*input)(void *, ptrdiff_t) = l.patch == 4 ? (wide ? ds_winograd_input3_avx512 : input_channel3)
+                                                    : (wide ? ds_winograd_input5_avx512 : input_channel5);
+    void (*output)(void *, ptrdiff_t) = l.patch == 4 ? (wide ? ds_winograd_output3_avx512 : output_channel3)
+                                                     : (wide ? ds_winograd_output5_avx512 : output_channel5);
     for (ptrdiff_t n = 0; n < batch; n++) {
         pad_image(s, &l, x + n * x_image_stride, padded);
         for (ptrdiff_t first = 0; first < l.layout_rows; first += l.block_rows) {
@@ -419,9 +397,9 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
                 .out_channels = out_channels, .bias = bias, .accumulate = accumulate, .act = act,
                 .act_in_store = act_in_store, .y = y + n * y_image_stride, .packed = packed, .packed_stride = each,
             };
-            run_each(channels, l.patch == 4 ? input_channel3 : input_channel5, &p);
+            run_each(channels, input, &p);
             run_each(l.positions, multiply_position, &p);
-            run_each(out_channels, l.patch == 4 ? output_channel3 : output_channel5, &p);
+            run_each(out_channels, output, &p);
         }
     }
     if (act.kind != DS_ACTIVATION_NONE && !act_in_store) {

@@ -7,8 +7,8 @@ import XCTest
 /// 0, 1 and 0.5, both biases, every fused activation, B packed per call, read in place (a pointwise convolution's
 /// input), or packed once; A packed per call or once. Where the CPU has no AVX-512 both runs take the AVX2 path and
 /// the comparison holds trivially; `.ci/run` then says so, and the other kernel tests check the path against references.
-/// The direct convolution's tiles (6 pixels × up to 64 channels), its row tiles for stems (8 channels × 32 pixels), and
-/// the depthwise convolution's tiles (4 rows × 32 columns).
+/// The direct convolution's tiles (6 pixels × up to 64 channels), its row tiles for stems (8 channels × 32 pixels),
+/// the depthwise convolution's tiles (4 rows × 32 columns), and Winograd's transforms (16 tiles per zmm).
 final class AVX512KernelTests: XCTestCase {
     override func tearDown() { ds_force_avx2(0) }
 
@@ -117,6 +117,43 @@ final class AVX512KernelTests: XCTestCase {
                                  activation: activation?.kernelDescriptor ?? Activation.none,
                                  packedFloats: Int(ds_conv2d_direct_packed_size(geometry.outChannels, geometry.taps)),
                                  pack: { ds_conv2d_direct_pack(w, geometry.outChannels, geometry.taps, $0) },
+                                 scratchFloats: scratch)
+                }
+            }
+        }
+    }
+
+    /// Winograd's transforms (16 tiles per zmm): rows of two, three and one group of 8 tiles (the last group alone in
+    /// a zmm's low half), odd output sizes, several blocks of tile rows, two images, 3×3 and 5×5, with a residual and
+    /// every fused activation. Narrow maps (7×7) run the AVX2 code on both paths.
+    func testWinogradTransformsMatchTheAVX2Bits() {
+        var random = TestRandom(seed: 23)
+        var cases = [
+            ConvCase(channels: 4, height: 30, width: 64, outChannels: 9),            // 32 tiles a row: two pairs of groups
+            ConvCase(batch: 2, channels: 5, height: 11, width: 39, outChannels: 7),  // 20 tiles: a pair and one alone
+            ConvCase(channels: 6, height: 9, width: 13, outChannels: 5),             // 7 tiles: one group alone
+            ConvCase(channels: 33, height: 40, width: 40, outChannels: 17),          // several blocks of tile rows
+            ConvCase(channels: 3, height: 7, width: 7, outChannels: 4),              // narrow
+        ]
+        cases += cases.map { c in
+            var c = c
+            (c.kernelH, c.kernelW) = (5, 5)
+            (c.padTop, c.padLeft, c.padBottom, c.padRight) = (2, 2, 2, 2)
+            return c
+        }
+        for (index, geometry) in cases.enumerated() {
+            let x = random.floats(geometry.batch * geometry.channels * geometry.height * geometry.width)
+            let w = random.floats(geometry.outChannels * geometry.taps), bias = random.floats(geometry.outChannels)
+            var shape = geometry.shape
+            let scratch = ds_winograd_scratch_size(&shape, geometry.outChannels)
+            for (a, activation) in activations.enumerated() where (a + index) % 3 != 2 {
+                let residual: [Float]? = a % 2 == 1
+                    ? random.floats(geometry.batch * geometry.outChannels * geometry.outH * geometry.outW) : nil
+                assertSameBits("winograd case \(index), \(activation.map(\.name) ?? "none")") {
+                    geometry.run(ds_winograd_conv2d, x: x, bias: bias, residual: residual,
+                                 activation: activation?.kernelDescriptor ?? Activation.none,
+                                 packedFloats: ds_winograd_packed_size(geometry.outChannels, geometry.channels, geometry.kernelH),
+                                 pack: { ds_winograd_pack(w, geometry.outChannels, geometry.channels, geometry.kernelH, $0) },
                                  scratchFloats: scratch)
                 }
             }
