@@ -275,6 +275,47 @@ final class GraphRewriteTests: XCTestCase {
         }
     }
 
+    /// tf2onnx's Dense on a sequence: Reshape → MatMul (+ bias) → Reshape to a shape computed at run time → activation.
+    /// The activation moves above the Reshape and fuses into the GEMM; a second reader of the GEMM's output keeps it
+    /// where it is.
+    func testActivationAfterAReshapeFusesIntoTheMatMul() throws {
+        for activation in ["Gelu", "Relu", "Tanh"] {
+            let pair = try plans(input: [2, 3, 8], output: [2, 3, 16]) { model in
+                var random = TestRandom(seed: 31)
+                model.initializer("w", [8, 16], floats: random.floats(128))
+                model.initializer("b", [16], floats: random.floats(16))
+                model.initializer("flat", [2], int64s: [-1, 8])
+                model.initializer("lastAxis", [1], int64s: [16])
+                model.node("Reshape", ["x", "flat"], ["rows"])
+                model.node("MatMul", ["rows", "w"], ["c"])
+                model.node("Add", ["c", "b"], ["h"])
+                // The output shape from the input's at run time, as tf2onnx writes it: Shape → Slice → Concat.
+                model.node("Shape", ["x"], ["xs"])
+                model.initializer("starts", [1], int64s: [0])
+                model.initializer("ends", [1], int64s: [2])
+                model.node("Slice", ["xs", "starts", "ends"], ["batchAndLength"])
+                model.node("Concat", ["batchAndLength", "lastAxis"], ["outShape"], attributes: [ModelBuilder.int("axis", 0)])
+                model.node("Reshape", ["h", "outShape"], ["r"])
+                model.node(activation, ["r"], ["y"])
+            }
+            XCTAssertEqual(pair.rewritten.stepOpTypes.filter { $0.hasPrefix("MatMul") }, ["MatMul+Add+\(activation)"], activation)
+            XCTAssertFalse(pair.rewritten.stepOpTypes.contains(activation), activation)
+            try assertSameAnswers(pair, shape: [2, 3, 8], seed: 32)
+        }
+        // The GEMM's output read twice: nothing moves.
+        var model = ModelBuilder()
+        model.input("x", [4, 8])
+        model.output("y", [2, 2, 16])
+        model.output("z", [4, 16])
+        var random = TestRandom(seed: 33)
+        model.initializer("w", [8, 16], floats: random.floats(128))
+        model.initializer("shape", [3], int64s: [2, 2, 16])
+        model.node("MatMul", ["x", "w"], ["z"])
+        model.node("Reshape", ["z", "shape"], ["r"])
+        model.node("Relu", ["r"], ["y"])
+        XCTAssertEqual(try model.plan().stepOpTypes, ["MatMul", "Reshape", "Relu"])
+    }
+
     /// tf2onnx's NHWC sandwich when its optimiser gave up: Transpose → Conv → Transpose → element-wise ops with
     /// NHWC constants → Pad → Transpose → Conv, and a residual Add of two Transposes. The Transposes sink past
     /// the element-wise ops, the Pad and a ReduceMean, and cancel; only the model's own NHWC→NCHW stays.

@@ -43,12 +43,12 @@ enum GraphRewriter {
     /// Domain of the operators only rewrites create (SiLU): never read from a model file's nodes.
     static let internalDomain = "ai.deepserve.internal"
 
-    /// The standard rules, in order: fold constants into layers, recognise activations (so the
-    /// compiler can fuse them into the layer before them), fold residual Adds into the Conv before them,
+    /// The standard rules, in order: fold constants into layers, recognise activations and move them above Reshapes
+    /// (so the compiler can fuse them into the layer before them), fold residual Adds into the Conv before them,
     /// then sink Transposes until pairs cancel.
     static let standard: [RewriteRule] = [
         .foldBatchNormalization, .foldPadIntoConv, .foldChannelScaleIntoConv, .foldChannelShiftIntoConv,
-        .hardSwish, .siLU, .gelu, .fuseResidualAdd,
+        .hardSwish, .siLU, .gelu, .activationAboveReshape, .fuseResidualAdd,
         .mergeTransposes, .sinkTranspose, .splitSharedTranspose,
     ]
 
