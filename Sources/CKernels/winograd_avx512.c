@@ -3,7 +3,8 @@
 // AVX2 code's operations in the same order (the same adds, subtracts and fused multiply-adds; bias, residual and
 // activation in the same order at the store), so V, M and Y hold the same bits on either path. Where a row has an odd
 // number of groups, the last one runs alone in the low half: loads that would reach past what the AVX2 code reads are
-// masked off, and only its eight lanes are stored. Narrow layouts (two tile rows per group) stay with the AVX2 code.
+// masked off, and only its eight lanes are stored. Where a row is one group (maps of 9–16 columns: MNIST's 14×14), a
+// zmm takes two tile rows instead. Narrow layouts (two tile rows per group) stay with the AVX2 code.
 #include "piecewise_avx512.h"
 #include "winograd_internal.h"
 
@@ -19,13 +20,15 @@ AVX512 static inline __m512i odd_lanes(void) {
     return _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
 }
 
-// Columns 2t … 2t+P−1 of sixteen consecutive tiles t (lanes 8–15 only when `pair`), from a padded row starting at the
-// first group's first column. Lane t of c[k] is row[2t + k].
-AVX512 static inline void tile_columns16(const float *row, __m512 c[6], const int P, int pair) {
-    const __mmask16 high = pair ? (__mmask16)0xFFFF : 0;
+// Columns 2t … 2t+P−1 of sixteen tiles t, one per lane: lanes 0–7 from `low`, a padded row where eight consecutive
+// tiles' patches start, and lanes 8–15 from `high` (only when `pair`), where eight more start — the next group of the
+// row (low + 16), or the same group of the next tile row. Lane t < 8 of c[k] is low[2t + k], lane 8 + t is high[2t + k].
+AVX512 static inline void tile_columns16(const float *low, const float *high, __m512 c[6], const int P, int pair) {
+    const __mmask16 second = pair ? (__mmask16)0xFFFF : 0;
     const __m512i even = even_lanes(), odd = odd_lanes();
     for (int k = 0; k < P; k += 2) {
-        const __m512 a = _mm512_loadu_ps(row + k), b = _mm512_maskz_loadu_ps(high, row + k + 16);
+        // The indices' lanes 8–15 (16 + 2t, 17 + 2t) pick b's elements 2t and 2t + 1.
+        const __m512 a = _mm512_loadu_ps(low + k), b = _mm512_maskz_loadu_ps(second, high + k);
         c[k] = _mm512_permutex2var_ps(a, even, b);
         c[k + 1] = _mm512_permutex2var_ps(a, odd, b);
     }
@@ -61,15 +64,20 @@ static inline void input_channel(const wg_pass *p, ptrdiff_t c, const int P) {
     const ptrdiff_t stride = p->block_tiles * p->s->channels;
     float *v = p->v + c * p->block_tiles;
     const ptrdiff_t groups = l->row_tiles / WG_LANES;
-    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r++) {
+    // One group a row: two tile rows per zmm instead (their V lie together), the second one's patches two padded rows
+    // down; otherwise two groups of one tile row.
+    const int row_pairs = groups == 1;
+    const ptrdiff_t rows = p->block_tiles / l->row_tiles;
+    for (ptrdiff_t r = 0; r < rows; r += row_pairs ? 2 : 1) {
         const float *top = plane + 2 * (p->first_row + r) * l->columns;
         for (ptrdiff_t g = 0; g < groups; g += 2) {
-            const int pair = g + 1 < groups;
+            const int pair = row_pairs ? r + 1 < rows : g + 1 < groups;
             const __mmask16 stored = pair ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
             __m512 t[6][6];
             for (int i = 0; i < P; i++) {
                 __m512 col[6];
-                tile_columns16(top + i * l->columns + 2 * WG_LANES * g, col, P, pair);
+                const float *low = top + i * l->columns + 2 * WG_LANES * g;
+                tile_columns16(low, row_pairs ? low + 2 * l->columns : low + 2 * WG_LANES, col, P, pair);
                 if (P == 4) input_transform4(col, t[i]);
                 else input_transform6(col, t[i]);
             }
@@ -92,6 +100,14 @@ AVX512 static inline __mmask16 first_lanes(ptrdiff_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
+// Tiles 0–7 (low) or 8–15 (high) of y0 and y1 — each tile's left and right pixel — as 16 consecutive pixels.
+AVX512 static inline __m512 pixels_of_low_tiles(__m512 y0, __m512 y1) {
+    return _mm512_permutex2var_ps(y0, _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0), y1);
+}
+AVX512 static inline __m512 pixels_of_high_tiles(__m512 y0, __m512 y1) {
+    return _mm512_permutex2var_ps(y0, _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8), y1);
+}
+
 // `count` (≤ 16) of v's pixels at dst: plus the residual there, then the activation (winograd.c's store_pixels).
 AVX512 static inline void store_pixels(const wg_pass *p, float *dst, ptrdiff_t count, __m512 v,
                                        const piecewise16_constants *k) {
@@ -106,13 +122,22 @@ AVX512 static inline void store_tile_row(const wg_pass *p, float *plane, ptrdiff
                                          __m512 y1, const piecewise16_constants *k) {
     const ds_conv2d_shape *s = p->s;
     if (oy + i >= s->out_h) return;
-    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    const __m512 left = _mm512_permutex2var_ps(y0, low, y1), right = _mm512_permutex2var_ps(y0, high, y1);
+    const __m512 left = pixels_of_low_tiles(y0, y1), right = pixels_of_high_tiles(y0, y1);
     const ptrdiff_t columns = s->out_w - ox < 4 * WG_LANES ? s->out_w - ox : 4 * WG_LANES;
     float *dst = plane + (oy + i) * s->out_w + ox;
     store_pixels(p, dst, columns < 16 ? columns : 16, left, k);
     if (columns > 16) store_pixels(p, dst + 16, columns - 16, right, k);
+}
+
+// Row i (0 or 1) of two tile rows' outputs (row_pairs: at most 8 tiles, 16 pixels, a row): lanes 0–7 of y0 and y1 the
+// tiles of output row oy + i, lanes 8–15 (when `pair`) those of output row oy + 2 + i.
+AVX512 static inline void store_tile_rows(const wg_pass *p, float *plane, ptrdiff_t oy, int i, __m512 y0, __m512 y1,
+                                          int pair, const piecewise16_constants *k) {
+    const ds_conv2d_shape *s = p->s;
+    const ptrdiff_t columns = s->out_w < 16 ? s->out_w : 16;
+    if (oy + i < s->out_h) store_pixels(p, plane + (oy + i) * s->out_w, columns, pixels_of_low_tiles(y0, y1), k);
+    if (pair && oy + 2 + i < s->out_h)
+        store_pixels(p, plane + (oy + 2 + i) * s->out_w, columns, pixels_of_high_tiles(y0, y1), k);
 }
 
 // winograd.c's output_transform (Aᵀ m), lane for lane.
@@ -138,10 +163,13 @@ static inline void output_channel(const wg_pass *p, ptrdiff_t o, const int P) {
     const __m512 bias = _mm512_set1_ps(p->bias ? p->bias[o] : 0.0f);
     const piecewise16_constants k = piecewise16_constants_for(p->act);
     const ptrdiff_t groups = l->row_tiles / WG_LANES;
-    for (ptrdiff_t r = 0; r * l->row_tiles < p->block_tiles; r++) {
+    const int row_pairs = groups == 1;   // as in input_channel: two tile rows per zmm
+    const ptrdiff_t rows = p->block_tiles / l->row_tiles;
+    for (ptrdiff_t r = 0; r < rows; r += row_pairs ? 2 : 1) {
         const ptrdiff_t oy = 2 * (p->first_row + r);
         for (ptrdiff_t g = 0; g < groups; g += 2) {
-            const __mmask16 read = g + 1 < groups ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
+            const int pair = row_pairs ? r + 1 < rows : g + 1 < groups;
+            const __mmask16 read = pair ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
             const float *src = m + r * l->row_tiles + WG_LANES * g;
             __m512 u[2][6];
             for (int j = 0; j < P; j++) {
@@ -152,7 +180,13 @@ static inline void output_channel(const wg_pass *p, ptrdiff_t o, const int P) {
             for (int i = 0; i < 2; i++) {
                 __m512 y0, y1;
                 output_transform(u[i], &y0, &y1, P);
-                store_tile_row(p, plane, oy, 2 * WG_LANES * g, i, _mm512_add_ps(y0, bias), _mm512_add_ps(y1, bias), &k);
+                y0 = _mm512_add_ps(y0, bias);
+                y1 = _mm512_add_ps(y1, bias);
+                if (row_pairs) {
+                    store_tile_rows(p, plane, oy, i, y0, y1, pair, &k);
+                } else {
+                    store_tile_row(p, plane, oy, 2 * WG_LANES * g, i, y0, y1, &k);
+                }
             }
         }
     }

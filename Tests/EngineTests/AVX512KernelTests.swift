@@ -123,15 +123,17 @@ final class AVX512KernelTests: XCTestCase {
         }
     }
 
-    /// Winograd's transforms (16 tiles per zmm): rows of two, three and one group of 8 tiles (the last group alone in
-    /// a zmm's low half), odd output sizes, several blocks of tile rows, two images, 3×3 and 5×5, with a residual and
+    /// Winograd's transforms (16 tiles per zmm): rows of two and three groups of 8 tiles (the last group alone in a
+    /// zmm's low half), rows of one group (two tile rows per zmm, the last one alone), odd output sizes, several blocks of tile rows, two images, 3×3 and 5×5, with a residual and
     /// every fused activation. Narrow maps (7×7) run the AVX2 code on both paths.
     func testWinogradTransformsMatchTheAVX2Bits() {
         var random = TestRandom(seed: 23)
         var cases = [
             ConvCase(channels: 4, height: 30, width: 64, outChannels: 9),            // 32 tiles a row: two pairs of groups
             ConvCase(batch: 2, channels: 5, height: 11, width: 39, outChannels: 7),  // 20 tiles: a pair and one alone
-            ConvCase(channels: 6, height: 9, width: 13, outChannels: 5),             // 7 tiles: one group alone
+            ConvCase(channels: 6, height: 9, width: 13, outChannels: 5),             // 7 tiles: one group, tile rows in pairs, one left
+            ConvCase(batch: 2, channels: 8, height: 16, width: 16, outChannels: 6),  // 8 tiles: one group, rows in whole pairs
+            ConvCase(channels: 32, height: 14, width: 14, outChannels: 64),          // the MNIST CNN's second layer
             ConvCase(channels: 33, height: 40, width: 40, outChannels: 17),          // several blocks of tile rows
             ConvCase(channels: 3, height: 7, width: 7, outChannels: 4),              // narrow
         ]
