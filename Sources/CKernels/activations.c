@@ -248,29 +248,31 @@ static inline void lstm_cell1(const float *g, ptrdiff_t h, ptrdiff_t i, float *c
     hidden[i] = output * tanhf(c[i]);
 }
 
+// The cell of one row from unit `first` on: eight units at a time, then one at a time (lstm_cell1). The AVX-512 loop
+// (activations_avx512.c) runs the units before `first` sixteen at a time with the same operations, so every unit gets
+// the same bits on either path.
 __attribute__((target("avx2,fma")))
-static void lstm_cell_avx2(const float *gates, ptrdiff_t gate_stride, ptrdiff_t rows, ptrdiff_t h, float *cell,
-                           float *hidden) {
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        const float *g = gates + r * gate_stride;
-        float *c = cell + r * h, *out = hidden + r * h;
-        ptrdiff_t i = 0;
-        for (; i + 8 <= h; i += 8) {
-            const __m256 input = sigmoid8(_mm256_loadu_ps(g + i));
-            const __m256 output = sigmoid8(_mm256_loadu_ps(g + h + i));
-            const __m256 forget = sigmoid8(_mm256_loadu_ps(g + 2 * h + i));
-            const __m256 candidate = tanh8(_mm256_loadu_ps(g + 3 * h + i));
-            // Multiplies and an add, not an FMA: the same bits as the per-gate path for custom activations.
-            const __m256 next = _mm256_add_ps(_mm256_mul_ps(forget, _mm256_loadu_ps(c + i)), _mm256_mul_ps(input, candidate));
-            _mm256_storeu_ps(c + i, next);
-            _mm256_storeu_ps(out + i, _mm256_mul_ps(output, tanh8(next)));
-        }
-        for (; i < h; i++) lstm_cell1(g, h, i, c, out);
+void ds_lstm_cell_row_avx2(const float *g, ptrdiff_t h, ptrdiff_t first, float *c, float *out) {
+    ptrdiff_t i = first;
+    for (; i + 8 <= h; i += 8) {
+        const __m256 input = sigmoid8(_mm256_loadu_ps(g + i));
+        const __m256 output = sigmoid8(_mm256_loadu_ps(g + h + i));
+        const __m256 forget = sigmoid8(_mm256_loadu_ps(g + 2 * h + i));
+        const __m256 candidate = tanh8(_mm256_loadu_ps(g + 3 * h + i));
+        // Multiplies and an add, not an FMA: the same bits as the per-gate path for custom activations.
+        const __m256 next = _mm256_add_ps(_mm256_mul_ps(forget, _mm256_loadu_ps(c + i)), _mm256_mul_ps(input, candidate));
+        _mm256_storeu_ps(c + i, next);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(output, tanh8(next)));
     }
+    for (; i < h; i++) lstm_cell1(g, h, i, c, out);
 }
 
 void ds_lstm_cell(const float *gates, ptrdiff_t gate_stride, ptrdiff_t rows, ptrdiff_t h, float *cell, float *hidden) {
-    if (ds_use_avx2()) { lstm_cell_avx2(gates, gate_stride, rows, h, cell, hidden); return; }
+    if (ds_use_avx512()) { ds_lstm_cell_avx512(gates, gate_stride, rows, h, cell, hidden); return; }
+    if (ds_use_avx2()) {
+        for (ptrdiff_t r = 0; r < rows; r++) ds_lstm_cell_row_avx2(gates + r * gate_stride, h, 0, cell + r * h, hidden + r * h);
+        return;
+    }
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t i = 0; i < h; i++) lstm_cell1(gates + r * gate_stride, h, i, cell + r * h, hidden + r * h);
 }

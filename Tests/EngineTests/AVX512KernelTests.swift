@@ -8,7 +8,7 @@ import XCTest
 /// input), or packed once; A packed per call or once. Where the CPU has no AVX-512 both runs take the AVX2 path and
 /// the comparison holds trivially; `.ci/run` then says so, and the other kernel tests check the path against references.
 /// The direct convolution's tiles (6 pixels × up to 64 channels), its row tiles for stems (8 channels × 32 pixels),
-/// the depthwise convolution's tiles (4 rows × 32 columns), and Winograd's transforms (16 tiles per zmm).
+/// the depthwise convolution's tiles (4 rows × 32 columns), Winograd's transforms (16 tiles per zmm), and the LSTM cell.
 final class AVX512KernelTests: XCTestCase {
     override func tearDown() { ds_force_avx2(0) }
 
@@ -158,6 +158,25 @@ final class AVX512KernelTests: XCTestCase {
                                  pack: { ds_winograd_pack(w, geometry.outChannels, geometry.channels, geometry.kernelH, $0) },
                                  scratchFloats: scratch)
                 }
+            }
+        }
+    }
+
+    /// The LSTM cell (16 units per zmm, the rest on the AVX2 loop and its scalar tail): widths that end on 16, on 8
+    /// and between, gates from −40 to 40 (exp's clamps) with a NaN and infinities among them.
+    func testLSTMCellMatchesTheAVX2Bits() {
+        var random = TestRandom(seed: 41)
+        for h in [5, 16, 24, 37, 256] {
+            let rows = 3, stride = 4 * h + 3
+            var gates = random.floats(rows * stride).map { $0 * 40 }
+            gates[1] = .nan
+            gates[2] = .infinity
+            gates[3 * h] = -.infinity
+            let cell = random.floats(rows * h)
+            assertSameBits("LSTM cell, \(h) units") {
+                var c = cell, hidden = [Float](repeating: 0, count: rows * h)
+                ds_lstm_cell(gates, stride, rows, h, &c, &hidden)
+                return c + hidden
             }
         }
     }
