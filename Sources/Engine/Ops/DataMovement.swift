@@ -65,28 +65,12 @@ private func forEachRow(shape: [Int], strides: [Int], offset: Int, _ body: (Int,
 
 private func stridedCopy<T>(_ src: UnsafeRawPointer, _ offset: Int, _ strides: [Int], _ shape: [Int],
                             _ dst: UnsafeMutableRawPointer, _ type: T.Type) {
-    let total = shape.reduce(1, *)
-    guard total > 0 else { return }
     let source = src.assumingMemoryBound(to: T.self), target = dst.assumingMemoryBound(to: T.self)
-    guard let innerLength = shape.last else { target[0] = source[offset]; return }
-    let innerStride = strides.last!
-    let rank = shape.count
-    var counter = [Int](repeating: 0, count: rank)
-    var base = offset
-    var o = 0
-    while o < total {
-        var p = base
+    let innerLength = shape[shape.count - 1], innerStride = strides[strides.count - 1]   // coalesced: never empty
+    forEachRow(shape: shape, strides: strides, offset: offset) { row, start in
+        var p = start
+        let o = row * innerLength
         for i in 0..<innerLength { target[o + i] = source[p]; p += innerStride }
-        o += innerLength
-        var axis = rank - 2
-        while axis >= 0 {
-            counter[axis] += 1
-            base += strides[axis]
-            if counter[axis] < shape[axis] { break }
-            base -= strides[axis] * shape[axis]
-            counter[axis] = 0
-            axis -= 1
-        }
     }
 }
 

@@ -71,15 +71,11 @@ enum DeferredMetrics {
 
     private static let registry = Mutex<[ObjectIdentifier: Buffer]>([:])
 
-    private nonisolated(unsafe) static var current: Buffer? {
-        get { pthread_getspecific(key).map { Unmanaged<Buffer>.fromOpaque($0).takeUnretainedValue() } }
-        set { pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
+    private static var current: Buffer? {
+        get { slot.value }
+        set { slot.value = newValue }
     }
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let slot = ThreadLocalReference<Buffer>()
 
     private static func apply(_ update: Update) {
         typealias Handles = ServingMetrics.Handles

@@ -243,15 +243,11 @@ public final class InferenceScheduler: @unchecked Sendable {
     /// work again at once.
     private final class WorkerTurn {
         var keptWork = false
-        nonisolated(unsafe) static var current: WorkerTurn? {
-            get { pthread_getspecific(key).map { Unmanaged<WorkerTurn>.fromOpaque($0).takeUnretainedValue() } }
-            set { pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
+        static var current: WorkerTurn? {
+            get { slot.value }
+            set { slot.value = newValue }
         }
-        private static let key: pthread_key_t = {
-            var key = pthread_key_t()
-            pthread_key_create(&key, nil)
-            return key
-        }()
+        private static let slot = ThreadLocalReference<WorkerTurn>()
     }
 
     /// Stops the workers after the queued work is done (and lets the scheduler be freed).
