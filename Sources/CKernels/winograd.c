@@ -335,19 +335,28 @@ static inline void output_channel(const wg_pass *p, ptrdiff_t o, const int P) {
 __attribute__((target("avx2,fma"))) static void output_channel3(void *context, ptrdiff_t o) { output_channel(context, o, 4); }
 __attribute__((target("avx2,fma"))) static void output_channel5(void *context, ptrdiff_t o) { output_channel(context, o, 6); }
 
-// Copies one image (channels × height × width) into zero-padded planes of l.rows × l.columns.
-static void pad_image(const ds_conv2d_shape *s, const wg_layout *l, const float *x, float *dst) {
-    memset(dst, 0, (size_t)(s->channels * l->rows * l->columns) * sizeof(float));
+// One image (channels × height × width) being copied into zero-padded planes of l.rows × l.columns.
+typedef struct {
+    const ds_conv2d_shape *s;
+    const wg_layout *l;
+    const float *x;
+    float *dst;
+} wg_padding;
+
+// Channel c's padded plane: zeros where the image doesn't reach, its rows where it does.
+static void pad_channel(void *context, ptrdiff_t c) {
+    const wg_padding *p = context;
+    const ds_conv2d_shape *s = p->s;
+    const wg_layout *l = p->l;
+    float *plane = p->dst + c * l->rows * l->columns;
+    memset(plane, 0, (size_t)(l->rows * l->columns) * sizeof(float));
     // Rows and columns of the image that land inside the padded plane (a negative pad would crop; ONNX forbids it).
     const ptrdiff_t copy = s->width < l->columns - s->pad_left ? s->width : l->columns - s->pad_left;
     if (copy <= 0) return;
-    for (ptrdiff_t c = 0; c < s->channels; c++) {
-        for (ptrdiff_t iy = 0; iy < s->height; iy++) {
-            const ptrdiff_t r = iy + s->pad_top;
-            if (r >= l->rows) break;
-            memcpy(dst + (c * l->rows + r) * l->columns + s->pad_left, x + (c * s->height + iy) * s->width,
-                   (size_t)copy * sizeof(float));
-        }
+    for (ptrdiff_t iy = 0; iy < s->height; iy++) {
+        const ptrdiff_t r = iy + s->pad_top;
+        if (r >= l->rows) break;
+        memcpy(plane + r * l->columns + s->pad_left, p->x + (c * s->height + iy) * s->width, (size_t)copy * sizeof(float));
     }
 }
 
@@ -389,7 +398,8 @@ void ds_winograd_conv2d(const ds_conv2d_shape *s, ptrdiff_t batch, const float *
     void (*output)(void *, ptrdiff_t) = l.patch == 4 ? (wide ? ds_winograd_output3_avx512 : output_channel3)
                                                      : (wide ? ds_winograd_output5_avx512 : output_channel5);
     for (ptrdiff_t n = 0; n < batch; n++) {
-        pad_image(s, &l, x + n * x_image_stride, padded);
+        wg_padding padding = {s, &l, x + n * x_image_stride, padded};
+        run_each(channels, pad_channel, &padding);
         for (ptrdiff_t first = 0; first < l.layout_rows; first += l.block_rows) {
             const ptrdiff_t rows = l.layout_rows - first < l.block_rows ? l.layout_rows - first : l.block_rows;
             wg_pass p = {
