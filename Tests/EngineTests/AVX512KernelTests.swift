@@ -104,28 +104,16 @@ final class AVX512KernelTests: XCTestCase {
                               padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))
         cases.append(ConvCase(batch: 2, channels: 1, height: 40, width: 50, outChannels: 13))
         cases.append(ConvCase(channels: 2, height: 20, width: 66, outChannels: 16, strideH: 2, strideW: 2))
-        for (index, geometry) in cases.enumerated() {
-            let x = random.floats(geometry.batch * geometry.channels * geometry.height * geometry.width)
-            let w = random.floats(geometry.outChannels * geometry.taps), bias = random.floats(geometry.outChannels)
-            var shape = geometry.shape
-            let scratch = Int(ds_conv2d_direct_scratch_size(&shape, geometry.batch))
-            for (a, activation) in activations.enumerated() where (a + index) % 3 != 2 {
-                let residual: [Float]? = a % 2 == 1
-                    ? random.floats(geometry.batch * geometry.outChannels * geometry.outH * geometry.outW) : nil
-                assertSameBits("conv case \(index), \(activation.map(\.name) ?? "none")") {
-                    geometry.run(ds_conv2d_direct, x: x, bias: bias, residual: residual,
-                                 activation: activation?.kernelDescriptor ?? Activation.none,
-                                 packedFloats: Int(ds_conv2d_direct_packed_size(geometry.outChannels, geometry.taps)),
-                                 pack: { ds_conv2d_direct_pack(w, geometry.outChannels, geometry.taps, $0) },
-                                 scratchFloats: scratch)
-                }
-            }
-        }
+        assertConvolutionsMatchTheAVX2Bits("conv", cases, random: &random, kernel: ds_conv2d_direct,
+                                           packedFloats: { Int(ds_conv2d_direct_packed_size($0.outChannels, $0.taps)) },
+                                           pack: { w, c, packed in ds_conv2d_direct_pack(w, c.outChannels, c.taps, packed) },
+                                           scratchFloats: { c in var shape = c.shape; return Int(ds_conv2d_direct_scratch_size(&shape, c.batch)) })
     }
 
     /// Winograd's transforms (16 tiles per zmm): rows of two and three groups of 8 tiles (the last group alone in a
-    /// zmm's low half), rows of one group (two tile rows per zmm, the last one alone), odd output sizes, several blocks of tile rows, two images, 3×3 and 5×5, with a residual and
-    /// every fused activation. Narrow maps (7×7) run the AVX2 code on both paths.
+    /// zmm's low half), rows of one group (two tile rows per zmm, the last one alone), odd output sizes, several blocks
+    /// of tile rows, two images, 3×3 and 5×5, with a residual and every fused activation. Narrow maps (7×7) run the
+    /// AVX2 code on both paths.
     func testWinogradTransformsMatchTheAVX2Bits() {
         var random = TestRandom(seed: 23)
         var cases = [
@@ -143,20 +131,30 @@ final class AVX512KernelTests: XCTestCase {
             (c.padTop, c.padLeft, c.padBottom, c.padRight) = (2, 2, 2, 2)
             return c
         }
+        assertConvolutionsMatchTheAVX2Bits("winograd", cases, random: &random, kernel: ds_winograd_conv2d,
+                                           packedFloats: { ds_winograd_packed_size($0.outChannels, $0.channels, $0.kernelH) },
+                                           pack: { w, c, packed in ds_winograd_pack(w, c.outChannels, c.channels, c.kernelH, packed) },
+                                           scratchFloats: { c in var shape = c.shape; return ds_winograd_scratch_size(&shape, c.outChannels) })
+    }
+
+    /// Each case through `kernel` (ds_conv2d_direct's contract) with the AVX-512 tiles and without, on random input,
+    /// filters and bias, under two activations in three (which two rotates with the case), every other one with a
+    /// residual.
+    private func assertConvolutionsMatchTheAVX2Bits(_ name: String, _ cases: [ConvCase], random: inout TestRandom,
+                                                    kernel: ConvCase.Kernel, packedFloats: (ConvCase) -> Int,
+                                                    pack: ([Float], ConvCase, UnsafeMutablePointer<Float>) -> Void,
+                                                    scratchFloats: (ConvCase) -> Int) {
         for (index, geometry) in cases.enumerated() {
             let x = random.floats(geometry.batch * geometry.channels * geometry.height * geometry.width)
             let w = random.floats(geometry.outChannels * geometry.taps), bias = random.floats(geometry.outChannels)
-            var shape = geometry.shape
-            let scratch = ds_winograd_scratch_size(&shape, geometry.outChannels)
+            let scratch = scratchFloats(geometry)
             for (a, activation) in activations.enumerated() where (a + index) % 3 != 2 {
                 let residual: [Float]? = a % 2 == 1
                     ? random.floats(geometry.batch * geometry.outChannels * geometry.outH * geometry.outW) : nil
-                assertSameBits("winograd case \(index), \(activation.map(\.name) ?? "none")") {
-                    geometry.run(ds_winograd_conv2d, x: x, bias: bias, residual: residual,
+                assertSameBits("\(name) case \(index), \(activation.map(\.name) ?? "none")") {
+                    geometry.run(kernel, x: x, bias: bias, residual: residual,
                                  activation: activation?.kernelDescriptor ?? Activation.none,
-                                 packedFloats: ds_winograd_packed_size(geometry.outChannels, geometry.channels, geometry.kernelH),
-                                 pack: { ds_winograd_pack(w, geometry.outChannels, geometry.channels, geometry.kernelH, $0) },
-                                 scratchFloats: scratch)
+                                 packedFloats: packedFloats(geometry), pack: { pack(w, geometry, $0) }, scratchFloats: scratch)
                 }
             }
         }
