@@ -279,7 +279,7 @@ static void plane_tiled_avx512(const dw_tile_plane *p, ptrdiff_t out_h, ptrdiff_
 
 typedef struct {
     const float *x;
-    ptrdiff_t channels, height, width;
+    ptrdiff_t channels, filters_per_plane, height, width;
     const float *w;
     ptrdiff_t taps;
     const ptrdiff_t *offsets;
@@ -304,9 +304,11 @@ static void depthwise_part(void *context, ptrdiff_t part) {
     const ptrdiff_t first = part * j->per_part;
     const ptrdiff_t last = first + j->per_part < j->planes ? first + j->per_part : j->planes;
     for (ptrdiff_t plane = first; plane < last; plane++) {
-        const ptrdiff_t c = plane % j->channels;
-        ds_fill_padded_plane(j->x + plane * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left,
-                             j->layout, plane > first, buffer);
+        const ptrdiff_t c = plane % j->channels, source = plane / j->filters_per_plane;
+        // Consecutive filters of one input plane share its padded copy.
+        if (plane == first || source != (plane - 1) / j->filters_per_plane)
+            ds_fill_padded_plane(j->x + source * j->height * j->width, j->height, j->width, j->pad_top, j->pad_left,
+                                 j->layout, plane > first, buffer);
         float *out = j->y + plane * j->out_h * j->out_w;
         const float b = j->bias ? j->bias[c] : 0.0f;
         if (j->tiled) {
@@ -328,12 +330,13 @@ static void depthwise_part(void *context, ptrdiff_t part) {
     }
 }
 
-int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, ptrdiff_t filters_per_plane,
+                        ptrdiff_t height, ptrdiff_t width,
                          const float *w, ptrdiff_t kernel_h, ptrdiff_t kernel_w, const float *bias,
                          ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                          ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w,
                          float *scratch, ds_activation act, float *y) {
-    if (planes <= 0 || out_h <= 0 || out_w <= 0) return 0;
+    if (planes <= 0 || out_h <= 0 || out_w <= 0 || filters_per_plane <= 0) return 0;
     const ds_padded_layout l =
         ds_padded_layout_for(kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w);
     const ptrdiff_t taps = kernel_h * kernel_w;
@@ -346,7 +349,7 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
     // busy leaves its share to the others), each thread with its own padded plane.
     const ptrdiff_t threads = ds_parallel_threads();
     depthwise_job job = {
-        .x = x, .channels = channels, .height = height, .width = width, .w = w, .taps = taps, .offsets = offsets,
+        .x = x, .channels = channels, .filters_per_plane = filters_per_plane, .height = height, .width = width, .w = w, .taps = taps, .offsets = offsets,
         .bias = bias, .pad_top = pad_top, .pad_left = pad_left, .layout = l, .row_step = row_step,
         .out_h = out_h, .out_w = out_w, .act = act, .y = y, .scratch = scratch,
         .scratch_floats = (ptrdiff_t)(l.rows * l.stride_w * l.phase_len), .planes = planes,

@@ -15,10 +15,12 @@ final class DepthwiseConvTests: XCTestCase {
         var outW: Int { (width + padBegin + padEnd - ((kernel - 1) * dilation + 1)) / stride + 1 }
     }
 
-    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], planes: Int, channels: Int, _ c: Case) -> [Float] {
+    /// Output plane `plane` with filter plane % channels over input plane plane / filtersPerPlane.
+    private func reference(_ x: [Float], _ w: [Float], _ bias: [Float], planes: Int, channels: Int, filtersPerPlane: Int = 1,
+                           _ c: Case) -> [Float] {
         var out = [Float]()
         for plane in 0..<planes {
-            let ch = plane % channels
+            let ch = plane % channels, source = plane / filtersPerPlane
             for oy in 0..<c.outH {
                 for ox in 0..<c.outW {
                     var sum = Double(bias[ch])
@@ -26,7 +28,7 @@ final class DepthwiseConvTests: XCTestCase {
                         for j in 0..<c.kernel {
                             let iy = oy * c.stride - c.padBegin + i * c.dilation, ix = ox * c.stride - c.padBegin + j * c.dilation
                             guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
-                            sum += Double(x[(plane * c.height + iy) * c.width + ix]) * Double(w[(ch * c.kernel + i) * c.kernel + j])
+                            sum += Double(x[(source * c.height + iy) * c.width + ix]) * Double(w[(ch * c.kernel + i) * c.kernel + j])
                         }
                     }
                     out.append(Float(sum))
@@ -74,7 +76,7 @@ final class DepthwiseConvTests: XCTestCase {
                 var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(c.kernel, c.kernel, c.stride, c.stride,
                                                                                         c.dilation, c.dilation, c.outH, c.outW))
                 var y = [Float](repeating: .nan, count: planes * c.outH * c.outW)
-                let status = ds_depthwise_conv2d(x, planes, channels, c.height, c.width, w, c.kernel, c.kernel, bias, c.stride, c.stride,
+                let status = ds_depthwise_conv2d(x, planes, channels, 1, c.height, c.width, w, c.kernel, c.kernel, bias, c.stride, c.stride,
                                                  c.padBegin, c.padBegin, c.dilation, c.dilation, c.outH, c.outW, &scratch,
                                                  activation, &y)
                 XCTAssertEqual(status, 0)
@@ -82,6 +84,84 @@ final class DepthwiseConvTests: XCTestCase {
                 ds_activation_apply(&expected, expected.count, activation)
                 assertClose(y, expected, tolerance: 1e-5, "\(c) \(activation.kind) \(String(cString: ds_kernel_isa()))")
             }
+        }
+    }
+
+    /// Several filters per input plane: a channel multiplier (each input channel read by 3 filters in a row) and a
+    /// one-channel image under a bank of 5 filters, as Conv runs them. Each input plane is padded once for its filters
+    /// (the copy is reused while the source stays the same), including across the runs of planes the threads take.
+    func testSeveralFiltersPerInputPlane() {
+        var random = TestRandom(seed: 47)
+        let cases = [
+            Case(height: 28, width: 28, kernel: 5, stride: 1, dilation: 1, padBegin: 2, padEnd: 2),   // the digit CNN's first layer
+            Case(height: 28, width: 28, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),   // the encoder's
+            Case(height: 9, width: 20, kernel: 3, stride: 1, dilation: 2, padBegin: 2, padEnd: 2),    // the untiled kernel
+        ]
+        // (filters per input plane, filters = output channels per image, images)
+        let layouts = [(3, 6, 2), (5, 5, 3), (1, 4, 1)]
+        for portable in [false, true] {
+            ds_force_portable(portable ? 1 : 0)
+            for c in cases {
+                for (perPlane, channels, images) in layouts {
+                    let planes = channels * images, inputs = planes / perPlane
+                    let x = random.floats(inputs * c.height * c.width), w = random.floats(channels * c.kernel * c.kernel)
+                    let bias = random.floats(channels)
+                    var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(c.kernel, c.kernel, c.stride, c.stride,
+                                                                                            c.dilation, c.dilation, c.outH, c.outW))
+                    var y = [Float](repeating: .nan, count: planes * c.outH * c.outW)
+                    let relu = ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0)
+                    XCTAssertEqual(ds_depthwise_conv2d(x, planes, channels, perPlane, c.height, c.width, w, c.kernel, c.kernel, bias,
+                                                       c.stride, c.stride, c.padBegin, c.padBegin, c.dilation, c.dilation,
+                                                       c.outH, c.outW, &scratch, relu, &y), 0)
+                    var expected = reference(x, w, bias, planes: planes, channels: channels, filtersPerPlane: perPlane, c)
+                    ds_activation_apply(&expected, expected.count, relu)
+                    assertClose(y, expected, tolerance: 1e-5, "\(c), \(perPlane) filters per plane, portable \(portable)")
+                }
+            }
+        }
+    }
+
+    /// The Conv operator sends every convolution whose filters each read one input channel to the depthwise kernel: a
+    /// bank of filters over a one-channel image and a channel multiplier (group = channels, 2 filters each), with
+    /// constant filters and with filters given at run time, a residual Add and a ReLU after it (the Add stays a separate
+    /// step: the kernel's store takes no residual). Checked against a double-precision grouped convolution.
+    func testConvOperatorRunsFiltersOfOneInputChannelOnTheDepthwiseKernel() throws {
+        var random = TestRandom(seed: 53)
+        // (x, W, group, output): stride 2, pads 1 on every side, 3×3 filters.
+        let layouts: [([Int], [Int], Int, [Int])] = [([2, 1, 13, 11], [5, 1, 3, 3], 1, [2, 5, 7, 6]),
+                                                    ([2, 3, 9, 10], [6, 1, 3, 3], 3, [2, 6, 5, 5])]
+        for (x, w, group, output) in layouts {
+            let weights = random.floats(w.reduce(1, *)), bias = random.floats(w[0])
+            let plans = try convAddReluPlans(x: x, weightShape: w, weights: weights, bias: bias, output: output,
+                                             attributes: [ModelBuilder.int("group", group), ModelBuilder.ints("pads", [1, 1, 1, 1]),
+                                                          ModelBuilder.ints("strides", [2, 2])])
+            let input = random.floats(x.reduce(1, *)), residual = random.floats(output.reduce(1, *))
+            var expected = [Float]()
+            let perGroup = w[0] / group
+            for n in 0..<x[0] {
+                for o in 0..<w[0] {
+                    let channel = o / perGroup
+                    for oy in 0..<output[2] {
+                        for ox in 0..<output[3] {
+                            var sum = Double(bias[o])
+                            for i in 0..<3 {
+                                for j in 0..<3 {
+                                    let iy = oy * 2 - 1 + i, ix = ox * 2 - 1 + j
+                                    guard iy >= 0, iy < x[2], ix >= 0, ix < x[3] else { continue }
+                                    sum += Double(input[((n * x[1] + channel) * x[2] + iy) * x[3] + ix]) * Double(weights[o * 9 + i * 3 + j])
+                                }
+                            }
+                            let index = ((n * w[0] + o) * output[2] + oy) * output[3] + ox
+                            expected.append(max(0, Float(sum + Double(residual[index]))))
+                        }
+                    }
+                }
+            }
+            let feeds = ["x": Tensor(shape: x, floats: input), "r": Tensor(shape: output, floats: residual)]
+            let constant = try XCTUnwrap(try plans.constant.run(feeds)["y"]).floatArray()
+            assertClose(constant, expected, tolerance: 1e-5, "\(w) group \(group), constant filters")
+            let runtime = try XCTUnwrap(try plans.runtime.run(feeds.merging(["w": Tensor(shape: w, floats: weights)]) { a, _ in a })["y"])
+            assertClose(runtime.floatArray(), expected, tolerance: 1e-5, "\(w) group \(group), filters at run time")
         }
     }
 

@@ -162,7 +162,7 @@ final class IntraOpThreadsTests: XCTestCase {
         let (one, two) = onOneAndTwoThreads { () -> [Float] in
             var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(3, 3, 2, 2, 1, 1, outH, outW))
             var y = [Float](repeating: .nan, count: planes * outH * outW)
-            XCTAssertEqual(ds_depthwise_conv2d(x, planes, planes, height, width, w, 3, 3, bias, 2, 2, 1, 1, 1, 1, outH, outW,
+            XCTAssertEqual(ds_depthwise_conv2d(x, planes, planes, 1, height, width, w, 3, 3, bias, 2, 2, 1, 1, 1, 1, outH, outW,
                                                &scratch, act, &y), 0)
             return y
         }

@@ -192,11 +192,15 @@ void ds_pool2d(const float *x, ptrdiff_t planes, ptrdiff_t height, ptrdiff_t wid
 size_t ds_depthwise_scratch_size(ptrdiff_t kernel_h, ptrdiff_t kernel_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
                                  ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w);
 
-/// Depthwise 2-d convolution of `planes` (batch × channels) NCHW planes, one kh × kw filter per
+/// Depthwise 2-d convolution of `planes` (batch × channels) NCHW output planes, one kh × kw filter per
 /// channel (w[c][i][j], channel c = plane % channels): y = act(bias[c] + Σ w · x), x zero outside
-/// the image. `scratch` holds ds_depthwise_scratch_size floats. Returns 0, or -1 when memory for
-/// a very large kernel's tap table could not be allocated (nothing written then).
-int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+/// the image. Output plane p reads input plane p / filters_per_plane: 1 for a depthwise convolution;
+/// m for one with a channel multiplier m (group = input channels, m filters each); the output channels
+/// for a one-channel image, which every filter reads. `scratch` holds ds_depthwise_scratch_size
+/// floats. Returns 0, or -1 when memory for a very large kernel's tap table could not be allocated
+/// (nothing written then).
+int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, ptrdiff_t filters_per_plane,
+                        ptrdiff_t height, ptrdiff_t width,
                         const float *w, ptrdiff_t kernel_h, ptrdiff_t kernel_w, const float *bias,
                         ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t pad_top, ptrdiff_t pad_left,
                         ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t out_h, ptrdiff_t out_w,

@@ -2,7 +2,8 @@ import CKernels
 
 /// Conv (any number of spatial dimensions, any groups, strides, dilations, pads and auto_pad) in NCHW.
 ///
-/// Strategy by shape: pointwise convolutions are a GEMM straight on the input; depthwise ones run a
+/// Strategy by shape: pointwise convolutions are a GEMM straight on the input; those whose every filter reads one
+/// input channel (depthwise, with or without a channel multiplier, and any filter bank over a one-channel image) run a
 /// direct per-plane kernel; constant filters with enough taps per output (`DirectConvFilters.suits`,
 /// chosen at load) run the direct kernel that reads the image in place; everything else unfolds
 /// the input (im2col) and runs the packed GEMM. Bias and activation are fused into every store.
@@ -77,8 +78,8 @@ struct Conv: ActivationFusing {
         let g = try window.resolve(input: spatial, kernel: Array(w.shape.dropFirst(2)))
         let pointwise = g.kernel.allSatisfy { $0 == 1 } && g.strides.allSatisfy { $0 == 1 }
             && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
-        let depthwise = w.shape[1] == 1 && w.shape[0] == group && !pointwise
-        return depthwise ? nil : [x.shape[0], w.shape[0]] + g.output
+        let onePlanePerFilter = w.shape[1] == 1 && !pointwise   // the depthwise kernel's: no residual in its store
+        return onePlanePerFilter ? nil : [x.shape[0], w.shape[0]] + g.output
     }
 
     /// The convolution, accumulated onto `residual` (of the output's shape) when there is one.
@@ -129,9 +130,10 @@ struct Conv: ActivationFusing {
         let act = activation?.kernelDescriptor ?? Activation.none
 
         let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
-        if cinPerGroup == 1 && coutPerGroup == 1 && !pointwise {
+        if cinPerGroup == 1 && !pointwise {
             precondition(residual == nil, "outputShape offers no residual to the depthwise kernel")
-            try depthwise(px, pw, pb, py, batch: batch, channels: channels, height: height, width: width, g, workspace)
+            try depthwise(px, pw, pb, py, batch: batch, channels: channels, filtersPerChannel: coutPerGroup, height: height,
+                          width: width, g, workspace)
             return [out]
         }
         if let direct = directFilters, direct.shape == w.shape {
@@ -304,11 +306,15 @@ struct Conv: ActivationFusing {
     /// Output pixels per image from which images are unfolded one at a time rather than side by side.
     static let sideBySidePixels = 256
 
-    /// One filter per channel (MobileNet's depthwise layers): a direct vectorised kernel over a
-    /// zero-padded copy of each plane, bias and activation applied in the same pass (CKernels/depthwise.c).
+    /// Filters that each read one input channel: a direct vectorised kernel over a zero-padded copy of each plane, bias
+    /// and activation applied in the same pass (CKernels/depthwise.c). One filter per channel is MobileNet's depthwise
+    /// layer; `filtersPerChannel` > 1 is a channel multiplier (Keras's depth_multiplier), or, with one input channel,
+    /// an ordinary convolution of a grayscale image (the digit CNN's and the encoder's first layers): each output plane
+    /// is then the same computation on the one plane, 9 or 25 multiply-adds per output, which im2col and a GEMM of
+    /// K = 9 or 25 did at a fraction of the kernel's speed.
     private func depthwise(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                           _ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
-                           _ g: SpatialWindow.Resolved, _ workspace: Workspace) throws {
+                           _ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, filtersPerChannel: Int,
+                           height: Int, width: Int, _ g: SpatialWindow.Resolved, _ workspace: Workspace) throws {
         let (kh, kw) = (g.kernel[0], g.kernel[1])
         let (outH, outW) = (g.output[0], g.output[1])
         // The padded plane spans every row and column the outputs read (mirrors depthwise.c's layout).
@@ -318,12 +324,15 @@ struct Conv: ActivationFusing {
         var scratch = try workspace.allocate(.float, [ds_depthwise_scratch_size(kh, kw, g.strides[0], g.strides[1],
                                                                                  g.dilations[0], g.dilations[1], outH, outW)])
         defer { workspace.recycle(&scratch) }
+        // The output channels: `convolve` checked that they are channels × filtersPerChannel (Cout = group · Cout/g).
+        let outChannels = channels * filtersPerChannel
         for first in stride(from: 0, to: batch, by: 1) {
             try workspace.checkpoint()
-            let status = ds_depthwise_conv2d(x + first * channels * height * width, channels, channels, height, width, w, kh, kw, bias,
+            let status = ds_depthwise_conv2d(x + first * channels * height * width, outChannels, outChannels, filtersPerChannel,
+                                             height, width, w, kh, kw, bias,
                                              g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1],
                                              outH, outW, scratch.pointer(as: Float.self), activation?.kernelDescriptor ?? Activation.none,
-                                             y + first * channels * outH * outW)
+                                             y + first * outChannels * outH * outW)
             guard status == 0 else { throw KernelError("no memory for a \(kh)×\(kw) depthwise kernel's tap table") }
         }
     }
