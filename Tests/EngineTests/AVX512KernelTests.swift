@@ -104,6 +104,10 @@ final class AVX512KernelTests: XCTestCase {
                               padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))
         cases.append(ConvCase(batch: 2, channels: 1, height: 40, width: 50, outChannels: 13))
         cases.append(ConvCase(channels: 2, height: 20, width: 66, outChannels: 16, strideH: 2, strideW: 2))
+        // K = 180 and 288: two-panel tiles where four panels' weights would not fit in L1 (panels_per_tile; 180 takes
+        // them on a 32 KiB L1 too), three and four panels in pairs; the second is the encoder's layer.
+        cases.append(ConvCase(batch: 2, channels: 20, height: 14, width: 14, outChannels: 40, strideH: 2, strideW: 2))
+        cases.append(ConvCase(batch: 3, channels: 32, height: 14, width: 14, outChannels: 64, strideH: 2, strideW: 2))
         assertConvolutionsMatchTheAVX2Bits("conv", cases, random: &random, kernel: ds_conv2d_direct,
                                            packedFloats: { Int(ds_conv2d_direct_packed_size($0.outChannels, $0.taps)) },
                                            pack: { w, c, packed in ds_conv2d_direct_pack(w, c.outChannels, c.taps, packed) },
@@ -194,7 +198,7 @@ final class AVX512KernelTests: XCTestCase {
                     var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(kernel, kernel, stride, stride, 1, 1,
                                                                                             outH, outW))
                     var y = [Float](repeating: .nan, count: planes * outH * outW)
-                    let status = ds_depthwise_conv2d(x, planes, channels, height, width, w, kernel, kernel, bias, stride, stride,
+                    let status = ds_depthwise_conv2d(x, planes, channels, 1, height, width, w, kernel, kernel, bias, stride, stride,
                                                      pad, pad, 1, 1, outH, outW, &scratch,
                                                      activation?.kernelDescriptor ?? Activation.none, &y)
                     XCTAssertEqual(status, 0)
