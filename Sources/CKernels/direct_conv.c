@@ -18,7 +18,6 @@
 
 #include <immintrin.h>
 #include <string.h>
-#include <unistd.h>
 
 #define DC_MR 6    // output pixels per tile
 #define DC_NR 16   // output channels per packed panel
@@ -249,10 +248,16 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const dc_pass *p, cons
 
 // MARK: AVX-512
 
-// One tile of `count` (≤ 6) pixels against G (1–4) consecutive panels: 6 × 16G channels in 6G zmm accumulators, each
-// tap's G weight vectors loaded once and used by all six pixels (10 loads per 24 FMAs at G = 4, against 8 per 12 for
+// One tile of `count` (≤ 6) pixels against G (1–3) consecutive panels: 6 × 16G channels in 6G zmm accumulators, each
+// tap's G weight vectors loaded once and used by all six pixels (9 loads per 18 FMAs at G = 3, against 8 per 12 for
 // the AVX2 tile). Every channel of every pixel is the same chain of FMAs in the same order as tile_avx2's, and the
 // store is store_tile_avx2 itself on each panel's halves, so the bits are the AVX2 tile's.
+//
+// Why not 4 panels (24 accumulators, 10 loads per 24 FMAs, MLAS's shape): clang schedules every broadcast of a row of
+// three taps (18 of them) ahead of its FMAs, and with 24 accumulators that spilled — 33 stack accesses per 72 FMAs in
+// the generated loop. Three panels with an ordering point between the taps of a row keep everything in registers: the
+// encoder's 32 → 64 3×3 at batch 32 0.77 → 0.68 ms, the GAN's ConvTranspose phases (128 → 64) 5.8 → 4.8 ms for the
+// model at batch 32 (minima).
 __attribute__((target("avx512f,avx2,fma"), always_inline))
 static inline void tile_avx512(const dc_pass *p, const float *const *in, float *const *out, ptrdiff_t count,
                                ptrdiff_t panel, const int G) {
@@ -261,7 +266,7 @@ static inline void tile_avx512(const dc_pass *p, const float *const *in, float *
     const float *w = p->packed + panel * p->k * DC_NR;
     const ptrdiff_t next = p->k * DC_NR;   // from one panel to the next
     const ptrdiff_t *off = p->offsets;
-    __m512 acc[6][4];
+    __m512 acc[6][3];
     _Pragma("clang loop unroll(full)")
     for (int m = 0; m < 6; m++) {
         _Pragma("clang loop unroll(full)")
@@ -269,7 +274,7 @@ static inline void tile_avx512(const dc_pass *p, const float *const *in, float *
     }
 #define DC_TAP512(o, wp)                                                                                               \
     do {                                                                                                               \
-        __m512 wv[4];                                                                                                  \
+        __m512 wv[3];                                                                                                  \
         _Pragma("clang loop unroll(full)")                                                                             \
         for (int g = 0; g < G; g++) wv[g] = _mm512_loadu_ps((wp) + g * next);                                         \
         const float *const bs[6] = {b0, b1, b2, b3, b4, b5};                                                           \
@@ -284,7 +289,9 @@ static inline void tile_avx512(const dc_pass *p, const float *const *in, float *
         for (ptrdiff_t i = 0; i < p->k; i += 3, w += 3 * DC_NR) {
             const ptrdiff_t o = off[i];
             DC_TAP512(o, w);
+            __asm__("" : "+r"(w));   // the next tap's loads wait for this one's (see above)
             DC_TAP512(o + 1, w + DC_NR);
+            __asm__("" : "+r"(w));
             DC_TAP512(o + 2, w + 2 * DC_NR);
         }
     } else {
@@ -302,15 +309,14 @@ static inline void tile_avx512(const dc_pass *p, const float *const *in, float *
     }
 }
 
-// Panels [panel, panel + groups) for one tile, four at a time.
+// Panels [panel, panel + panels) (1–3) for one tile.
 __attribute__((target("avx512f,avx2,fma")))
 static void tiles_avx512(const dc_pass *p, const float *const *in, float *const *out, ptrdiff_t count, ptrdiff_t panel,
                          ptrdiff_t panels) {
     switch (panels) {
     case 1: tile_avx512(p, in, out, count, panel, 1); break;
     case 2: tile_avx512(p, in, out, count, panel, 2); break;
-    case 3: tile_avx512(p, in, out, count, panel, 3); break;
-    default: tile_avx512(p, in, out, count, panel, 4); break;
+    default: tile_avx512(p, in, out, count, panel, 3); break;
     }
 }
 
@@ -342,23 +348,6 @@ static void tile_portable(const dc_pass *p, const float *const *in, float *const
 
 // MARK: Driver
 
-// Panels per AVX-512 tile for K taps: four (24 accumulators, the fewest loads per FMA) unless four panels' weights
-// would not fit in L1 while two panels' would. A tile reads all of its panels' K weights for every 6 pixels, so the
-// weights of the panels in flight stay in L1 across a block's 16 tiles only if they fit; from L2 they cost more than
-// the two-panel tile's extra broadcasts save. The encoder's 3×3 over 32 channels (K = 288: 73 KiB of weights for four
-// panels, 36 KiB for two): 0.77 → 0.68 ms at batch 32 on a 48 KiB L1. When even two panels don't fit, four lose
-// nothing to two (the same weight traffic per FMA) and keep their fewer broadcasts.
-static ptrdiff_t panels_per_tile(ptrdiff_t k) {
-    static _Atomic long l1_floats;   // 3/4 of L1d, leaving room for the pixels' windows; 0 = not read yet
-    long floats = l1_floats;
-    if (floats == 0) {
-        const long bytes = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-        floats = (bytes > 0 ? bytes : 32 * 1024) / 4 * 3 / 4;
-        l1_floats = floats;
-    }
-    return (4 * DC_NR * k <= floats || 2 * DC_NR * k > floats) ? 4 : 2;
-}
-
 // Work item `index`: block index / panel_chunks of pixels, against its chunk of panels.
 static void run_item(void *context, ptrdiff_t index) {
     const dc_pass *p = context;
@@ -370,11 +359,13 @@ static void run_item(void *context, ptrdiff_t index) {
     fill_block(p, t_begin, count, &block);
     const int avx2 = ds_use_avx2();
     if (avx2 && ds_use_avx512()) {
-        const ptrdiff_t per_tile = panels_per_tile(p->k);
-        for (ptrdiff_t panel = panel_begin; panel < panel_end; panel += per_tile) {
-            const ptrdiff_t group = panel_end - panel < per_tile ? panel_end - panel : per_tile;
+        // The panels in groups of at most three, as even as they come (4 → 2 + 2, 7 → 3 + 2 + 2): a lone panel
+        // would reload its six broadcasts for a third of the FMAs.
+        for (ptrdiff_t panel = panel_begin; panel < panel_end;) {
+            const ptrdiff_t left = panel_end - panel, groups = (left + 2) / 3, group = (left + groups - 1) / groups;
             for (ptrdiff_t i = 0; i < count; i += DC_MR)
                 tiles_avx512(p, block.in + i, block.out + i, count - i < DC_MR ? count - i : DC_MR, panel, group);
+            panel += group;
         }
         return;
     }

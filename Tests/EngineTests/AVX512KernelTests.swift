@@ -104,8 +104,8 @@ final class AVX512KernelTests: XCTestCase {
                               padTop: 3, padLeft: 3, padBottom: 3, padRight: 3))
         cases.append(ConvCase(batch: 2, channels: 1, height: 40, width: 50, outChannels: 13))
         cases.append(ConvCase(channels: 2, height: 20, width: 66, outChannels: 16, strideH: 2, strideW: 2))
-        // K = 180 and 288: two-panel tiles where four panels' weights would not fit in L1 (panels_per_tile; 180 takes
-        // them on a 32 KiB L1 too), three and four panels in pairs; the second is the encoder's layer.
+        // The encoder's layer (K = 288, four panels in two pairs) and three panels in one group at K = 180, both at
+        // stride 2 across images; the cases above cover 1 (16), 3 (40), 3 + 2 (70) and 3 + 2 + 2 (100) panels.
         cases.append(ConvCase(batch: 2, channels: 20, height: 14, width: 14, outChannels: 40, strideH: 2, strideW: 2))
         cases.append(ConvCase(batch: 3, channels: 32, height: 14, width: 14, outChannels: 64, strideH: 2, strideW: 2))
         assertConvolutionsMatchTheAVX2Bits("conv", cases, random: &random, kernel: ds_conv2d_direct,
