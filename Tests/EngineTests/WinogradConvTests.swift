@@ -71,7 +71,9 @@ final class WinogradConvTests: XCTestCase {
         XCTAssertTrue(WinogradFilters.suits([64, 32, 5, 5], group: 1, strides: nil, dilations: nil), "5×5")
         XCTAssertFalse(WinogradFilters.suits([64, 32, 7, 7], group: 1, strides: nil, dilations: nil), "7×7")
         XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 5], group: 1, strides: nil, dilations: nil), "3×5")
-        XCTAssertFalse(WinogradFilters.suits([32, 128, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
+        XCTAssertFalse(WinogradFilters.suits([16, 128, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
+        XCTAssertEqual(WinogradFilters.suits([32, 128, 3, 3], group: 1, strides: nil, dilations: nil),
+                       String(cString: ds_kernel_isa()) == "avx512f", "DenseNet's 128 → 32: only with AVX-512 transforms")
         XCTAssertFalse(WinogradFilters.suits([64, 16, 3, 3], group: 1, strides: nil, dilations: nil), "too few inputs")
         XCTAssertTrue(WinogradFilters.suits([512, 512, 3, 3], group: 1, strides: nil, dilations: nil), "ResNet's widest")
         XCTAssertFalse(WinogradFilters.suits([1024, 512, 3, 3], group: 1, strides: nil, dilations: nil), "16 MiB of filters")

@@ -19,9 +19,11 @@ import CKernels
 /// The sums differ from the direct kernel's by rounding only (≤ 3e-6 of the output's magnitude for 3×3, ≤ 5e-6 for 5×5).
 final class WinogradFilters: @unchecked Sendable {
     /// Input channels from which the transforms pay for themselves, and output channels from which the GEMMs (Cout
-    /// rows each) carry enough of the work to beat the direct kernel.
+    /// rows each) carry enough of the work to beat the direct kernel: 64, or 32 where the transforms run on AVX-512
+    /// (16 tiles per zmm, about half their AVX2 time). DenseNet's 128 → 32 at 56² went 1.88 → 1.50 ms a layer there,
+    /// the network 2–4 % at batch 1 and 32; with AVX2 transforms those layers were about even (0.91–1.07×).
     static let minimumChannels = 32
-    static let minimumOutChannels = 64
+    static var minimumOutChannels: Int { String(cString: ds_kernel_isa()) == "avx512f" ? 32 : 64 }
     /// Most transformed filter values, (r + 1)² per filter and input channel: they are kept beside the direct kernel's
     /// packing (r² values), and past this one layer's would pass 16 MiB (3×3: 512 × 512 channels; 5×5: 340 × 340).
     static let maximumTransformedValues = 16 * 512 * 512
