@@ -349,7 +349,8 @@ int ds_depthwise_conv2d(const float *x, ptrdiff_t planes, ptrdiff_t channels, pt
     // busy leaves its share to the others), each thread with its own padded plane.
     const ptrdiff_t threads = ds_parallel_threads();
     depthwise_job job = {
-        .x = x, .channels = channels, .filters_per_plane = filters_per_plane, .height = height, .width = width, .w = w, .taps = taps, .offsets = offsets,
+        .x = x, .channels = channels, .filters_per_plane = filters_per_plane, .height = height, .width = width,
+        .w = w, .taps = taps, .offsets = offsets,
         .bias = bias, .pad_top = pad_top, .pad_left = pad_left, .layout = l, .row_step = row_step,
         .out_h = out_h, .out_w = out_w, .act = act, .y = y, .scratch = scratch,
         .scratch_floats = (ptrdiff_t)(l.rows * l.stride_w * l.phase_len), .planes = planes,

@@ -256,7 +256,7 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const dc_pass *p, cons
 // Why not 4 panels (24 accumulators, 10 loads per 24 FMAs, MLAS's shape): clang schedules every broadcast of a row of
 // three taps (18 of them) ahead of its FMAs, and with 24 accumulators that spilled — 33 stack accesses per 72 FMAs in
 // the generated loop. Three panels with an ordering point between the taps of a row keep everything in registers: the
-// encoder's 32 → 64 3×3 at batch 32 0.77 → 0.68 ms, the GAN's ConvTranspose phases (128 → 64) 5.8 → 4.8 ms for the
+// encoder's 32 → 64 3×3 at batch 32 0.77 → 0.68 ms, the GAN's ConvTranspose phases (128 → 64) 5.8 → 4.9 ms for the
 // model at batch 32 (minima).
 __attribute__((target("avx512f,avx2,fma"), always_inline))
 static inline void tile_avx512(const dc_pass *p, const float *const *in, float *const *out, ptrdiff_t count,
