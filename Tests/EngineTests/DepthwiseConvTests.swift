@@ -136,27 +136,11 @@ final class DepthwiseConvTests: XCTestCase {
                                              attributes: [ModelBuilder.int("group", group), ModelBuilder.ints("pads", [1, 1, 1, 1]),
                                                           ModelBuilder.ints("strides", [2, 2])])
             let input = random.floats(x.reduce(1, *)), residual = random.floats(output.reduce(1, *))
-            var expected = [Float]()
-            let perGroup = w[0] / group
-            for n in 0..<x[0] {
-                for o in 0..<w[0] {
-                    let channel = o / perGroup
-                    for oy in 0..<output[2] {
-                        for ox in 0..<output[3] {
-                            var sum = Double(bias[o])
-                            for i in 0..<3 {
-                                for j in 0..<3 {
-                                    let iy = oy * 2 - 1 + i, ix = ox * 2 - 1 + j
-                                    guard iy >= 0, iy < x[2], ix >= 0, ix < x[3] else { continue }
-                                    sum += Double(input[((n * x[1] + channel) * x[2] + iy) * x[3] + ix]) * Double(weights[o * 9 + i * 3 + j])
-                                }
-                            }
-                            let index = ((n * w[0] + o) * output[2] + oy) * output[3] + ox
-                            expected.append(max(0, Float(sum + Double(residual[index]))))
-                        }
-                    }
-                }
-            }
+            // Output plane n·Cout + o reads input plane n·Cin + o / (Cout / group): the kernel test's reference.
+            let geometry = Case(height: x[2], width: x[3], kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1)
+            let sums = reference(input, weights, bias, planes: x[0] * w[0], channels: w[0], filtersPerPlane: w[0] / group,
+                                 geometry)
+            let expected = zip(sums, residual).map { max(0, $0 + $1) }
             let feeds = ["x": Tensor(shape: x, floats: input), "r": Tensor(shape: output, floats: residual)]
             let constant = try XCTUnwrap(try plans.constant.run(feeds)["y"]).floatArray()
             assertClose(constant, expected, tolerance: 1e-5, "\(w) group \(group), constant filters")
