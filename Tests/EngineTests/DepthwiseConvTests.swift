@@ -11,8 +11,11 @@ final class DepthwiseConvTests: XCTestCase {
 
     private struct Case {
         let height, width, kernel, stride, dilation, padBegin, padEnd: Int
+        /// The left padding where it differs from the top one (padBegin).
+        var padLeft: Int? = nil
+        var left: Int { padLeft ?? padBegin }
         var outH: Int { (height + padBegin + padEnd - ((kernel - 1) * dilation + 1)) / stride + 1 }
-        var outW: Int { (width + padBegin + padEnd - ((kernel - 1) * dilation + 1)) / stride + 1 }
+        var outW: Int { (width + left + padEnd - ((kernel - 1) * dilation + 1)) / stride + 1 }
     }
 
     /// Output plane `plane` with filter plane % channels over input plane plane / filtersPerPlane.
@@ -26,7 +29,7 @@ final class DepthwiseConvTests: XCTestCase {
                     var sum = Double(bias[ch])
                     for i in 0..<c.kernel {
                         for j in 0..<c.kernel {
-                            let iy = oy * c.stride - c.padBegin + i * c.dilation, ix = ox * c.stride - c.padBegin + j * c.dilation
+                            let iy = oy * c.stride - c.padBegin + i * c.dilation, ix = ox * c.stride - c.left + j * c.dilation
                             guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
                             sum += Double(x[(source * c.height + iy) * c.width + ix]) * Double(w[(ch * c.kernel + i) * c.kernel + j])
                         }
@@ -61,6 +64,12 @@ final class DepthwiseConvTests: XCTestCase {
             Case(height: 14, width: 14, kernel: 3, stride: 2, dilation: 1, padBegin: 0, padEnd: 1),
             Case(height: 7, width: 6, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
             Case(height: 16, width: 37, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1),
+            // The AVX-512 tiles read the plane in place: different top and left padding, bands of one to three rows
+            // after the four-row ones, maps wider than two zmm (unmasked interior tiles between masked border ones).
+            Case(height: 7, width: 70, kernel: 3, stride: 1, dilation: 1, padBegin: 2, padEnd: 1, padLeft: 0),
+            Case(height: 10, width: 75, kernel: 5, stride: 2, dilation: 1, padBegin: 0, padEnd: 2, padLeft: 2),
+            Case(height: 6, width: 100, kernel: 3, stride: 2, dilation: 1, padBegin: 1, padEnd: 1, padLeft: 0),
+            Case(height: 5, width: 50, kernel: 3, stride: 1, dilation: 1, padBegin: 1, padEnd: 1, padLeft: 3),
         ]
         // A clamp (none, ReLU, Clip) runs in the four-row tiles' store, anything else over the plane afterwards.
         let activations = [Activation.none, ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0),
@@ -77,7 +86,7 @@ final class DepthwiseConvTests: XCTestCase {
                                                                                         c.dilation, c.dilation, c.outH, c.outW))
                 var y = [Float](repeating: .nan, count: planes * c.outH * c.outW)
                 let status = ds_depthwise_conv2d(x, planes, channels, 1, c.height, c.width, w, c.kernel, c.kernel, bias, c.stride, c.stride,
-                                                 c.padBegin, c.padBegin, c.dilation, c.dilation, c.outH, c.outW, &scratch,
+                                                 c.padBegin, c.left, c.dilation, c.dilation, c.outH, c.outW, &scratch,
                                                  activation, &y)
                 XCTAssertEqual(status, 0)
                 var expected = reference(x, w, bias, planes: planes, channels: channels, c)
