@@ -84,8 +84,76 @@ static void tile_any(ptrdiff_t kc, const float *a0, const float *a1, const float
 
 static __mmask16 lanes(ptrdiff_t count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
 
+// MARK: - Thin columns
+
+// A block whose width leaves a few columns past a multiple of 16 (a 7×7 map's 49 pixels: 48 + 1; a 14×14 map's 196:
+// 192 + 4) would give them a tile of their own, 12 FMAs per K step for every 12 rows whatever the lanes used: the
+// 49-wide product spent a quarter of its multiply-adds on one column. Those columns instead go one at a time down the
+// packed A slivers: the six rows of a sliver in six lanes of a ymm, one FMA per K step per sliver, eight slivers in
+// flight to cover the FMA latency — a sixth of a tile's work per column, so up to THIN_COLUMNS of them.
+#define THIN_COLUMNS 4
+
+// Column j of the block for slivers [s, s + N): each row's sum over p ascending from zero, one FMA at a time, then C
+// when accumulating — the chain a tile computes for that element, so the same bits. The epilogue is the caller's.
+__attribute__((target("avx512f,avx512vl"), always_inline))
+static inline void thin_column_slivers(const ds_gemm_block *x, ptrdiff_t j, ptrdiff_t s, const int N) {
+    const ptrdiff_t kc = x->kc;
+    const float *b = x->b + (j / 16) * x->b_sliver + j % 16;
+    const float *a = x->a + s * 6 * kc;
+    __m256 acc[8];
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < N; i++) acc[i] = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const __m256 v = _mm256_set1_ps(b[p * x->b_row]);
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < N; i++)
+            acc[i] = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(0x3F, a + i * 6 * kc + p * 6), v, acc[i]);
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < N; i++) {
+        float sums[8];
+        _mm256_storeu_ps(sums, acc[i]);
+        for (ptrdiff_t r = 0; r < 6 && (s + i) * 6 + r < x->mc; r++) {
+            float *out = x->c + ((s + i) * 6 + r) * x->ldc + j;
+            *out = x->accumulate ? sums[r] + *out : sums[r];
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512vl")))
+static void thin_columns(const ds_gemm_block *x, ptrdiff_t first, ptrdiff_t last) {
+    const ptrdiff_t slivers = (x->mc + 5) / 6;
+    for (ptrdiff_t j = first; j < last; j++) {
+        ptrdiff_t s = 0;
+        for (; s + 8 <= slivers; s += 8) thin_column_slivers(x, j, s, 8);
+        switch (slivers - s) {
+        case 1: thin_column_slivers(x, j, s, 1); break;
+        case 2: thin_column_slivers(x, j, s, 2); break;
+        case 3: thin_column_slivers(x, j, s, 3); break;
+        case 4: thin_column_slivers(x, j, s, 4); break;
+        case 5: thin_column_slivers(x, j, s, 5); break;
+        case 6: thin_column_slivers(x, j, s, 6); break;
+        case 7: thin_column_slivers(x, j, s, 7); break;
+        default: break;
+        }
+    }
+    // As a tile narrower than its zmm columns: the epilogue in memory.
+    if (x->epilogue && last > first)
+        ds_gemm_apply_epilogue(x->c + first, x->ldc, x->mc, last - first, x->row_bias,
+                               x->col_bias ? x->col_bias + first : NULL, x->act);
+}
+
+// MARK: - Blocks
+
 void ds_gemm_block_avx512(const ds_gemm_block *x) {
-    const ptrdiff_t kc = x->kc, mc = x->mc, nc = x->nc;
+    const ptrdiff_t kc = x->kc, mc = x->mc;
+#ifdef DS_GEMM_TUNING
+    extern int ds_gemm_thin_columns;
+    const ptrdiff_t thin = x->nc % 16 <= ds_gemm_thin_columns ? x->nc % 16 : 0, nc = x->nc - thin;
+#else
+    const ptrdiff_t thin = x->nc % 16 <= THIN_COLUMNS ? x->nc % 16 : 0, nc = x->nc - thin;
+#endif
+    thin_columns(x, nc, x->nc);
     const ptrdiff_t row_tiles = (mc + 11) / 12, col_tiles = (nc + 31) / 32;
     for (ptrdiff_t t = 0; t < row_tiles * col_tiles; t++) {
         // The order of gemm_window's AVX2 tiles: down the rows under one B tile, or along C's rows for short K blocks.
