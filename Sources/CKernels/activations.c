@@ -125,23 +125,32 @@ static inline __m256 silu8(__m256 v) {
     return _mm256_div_ps(v, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v))));
 }
 
+// On AVX-512 the vector loops below hand their whole 8-float blocks to ds_smooth_avx512 (the same bits, 16 lanes at a
+// time: EfficientNet's SiLU 0.5 → 0.36 ns a value) and keep only their scalar tail. Returns where the tail starts.
+static ptrdiff_t smooth_blocks_avx512(const float *x, float *y, ptrdiff_t n, ds_activation_kind kind) {
+    if (!ds_use_avx512()) return 0;
+    const ptrdiff_t blocks = n & ~(ptrdiff_t)7;
+    ds_smooth_avx512(x, y, blocks, kind);
+    return blocks;
+}
+
 __attribute__((target("avx2,fma")))
 static void vsigmoid_avx2(const float *x, float *y, ptrdiff_t n) {
-    ptrdiff_t i = 0;
+    ptrdiff_t i = smooth_blocks_avx512(x, y, n, DS_ACTIVATION_SIGMOID);
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, sigmoid8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
 __attribute__((target("avx2,fma")))
 static void vtanh_avx2(const float *x, float *y, ptrdiff_t n) {
-    ptrdiff_t i = 0;
+    ptrdiff_t i = smooth_blocks_avx512(x, y, n, DS_ACTIVATION_TANH);
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, tanh8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) y[i] = tanhf(x[i]);
 }
 
 __attribute__((target("avx2,fma")))
 static void vsilu_avx2(float *x, ptrdiff_t n) {
-    ptrdiff_t i = 0;
+    ptrdiff_t i = smooth_blocks_avx512(x, x, n, DS_ACTIVATION_SILU);
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, silu8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
@@ -191,7 +200,7 @@ static inline __m256 gelu8(__m256 v) {
 
 __attribute__((target("avx2,fma")))
 static void vgelu_avx2(float *x, ptrdiff_t n) {
-    ptrdiff_t i = 0;
+    ptrdiff_t i = smooth_blocks_avx512(x, x, n, DS_ACTIVATION_GELU);
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
@@ -209,6 +218,10 @@ static inline __m256 smooth8(__m256 v, ds_activation_kind kind) {
 
 __attribute__((target("avx2,fma")))
 void ds_smooth_tile16(float *c, ptrdiff_t ldc, ptrdiff_t rows, ds_activation_kind kind) {
+    if (ds_use_avx512()) {
+        ds_smooth_tile16_avx512(c, ldc, rows, kind);
+        return;
+    }
     for (ptrdiff_t r = 0; r < rows; r++) {
         float *row = c + r * ldc;
         _mm256_storeu_ps(row, smooth8(_mm256_loadu_ps(row), kind));

@@ -45,6 +45,11 @@ __attribute__((target("avx2,fma"))) static inline __m256 ds_piecewise8(__m256 v,
 /// would spill the other accumulators (all vector registers are caller-saved).
 void ds_smooth_tile16(float *c, ptrdiff_t ldc, ptrdiff_t rows, ds_activation_kind kind);
 
+/// The same on AVX-512 (activations_avx512.c), with the same bits: ds_smooth_tile16's rows, and x[0..<n] into y (n a
+/// multiple of 8, so that the scalar tail of the AVX2 loops is never this function's).
+void ds_smooth_tile16_avx512(float *c, ptrdiff_t ldc, ptrdiff_t rows, ds_activation_kind kind);
+void ds_smooth_avx512(const float *x, float *y, ptrdiff_t n, ds_activation_kind kind);
+
 /// The LSTM cell (ds_lstm_cell) of one row's units from `first` on, AVX2 (activations.c), and of `rows` rows on
 /// AVX-512 (activations_avx512.c), which leaves each row's last units, past a multiple of 16, to the AVX2 one.
 void ds_lstm_cell_row_avx2(const float *gates, ptrdiff_t h, ptrdiff_t first, float *cell, float *hidden);

@@ -185,6 +185,36 @@ final class AVX512KernelTests: XCTestCase {
         }
     }
 
+    /// Sigmoid, Tanh, SiLU and GELU over whole runs (16 lanes at a time, a masked last block of 8, the AVX2 loops'
+    /// scalar tail after it) and in a GEMM tile's store: lengths around 8 and 16, values from −100 to 100 (exp's clamps)
+    /// with NaN, infinities and signed zeros among them, in place and into another array.
+    func testSmoothActivationsMatchTheAVX2Bits() {
+        var random = TestRandom(seed: 43)
+        for n in [1, 7, 8, 9, 15, 16, 17, 24, 31, 40, 1000] {
+            var x = random.floats(n).map { $0 * 100 }
+            for (index, special) in [Float.nan, .infinity, -.infinity, -0.0, 0, 1e-30].enumerated() where index * 5 < n {
+                x[index * 5] = special
+            }
+            for activation: Activation in [.sigmoid, .tanh, .silu, .gelu] {
+                assertSameBits("\(activation.name) over \(n) values") {
+                    var y = x
+                    ds_activation_apply(&y, n, activation.kernelDescriptor)
+                    return y
+                }
+            }
+            assertSameBits("sigmoid of \(n) values into another array") {
+                var y = [Float](repeating: 0, count: n)
+                ds_vsigmoid(x, &y, n)
+                return y
+            }
+            assertSameBits("tanh of \(n) values into another array") {
+                var y = [Float](repeating: 0, count: n)
+                ds_vtanh(x, &y, n)
+                return y
+            }
+        }
+    }
+
     /// The depthwise tiles (3×3 and 5×5, stride 1 and 2): maps from 5 to 61 columns (a partial last zmm, one zmm,
     /// several), fewer rows than a tile, padding, and the clamps they apply in their store.
     func testDepthwiseConvolutionMatchesTheAVX2Bits() {
