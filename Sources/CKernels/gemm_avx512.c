@@ -86,62 +86,77 @@ static __mmask16 lanes(ptrdiff_t count) { return count >= 16 ? (__mmask16)0xFFFF
 
 // MARK: - Thin columns
 
-// A block whose width leaves a few columns past a multiple of 16 (a 7×7 map's 49 pixels: 48 + 1; a 14×14 map's 196:
-// 192 + 4) would give them a tile of their own, 12 FMAs per K step for every 12 rows whatever the lanes used: the
-// 49-wide product spent a quarter of its multiply-adds on one column. Those columns instead go one at a time down the
-// packed A slivers: the six rows of a sliver in six lanes of a ymm, one FMA per K step per sliver, eight slivers in
-// flight to cover the FMA latency — a sixth of a tile's work per column, so up to THIN_COLUMNS of them.
-#define THIN_COLUMNS 4
+// A block whose width leaves one or two columns past a multiple of 16 (a 7×7 map's 49 pixels: 48 + 1) would give them
+// a tile of their own, 12 FMAs per K step for every 12 rows whatever the lanes used: the 49-wide product spent a
+// quarter of its multiply-adds on one column. Those columns instead go down the packed A slivers together: the six
+// rows of a sliver in six lanes of a ymm times each column's broadcast value, eight slivers in flight to cover the FMA
+// latency. Per column that is a sixth of a tile's multiply-adds, but A is read once per pass rather than once per 12
+// rows × 16 columns, so past two columns the loads cost more than the tile they replace (measured: 3 or 4 columns,
+// 14 × 14 maps, were no faster).
+#define THIN_COLUMNS 2
 
-// Column j of the block for slivers [s, s + N): each row's sum over p ascending from zero, one FMA at a time, then C
-// when accumulating — the chain a tile computes for that element, so the same bits. The epilogue is the caller's.
+// Columns [j, j + C) of the block for slivers [s, s + N): each row's sum over p ascending from zero, one FMA at a
+// time, then C when accumulating — the chain a tile computes for that element, so the same bits. The epilogue is the
+// caller's.
 __attribute__((target("avx512f,avx512vl"), always_inline))
-static inline void thin_column_slivers(const ds_gemm_block *x, ptrdiff_t j, ptrdiff_t s, const int N) {
+static inline void thin_column_slivers(const ds_gemm_block *x, ptrdiff_t j, ptrdiff_t s, const int N, const int C) {
     const ptrdiff_t kc = x->kc;
-    const float *b = x->b + (j / 16) * x->b_sliver + j % 16;
+    const float *b[2];
+    _Pragma("clang loop unroll(full)")
+    for (int c = 0; c < C; c++) b[c] = x->b + ((j + c) / 16) * x->b_sliver + (j + c) % 16;
     const float *a = x->a + s * 6 * kc;
-    __m256 acc[8];
+    __m256 acc[8][2];
     _Pragma("clang loop unroll(full)")
-    for (int i = 0; i < N; i++) acc[i] = _mm256_setzero_ps();
-    for (ptrdiff_t p = 0; p < kc; p++) {
-        const __m256 v = _mm256_set1_ps(b[p * x->b_row]);
+    for (int i = 0; i < N; i++)
         _Pragma("clang loop unroll(full)")
-        for (int i = 0; i < N; i++)
-            acc[i] = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(0x3F, a + i * 6 * kc + p * 6), v, acc[i]);
-    }
-    _Pragma("clang loop unroll(full)")
-    for (int i = 0; i < N; i++) {
-        float sums[8];
-        _mm256_storeu_ps(sums, acc[i]);
-        for (ptrdiff_t r = 0; r < 6 && (s + i) * 6 + r < x->mc; r++) {
-            float *out = x->c + ((s + i) * 6 + r) * x->ldc + j;
-            *out = x->accumulate ? sums[r] + *out : sums[r];
+        for (int c = 0; c < C; c++) acc[i][c] = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        __m256 v[2];
+        _Pragma("clang loop unroll(full)")
+        for (int c = 0; c < C; c++) v[c] = _mm256_set1_ps(b[c][p * x->b_row]);
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < N; i++) {
+            const __m256 rows = _mm256_maskz_loadu_ps(0x3F, a + i * 6 * kc + p * 6);
+            _Pragma("clang loop unroll(full)")
+            for (int c = 0; c < C; c++) acc[i][c] = _mm256_fmadd_ps(rows, v[c], acc[i][c]);
         }
     }
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < N; i++)
+        _Pragma("clang loop unroll(full)")
+        for (int c = 0; c < C; c++) {
+            float sums[8];
+            _mm256_storeu_ps(sums, acc[i][c]);
+            for (ptrdiff_t r = 0; r < 6 && (s + i) * 6 + r < x->mc; r++) {
+                float *out = x->c + ((s + i) * 6 + r) * x->ldc + j + c;
+                *out = x->accumulate ? sums[r] + *out : sums[r];
+            }
+        }
 }
 
+#define THIN_GROUP(N)                                                                                              \
+    case N:                                                                                                        \
+        if (count == 2) thin_column_slivers(x, first, s, N, 2);                                                    \
+        else thin_column_slivers(x, first, s, N, 1);                                                               \
+        break;
+
+// Columns [first, first + count), count 1 or 2.
 __attribute__((target("avx512f,avx512vl")))
-static void thin_columns(const ds_gemm_block *x, ptrdiff_t first, ptrdiff_t last) {
+static void thin_columns(const ds_gemm_block *x, ptrdiff_t first, ptrdiff_t count) {
+    if (count <= 0) return;
     const ptrdiff_t slivers = (x->mc + 5) / 6;
-    for (ptrdiff_t j = first; j < last; j++) {
-        ptrdiff_t s = 0;
-        for (; s + 8 <= slivers; s += 8) thin_column_slivers(x, j, s, 8);
+    for (ptrdiff_t s = 0; s < slivers; s += 8) {
         switch (slivers - s) {
-        case 1: thin_column_slivers(x, j, s, 1); break;
-        case 2: thin_column_slivers(x, j, s, 2); break;
-        case 3: thin_column_slivers(x, j, s, 3); break;
-        case 4: thin_column_slivers(x, j, s, 4); break;
-        case 5: thin_column_slivers(x, j, s, 5); break;
-        case 6: thin_column_slivers(x, j, s, 6); break;
-        case 7: thin_column_slivers(x, j, s, 7); break;
-        default: break;
+        THIN_GROUP(1) THIN_GROUP(2) THIN_GROUP(3) THIN_GROUP(4) THIN_GROUP(5) THIN_GROUP(6) THIN_GROUP(7)
+        default: THIN_GROUP(8)
         }
     }
     // As a tile narrower than its zmm columns: the epilogue in memory.
-    if (x->epilogue && last > first)
-        ds_gemm_apply_epilogue(x->c + first, x->ldc, x->mc, last - first, x->row_bias,
+    if (x->epilogue)
+        ds_gemm_apply_epilogue(x->c + first, x->ldc, x->mc, count, x->row_bias,
                                x->col_bias ? x->col_bias + first : NULL, x->act);
 }
+#undef THIN_GROUP
 
 // MARK: - Blocks
 
@@ -153,7 +168,7 @@ void ds_gemm_block_avx512(const ds_gemm_block *x) {
 #else
     const ptrdiff_t thin = x->nc % 16 <= THIN_COLUMNS ? x->nc % 16 : 0, nc = x->nc - thin;
 #endif
-    thin_columns(x, nc, x->nc);
+    thin_columns(x, nc, thin);
     const ptrdiff_t row_tiles = (mc + 11) / 12, col_tiles = (nc + 31) / 32;
     for (ptrdiff_t t = 0; t < row_tiles * col_tiles; t++) {
         // The order of gemm_window's AVX2 tiles: down the rows under one B tile, or along C's rows for short K blocks.
