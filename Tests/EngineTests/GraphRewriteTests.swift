@@ -73,11 +73,12 @@ final class GraphRewriteTests: XCTestCase {
     }
 
     /// A ResNet block's tail: the residual Add (and the ReLU after it) goes into the Conv before it, in every
-    /// convolution path (im2col bands and several small images side by side with 2 channels' 18 taps, the direct
-    /// kernel with 4 channels' 36, pointwise), whichever side of the Add the Conv is on.
+    /// convolution path (im2col bands, for one image and for two of 400 pixels, and several small images side by side
+    /// with 2 channels' 18 taps, the direct kernel with 4 channels' 36, pointwise), whichever side of the Add the Conv
+    /// is on. The GEMM paths copy each image's residual just before its products.
     func testResidualAddFoldsIntoTheConv() throws {
         for (shape, kernel, convFirst) in [([1, 2, 9, 9], 3, true), ([3, 2, 5, 5], 3, false), ([1, 4, 9, 9], 3, true),
-                                           ([3, 4, 5, 5], 3, false), ([2, 4, 6, 6], 1, true)] {
+                                           ([3, 4, 5, 5], 3, false), ([2, 4, 6, 6], 1, true), ([2, 2, 20, 20], 3, true)] {
             let c = shape[1]
             let pair = try plans(input: shape.map { .fixed($0) }, output: shape.map { .fixed($0) }) { model in
                 var random = TestRandom(seed: 21)

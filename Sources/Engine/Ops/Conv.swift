@@ -118,8 +118,10 @@ struct Conv: ActivationFusing {
         let outShape = x.rank == 3 ? [batch, outChannels, outW] : [batch, outChannels, outH, outW]
         let out = try workspace.allocate(.float, outShape)
         if out.count == 0 { return [out] }   // batch 0 or no output channels
-        // A residual is the output's starting value; every GEMM below adds onto it (beta 1).
-        if let residual { out.floats.baseAddress!.update(from: residual.pointer(as: Float.self), count: out.count) }
+        // A residual is the output's starting value; every kernel below adds onto it (beta 1). The GEMM paths copy it
+        // an image at a time, just before that image's products: copied whole, a batch of 32 ResNet-50 maps (51 MB)
+        // went to memory before the first product read it back.
+        let residualFloats = residual?.pointer(as: Float.self)
         let beta: Float = residual == nil ? 0 : 1
 
         let cinPerGroup = channels / group, coutPerGroup = outChannels / group
@@ -129,6 +131,11 @@ struct Conv: ActivationFusing {
         let pb = bias?.pointer(as: Float.self)
         let act = activation?.kernelDescriptor ?? Activation.none
 
+        let imageSize = channels * height * width, outputSize = outChannels * pixels
+        func startFromResidual(image n: Int) {
+            if let residualFloats { (py + n * outputSize).update(from: residualFloats + n * outputSize, count: outputSize) }
+        }
+
         let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
         if cinPerGroup == 1 && !pointwise {
             precondition(residual == nil, "outputShape offers no residual to the depthwise kernel")
@@ -137,6 +144,7 @@ struct Conv: ActivationFusing {
             return [out]
         }
         if let direct = directFilters, direct.shape == w.shape {
+            for n in 0..<batch { startFromResidual(image: n) }   // these kernels take the whole batch at once
             // The padded copy the kernel may make, checked here: its C size arithmetic is not.
             let rows = try checkedSpan(outH, g.strides[0], g.kernel[0], g.dilations[0])
             let columns = try checkedSpan(outW, g.strides[1], g.kernel[1], g.dilations[1])
@@ -172,10 +180,10 @@ struct Conv: ActivationFusing {
             ds_im2col(image, cinPerGroup, height, width, g.kernel[0], g.kernel[1], g.padBegin[0], g.padBegin[1],
                       g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], rows.lowerBound, rows.count, outW, columns, ld)
         }
-        let imageSize = channels * height * width, outputSize = outChannels * pixels
 
         if pointwise {
             for n in 0..<batch {
+                startFromResidual(image: n)
                 for gi in 0..<group {
                     multiply(group: gi, columns: px + n * imageSize + gi * cinPerGroup * pixels, n: pixels, ldb: pixels,
                              into: py + n * outputSize + gi * coutPerGroup * pixels, ldc: pixels)
@@ -202,10 +210,11 @@ struct Conv: ActivationFusing {
                     for i in 0..<images {
                         unfold(px + (first + i) * imageSize + gi * cinPerGroup * height * width, rows: 0..<outH,
                                into: pc + i * pixels, ld: span)
-                        if residual != nil {   // the product starts from the residual the output holds
+                        if let residualFloats {   // the product starts from the residual
                             for m in 0..<coutPerGroup {
-                                (pr + m * span + i * pixels)
-                                    .update(from: py + (first + i) * outputSize + (gi * coutPerGroup + m) * pixels, count: pixels)
+                                (pr + m * span + i * pixels).update(
+                                    from: residualFloats + (first + i) * outputSize + (gi * coutPerGroup + m) * pixels,
+                                    count: pixels)
                             }
                         }
                     }
@@ -230,6 +239,7 @@ struct Conv: ActivationFusing {
         let pc = columns.pointer(as: Float.self)
         for n in 0..<batch {
             try workspace.checkpoint()
+            startFromResidual(image: n)
             for gi in 0..<group {
                 let image = px + n * imageSize + gi * cinPerGroup * height * width
                 let target = py + n * outputSize + gi * coutPerGroup * pixels
