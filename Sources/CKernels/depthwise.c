@@ -247,15 +247,7 @@ static inline void dw_tile512(const dw_tile_plane *p, ptrdiff_t oy, ptrdiff_t ox
         }
         row += row_len;
     }
-    const __m512 low = _mm512_set1_ps(p->low), high = _mm512_set1_ps(p->high);
-    _Pragma("clang loop unroll(full)")
-    for (int o = 0; o < R; o++) {
-        float *out = p->y + (oy + o) * p->out_w + ox;
-        _Pragma("clang loop unroll(full)")
-        for (int v = 0; v < V; v++)
-            _mm512_mask_storeu_ps(out + 16 * v, v == V - 1 ? last : (__mmask16)0xFFFF,
-                                  _mm512_min_ps(high, _mm512_max_ps(low, acc[o][v])));
-    }
+    ds_depthwise_store_tile512(p->y + oy * p->out_w + ox, p->out_w, acc, R, V, last, p->low, p->high);
 }
 
 __attribute__((target("avx512f"), always_inline))

@@ -98,16 +98,7 @@ static inline void tile(const ds_depthwise_plane *p, ptrdiff_t oy, ptrdiff_t ox,
                 for (int v = 0; v < V; v++) __asm__ volatile("" : "+v"(acc[o][v]));
         }
     }
-    // As ds_piecewise8 clamps (the sum the second operand: NaN stays NaN), so the bits are a separate pass's.
-    const __m512 low = _mm512_set1_ps(p->low), high = _mm512_set1_ps(p->high);
-    _Pragma("clang loop unroll(full)")
-    for (int o = 0; o < R; o++) {
-        float *out = p->y + (oy + o) * p->out_w + ox;
-        _Pragma("clang loop unroll(full)")
-        for (int v = 0; v < V; v++)
-            _mm512_mask_storeu_ps(out + 16 * v, v == V - 1 ? last : (__mmask16)0xFFFF,
-                                  _mm512_min_ps(high, _mm512_max_ps(low, acc[o][v])));
-    }
+    ds_depthwise_store_tile512(p->y + oy * p->out_w + ox, p->out_w, acc, R, V, last, p->low, p->high);
 }
 
 // One band of R output rows, 32 columns at a time, the last block narrower; tiles whose every load lies in the row
