@@ -96,6 +96,34 @@ final class DepthwiseConvTests: XCTestCase {
         }
     }
 
+    /// Random geometries for the tiles of every path (on AVX-512 the in-place ones, whose masks and zero rows depend on
+    /// where each tile meets the borders): maps of 1–70 columns and 1–20 rows, 3×3 and 5×5, stride 1 and 2, top, left
+    /// and end paddings of 0–6 each (more than the kernel, so some tiles read nothing but padding).
+    func testRandomGeometriesMatchTheDirectLoop() {
+        var random = TestRandom(seed: 59)
+        func below(_ bound: Int) -> Int { min(bound - 1, Int((random.next() + 1) / 2 * Float(bound))) }
+        var checked = 0
+        while checked < 120 {
+            let kernel = below(2) == 0 ? 3 : 5, stride = 1 + below(2)
+            let c = Case(height: 1 + below(20), width: 1 + below(70), kernel: kernel, stride: stride, dilation: 1,
+                         padBegin: below(7), padEnd: below(7), padLeft: below(7))
+            guard c.outH >= 1, c.outW >= 1 else { continue }
+            checked += 1
+            let channels = 2, planes = 4
+            let x = random.floats(planes * c.height * c.width), w = random.floats(channels * kernel * kernel)
+            let bias = random.floats(channels)
+            var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(kernel, kernel, stride, stride, 1, 1,
+                                                                                    c.outH, c.outW))
+            var y = [Float](repeating: .nan, count: planes * c.outH * c.outW)
+            let relu = ds_activation(kind: DS_ACTIVATION_RELU, alpha: 0, beta: 0)
+            XCTAssertEqual(ds_depthwise_conv2d(x, planes, channels, 1, c.height, c.width, w, kernel, kernel, bias, stride,
+                                               stride, c.padBegin, c.left, 1, 1, c.outH, c.outW, &scratch, relu, &y), 0)
+            var expected = reference(x, w, bias, planes: planes, channels: channels, c)
+            ds_activation_apply(&expected, expected.count, relu)
+            assertClose(y, expected, tolerance: 1e-5, "\(c) \(String(cString: ds_kernel_isa()))")
+        }
+    }
+
     /// Several filters per input plane: a channel multiplier (each input channel read by 3 filters in a row) and a
     /// one-channel image under a bank of 5 filters, as Conv runs them. Each input plane is padded once for its filters
     /// (the copy is reused while the source stays the same), including across the runs of planes the threads take.
