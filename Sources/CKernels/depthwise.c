@@ -211,7 +211,9 @@ static void plane_tiled_avx2(const dw_tile_plane *p, ptrdiff_t out_h, ptrdiff_t 
 // Filters that share an input plane (a channel multiplier, a bank of filters over a one-channel image) keep the
 // padded copy on AVX-512 too: made once for all of them, it costs less than depthwise_avx512.c's masked loads and, at
 // stride 2, permutes for each (the encoder's 1 → 32 3×3 stride 2 and the digit CNN's 1 → 32 5×5 at batch 32 took
-// 1.13× and 1.08× the time in place). dw_tile on zmm: R output rows × 16·V columns, the last block's loads and stores masked to `keep` columns (so no
+// 1.13× and 1.08× the time in place).
+//
+// dw_tile on zmm: R output rows × 16·V columns, the last block's loads and stores masked to `keep` columns (so no
 // overlapping tiles or overrun reads at the row end). The same FMAs in the same order and the same clamp: the bits of
 // the AVX2 tiles.
 __attribute__((target("avx512f"), always_inline))

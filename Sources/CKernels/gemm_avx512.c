@@ -61,7 +61,7 @@ static inline void tile(ptrdiff_t kc, const float *a0, const float *a1, const fl
         }
     }
     if (ep && ep->act.kind != DS_ACTIVATION_NONE && !piecewise)
-        for (int w = 0; w < W; w++) ds_smooth_tile16(c + 16 * w, ldc, R, ep->act.kind);
+        for (int w = 0; w < W; w++) ds_smooth_tile16_avx512(c + 16 * w, ldc, R, ep->act.kind);
 }
 
 #define TILE_CASE(R)                                                                                               \
@@ -90,10 +90,12 @@ static __mmask16 lanes(ptrdiff_t count) { return count >= 16 ? (__mmask16)0xFFFF
 // a tile of their own, 12 FMAs per K step for every 12 rows whatever the lanes used: the 49-wide product spent a
 // quarter of its multiply-adds on one column. Those columns instead go down the packed A slivers together: the six
 // rows of a sliver in six lanes of a ymm times each column's broadcast value, eight slivers in flight to cover the FMA
-// latency. Per column that is a sixth of a tile's multiply-adds, but A is read once per pass rather than once per 12
-// rows × 16 columns, so past two columns the loads cost more than the tile they replace (measured: 3 or 4 columns,
-// 14 × 14 maps, were no faster).
+// latency. Per column that is a sixth of a tile's multiply-adds, but every K step loads six values of A for one or two
+// FMAs, where a tile loads one for 16–32 columns: from three columns on (a 14 × 14 map's 196 = 192 + 4) the thin pass
+// was no faster than the tile it replaced (C harness, interleaved), so those keep the tile.
+#ifndef THIN_COLUMNS   // a harness may build with another
 #define THIN_COLUMNS 2
+#endif
 
 // Columns [j, j + C) of the block for slivers [s, s + N): each row's sum over p ascending from zero, one FMA at a
 // time, then C when accumulating — the chain a tile computes for that element, so the same bits. The epilogue is the
@@ -162,12 +164,7 @@ static void thin_columns(const ds_gemm_block *x, ptrdiff_t first, ptrdiff_t coun
 
 void ds_gemm_block_avx512(const ds_gemm_block *x) {
     const ptrdiff_t kc = x->kc, mc = x->mc;
-#ifdef DS_GEMM_TUNING
-    extern int ds_gemm_thin_columns;
-    const ptrdiff_t thin = x->nc % 16 <= ds_gemm_thin_columns ? x->nc % 16 : 0, nc = x->nc - thin;
-#else
     const ptrdiff_t thin = x->nc % 16 <= THIN_COLUMNS ? x->nc % 16 : 0, nc = x->nc - thin;
-#endif
     thin_columns(x, nc, thin);
     const ptrdiff_t row_tiles = (mc + 11) / 12, col_tiles = (nc + 31) / 32;
     for (ptrdiff_t t = 0; t < row_tiles * col_tiles; t++) {
