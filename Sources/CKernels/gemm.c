@@ -384,6 +384,87 @@ static void micro_kernel_narrow_avx2(ptrdiff_t kc, const float *a, const float *
     _mm256_storeu_ps(c + 5 * ldc, c5);
 }
 
+// MARK: - Thin columns
+
+// One or two columns past a multiple of 16 (a 7×7 map's 49 pixels: 48 + 1) would take a tile of their own, six FMAs
+// per K step for every six rows (the narrow kernel) whatever the lanes used: a 49-wide product spent an eighth of its
+// multiply-adds on its last column. Instead they go down the packed A slivers: a sliver's six rows in lanes 0–5 of a
+// ymm times each column's broadcast value, several slivers in flight to cover the FMA latency (five cycles on Zen 1).
+// Per column that is one FMA per K step for six rows. Each element is its row's sum over p ascending from zero, one
+// FMA at a time, then C when accumulating: the chain the tiles compute for it, so the same bits. The AVX-512 tiles
+// have their own pass (gemm_avx512.c); the thresholds were measured separately.
+#ifndef THIN_COLUMNS
+#define THIN_COLUMNS 2
+#endif
+#if THIN_COLUMNS > 2
+#error "thin_columns_avx2 takes one or two columns"
+#endif
+
+// Columns [0, C) of a packed B sliver's K block (column c at b[p·NR + c]) for row slivers [0, N) of packed A (`a`,
+// kc × 6 each), rows [0, rows) stored at c (ldc apart).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void thin_slivers_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                     ptrdiff_t rows, int accumulate, const int N, const int C) {
+    __m256 acc[8][2];
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < N; i++)
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < C; j++) acc[i][j] = _mm256_setzero_ps();
+    // Eight-lane loads take the next step's first two rows in lanes 6–7 (never stored). Only the last sliver's last
+    // step would read past the block, so that one load alone is masked: vmaskmovps on every load made the pass slower
+    // than the tiles it replaces on Zen 1 (0.86–0.90× the time unmasked, 1.05–1.08× masked).
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        __m256 v[2];
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < C; j++) v[j] = _mm256_broadcast_ss(b + p * NR + j);
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < N; i++) {
+            const float *rows = a + i * MR * kc + p * MR;
+            const __m256 sliver = i == N - 1 && p == kc - 1 ? _mm256_maskload_ps(rows, six) : _mm256_loadu_ps(rows);
+            _Pragma("clang loop unroll(full)")
+            for (int j = 0; j < C; j++) acc[i][j] = _mm256_fmadd_ps(sliver, v[j], acc[i][j]);
+        }
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < N; i++)
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < C; j++) {
+            float sums[8];
+            _mm256_storeu_ps(sums, acc[i][j]);
+            for (ptrdiff_t r = 0; r < MR && i * MR + r < rows; r++) {
+                float *out = c + (i * MR + r) * ldc + j;
+                *out = accumulate ? *out + sums[r] : sums[r];
+            }
+        }
+}
+
+// Columns [0, count) (count ≤ 2) of B's last packed sliver against the block's `rows` rows of packed A: eight slivers
+// at a time for one column, six for two (twelve accumulators of the sixteen registers).
+__attribute__((target("avx2,fma")))
+static void thin_columns_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc, ptrdiff_t rows,
+                              ptrdiff_t count, int accumulate) {
+    const ptrdiff_t group = count == 2 ? 6 : 8;
+    for (ptrdiff_t s = 0; s * MR < rows; s += group) {
+        const ptrdiff_t slivers = (rows - s * MR + MR - 1) / MR, here = rows - s * MR;
+        const float *as = a + s * MR * kc;
+        float *cs = c + s * MR * ldc;
+#define DS_THIN(N, C)                                                                                               \
+    case N: thin_slivers_avx2(kc, as, b, cs, ldc, here, accumulate, N, C); break;
+        if (count == 2) {
+            switch (slivers < 6 ? slivers : 6) {
+            DS_THIN(1, 2) DS_THIN(2, 2) DS_THIN(3, 2) DS_THIN(4, 2) DS_THIN(5, 2) default: DS_THIN(6, 2)
+            }
+        } else {
+            switch (slivers < 8 ? slivers : 8) {
+            DS_THIN(1, 1) DS_THIN(2, 1) DS_THIN(3, 1) DS_THIN(4, 1) DS_THIN(5, 1) DS_THIN(6, 1) DS_THIN(7, 1)
+            default: DS_THIN(8, 1)
+            }
+        }
+#undef DS_THIN
+    }
+}
+
 // (Never given an epilogue: gemm_window applies it after this kernel.)
 static void micro_kernel_portable(ptrdiff_t kc, const float *a, const float *b, float *c,
                                   ptrdiff_t ldc, int accumulate, const tile_epilogue *epilogue) {
@@ -669,19 +750,29 @@ static void gemm_window(const gemm_problem *g, ptrdiff_t m0, ptrdiff_t m1, ptrdi
                 // block staying in L2. Same tiles, same sums, in another order. Measured (interleaved C harness, Clip
                 // epilogue): MobileNetV2's 16 → 96 1×1 expansion at 112×112 0.72–0.92 → 0.59 ms, a 27-tap stem's
                 // im2col product 0.36 → 0.33, a 48-deep one 1.09 → 1.02; no change from K 64 to 128.
-                const ptrdiff_t row_slivers = (mc + MR - 1) / MR, col_slivers = (nc + NR - 1) / NR;
+                // One or two columns past the last full sliver go down the A slivers instead (thin_columns_avx2).
+                const ptrdiff_t thin =
+                    kernel == micro_kernel_avx2 && !inplace_a && nc % NR <= THIN_COLUMNS ? nc % NR : 0;
+                const ptrdiff_t tiled = nc - thin;
+                if (thin) {
+                    float *first = g->c + ic * ldc + jc + tiled;
+                    thin_columns_avx2(kc, a_block, b_block + tiled * kc, first, ldc, mc, thin, accumulate);
+                    if (last_block && epilogue)
+                        ds_gemm_apply_epilogue(first, ldc, mc, thin, row_bias, col_bias ? col_bias + tiled : NULL, act);
+                }
+                const ptrdiff_t row_slivers = (mc + MR - 1) / MR, col_slivers = (tiled + NR - 1) / NR;
                 const int along_rows = kc <= SHORT_K_ALONG_ROWS;
                 for (ptrdiff_t t = 0; t < row_slivers * col_slivers; t++) {
                     const ptrdiff_t jr = (along_rows ? t % col_slivers : t / row_slivers) * NR;
                     const ptrdiff_t ir = (along_rows ? t / col_slivers : t % row_slivers) * MR;
-                    const ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
+                    const ptrdiff_t cols = tiled - jr < NR ? tiled - jr : NR;
                     const float *b_sliver = b_block + jr * kc;
                     // Where the tile reads B: the sliver packed (NR apart), or the columns in place (ldb apart).
                     const int b_here = inplace_b && cols == NR;
                     const float *b_cols = b_here ? g->b + pc * g->ldb + jc + jr : b_sliver;
                     const ptrdiff_t b_row = b_here ? g->ldb : NR;
-                    const int pair_first = wide_pairs && jr % (2 * NR) == 0 && jr + 2 * NR <= nc;
-                    const int pair_second = wide_pairs && jr % (2 * NR) == NR && jr + NR <= nc;
+                    const int pair_first = wide_pairs && jr % (2 * NR) == 0 && jr + 2 * NR <= tiled;
+                    const int pair_second = wide_pairs && jr % (2 * NR) == NR && jr + NR <= tiled;
                     const ptrdiff_t rows = mc - ir < MR ? mc - ir : MR;
                     const float *a_sliver = a_block + ir * kc;
                     float *tile = g->c + (ic + ir) * ldc + jc + jr;

@@ -69,6 +69,44 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// One or two columns past a multiple of 16 go down the packed A slivers (gemm.c's thin columns) instead of a tile
+    /// of their own; each element must still be the tiles' FMA chain. So every column of an n-wide product must have
+    /// the bits of the same column in a product widened to a multiple of 16 (whose columns all go through full tiles),
+    /// on both AVX2 paths that pack A (pre-packed weights; A transposed), with K blocks (k > 512), row blocks (m > 96),
+    /// a last sliver of fewer than six rows, beta 1, a row bias and a clamp applied in the store.
+    func testThinEdgeColumnsGiveTheBitsOfFullTiles() {
+        var random = TestRandom(seed: 11)
+        for (m, k) in [(13, 30), (100, 600), (6, 1), (200, 70)] {
+            for n in [2, 17, 18, 49, 50, 130] {
+                let wide = (n / 16 + 1) * 16
+                let a = random.floats(m * k), c = random.floats(m * wide), rowBias = random.floats(m)
+                let b = random.floats(k * n)
+                // B widened by zero columns; its first n columns are B's.
+                var bWide = [Float](repeating: 0, count: k * wide)
+                for p in 0..<k { for j in 0..<n { bWide[p * wide + j] = b[p * n + j] } }
+                let aTransposed = (0..<k * m).map { a[($0 % m) * k + $0 / m] }
+                var packed = [Float](repeating: 0, count: ds_sgemm_packed_a_size(m, k))
+                ds_sgemm_pack_a(0, m, k, 1, a, k, &packed)
+                for beta: Float in [0, 1] {
+                    for activation in [Activation.none, Activation.clip(min: -0.5, max: 0.5).kernelDescriptor] {
+                        let cNarrow = (0..<m * n).map { c[($0 / n) * wide + $0 % n] }
+                        var narrow = cNarrow, full = c
+                        ds_sgemm_prepacked(m, n, k, packed, 0, b, n, beta, &narrow, n, rowBias, nil, activation)
+                        ds_sgemm_prepacked(m, wide, k, packed, 0, bWide, wide, beta, &full, wide, rowBias, nil, activation)
+                        var transposed = cNarrow, transposedFull = c
+                        ds_sgemm(1, 0, m, n, k, 1, aTransposed, m, b, n, beta, &transposed, n, rowBias, nil, activation)
+                        ds_sgemm(1, 0, m, wide, k, 1, aTransposed, m, bWide, wide, beta, &transposedFull, wide, rowBias,
+                                 nil, activation)
+                        let label = "\(m)×\(n)×\(k) β \(beta) activation \(activation.kind.rawValue) \(String(cString: ds_kernel_isa()))"
+                        XCTAssertEqual(narrow, (0..<m * n).map { full[($0 / n) * wide + $0 % n] }, "prepacked \(label)")
+                        XCTAssertEqual(transposed, (0..<m * n).map { transposedFull[($0 / n) * wide + $0 % n] },
+                                       "Aᵀ \(label)")
+                    }
+                }
+            }
+        }
+    }
+
     func testPrepackedGEMMAndFusedActivations() {
         var random = TestRandom(seed: 2)
         for (m, n, k) in [(64, 196, 800), (5, 9, 700), (130, 17, 3)] {
