@@ -432,10 +432,7 @@ static inline void thin_slivers_avx2(ptrdiff_t kc, const float *a, const float *
         for (int j = 0; j < C; j++) {
             float sums[8];
             _mm256_storeu_ps(sums, acc[i][j]);
-            for (ptrdiff_t r = 0; r < MR && i * MR + r < rows; r++) {
-                float *out = c + (i * MR + r) * ldc + j;
-                *out = accumulate ? *out + sums[r] : sums[r];
-            }
+            ds_gemm_store_thin_sliver(sums, c + i * MR * ldc + j, ldc, rows - i * MR, accumulate);
         }
 }
 

@@ -129,10 +129,8 @@ static inline void thin_column_slivers(const ds_gemm_block *x, ptrdiff_t j, ptrd
         for (int c = 0; c < C; c++) {
             float sums[8];
             _mm256_storeu_ps(sums, acc[i][c]);
-            for (ptrdiff_t r = 0; r < 6 && (s + i) * 6 + r < x->mc; r++) {
-                float *out = x->c + ((s + i) * 6 + r) * x->ldc + j + c;
-                *out = x->accumulate ? sums[r] + *out : sums[r];
-            }
+            ds_gemm_store_thin_sliver(sums, x->c + (s + i) * 6 * x->ldc + j + c, x->ldc, x->mc - (s + i) * 6,
+                                      x->accumulate);
         }
 }
 

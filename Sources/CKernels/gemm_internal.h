@@ -18,6 +18,14 @@ typedef struct {
 void ds_gemm_apply_epilogue(float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, const float *row_bias,
                             const float *col_bias, ds_activation act);
 
+/// One thin column's sums for a six-row sliver (lanes 0–5 of a vector stored to `sums`) into its first `rows` rows of C
+/// (c the sliver's first row, ldc apart), added to C when accumulating: how both ISAs' thin-column passes store.
+static inline void ds_gemm_store_thin_sliver(const float sums[8], float *c, ptrdiff_t ldc, ptrdiff_t rows,
+                                             int accumulate) {
+    // sums + C, as a full tile adds (same NaN payloads too).
+    for (ptrdiff_t r = 0; r < 6 && r < rows; r++) c[r * ldc] = accumulate ? sums[r] + c[r * ldc] : sums[r];
+}
+
 /// One block of the blocked loop: mc × nc of C from one K block of kc.
 typedef struct {
     ptrdiff_t kc, mc, nc;
