@@ -52,6 +52,8 @@ final class Connection: @unchecked Sendable {
     var exchange: Exchange?
     /// Exchanges that ended under the lock, whose access lines are written once it is let go.
     private var endedExchanges: [Exchange] = []
+    /// True while `processInput` runs further up the stack of the thread driving the connection.
+    private var processingInput = false
     /// Set when the response being written is the last on this connection.
     var closeAfterResponse = false
     /// When the current request's head began arriving (the header read timeout runs from here).
@@ -162,7 +164,13 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Turns buffered bytes into requests until one is complete (then waits for its response) or input runs out.
+    /// A response written at once (an immediate handler, an error) ends its exchange inside this loop; the loop then
+    /// goes on to the next request itself, rather than `finishExchange` calling back in, so a client pipelining
+    /// thousands of requests is answered in a loop, not a recursion as deep as its input.
     func processInput() {
+        let outer = processingInput
+        processingInput = true
+        defer { processingInput = outer }
         while phase == .reading {
             let event: HTTPRequestParser.Event?
             do {
@@ -316,6 +324,8 @@ final class Connection: @unchecked Sendable {
         parser.maxBodySize = context.limits.maxBodySize
         phase = .reading
         resumeReading()
+        // Answered from inside `processInput` (further up this stack): it reads on, and its caller goes back to epoll.
+        guard !processingInput else { return }
         // Pipelined requests may already sit in the parser (or, with TLS, inside OpenSSL's buffer).
         processInput()
         if phase == .reading { readWaitingInput() }
