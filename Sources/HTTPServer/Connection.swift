@@ -274,7 +274,10 @@ final class Connection: @unchecked Sendable {
                 return
             }
         }
-        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+        // Let go rather than emptied in place: the buffer is usually the answer's own array, still referenced by
+        // whoever enqueued it, and emptying a shared buffer "keeping capacity" allocates a new one; the next answer is
+        // taken as it is (`enqueue`) anyway.
+        outbound = []
         outboundOffset = 0
         suspendWriting()
         drained()
@@ -314,7 +317,7 @@ final class Connection: @unchecked Sendable {
 
     private func finishExchange() {
         guard let exchange else { return }
-        if exchange.end() { endedExchanges.append(exchange) }
+        if exchange.end(), exchange.writesAccessLine { endedExchanges.append(exchange) }
         self.exchange = nil
         nextPeerCheck = nil
         if closeAfterResponse || context.isShuttingDown {
@@ -441,7 +444,7 @@ final class Connection: @unchecked Sendable {
         waiters.forEach { $0.resume(throwing: ConnectionClosedError()) }
         if let exchange, exchange.ended == nil {
             exchange.status = exchange.status ?? .init(code: 499, reasonPhrase: "Client Closed")
-            if exchange.end() { endedExchanges.append(exchange) }
+            if exchange.end(), exchange.writesAccessLine { endedExchanges.append(exchange) }
         }
         // A handler still working for a client that is gone can stop early (it sees Task.isCancelled).
         exchange?.cancelWork()

@@ -119,8 +119,11 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs what was queued before this turn; work queued meanwhile waits for the next turn, after the sockets.
     private func runPending() {
-        let work = pending.withLock { queue in
-            defer { queue.removeAll(keepingCapacity: true) }
+        // Taken whole (the queue starts again from an empty array): the copy returned shares the queue's buffer, so
+        // emptying the queue in place would allocate a new buffer on every turn of the loop, work or none.
+        let work = pending.withLock { queue -> [@Sendable () -> Void] in
+            guard !queue.isEmpty else { return [] }
+            defer { queue = [] }
             return queue
         }
         work.forEach { $0() }

@@ -145,11 +145,11 @@ final class Exchange: @unchecked Sendable {
         deliver(prepared(response, context: connection.context), on: connection)
     }
 
-    /// `response` with the headers every answer carries, and a whole body compressed when the client takes gzip.
-    /// Needs nothing of the connection's state, so a handler's thread does it before taking the connection's lock.
+    /// `response` with the CORS headers, and a whole body compressed when the client takes gzip (X-Request-Id is
+    /// written by `deliver`). Needs nothing of the connection's state, so a handler's thread does it before taking the
+    /// connection's lock.
     private func prepared(_ response: HTTPResponse, context: ServerContext) -> HTTPResponse {
         var response = response
-        response.headers.replace(name: "X-Request-Id", value: requestID)
         context.cors?.decorate(&response.headers, origin: head?.headers["Origin"])
         if case .bytes(let bytes) = response.body, bytes.count >= Gzip.minimumSize, wantsGzip(response.headers, context: context),
            let compressed = Gzip.compress(bytes) {
@@ -171,7 +171,7 @@ final class Exchange: @unchecked Sendable {
         switch response.body {
         case .bytes(let bytes):
             var out = ResponseHead.encode(status: response.status, headers: headers, framing: .contentLength(bytes.count),
-                                          keepAlive: keepAlive, minorVersion: minorVersion)
+                                          keepAlive: keepAlive, minorVersion: minorVersion, requestID: requestID)
             if !isHead && !response.status.forbidsBody {
                 out += bytes
                 bytesSent = bytes.count
@@ -188,7 +188,8 @@ final class Exchange: @unchecked Sendable {
             chunkedResponse = minorVersion == 1
             if !chunkedResponse { connection.closeAfterResponse = true }
             connection.enqueue(ResponseHead.encode(status: response.status, headers: headers, framing: chunkedResponse ? .chunked : .untilClose,
-                                                   keepAlive: keepAlive && chunkedResponse, minorVersion: minorVersion))
+                                                   keepAlive: keepAlive && chunkedResponse, minorVersion: minorVersion,
+                                                   requestID: requestID))
             if isHead { return connection.completeResponse() }
             let writer = ResponseBodyWriter(connection: connection)
             work = Task(executorPreference: connection.context.handlerExecutor) {
@@ -225,6 +226,9 @@ final class Exchange: @unchecked Sendable {
         ended = .now()
         return true
     }
+
+    /// Whether `logAccess` writes anything (info lines on): a connection keeps ended exchanges for it only then.
+    var writesAccessLine: Bool { logger.logLevel <= .info }
 
     /// Writes the access line of an exchange that ended (nothing touches it any more, so no lock is needed).
     func logAccess() {

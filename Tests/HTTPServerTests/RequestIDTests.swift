@@ -11,6 +11,12 @@ final class RequestIDTests: XCTestCase {
             router.post("/small", maxBodySize: 8) { _ in .text(.ok, "ok") }
             router.get("/stream") { _ in .stream(contentType: "text/plain") { writer in try await writer.write("piece") } }
             router.get("/fail") { _ in struct Oops: Error {}; throw Oops() }
+            router.get("/own") { _ in HTTPResponse(status: .ok, headers: ["x-request-id": "handler's", "A": "1"], body: .bytes([])) }
+            router.get("/own-stream") { _ in
+                var response = HTTPResponse.stream(contentType: "text/plain") { writer in try await writer.write("piece") }
+                response.headers.add(name: "X-REQUEST-ID", value: "handler's")
+                return response
+            }
         }
     }
 
@@ -51,6 +57,19 @@ final class RequestIDTests: XCTestCase {
         // Handlers see the id they answer with.
         XCTAssertEqual(try exchange(requests[0].0, on: server).text, "client-1")
         XCTAssertEqual(try exchange(requests[1].0, on: server).text, "client-1")
+    }
+
+    /// The id the server answers with wins over one a handler set itself, whatever its case: one field, not two.
+    func testAHandlersOwnIdIsReplacedByTheExchangesId() throws {
+        let server = try server()
+        for path in ["/own", "/own-stream"] {
+            let client = try TestClient(port: server.port)
+            client.send("GET \(path) HTTP/1.1\r\nHost: x\r\nX-Request-Id: client-2\r\n\r\n")
+            let response = try XCTUnwrap(client.readResponse(), path)
+            XCTAssertEqual(response.status, 200, path)
+            let ids = response.headers.fields.filter { HTTPHeaders.namesEqual($0.name, "X-Request-Id") }.map(\.value)
+            XCTAssertEqual(ids, ["client-2"], path)
+        }
     }
 
     func testAnInsaneIdIsReplacedAndFreshIdsDiffer() throws {
