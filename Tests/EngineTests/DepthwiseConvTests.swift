@@ -158,6 +158,51 @@ final class DepthwiseConvTests: XCTestCase {
         }
     }
 
+    /// Filters sharing an input plane run two at a time (planes_bank_avx2: two filters × two rows × two column blocks,
+    /// tap by tap) and must give, bit for bit, what each filter gives alone. Random geometries (3×3 and 5×5, stride 1
+    /// and 2, 1–40 columns and 1–13 rows, paddings 0–3), odd and even banks (the last filter of an odd one runs alone),
+    /// a clamp in the store and an activation after it.
+    func testBankedFiltersGiveTheBitsOfEachFilterAlone() {
+        var random = TestRandom(seed: 71)
+        func below(_ bound: Int) -> Int { min(bound - 1, Int((random.next() + 1) / 2 * Float(bound))) }
+        let activations = [ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
+                           ds_activation(kind: DS_ACTIVATION_HARD_SWISH, alpha: 0, beta: 0), Activation.none]
+        var checked = 0
+        while checked < 40 {
+            let kernel = below(2) == 0 ? 3 : 5, stride = 1 + below(2)
+            let c = Case(height: 1 + below(13), width: 1 + below(40), kernel: kernel, stride: stride, dilation: 1,
+                         padBegin: below(4), padEnd: below(4), padLeft: below(4))
+            guard c.outH >= 1, c.outW >= 1 else { continue }
+            let activation = activations[checked % activations.count]
+            checked += 1
+            let filters = [2, 3, 5, 8][checked % 4], images = 2
+            let x = random.floats(images * c.height * c.width), w = random.floats(filters * kernel * kernel)
+            let bias = random.floats(filters)
+            let plane = c.outH * c.outW
+            var scratch = [Float](repeating: .nan, count: ds_depthwise_scratch_size(kernel, kernel, stride, stride, 1, 1,
+                                                                                    c.outH, c.outW))
+            var y = [Float](repeating: .nan, count: images * filters * plane)
+            XCTAssertEqual(ds_depthwise_conv2d(x, images * filters, filters, filters, c.height, c.width, w, kernel, kernel, bias,
+                                               stride, stride, c.padBegin, c.left, 1, 1, c.outH, c.outW, &scratch, activation, &y), 0)
+            for f in 0..<filters {
+                var alone = [Float](repeating: .nan, count: images * plane)
+                let filter = Array(w[(f * kernel * kernel)..<((f + 1) * kernel * kernel)])
+                XCTAssertEqual(ds_depthwise_conv2d(x, images, 1, 1, c.height, c.width, filter, kernel, kernel, [bias[f]], stride,
+                                                   stride, c.padBegin, c.left, 1, 1, c.outH, c.outW, &scratch, activation,
+                                                   &alone), 0)
+                for n in 0..<images {
+                    let banked = Array(y[((n * filters + f) * plane)..<((n * filters + f + 1) * plane)])
+                    let single = Array(alone[(n * plane)..<((n + 1) * plane)])
+                    XCTAssertEqual(banked.map(\.bitPattern), single.map(\.bitPattern),
+                                   "\(c), filter \(f) of \(filters), image \(n), \(activation.kind)")
+                }
+            }
+            var expected = reference(x, w, bias, planes: images * filters, channels: filters, filtersPerPlane: filters, c)
+            ds_activation_apply(&expected, expected.count, activation)
+            assertClose(y, expected, tolerance: 1e-5, "\(c), \(filters) filters")
+        }
+    }
+
     /// The Conv operator sends every convolution whose filters each read one input channel to the depthwise kernel: a
     /// bank of filters over a one-channel image and a channel multiplier (group = channels, 2 filters each), with
     /// constant filters and with filters given at run time, a residual Add and a ReLU after it (the Add stays a separate
