@@ -41,6 +41,16 @@ final class DepthwiseConvTests: XCTestCase {
         return out
     }
 
+    /// A geometry the tiles take (3×3 or 5×5, stride 1 or 2) with 1…maxHeight rows, 1…maxWidth columns and top, left
+    /// and end paddings of 0…maxPad; nil when it has no output.
+    private static func randomTiledCase(_ random: inout TestRandom, maxHeight: Int, maxWidth: Int, maxPad: Int) -> Case? {
+        func below(_ bound: Int) -> Int { min(bound - 1, Int((random.next() + 1) / 2 * Float(bound))) }
+        let kernel = below(2) == 0 ? 3 : 5, stride = 1 + below(2)
+        let c = Case(height: 1 + below(maxHeight), width: 1 + below(maxWidth), kernel: kernel, stride: stride, dilation: 1,
+                     padBegin: below(maxPad + 1), padEnd: below(maxPad + 1), padLeft: below(maxPad + 1))
+        return c.outH >= 1 && c.outW >= 1 ? c : nil
+    }
+
     func testMatchesTheDirectLoop() {
         var random = TestRandom(seed: 41)
         let cases = [
@@ -101,13 +111,10 @@ final class DepthwiseConvTests: XCTestCase {
     /// and end paddings of 0–6 each (more than the kernel, so some tiles read nothing but padding).
     func testRandomGeometriesMatchTheDirectLoop() {
         var random = TestRandom(seed: 59)
-        func below(_ bound: Int) -> Int { min(bound - 1, Int((random.next() + 1) / 2 * Float(bound))) }
         var checked = 0
         while checked < 120 {
-            let kernel = below(2) == 0 ? 3 : 5, stride = 1 + below(2)
-            let c = Case(height: 1 + below(20), width: 1 + below(70), kernel: kernel, stride: stride, dilation: 1,
-                         padBegin: below(7), padEnd: below(7), padLeft: below(7))
-            guard c.outH >= 1, c.outW >= 1 else { continue }
+            guard let c = Self.randomTiledCase(&random, maxHeight: 20, maxWidth: 70, maxPad: 6) else { continue }
+            let (kernel, stride) = (c.kernel, c.stride)
             checked += 1
             let channels = 2, planes = 4
             let x = random.floats(planes * c.height * c.width), w = random.floats(channels * kernel * kernel)
@@ -164,15 +171,12 @@ final class DepthwiseConvTests: XCTestCase {
     /// a clamp in the store and an activation after it.
     func testBankedFiltersGiveTheBitsOfEachFilterAlone() {
         var random = TestRandom(seed: 71)
-        func below(_ bound: Int) -> Int { min(bound - 1, Int((random.next() + 1) / 2 * Float(bound))) }
         let activations = [ds_activation(kind: DS_ACTIVATION_CLIP, alpha: -0.5, beta: 0.5),
                            ds_activation(kind: DS_ACTIVATION_HARD_SWISH, alpha: 0, beta: 0), Activation.none]
         var checked = 0
         while checked < 40 {
-            let kernel = below(2) == 0 ? 3 : 5, stride = 1 + below(2)
-            let c = Case(height: 1 + below(13), width: 1 + below(40), kernel: kernel, stride: stride, dilation: 1,
-                         padBegin: below(4), padEnd: below(4), padLeft: below(4))
-            guard c.outH >= 1, c.outW >= 1 else { continue }
+            guard let c = Self.randomTiledCase(&random, maxHeight: 13, maxWidth: 40, maxPad: 3) else { continue }
+            let (kernel, stride) = (c.kernel, c.stride)
             let activation = activations[checked % activations.count]
             checked += 1
             let filters = [2, 3, 5, 8][checked % 4], images = 2
