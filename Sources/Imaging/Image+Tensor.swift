@@ -24,10 +24,16 @@ extension Image {
                 for c in 0..<channels {
                     let m = mean.count == 1 ? mean[0] : mean[c]
                     let s = std.count == 1 ? std[0] : std[c]
-                    for i in 0..<plane {
+                    let plane = UnsafeMutableBufferPointer(rebasing: dst[c * plane..<(c + 1) * plane])
+                    // The common case on its own, a loop the compiler vectorises (the general one it doesn't).
+                    if channels == 1 && !invert {
+                        for i in 0..<plane.count { plane[i] = (Float(src[i]) * scale - m) / s }
+                        continue
+                    }
+                    for i in 0..<plane.count {
                         let p = src[i * channels + c]
                         let value = Float(invert ? 255 - p : p) * scale
-                        dst[c * plane + i] = (value - m) / s
+                        plane[i] = (value - m) / s
                     }
                 }
             }

@@ -12,7 +12,7 @@ extension PNGDecoder {
         return overflow || overflow2 ? .max : total
     }
 
-    static func decodePixels(_ header: Header, compressed: [UInt8], expander: SampleExpander,
+    static func decodePixels(_ header: Header, compressed: ArraySlice<UInt8>, expander: SampleExpander,
                              limits: ImageLimits, budget: DecodeBudget) throws(ImageError) -> [UInt8] {
         // Only errors read it: built for each of them, not for every image.
         var size: String { "\(header.width)x\(header.height)" }

@@ -48,15 +48,23 @@ enum PNGDecoder {
         }
     }
 
+    /// Chunk types, as the big-endian number their four letters make.
+    private enum ChunkType {
+        static let IHDR: UInt32 = 0x4948_4452, PLTE: UInt32 = 0x504C_5445, tRNS: UInt32 = 0x7452_4E53
+        static let IDAT: UInt32 = 0x4944_4154, IEND: UInt32 = 0x4945_4E44
+    }
+
     static func decode(_ bytes: [UInt8], limits: ImageLimits, budget: DecodeBudget) throws(ImageError) -> Image {
         func corrupt(_ detail: String) -> ImageError { .corrupt(.png, detail) }
         guard bytes.count >= 8 else { throw .truncated(.png, "\(bytes.count) bytes, shorter than the signature") }
-        guard Array(bytes[0..<8]) == signature else { throw corrupt("bad signature") }
+        guard bytes[0..<8].elementsEqual(signature) else { throw corrupt("bad signature") }
 
         var header: Header?
         var palette: [UInt8]?  // RGB triples
         var transparency: [UInt8]?
-        var compressed = [UInt8]()
+        // The image data, read in place where it is one IDAT chunk (the usual case); joined only when it is several.
+        var firstIDAT: Range<Int>?
+        var joinedIDAT: [UInt8]?
         var sawIDAT = false, idatEnded = false
         var position = 8
         chunks: while true {
@@ -64,11 +72,13 @@ enum PNGDecoder {
                 throw .truncated(.png, "data ends at byte \(bytes.count) before the IEND chunk")
             }
             let length = Int(readUInt32(bytes, position))
-            let typeBytes = Array(bytes[position + 4..<position + 8])
+            let typeBytes = bytes[position + 4..<position + 8]
             guard typeBytes.allSatisfy({ (65...90).contains($0) || (97...122).contains($0) }) else {
                 throw corrupt("invalid chunk type at byte \(position + 4)")
             }
-            let type = String(decoding: typeBytes, as: UTF8.self)
+            // Compared as a number; the name is spelled out only for messages.
+            let typeCode = readUInt32(bytes, position + 4)
+            var type: String { String(decoding: typeBytes, as: UTF8.self) }
             guard length <= 0x7FFF_FFFF else { throw corrupt("\(type) chunk length \(length) exceeds 2^31-1") }
             guard position + 12 + length <= bytes.count else {
                 throw .truncated(.png, "\(type) chunk at byte \(position) needs \(length) bytes of data and its CRC")
@@ -79,16 +89,16 @@ enum PNGDecoder {
                 throw corrupt("CRC mismatch in \(type) chunk at byte \(position) (stored \(hex(stored)), "
                               + "computed \(hex(computed)))")
             }
-            let data = bytes[position + 8..<position + 8 + length]
-            if header == nil && type != "IHDR" { throw corrupt("first chunk is \(type), expected IHDR") }
-            if sawIDAT && type != "IDAT" { idatEnded = true }
-            switch type {
-            case "IHDR":
+            let data = position + 8..<position + 8 + length
+            if header == nil && typeCode != ChunkType.IHDR { throw corrupt("first chunk is \(type), expected IHDR") }
+            if sawIDAT && typeCode != ChunkType.IDAT { idatEnded = true }
+            switch typeCode {
+            case ChunkType.IHDR:
                 guard header == nil else { throw corrupt("second IHDR chunk") }
-                let parsed = try parseHeader(Array(data))
+                let parsed = try parseHeader(bytes[data])
                 try limits.check(width: parsed.width, height: parsed.height)
                 header = parsed
-            case "PLTE":
+            case ChunkType.PLTE:
                 let colorType = header!.colorType
                 guard !sawIDAT else { throw corrupt("PLTE chunk after IDAT") }
                 guard palette == nil else { throw corrupt("second PLTE chunk") }
@@ -97,8 +107,8 @@ enum PNGDecoder {
                 guard length % 3 == 0, (1...256).contains(length / 3) else {
                     throw corrupt("PLTE chunk of \(length) bytes (must be 3 to 768, a multiple of 3)")
                 }
-                palette = Array(data)
-            case "tRNS":
+                palette = Array(bytes[data])
+            case ChunkType.tRNS:
                 let colorType = header!.colorType
                 guard !sawIDAT else { throw corrupt("tRNS chunk after IDAT") }
                 guard transparency == nil else { throw corrupt("second tRNS chunk") }
@@ -112,53 +122,61 @@ enum PNGDecoder {
                     }
                 default: throw corrupt("tRNS chunk in an image that has an alpha channel")
                 }
-                transparency = Array(data)
-            case "IDAT":
+                transparency = Array(bytes[data])
+            case ChunkType.IDAT:
                 guard !idatEnded else { throw corrupt("IDAT chunks are not consecutive") }
                 if header!.colorType == 3 && palette == nil { throw corrupt("palette image without a PLTE chunk") }
                 sawIDAT = true
-                compressed.append(contentsOf: data)
-            case "IEND":
+                if let first = firstIDAT {
+                    if joinedIDAT == nil { joinedIDAT = Array(bytes[first]) }
+                    joinedIDAT!.append(contentsOf: bytes[data])
+                } else {
+                    firstIDAT = data
+                }
+            case ChunkType.IEND:
                 break chunks
             default:
                 // Bit 5 of the first letter clear (upper case): critical, and we can't safely ignore it.
-                if typeBytes[0] & 0x20 == 0 { throw .unsupportedFeature(.png, "unknown critical chunk \(type)") }
+                if bytes[position + 4] & 0x20 == 0 { throw .unsupportedFeature(.png, "unknown critical chunk \(type)") }
             }
             position += 12 + length
         }
         guard let header else { throw corrupt("no IHDR chunk") }
-        guard sawIDAT else { throw corrupt("no IDAT chunk") }
+        guard let firstIDAT else { throw corrupt("no IDAT chunk") }
 
         let expander = try SampleExpander(header: header, palette: palette, transparency: transparency)
+        let compressed = joinedIDAT.map { $0[...] } ?? bytes[firstIDAT]
         let pixels = try decodePixels(header, compressed: compressed, expander: expander, limits: limits, budget: budget)
         return Image(width: header.width, height: header.height, channels: expander.outputChannels, pixels: pixels)
     }
 
-    static func parseHeader(_ data: [UInt8]) throws(ImageError) -> Header {
+    static func parseHeader(_ chunk: ArraySlice<UInt8>) throws(ImageError) -> Header {
         func corrupt(_ detail: String) -> ImageError { .corrupt(.png, detail) }
-        guard data.count == 13 else { throw corrupt("IHDR chunk of \(data.count) bytes, expected 13") }
-        let width = Int(readUInt32(data, 0)), height = Int(readUInt32(data, 4))
+        guard chunk.count == 13 else { throw corrupt("IHDR chunk of \(chunk.count) bytes, expected 13") }
+        let at = chunk.startIndex
+        let width = Int(readUInt32(chunk, at)), height = Int(readUInt32(chunk, at + 4))
         guard width > 0, height > 0, width <= 0x7FFF_FFFF, height <= 0x7FFF_FFFF else {
             throw corrupt("dimensions \(width)x\(height)")
         }
-        let bitDepth = Int(data[8]), colorType = Int(data[9])
-        let allowed: [Int]
+        let bitDepth = Int(chunk[at + 8]), colorType = Int(chunk[at + 9])
+        // The bit depths each colour type allows, as bits of a mask (bit n: depth n).
+        let allowedDepths: Int
         switch colorType {
-        case 0: allowed = [1, 2, 4, 8, 16]
-        case 3: allowed = [1, 2, 4, 8]
-        case 2, 4, 6: allowed = [8, 16]
+        case 0: allowedDepths = 1 << 1 | 1 << 2 | 1 << 4 | 1 << 8 | 1 << 16
+        case 3: allowedDepths = 1 << 1 | 1 << 2 | 1 << 4 | 1 << 8
+        case 2, 4, 6: allowedDepths = 1 << 8 | 1 << 16
         default: throw corrupt("colour type \(colorType)")
         }
-        guard allowed.contains(bitDepth) else { throw corrupt("bit depth \(bitDepth) with colour type \(colorType)") }
-        guard data[10] == 0 else { throw corrupt("compression method \(data[10])") }
-        guard data[11] == 0 else { throw corrupt("filter method \(data[11])") }
-        guard data[12] <= 1 else { throw corrupt("interlace method \(data[12])") }
-        return Header(width: width, height: height, bitDepth: bitDepth, colorType: colorType, interlaced: data[12] == 1)
+        guard allowedDepths >> bitDepth & 1 == 1 else { throw corrupt("bit depth \(bitDepth) with colour type \(colorType)") }
+        guard chunk[at + 10] == 0 else { throw corrupt("compression method \(chunk[at + 10])") }
+        guard chunk[at + 11] == 0 else { throw corrupt("filter method \(chunk[at + 11])") }
+        guard chunk[at + 12] <= 1 else { throw corrupt("interlace method \(chunk[at + 12])") }
+        return Header(width: width, height: height, bitDepth: bitDepth, colorType: colorType, interlaced: chunk[at + 12] == 1)
     }
 }
 
 @inline(__always)
-func readUInt32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+func readUInt32<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ at: Bytes.Index) -> UInt32 where Bytes.Index == Int {
     UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
 }
 

@@ -59,6 +59,20 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(image.tensor(scale: 1, invert: true).prefix(2), [255, 0])
     }
 
+    /// One gray channel, not inverted, has a loop of its own (vectorised); it must give the bits of the general loop,
+    /// which the inverted image still takes, for every pixel value.
+    func testGrayTensorGivesTheBitsOfTheGeneralLoop() {
+        let values = (0...255).map { UInt8($0) }
+        let gray = Image(width: 16, height: 16, channels: 1, pixels: values)
+        let (scale, mean, std): (Float, Float, Float) = (0.00392156862745098, 0.1307, 0.3081)
+        let fast = gray.tensor(scale: scale, mean: [mean], std: [std])
+        // Inverting the inverted pixels takes the general loop and must land on the same inputs.
+        let general = Image(width: 16, height: 16, channels: 1, pixels: values.map { 255 - $0 })
+            .tensor(scale: scale, mean: [mean], std: [std], invert: true)
+        XCTAssertEqual(fast.map(\.bitPattern), general.map(\.bitPattern))
+        XCTAssertEqual(fast.map(\.bitPattern), values.map { ((Float($0) * scale - mean) / std).bitPattern })
+    }
+
     func testPreprocessingFollowsTheConfigOrder() throws {
         // Dark-on-light RGBA digit, 56x56: composite → gray → resize to 28x28 → invert → scale → normalise.
         let json = """

@@ -59,6 +59,25 @@ final class PNGErrorTests: XCTestCase {
         }
     }
 
+    /// Image data split over several IDAT chunks (empty ones too) is one stream: the decoder reads a lone IDAT in place
+    /// and joins several, and both must give the same pixels, whatever the split.
+    func testImageDataSplitOverIDATChunksDecodesAsOne() throws {
+        let raw: [UInt8] = (0..<4).flatMap { row in [UInt8(1)] + (0..<6).map { UInt8(row * 6 + $0) } }   // Sub filter
+        let whole = idat(raw).1
+        let expected = try Image.decode(Data(png([ihdr(width: 6, height: 4), ("IDAT", whole), iend])))
+        XCTAssertEqual(expected.pixels.count, 24)
+        for cuts in [[1], [2, 5], [0, whole.count - 1], [3, 3, whole.count]] {
+            var pieces: [(String, [UInt8])] = []
+            var start = 0
+            for cut in cuts + [whole.count] {
+                pieces.append(("IDAT", Array(whole[start..<cut])))
+                start = cut
+            }
+            let split = png([ihdr(width: 6, height: 4)] + pieces + [iend])
+            XCTAssertEqual(try Image.decode(Data(split)), expected, "cut at \(cuts)")
+        }
+    }
+
     func testEveryTruncationIsAnError() {
         let bytes = [UInt8](sample)
         XCTAssertNil(error(bytes))

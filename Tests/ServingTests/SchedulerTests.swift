@@ -14,19 +14,14 @@ final class SchedulerTests: XCTestCase {
         return (0..<count).map { images.rows(($0 % 200)..<($0 % 200 + 1)) }
     }
 
-    func testConcurrentRequestsAreBatchedAndEachGetsItsOwnAnswer() async throws {
-        let repository = ModelRepository(root: Self.models)
-        let model = try repository.load("mnist-cnn")
-        let batches = BatchLog()
-        var settings = InferenceScheduler.Settings()
-        settings.defaultQueueSize = 256   // room for all 200 at once
-        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, rows, requests, _ in batches.record(rows: rows, requests: requests) })
-        defer { scheduler.shutdown() }
-        let images = try Self.digits(200)
+    /// Sends every image as its own request at once (from tasks preferring `executor`: handlers, when it is the
+    /// scheduler's) and checks each answer against the plan run alone.
+    static func inferAtOnce(_ images: [Tensor], model: LoadedModel, on scheduler: InferenceScheduler,
+                            from executor: (any TaskExecutor)? = nil) async throws {
         let expected = try images.map { try XCTUnwrap(try model.plan.run(["image": $0])["logits"]).floatArray() }
         let answers = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
             for (index, image) in images.enumerated() {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     let (outputs, _) = try await scheduler.infer(model, inputs: ["image": image])
                     return (index, outputs["logits"]?.floatArray() ?? [])
                 }
@@ -39,6 +34,17 @@ final class SchedulerTests: XCTestCase {
             XCTAssertEqual(answer.count, 10, "request \(index)")
             for (a, b) in zip(answer, reference) { XCTAssertEqual(a, b, accuracy: 1e-4, "request \(index)") }
         }
+    }
+
+    func testConcurrentRequestsAreBatchedAndEachGetsItsOwnAnswer() async throws {
+        let repository = ModelRepository(root: Self.models)
+        let model = try repository.load("mnist-cnn")
+        let batches = BatchLog()
+        var settings = InferenceScheduler.Settings()
+        settings.defaultQueueSize = 256   // room for all 200 at once
+        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, rows, requests, _ in batches.record(rows: rows, requests: requests) })
+        defer { scheduler.shutdown() }
+        try await Self.inferAtOnce(try Self.digits(200), model: model, on: scheduler)
         XCTAssertEqual(batches.requests, 200)
         XCTAssertGreaterThan(batches.largestBatch, 1, "200 requests at once should share batches")
     }
@@ -90,6 +96,50 @@ final class SchedulerTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(ranThere, 16, "the batch ran on the handler's worker")
         XCTAssertGreaterThanOrEqual(resumedThere, 16, "the handler resumed on its worker")
+    }
+
+    /// A handler's request for an idle model runs in place, on the handler's own worker, without the trip through the
+    /// queue (`runInPlace`): same answer as the plan alone, and booked like any run (the batch observer sees each).
+    func testALoneRequestFromAHandlerRunsInPlace() async throws {
+        let batches = BatchLog()
+        let scheduler = InferenceScheduler(onBatch: { _, rows, requests, _ in batches.record(rows: rows, requests: requests) })
+        defer { scheduler.shutdown() }
+        let model = try ModelRepository(root: Self.models).load("mnist-cnn")
+        let images = try Self.digits(10)
+        for image in images {
+            let expected = try XCTUnwrap(try model.plan.run(["image": image])["logits"]).floatArray()
+            let (logits, timing) = try await Task(executorPreference: scheduler.taskExecutor) { () async throws -> ([Float], InferenceScheduler.Timing) in
+                let (outputs, timing) = try await scheduler.infer(model, inputs: ["image": image])
+                return (try XCTUnwrap(outputs["logits"]).floatArray(), timing)
+            }.value
+            XCTAssertEqual(logits, expected)
+            XCTAssertEqual(timing.batchSize, 1)
+            XCTAssertGreaterThan(timing.computeSeconds, 0)
+        }
+        XCTAssertEqual(scheduler.runsInPlace, 10, "each request came alone, from a worker, for an idle model")
+        XCTAssertEqual(batches.requests, 10)
+        XCTAssertEqual(scheduler.queueCount, 0, "a run in place leaves no queue behind")
+        // Not from a worker (no handler task of this scheduler): through the queue, as before.
+        _ = try await scheduler.infer(model, inputs: ["image": images[0]])
+        XCTAssertEqual(scheduler.runsInPlace, 10)
+        XCTAssertEqual(batches.requests, 11)
+    }
+
+    /// Many handlers at once on two workers: the first of a burst may run in place, the rest queue behind it and
+    /// batch; every answer is its own, and no more cores than workers ever compute.
+    func testHandlersInABurstStillBatchBesideRunsInPlace() async throws {
+        let model = try ModelRepository(root: Self.models).load("mnist-cnn")
+        let batches = BatchLog()
+        var settings = InferenceScheduler.Settings()
+        settings.workers = 2
+        settings.defaultQueueSize = 256
+        let scheduler = InferenceScheduler(settings: settings, onBatch: { _, rows, requests, _ in batches.record(rows: rows, requests: requests) })
+        defer { scheduler.shutdown() }
+        try await Self.inferAtOnce(try Self.digits(120), model: model, on: scheduler, from: scheduler.taskExecutor)
+        XCTAssertEqual(batches.requests, 120)
+        XCTAssertGreaterThan(batches.largestBatch, 1, "120 handlers at once should share batches")
+        XCTAssertLessThanOrEqual(scheduler.peakBusyCores, 2)
+        XCTAssertEqual(scheduler.queueCount, 0)
     }
 
     func testFullQueueIsRefused() async throws {

@@ -28,8 +28,18 @@ extension HTTPResponse {
     /// `value` as an `application/json` body. Our answer types hold strings, numbers (non-finite ones as null) and
     /// arrays of them, which always encode; were one not to, the handler's error path answers 500.
     static func json<T: Encodable>(_ status: HTTPStatus = .ok, encoding value: T) throws -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(try JSONAnswer.bytes(value)))
+        HTTPResponse(status: status, headers: jsonHeaders, body: .bytes(try JSONAnswer.bytes(value)))
     }
+
+    /// The same for an answer that writes itself, chosen at compile time: no dynamic cast to find `JSONWritable`.
+    static func json<T: JSONWritable>(_ status: HTTPStatus = .ok, encoding value: T) -> HTTPResponse {
+        var json = JSONWriter()
+        value.write(to: &json)
+        return HTTPResponse(status: status, headers: jsonHeaders, body: .bytes(json.bytes))
+    }
+
+    /// Made once and shared (copy on write): a header list built per answer cost two allocations.
+    private static let jsonHeaders: HTTPHeaders = ["Content-Type": "application/json"]
 
     /// An answer that never changes (a liveness probe's), encoded once when the route is made rather than per request.
     /// Our answer types always encode; were one not to, the route answers 500 rather than trap.

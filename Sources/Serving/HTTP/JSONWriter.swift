@@ -54,7 +54,15 @@ struct JSONWriter {
 
     mutating func int<T: BinaryInteger>(_ value: T) {
         separate()
-        bytes += value.description.utf8
+        // Digits written straight into the buffer: `description` made a String per number.
+        if let small = Int(exactly: value), small >= 0, small < 10_000 {
+            if small >= 1000 { bytes.append(UInt8(ascii: "0") + UInt8(small / 1000)) }
+            if small >= 100 { bytes.append(UInt8(ascii: "0") + UInt8(small / 100 % 10)) }
+            if small >= 10 { bytes.append(UInt8(ascii: "0") + UInt8(small / 10 % 10)) }
+            bytes.append(UInt8(ascii: "0") + UInt8(small % 10))
+        } else {
+            bytes += value.description.utf8
+        }
         afterValue = true
     }
 

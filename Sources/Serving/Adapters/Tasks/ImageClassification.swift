@@ -40,7 +40,8 @@ struct ImageClassificationRoutes: Sendable {
                                              target: (preprocessing.width, preprocessing.height))
                 // `"invert": "auto"`: a white-on-black model shown dark ink on light paper gets it inverted.
                 if autoInvert, image.hasLightBackground { image = image.inverted() }
-                batch += preprocessing.tensor(from: image)
+                let pixels = preprocessing.tensor(from: image)
+                if batch.isEmpty { batch = pixels } else { batch += pixels }   // one image (the usual): no copy
             } catch {
                 let which = uploads[index].filename.map { "image \(index) (\($0))" } ?? (images.count > 1 ? "image \(index)" : nil)
                 throw ImagePayload.httpError(error, which: which)
@@ -55,35 +56,56 @@ struct ImageClassificationRoutes: Sendable {
         }
         let classes = logits.shape[1], values = logits.floatArray()
         let results = (0..<images.count).map { row in
-            predictions(Array(values[(row * classes)..<((row + 1) * classes)]), activation: interface.activation,
+            predictions(values[(row * classes)..<((row + 1) * classes)], activation: interface.activation,
                         labels: model.labels, topK: topK)
         }
-        if single { return try .json(encoding: ClassifyAnswer(model: model.name, version: model.version, predictions: results[0])) }
+        if single { return .json(encoding: ClassifyAnswer(model: model.name, version: model.version, predictions: results[0])) }
         let entries = zip(uploads, results).map { ClassifyAnswer.Result(filename: $0.filename, predictions: $1) }
-        return try .json(encoding: ClassifyAnswer(model: model.name, version: model.version, results: entries))
+        return .json(encoding: ClassifyAnswer(model: model.name, version: model.version, results: entries))
     }
 
     /// Scores by the model's activation (softmax: one distribution; sigmoid: independent per class, for
     /// multi-label models; none: the output as it is), then the k highest.
-    private func predictions(_ output: [Float], activation: ModelInterface.Activation, labels: [String]?, topK: Int)
-        -> [ClassifyAnswer.Prediction] {
-        let scores: [Double]
+    private func predictions(_ output: ArraySlice<Float>, activation: ModelInterface.Activation, labels: [String]?,
+                             topK: Int) -> [ClassifyAnswer.Prediction] {
+        var scores = output.map(Double.init)
         switch activation {
         case .softmax:
             let top = output.max() ?? 0
-            let exps = output.map { Foundation.exp(Double($0 - top)) }
-            let total = exps.reduce(0, +)
-            scores = exps.map { $0 / total }
+            var total = 0.0
+            for (i, value) in zip(scores.indices, output) {
+                scores[i] = Foundation.exp(Double(value - top))
+                total += scores[i]
+            }
+            for i in scores.indices { scores[i] /= total }
         case .sigmoid:
-            scores = output.map { 1 / (1 + Foundation.exp(-Double($0))) }
+            for i in scores.indices { scores[i] = 1 / (1 + Foundation.exp(-scores[i])) }
         case .none:
-            scores = output.map(Double.init)
+            break
         }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(topK)
-        return order.map { index in
+        return Self.highest(topK, of: scores).map { index in
             ClassifyAnswer.Prediction(label: labels.flatMap { index < $0.count ? $0[index] : nil } ?? String(index), index: index,
                                       probability: scores[index])
         }
+    }
+
+    /// The indices of the `k` highest scores, highest first, ties in index order: what a stable sort of all the
+    /// indices, cut to `k`, gives. For a small `k` (the usual top 5) by insertion into a list of at most `k`, with no
+    /// sort of every class; a large `k` would make that quadratic, so it sorts.
+    static func highest(_ k: Int, of scores: [Double]) -> [Int] {
+        guard k <= 32 else { return Array(scores.indices.sorted { scores[$0] > scores[$1] }.prefix(k)) }
+        var order: [Int] = []
+        order.reserveCapacity(min(k, scores.count))
+        for index in scores.indices {
+            // Where it goes: after every kept score it doesn't beat (so earlier indices win ties).
+            var slot = order.count
+            while slot > 0, scores[index] > scores[order[slot - 1]] { slot -= 1 }
+            if slot < k {
+                if order.count == k { order.removeLast() }
+                order.insert(index, at: slot)
+            }
+        }
+        return order
     }
 }
 
