@@ -129,6 +129,6 @@ struct RecurrentModel: Sendable {
     /// Runs one step (`inputs` of one stream, or a batch of them) through the inference core, as every request runs;
     /// `batchable: false` keeps the scheduler from merging it with other requests (a lane's step is a batch already).
     func step(_ inputs: [String: Tensor], on core: InferenceCore, deadline: Duration?, batchable: Bool = true) async throws -> InferenceResult {
-        try await core.infer(InferenceRequest(model: model, inputs: inputs, deadline: deadline, batchable: batchable), on: model)
+        try await core.run(model, inputs: inputs, deadline: deadline, batchable: batchable)
     }
 }

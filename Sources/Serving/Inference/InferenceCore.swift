@@ -28,27 +28,36 @@ struct InferenceCore: Sendable {
 
     /// Runs `request` on `model` (already resolved, for adapters that needed it to decode the request).
     func infer(_ request: InferenceRequest, on model: LoadedModel) async throws -> InferenceResult {
-        let declared = model.plan.outputs.map(\.name)
-        let wanted = request.outputs ?? declared
-        for name in wanted where !declared.contains(name) {
-            throw ServingError.badRequest("requested output '\(name.prefix(128))' is not an output of '\(model.name)' (it has \(declared.joined(separator: ", ")))")
-        }
         var inputs: [String: Tensor] = [:]
         for input in request.inputs {
             guard inputs.updateValue(input.tensor, forKey: input.name) == nil else {
                 throw ServingError.badRequest("input '\(input.name.prefix(128))' is given twice")
             }
         }
-        let (outputs, timing) = try await scheduler.infer(model, inputs: inputs, deadline: request.deadline,
-                                                          batchable: request.batchable)
+        return try await run(model, inputs: inputs, outputs: request.outputs, deadline: request.deadline,
+                             batchable: request.batchable, id: request.id)
+    }
+
+    /// Runs `inputs` (by name: their order does not matter to a model) on `model`: what `infer` does once a request's
+    /// inputs are named, and what the task endpoints and generation steps call, which build their inputs that way and
+    /// have the model in hand. `outputs`: those wanted, in the order wanted (nil: every output, in the model's order);
+    /// `batchable: false` keeps the scheduler from merging it with other requests (a lane's step is a batch already).
+    func run(_ model: LoadedModel, inputs: [String: Tensor], outputs: [String]? = nil, deadline: Duration?,
+             batchable: Bool = true, id: String? = nil) async throws -> InferenceResult {
+        let declared = model.plan.outputs.map(\.name)
+        let wanted = outputs ?? declared
+        for name in wanted where !declared.contains(name) {
+            throw ServingError.badRequest("requested output '\(name.prefix(128))' is not an output of '\(model.name)' (it has \(declared.joined(separator: ", ")))")
+        }
+        let (produced, timing) = try await scheduler.infer(model, inputs: inputs, deadline: deadline, batchable: batchable)
         metrics.recordInference(model: model.name, timing: timing)
         let named = try wanted.map { name in
-            guard let tensor = outputs[name] else {
+            guard let tensor = produced[name] else {
                 throw ServingError.modelMisconfigured(model: model.name, reason: "the plan did not produce output '\(name)'")
             }
             return NamedTensor(name: name, tensor: tensor)
         }
-        return InferenceResult(model: model.name, version: model.version, id: request.id, outputs: named, timing: timing)
+        return InferenceResult(model: model.name, version: model.version, id: id, outputs: named, timing: timing)
     }
 
     /// Inputs and outputs with their element types and shapes (-1 for a dimension of variable size), as every
@@ -67,13 +76,3 @@ extension ModelMetadata.TensorSpec {
     }
 }
 
-extension InferenceRequest {
-    /// `inputs` by name (their order does not matter to a model), for the task endpoints and generation steps that
-    /// build their inputs as a dictionary.
-    public init(model: LoadedModel, inputs: [String: Tensor], outputs: [String]? = nil, deadline: Duration?,
-                batchable: Bool = true) {
-        self.init(model: model.name, version: String(model.version),
-                  inputs: inputs.sorted { $0.key < $1.key }.map { NamedTensor(name: $0.key, tensor: $0.value) },
-                  outputs: outputs, deadline: deadline, batchable: batchable)
-    }
-}

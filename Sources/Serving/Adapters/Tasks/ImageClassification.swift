@@ -49,8 +49,7 @@ struct ImageClassificationRoutes: Sendable {
         }
         let tensor = interface.layout.tensor(batch, count: images.count, channels: preprocessing.channels,
                                              height: preprocessing.height, width: preprocessing.width)
-        let result = try await core.infer(InferenceRequest(model: model, inputs: [input: tensor], outputs: [output],
-                                                           deadline: try request.deadline()), on: model)
+        let result = try await core.run(model, inputs: [input: tensor], outputs: [output], deadline: try request.deadline())
         guard let logits = result.outputs.first?.tensor, logits.rank == 2, logits.shape[0] == images.count else {
             throw ServingError.modelMisconfigured(model: name, reason: "output '\(output)' is not [batch, classes]")
         }

@@ -24,7 +24,7 @@ struct ImageModelRoutes: Sendable {
     }
 
     private func run(_ model: LoadedModel, _ inputs: [String: Tensor], _ request: HTTPRequest) async throws -> [String: Tensor] {
-        try await core.infer(InferenceRequest(model: model, inputs: inputs, deadline: try request.deadline()), on: model).named
+        try await core.run(model, inputs: inputs, deadline: try request.deadline()).named
     }
 
     // MARK: Reconstruction
