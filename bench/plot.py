@@ -90,6 +90,26 @@ def serving_rows(body):
     return servers
 
 
+def trivial_rows(body):
+    """(connections, deepserve without access log req/s, its p99 ms, nginx req/s, nginx p99 ms) from run.sh's
+    trivial-route table."""
+    row = r"^(\d+)\s+\d+\s+[\d.]+\s+[\d.]+\s+(\d+)\s+[\d.]+\s+([\d.]+)\s+(\d+)\s+[\d.]+\s+([\d.]+)\s+[\d.]+×\s+[\d.]+×"
+    return [(int(c), float(ours), float(ours_p99), float(nginx), float(nginx_p99))
+            for c, ours, ours_p99, nginx, nginx_p99 in re.findall(row, body, re.M)]
+
+
+def generation_rows(body):
+    """(streams, tokens/s without step batching, tokens/s with it) from run.sh's generation table."""
+    return [(int(n), float(off), float(on))
+            for n, off, on in re.findall(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+[\d.]+×\s*$", body, re.M)]
+
+
+def source(heading):
+    """Where a panel's figures come from, for its title: the session named in its section's heading."""
+    found = re.search(r"session \d+", heading or "")
+    return f"\n(bench/RESULTS.md, {found.group(0)})" if found else ""
+
+
 def short_model(path, paths):
     """models/NAME/1/model.onnx → NAME (NAME, whole where the folder has other parts); bench/.models/X.onnx → X"""
     parts = path.split("/")
@@ -112,7 +132,7 @@ def label_bars(axis, bars, texts, size=8.5):
                       ha="center", va="bottom", fontsize=size)
 
 
-def engine_panel(axis, rows):
+def engine_panel(axis, rows, where=""):
     models = []
     for path, *_ in rows:
         if path not in models:
@@ -134,11 +154,11 @@ def engine_panel(axis, rows):
     axis.invert_yaxis()
     axis.set_xlim(0, max(ratio.values()) * 1.18)
     axis.set_xlabel("deepserve time ÷ onnxruntime time, fastest runs (below 1: deepserve faster)")
-    axis.set_title("Engine vs onnxruntime: latency, single thread")
+    axis.set_title("Engine vs onnxruntime: latency, single thread" + where)
     axis.legend(loc="lower right", fontsize=9)
 
 
-def gemm_panel(axis, rows):
+def gemm_panel(axis, rows, where=""):
     sizes = [f"{size}³" for size, *_ in rows]
     series = [("deepserve", OURS, [r[1] for r in rows]), ("numpy (OpenBLAS)", OTHER, [r[2] for r in rows]),
               ("onnxruntime", THIRD, [r[3] for r in rows])]
@@ -153,8 +173,25 @@ def gemm_panel(axis, rows):
     axis.set_xticks(range(len(rows)), sizes)
     axis.set_ylabel("GFLOP/s (higher is better)")
     axis.set_ylim(0, max(max(v) for _, _, v in series) * 1.32)
-    axis.set_title("GEMM vs numpy (OpenBLAS): fp32, single thread")
+    axis.set_title("GEMM vs numpy (OpenBLAS): fp32, single thread" + where)
     axis.legend(loc="upper center", fontsize=9, ncols=3, frameon=False)
+
+
+def generation_panel(axis, rows, where=""):
+    streams = [f"{n} stream{'s' if n > 1 else ''}" for n, *_ in rows]
+    width = 0.38
+    for k, (name, colour, values) in enumerate([("one step per stream", OTHER, [r[1] for r in rows]),
+                                                ("step batching", OURS, [r[2] for r in rows])]):
+        bars = axis.bar([i + (k - 0.5) * width for i in range(len(rows))], values, width * 0.95, color=colour, label=name)
+        label_bars(axis, bars, [f"{v / 1000:.1f}k" for v in values], size=9)
+    for i, (_, off, on) in enumerate(rows):
+        axis.annotate(f"{on / off:.2f}×", (i, 0), xytext=(0, -26), textcoords="offset points", ha="center",
+                      fontsize=8.5, color=OURS, annotation_clip=False)
+    axis.set_xticks(range(len(rows)), streams)
+    axis.set_ylabel("tokens/s, all streams (higher is better)")
+    axis.set_ylim(0, max(max(r[1], r[2]) for r in rows) * 1.22)
+    axis.set_title("Text generation (LSTM): concurrent streams" + where)
+    axis.legend(loc="upper left", fontsize=9)
 
 
 def throughput_panel(axis, title, connections, series, p99s):
@@ -187,21 +224,22 @@ def main():
         all_sections = sections(handle.read())
 
     panels = []
-    _, body = find_section(all_sections, "onnxruntime")
+    heading, body = find_section(all_sections, "onnxruntime")
     if body:
         if engine_rows(body):
-            panels.append(lambda axis, rows=engine_rows(body): engine_panel(axis, rows))
+            panels.append(lambda axis, rows=engine_rows(body), where=source(heading): engine_panel(axis, rows, where))
         if gemm_rows(body):
-            panels.append(lambda axis, rows=gemm_rows(body): gemm_panel(axis, rows))
-    _, body = find_section(all_sections, "HTTP")
+            panels.append(lambda axis, rows=gemm_rows(body), where=source(heading): gemm_panel(axis, rows, where))
+    heading, body = find_section(all_sections, "Hummingbird")
     if body and http_rows(body):
         rows = http_rows(body)
-        panels.append(lambda axis, rows=rows: throughput_panel(
-            axis, "HTTP server vs Hummingbird (SwiftNIO): trivial route",
+        panels.append(lambda axis, rows=rows, where=source(heading): throughput_panel(
+            axis, "HTTP server vs Hummingbird (SwiftNIO): trivial route" + where,
             [r[0] for r in rows], [("deepserve", OURS, [r[1] for r in rows]),
                                    ("Hummingbird", OTHER, [r[3] for r in rows])],
             [[r[2] for r in rows], [r[4] for r in rows]]))
-    _, body = find_section(all_sections, "Serving")
+    heading, body = find_section(all_sections, "Serving")
+    where = source(heading)
     servers = serving_rows(body) if body else {}
     if servers:
         connections = sorted({c for rows in servers.values() for c, *_ in rows})
@@ -215,7 +253,16 @@ def main():
                            [by_conns.get(c, (0, 0))[0] for c in connections]))
             p99s.append([by_conns.get(c, (0, 0))[1] for c in connections])
         panels.append(lambda axis: throughput_panel(
-            axis, "Serving vs FastAPI: POST a PNG digit to classify", connections, series, p99s))
+            axis, "Serving vs FastAPI: POST a PNG digit to classify" + where, connections, series, p99s))
+    trivial = trivial_rows(body) if body else []
+    if trivial:
+        panels.append(lambda axis: throughput_panel(
+            axis, "HTTP server vs nginx: trivial route, no access log" + where, [r[0] for r in trivial],
+            [("deepserve", OURS, [r[1] for r in trivial]), ("nginx", OTHER, [r[3] for r in trivial])],
+            [[r[2] for r in trivial], [r[4] for r in trivial]]))
+    generation = generation_rows(body) if body else []
+    if generation:
+        panels.append(lambda axis: generation_panel(axis, generation, where))
     if not panels:
         sys.exit(f"plot.py: no tables found in {arguments.results}")
 
