@@ -115,6 +115,8 @@ final class Connection: @unchecked Sendable {
         }
         guard phase == .reading || phase == .lingering else { return }
         var total = 0
+        // One clock read for this wake-up's reads: the timeouts it feeds are seconds long.
+        let now = DispatchTime.now()
         // The loop's buffer, shared by its connections: the parser copies what a read brought before the next read.
         let buffer = loop.readBuffer
         // Bounded per wake-up so one fast client can't hog the loop, and so pipelined input stays small.
@@ -124,7 +126,7 @@ final class Connection: @unchecked Sendable {
             case .transferred(let n):
                 total += n
                 if phase != .lingering {
-                    if parser.isBetweenRequests { headStarted = .now() }
+                    if parser.isBetweenRequests { headStarted = now }
                     parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
                 }
                 // A read that didn't fill the buffer emptied the socket: asking again would only hear EAGAIN (a
@@ -142,7 +144,7 @@ final class Connection: @unchecked Sendable {
                 return
             }
         }
-        lastProgress = .now()
+        lastProgress = now
         if phase == .reading { processInput() }
         // Stopped by the per-wake-up bound rather than by an empty socket: bytes may wait in OpenSSL's buffer, where the
         // read source can't see them, so come back for them.

@@ -4,9 +4,13 @@ enum PercentDecoding {
     /// Returns nil for a bad escape, a NUL, or bytes that aren't UTF-8.
     static func decode(_ encoded: Substring, plusIsSpace: Bool = false) -> String? {
         let utf8 = encoded.utf8
-        if !utf8.contains(UInt8(ascii: "%")) && !(plusIsSpace && utf8.contains(UInt8(ascii: "+"))) {
-            return String(encoded)
+        // Most paths and queries hold no escape: found by a scan of the bytes in place (the generic `contains` over
+        // the view was ~1 % of a trivial request's CPU).
+        @inline(__always) func escapes(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "%") || (plusIsSpace && byte == UInt8(ascii: "+"))
         }
+        let plain = utf8.withContiguousStorageIfAvailable { !$0.contains(where: escapes) } ?? !utf8.contains(where: escapes)
+        if plain { return String(encoded) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(utf8.count)
         var index = utf8.startIndex
