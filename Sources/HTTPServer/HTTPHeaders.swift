@@ -54,8 +54,17 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// ASCII case-insensitive comparison without allocating.
     static func namesEqual(_ a: String, _ b: String) -> Bool {
-        let a = a.utf8, b = b.utf8
-        guard a.count == b.count else { return false }
+        guard a.utf8.count == b.utf8.count else { return false }
+        // Compared in place where both are contiguous (names we parsed or wrote, literals): iterating a zip of the two
+        // UTF-8 views was ~0.6 % of a trivial request's CPU, the lookups being several per request.
+        let inPlace = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in sameIgnoringASCIICase(x, y) }
+        }
+        return (inPlace ?? nil) ?? sameIgnoringASCIICase(a.utf8, b.utf8)
+    }
+
+    /// Byte by byte, ASCII letters matching either case; the two have the same length.
+    private static func sameIgnoringASCIICase<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         for (x, y) in zip(a, b) where x != y {
             guard x | 0x20 == y | 0x20, (x | 0x20) >= 0x61, (x | 0x20) <= 0x7A else { return false }
         }
