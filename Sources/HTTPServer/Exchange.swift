@@ -29,12 +29,14 @@ final class Exchange: @unchecked Sendable {
     private(set) var ended: DispatchTime?
     /// The handler's task, then the stream producer's: cancelled when the connection dies before the answer is out.
     private var work: Task<Void, Never>?
-    private let logger: Logger
+    /// The server's, for its logger: held by reference (copying the `Logger` into every exchange retained each part
+    /// of its handler).
+    private let context: ServerContext
 
     init(head: HTTPRequestHead?, requestID: String, context: ServerContext) {
         self.head = head
         self.requestID = requestID
-        self.logger = context.logger
+        self.context = context
         guard let head else {
             route = .error(HTTPError(.badRequest, "bad request"))
             return
@@ -228,19 +230,19 @@ final class Exchange: @unchecked Sendable {
     }
 
     /// Whether `logAccess` writes anything (info lines on): a connection keeps ended exchanges for it only then.
-    var writesAccessLine: Bool { logger.logLevel <= .info }
+    var writesAccessLine: Bool { context.logger.logLevel <= .info }
 
     /// Writes the access line of an exchange that ended (nothing touches it any more, so no lock is needed).
     func logAccess() {
         // The line's fields are formatted before the logger sees them: skip it all when info lines are off.
-        guard logger.logLevel <= .info else { return }
+        guard context.logger.logLevel <= .info else { return }
         let micros = ((ended ?? .now()).uptimeNanoseconds - started.uptimeNanoseconds) / 1000
         let code = status?.code ?? 0
         let method = head?.method ?? "-"
         let path = head?.path ?? "-"
         // Each number formatted once, for the message and its field (a Double's text is the dearest part).
         let duration = "\(Double(micros) / 1000)", status = String(code), bytes = String(bytesSent)
-        logger.info("\(method) \(path) \(status) \(bytes)B \(duration)ms", metadata: [
+        context.logger.info("\(method) \(path) \(status) \(bytes)B \(duration)ms", metadata: [
             "method": .string(method), "path": .string(path), "status": .string(status), "bytes": .string(bytes),
             "duration_ms": .string(duration), "request_id": .string(requestID),
         ])
