@@ -27,31 +27,37 @@ public struct LineLogHandler: LogHandler {
         // The handler's own metadata is usually empty: then the event's is used as it is, not merged into a copy.
         let all = event.metadata.map { metadata.isEmpty ? $0 : metadata.merging($0) { $1 } } ?? metadata
         let merged = all.sorted { $0.key < $1.key }
-        var line = ""
-        line.reserveCapacity(256)
         switch format {
         case .text:
+            var line = ""
+            line.reserveCapacity(256)
             line += LogTimestamp.now() + " \(event.level) \(label):"
             // Escaped: metadata and messages carry client text (paths, header values), which must not forge lines.
             for (key, value) in merged { line += " \(LogText.escaped(key))=\(LogText.field("\(value)"))" }
             line += " \(LogText.escaped("\(event.message)"))"
+            output.write(line.utf8, urgent: event.level >= .warning)
         case .json:
-            // Appended in place: a string per quoted field was most of an access line's allocations.
-            line += "{\"ts\":"
+            // Bytes appended in place: a string per quoted field was most of an access line's allocations, and
+            // appending to a String cost more than to an array of bytes.
+            var line: [UInt8] = []
+            line.reserveCapacity(256)
+            line += #"{"ts":"#.utf8
             JSONString.append(LogTimestamp.now(), to: &line)
-            line += ",\"level\":\"\(event.level)\",\"logger\":"
+            line += #","level":"#.utf8
+            JSONString.append(event.level.rawValue, to: &line)
+            line += #","logger":"#.utf8
             JSONString.append(label, to: &line)
-            line += ",\"msg\":"
+            line += #","msg":"#.utf8
             JSONString.append(event.message.description, to: &line)
             for (key, value) in merged {
-                line += ","
+                line.append(UInt8(ascii: ","))
                 JSONString.append(key, to: &line)
-                line += ":"
+                line.append(UInt8(ascii: ":"))
                 JSONString.append(value.description, to: &line)
             }
-            line += "}"
+            line.append(UInt8(ascii: "}"))
+            output.write(line, urgent: event.level >= .warning)
         }
-        output.write(line, urgent: event.level >= .warning)
     }
 }
 

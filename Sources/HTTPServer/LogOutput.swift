@@ -21,9 +21,12 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     /// Appends one line (a newline is added); `urgent` writes it and everything before it now.
-    func write(_ line: String, urgent: Bool) {
+    func write(_ line: String, urgent: Bool) { write(line.utf8, urgent: urgent) }
+
+    /// Appends one line given as UTF-8 bytes (a newline is added); `urgent` as above.
+    func write<Line: Collection<UInt8>>(_ line: Line, urgent: Bool) {
         let (ready, armTimer): ([UInt8]?, Bool) = lock.withLock { state in
-            state.buffer.append(contentsOf: line.utf8)
+            state.buffer.append(contentsOf: line)
             state.buffer.append(0x0A)
             if urgent || state.buffer.count >= Self.flushSize {
                 defer { state.buffer.removeAll(keepingCapacity: true) }

@@ -135,4 +135,17 @@ final class LogOutputTests: XCTestCase {
         XCTAssertEqual(second["c"], "x\u{01}y")
         XCTAssertTrue(lines[1].contains(#""c":"x\u0001y""#), lines[1])
     }
+
+    /// JSON log lines are built as bytes (`JSONString.append(_:to: inout [UInt8])`): every string, with every ASCII
+    /// control, quote and backslash and multi-byte text, must come out as the String builder quotes it, and parse back.
+    func testByteQuotingMatchesStringQuoting() throws {
+        let ascii = String(decoding: (1...0x7F).map { UInt8($0) }, as: UTF8.self)
+        for text in ["", "plain", "GET /health/live", ascii, "é \u{7F} 日本 😀 \"q\" \\ \u{1B}[2J", "\r\n\t\u{08}\u{0C}"] {
+            var bytes: [UInt8] = []
+            JSONString.append(text, to: &bytes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), JSONString.quote(text))
+            let parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) as? String
+            XCTAssertEqual(parsed, text)
+        }
+    }
 }
