@@ -1,6 +1,9 @@
 #include "CKernels.h"
 #include "dispatch.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +77,39 @@ int ds_use_avx512_vnni(void) {
     return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && !kernels_capped_at("portable");
 #endif
     return !__atomic_load_n(&force_portable, __ATOMIC_RELAXED) && cpu_has_avx512_vnni();
+}
+
+// -1: not yet probed. AMD's Zen and Zen+ (family 17h, models below 30h) and Hygon's Dhyana (family 18h, a Zen) have
+// 128-bit FMA units and split every 256-bit FMA in two; Zen 2 and later, and Intel's cores since Haswell, issue two
+// whole 256-bit FMAs a cycle.
+static int cpu_halved_fma = -1;
+
+int ds_cpu_splits_256bit_fma(void) {
+    int known = __atomic_load_n(&cpu_halved_fma, __ATOMIC_RELAXED);
+    if (known < 0) {
+        unsigned int highest, ebx, ecx, edx, eax;
+        known = 0;
+#if defined(__x86_64__) || defined(__i386__)
+        if (__get_cpuid(0, &highest, &ebx, &ecx, &edx) && highest >= 1) {
+            // The vendor string is EBX, EDX, ECX: "AuthenticAMD" or "HygonGenuine".
+            char vendor[13];
+            memcpy(vendor, &ebx, 4);
+            memcpy(vendor + 4, &edx, 4);
+            memcpy(vendor + 8, &ecx, 4);
+            vendor[12] = 0;
+            __get_cpuid(1, &eax, &ebx, &ecx, &edx);
+            unsigned int family = (eax >> 8) & 0xf, model = (eax >> 4) & 0xf;
+            if (family == 0xf) {
+                family += (eax >> 20) & 0xff;
+                model |= ((eax >> 16) & 0xf) << 4;
+            }
+            known = (strcmp(vendor, "AuthenticAMD") == 0 && family == 0x17 && model < 0x30) ||
+                    (strcmp(vendor, "HygonGenuine") == 0 && family == 0x18);
+        }
+#endif
+        __atomic_store_n(&cpu_halved_fma, known, __ATOMIC_RELAXED);
+    }
+    return known;
 }
 
 const char *ds_kernel_isa(void) { return ds_use_avx512() ? "avx512f" : ds_use_avx2() ? "avx2-fma" : "portable"; }

@@ -60,6 +60,21 @@ final class WinogradConvTests: XCTestCase {
         }
     }
 
+    /// The half-rate FMA probe (CPUID) names the same CPUs as Linux's own reading of the vendor, family and model in
+    /// /proc/cpuinfo: AMD family 23 below model 48 (Zen, Zen+), Hygon family 24.
+    func testHalfRateFMAProbeAgreesWithProcCpuinfo() throws {
+        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        func field(_ name: String) throws -> String {
+            let line = try XCTUnwrap(info.split(separator: "\n").first { $0.hasPrefix(name) && $0.contains(":") },
+                                     "\(name) in /proc/cpuinfo")
+            return line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+        }
+        let vendor = try field("vendor_id")
+        let family = try XCTUnwrap(Int(try field("cpu family"))), model = try XCTUnwrap(Int(try field("model\t")))
+        let halved = (vendor == "AuthenticAMD" && family == 23 && model < 48) || (vendor == "HygonGenuine" && family == 24)
+        XCTAssertEqual(ds_cpu_splits_256bit_fma() != 0, halved, "\(vendor) family \(family) model \(model)")
+    }
+
     /// A Conv with constant 3×3 filters at stride 1 and enough channels holds Winograd filters and runs them on a map
     /// large enough, the direct kernel on a small one; both agree with the im2col GEMM that the same node takes when
     /// its filters come at run time, with a residual Add folded in.
@@ -73,7 +88,8 @@ final class WinogradConvTests: XCTestCase {
         XCTAssertFalse(WinogradFilters.suits([64, 32, 3, 5], group: 1, strides: nil, dilations: nil), "3×5")
         XCTAssertFalse(WinogradFilters.suits([16, 128, 3, 3], group: 1, strides: nil, dilations: nil), "too few outputs")
         XCTAssertEqual(WinogradFilters.suits([32, 128, 3, 3], group: 1, strides: nil, dilations: nil),
-                       String(cString: ds_kernel_isa()) == "avx512f", "DenseNet's 128 → 32: only with AVX-512 transforms")
+                       String(cString: ds_kernel_isa()) == "avx512f" || ds_cpu_splits_256bit_fma() != 0,
+                       "DenseNet's 128 → 32: only with AVX-512 transforms or half-rate FMAs")
         XCTAssertFalse(WinogradFilters.suits([64, 16, 3, 3], group: 1, strides: nil, dilations: nil), "too few inputs")
         XCTAssertTrue(WinogradFilters.suits([512, 512, 3, 3], group: 1, strides: nil, dilations: nil), "ResNet's widest")
         XCTAssertFalse(WinogradFilters.suits([1024, 512, 3, 3], group: 1, strides: nil, dilations: nil), "16 MiB of filters")

@@ -241,6 +241,10 @@ const char *ds_igemm_isa(void);
 /// Which kernels ds_sgemm and friends use on this CPU: "avx512f" (the GEMM's tiles; the other kernels stay AVX2),
 /// "avx2-fma" or "portable".
 const char *ds_kernel_isa(void);
+/// Nonzero on a CPU that splits each 256-bit FMA into two 128-bit halves (AMD Zen and Zen+, Hygon Dhyana), so that its
+/// multiply-adds cost twice what they do elsewhere against loads, stores and additions: algorithms that trade
+/// multiply-adds for those (Winograd) pay on smaller layers there.
+int ds_cpu_splits_256bit_fma(void);
 /// Forces the portable kernels, ds_igemm's too (for tests that compare both paths); 0 restores auto-detection.
 void ds_force_portable(int force);
 /// Keeps the float kernels off AVX-512 (for tests that compare the AVX-512 tiles with the AVX2 ones); 0 restores

@@ -20,10 +20,15 @@ import CKernels
 final class WinogradFilters: @unchecked Sendable {
     /// Input channels from which the transforms pay for themselves, and output channels from which the GEMMs (Cout
     /// rows each) carry enough of the work to beat the direct kernel: 64, or 32 where the transforms run on AVX-512
-    /// (16 tiles per zmm, about half their AVX2 time). DenseNet's 128 → 32 at 56² went 1.88 → 1.50 ms a layer there,
-    /// the network 2–4 % at batch 1 and 32; with AVX2 transforms those layers were about even (0.91–1.07×).
+    /// (16 tiles per zmm, about half their AVX2 time) or where the CPU splits its 256-bit FMAs in two (AMD Zen 1,
+    /// whose direct kernel is bound by FMAs at half the rate). DenseNet's 128 → 32 at 56² went 1.88 → 1.50 ms a layer
+    /// with AVX-512, the network 2–4 % at batch 1 and 32; with AVX2 transforms on a CPU of two whole 256-bit FMA pipes
+    /// those layers were about even (0.91–1.07×); on Zen 1 (AVX2) DenseNet-121 went to 0.88× its time at batch 1 and
+    /// 0.90× at 32 (interleaved runs).
     static let minimumChannels = 32
-    static var minimumOutChannels: Int { String(cString: ds_kernel_isa()) == "avx512f" ? 32 : 64 }
+    static var minimumOutChannels: Int {
+        String(cString: ds_kernel_isa()) == "avx512f" || ds_cpu_splits_256bit_fma() != 0 ? 32 : 64
+    }
     /// Most transformed filter values, (r + 1)² per filter and input channel: they are kept beside the direct kernel's
     /// packing (r² values), and past this one layer's would pass 16 MiB (3×3: 512 × 512 channels; 5×5: 340 × 340).
     static let maximumTransformedValues = 16 * 512 * 512
