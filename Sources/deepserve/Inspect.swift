@@ -37,6 +37,7 @@ struct Inspect: ParsableCommand {
         print("unsupported operators: none")
 
         let plan = try Plan(contentsOf: url)
+        printStaticShapes(plan)
         var flops = 0.0
         var fused: [String] = []
         let inputs = try inputOptions.tensors(for: plan, fallback: dynamicSize) { info, shape in
@@ -52,6 +53,22 @@ struct Inspect: ParsableCommand {
         print("output shapes for inputs \(described):")
         for output in plan.outputs { print("  \(output.name): \(outputs[output.name]?.shape ?? [])") }
         print("estimated FLOPs per run at that size: \(formatCount(flops))")
+    }
+}
+
+/// The outputs as static shape inference finds them from the declared inputs, before any run: named dimensions stay
+/// named, and the steps whose operators have no shape rule are listed.
+private func printStaticShapes(_ plan: Plan) {
+    var ruleless: [String] = []
+    do {
+        let facts = try plan.inferFacts { step in if !step.hasRule { ruleless.append(step.opType) } }
+        print("output shapes inferred from the declared inputs (no run):")
+        for output in plan.outputs { print("  \(output.name): \(facts[output.name] ?? .unknown)") }
+        if !ruleless.isEmpty {
+            print("  (no shape rule, outputs unknown: \(Set(ruleless).sorted().joined(separator: ", ")))")
+        }
+    } catch {
+        print("output shapes inferred from the declared inputs: none, \(error)")
     }
 }
 

@@ -83,6 +83,14 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(output.contains("Conv+Relu ×2"), output)
         XCTAssertTrue(output.contains("unsupported operators: none"), output)
         XCTAssertTrue(output.contains("estimated FLOPs"), output)
+
+        // Static inference from the declared inputs: tf2onnx's flatten (Shape → Gather → … → Reshape) keeps the input's
+        // batch name, which differs from the one the export declared for the output.
+        let keras = try run(["inspect", Self.root.appendingPathComponent("Tests/Fixtures/user-models/keras-digits/1/model.onnx").path])
+        XCTAssertEqual(keras.status, 0, keras.output)
+        XCTAssertTrue(keras.output.contains("output_0: float32 [unk__44, 10]"), keras.output)
+        XCTAssertTrue(keras.output.contains("output shapes inferred from the declared inputs (no run):\n  output_0: float32 [unk__43, 10]"),
+                      keras.output)
     }
 
     func testInspectRejectsANonModelClearly() throws {

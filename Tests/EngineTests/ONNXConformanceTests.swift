@@ -6,6 +6,7 @@ import XCTest
 /// outputs with the reference (rtol 1e-4, atol 1e-5 unless an exclusion below says otherwise).
 final class ONNXConformanceTests: XCTestCase {
     static let excluded = ONNXConformanceExclusions.byName
+    private var inferredOutputs = 0, totalOutputs = 0
 
     func testNodeTestsOfSupportedOperators() throws {
         let supported = Set(OperatorRegistry.supportedOpTypes)
@@ -27,7 +28,9 @@ final class ONNXConformanceTests: XCTestCase {
         for failure in failed { XCTFail(failure) }
         let coveredOps = supported.filter { op in cases.contains { $0.opTypes.contains(op) } }
         print("ONNX node tests: \(passed) passed, \(failed.count) failed, \(Self.excluded.count) excluded (reviewed list), "
-              + "covering \(coveredOps.count) of \(supported.count) supported operators")
+              + "covering \(coveredOps.count) of \(supported.count) supported operators; "
+              + "static shape inference stated \(inferredOutputs) of \(totalOutputs) outputs completely")
+        XCTAssertGreaterThan(inferredOutputs * 10, totalOutputs * 7, "static shape inference covers too few node tests")
     }
 
     private func check(_ testCase: ONNXNodeTestSuite.Case) throws {
@@ -36,6 +39,9 @@ final class ONNXConformanceTests: XCTestCase {
             var feeds: [String: Tensor] = [:]
             for (info, tensor) in zip(plan.inputs, set.inputs) { feeds[info.name] = tensor }
             let results = try plan.run(feeds)
+            // Static shape inference at these shapes must agree with the run wherever it states something.
+            inferredOutputs += try ShapeInferenceTests.checkFacts(plan, feeds: feeds, results: results, "data set \(index)")
+            totalOutputs += plan.outputs.count
             for (info, expected) in zip(plan.outputs, set.outputs) {
                 guard let actual = results[info.name] else { throw Mismatch("data set \(index): output \(info.name) missing") }
                 try compare(actual, expected, name: "data set \(index), output \(info.name)")

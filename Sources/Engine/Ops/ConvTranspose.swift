@@ -38,18 +38,12 @@ struct ConvTranspose: ActivationFusing {
         return copy
     }
 
-    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
-        let x = try inputs.required(0), w = try inputs.required(1)
-        let bias = inputs.optional(2)
-        try x.expect(.float, role: "X")
-        try w.expect(.float, role: "W")
-        try bias?.expect(.float, role: "B")
-        guard x.rank >= 3, x.rank == w.rank else {
-            throw KernelError("X \(x.shape) and W \(w.shape) must both be N × C × spatial… of the same rank")
-        }
-        let rank = x.rank - 2
-        let spatial = Array(x.shape.dropFirst(2))
-        let kernel = window.kernel ?? Array(w.shape.dropFirst(2))
+    /// The window for spatial input size `spatial`: kernel, strides and dilations filled in, the begin padding and the
+    /// output size from pads, output_padding, output_shape or auto_pad. Each axis depends on that axis alone.
+    func geometry(spatial: [Int], weightKernel: [Int])
+        throws -> (kernel: [Int], strides: [Int], dilations: [Int], padBegin: [Int], output: [Int]) {
+        let rank = spatial.count
+        let kernel = window.kernel ?? weightKernel
         let strides = window.strides ?? Array(repeating: 1, count: rank)
         let dilations = window.dilations ?? Array(repeating: 1, count: rank)
         let extraPadding = outputPadding ?? Array(repeating: 0, count: rank)
@@ -60,13 +54,6 @@ struct ConvTranspose: ActivationFusing {
         }
         // Bounds that keep stride · (size − 1) from overflowing (an empty batch may claim any size).
         guard spatial.allSatisfy({ $0 <= 1 << 31 }) else { throw KernelError("spatial size \(spatial) is out of range") }
-        let (batch, channels) = (x.shape[0], x.shape[1])
-        let coutPerGroup = w.shape[1], outChannels = coutPerGroup * group
-        guard w.shape[0] == channels, channels % group == 0 else {
-            throw KernelError("X has \(channels) channels but W is \(w.shape) with group \(group)")
-        }
-        if let bias, bias.count != outChannels { throw KernelError("B has \(bias.count) values for \(outChannels) output channels") }
-
         var padBegin = window.pads.map { Array($0.prefix(rank)) } ?? Array(repeating: 0, count: rank)
         var output = [Int](repeating: 0, count: rank)
         for axis in 0..<rank {
@@ -89,6 +76,28 @@ struct ConvTranspose: ActivationFusing {
             }
             guard output[axis] > 0 else { throw KernelError("output size \(output) is not positive") }
         }
+        return (kernel, strides, dilations, padBegin, output)
+    }
+
+    func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
+        let x = try inputs.required(0), w = try inputs.required(1)
+        let bias = inputs.optional(2)
+        try x.expect(.float, role: "X")
+        try w.expect(.float, role: "W")
+        try bias?.expect(.float, role: "B")
+        guard x.rank >= 3, x.rank == w.rank else {
+            throw KernelError("X \(x.shape) and W \(w.shape) must both be N × C × spatial… of the same rank")
+        }
+        let rank = x.rank - 2
+        let spatial = Array(x.shape.dropFirst(2))
+        let (kernel, strides, dilations, padBegin, output) = try geometry(spatial: spatial, weightKernel: Array(w.shape.dropFirst(2)))
+        let (batch, channels) = (x.shape[0], x.shape[1])
+        let coutPerGroup = w.shape[1], outChannels = coutPerGroup * group
+        guard w.shape[0] == channels, channels % group == 0 else {
+            throw KernelError("X has \(channels) channels but W is \(w.shape) with group \(group)")
+        }
+        if let bias, bias.count != outChannels { throw KernelError("B has \(bias.count) values for \(outChannels) output channels") }
+
         // As 2-d: height 1 for a 1-d transpose.
         let k2 = rank == 1 ? [1] + kernel : kernel, s2 = rank == 1 ? [1] + strides : strides
         let d2 = rank == 1 ? [1] + dilations : dilations, p2 = rank == 1 ? [0] + padBegin : padBegin

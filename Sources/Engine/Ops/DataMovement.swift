@@ -190,18 +190,7 @@ struct Slice: Operator {
             // them keeps the arithmetic below from overflowing.
             let dim = x.shape[axis], s = min(max(steps?[i] ?? 1, -(1 << 40)), 1 << 40)
             guard s != 0 else { throw KernelError("steps must not be zero") }
-            var start = starts[i] < 0 ? starts[i] + dim : starts[i]
-            var end = ends[i] < 0 ? ends[i] + dim : ends[i]
-            if s > 0 {
-                start = min(max(start, 0), dim)
-                end = min(max(end, 0), dim)
-                shape[axis] = end > start ? (end - start + s - 1) / s : 0
-            } else {
-                start = min(max(start, -1), dim - 1)
-                end = min(max(end, -1), dim - 1)
-                shape[axis] = start > end ? (start - end - s - 1) / -s : 0
-            }
-            begin[axis] = start
+            (begin[axis], shape[axis]) = Self.window(dim: dim, start: starts[i], end: ends[i], step: s)
             step[axis] = s
         }
         let strides = contiguousStrides(x.shape)
@@ -210,6 +199,21 @@ struct Slice: Operator {
         stridedCopy(from: x.storage.bytes, offset: offset, strides: zip(strides, step).map { $0 * $1 }, shape: shape,
                     elementSize: x.dataType.size, to: out.storage.bytes)
         return [out]
+    }
+
+    /// The first index and the element count a slice selects along an axis of size `dim`: start and end clamped as
+    /// ONNX says, `step` nonzero and within ±2^40 (so nothing here overflows).
+    static func window(dim: Int, start: Int, end: Int, step s: Int) -> (start: Int, length: Int) {
+        var start = start < 0 ? start + dim : start
+        var end = end < 0 ? end + dim : end
+        if s > 0 {
+            start = min(max(start, 0), dim)
+            end = min(max(end, 0), dim)
+            return (start, end > start ? (end - start + s - 1) / s : 0)
+        }
+        start = min(max(start, -1), dim - 1)
+        end = min(max(end, -1), dim - 1)
+        return (start, start > end ? (start - end - s - 1) / -s : 0)
     }
 }
 

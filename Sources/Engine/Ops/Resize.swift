@@ -65,27 +65,7 @@ struct Resize: Operator {
         let axes = try (self.axes ?? Array(0..<rank)).map { try normalizedAxis($0, rank: rank) }
         let scalesInput = legacyInputs ? inputs.optional(1) : inputs.optional(2)
         let sizesInput = legacyInputs ? nil : inputs.optional(3)
-        var scales = [Float](repeating: 1, count: rank)
-        var sizes = x.shape
-        if let sizesInput, sizesInput.count > 0 {
-            let given = try indexList(sizesInput, role: "sizes")
-            guard given.count == axes.count else { throw KernelError("sizes has \(given.count) values for \(axes.count) axes") }
-            try resolveSizes(given, axes: axes, input: x.shape, sizes: &sizes, scales: &scales)
-        } else if let given = attributeScales ?? scalesInput.flatMap({ $0.count > 0 ? $0.floatArray() : nil }) {
-            guard given.count == axes.count else { throw KernelError("scales has \(given.count) values for \(axes.count) axes") }
-            for (axis, scale) in zip(axes, given) {
-                guard scale > 0 else { throw KernelError("scales must be positive, got \(given)") }
-                let size = (Double(x.shape[axis]) * Double(scale)).rounded(.down)
-                guard size <= Double(1 << 28) else { throw KernelError("scale \(scale) gives an output too large") }
-                scales[axis] = scale
-                sizes[axis] = Int(size)   // finite and at most 2^28: checked above
-            }
-        } else {
-            throw KernelError("one of scales and sizes is required")
-        }
-        guard sizes.allSatisfy({ $0 >= 0 }), try checkedElementCount(sizes) <= 1 << 28 else {
-            throw KernelError("output size \(sizes) is out of range")
-        }
+        let (sizes, scales) = try outputSizes(input: x.shape, axes: axes, scalesInput: scalesInput, sizesInput: sizesInput)
         for axis in 0..<rank where x.shape[axis] == 0 && sizes[axis] > 0 {
             throw KernelError("cannot resize the empty axis \(axis) of \(x.shape) to \(sizes[axis])")
         }
@@ -111,6 +91,32 @@ struct Resize: Operator {
     }
 
     /// Sizes from the `sizes` input, adjusted by keep_aspect_ratio_policy; scales follow from them.
+    /// The output size and scale per axis, from the sizes input (when given and not empty) or the scales.
+    func outputSizes(input: [Int], axes: [Int], scalesInput: Tensor?, sizesInput: Tensor?) throws -> (sizes: [Int], scales: [Float]) {
+        var scales = [Float](repeating: 1, count: input.count)
+        var sizes = input
+        if let sizesInput, sizesInput.count > 0 {
+            let given = try indexList(sizesInput, role: "sizes")
+            guard given.count == axes.count else { throw KernelError("sizes has \(given.count) values for \(axes.count) axes") }
+            try resolveSizes(given, axes: axes, input: input, sizes: &sizes, scales: &scales)
+        } else if let given = attributeScales ?? scalesInput.flatMap({ $0.count > 0 ? $0.floatArray() : nil }) {
+            guard given.count == axes.count else { throw KernelError("scales has \(given.count) values for \(axes.count) axes") }
+            for (axis, scale) in zip(axes, given) {
+                guard scale > 0 else { throw KernelError("scales must be positive, got \(given)") }
+                let size = (Double(input[axis]) * Double(scale)).rounded(.down)
+                guard size <= Double(1 << 28) else { throw KernelError("scale \(scale) gives an output too large") }
+                scales[axis] = scale
+                sizes[axis] = Int(size)   // finite and at most 2^28: checked above
+            }
+        } else {
+            throw KernelError("one of scales and sizes is required")
+        }
+        guard sizes.allSatisfy({ $0 >= 0 }), try checkedElementCount(sizes) <= 1 << 28 else {
+            throw KernelError("output size \(sizes) is out of range")
+        }
+        return (sizes, scales)
+    }
+
     private func resolveSizes(_ given: [Int], axes: [Int], input: [Int], sizes: inout [Int], scales: inout [Float]) throws {
         var ratios = zip(axes, given).map { Float($0.1) / Float(input[$0.0]) }
         if aspectPolicy != .stretch {

@@ -211,17 +211,9 @@ func broadcastCopy(_ x: Tensor, to shape: [Int], _ workspace: Workspace) throws 
 struct ArithmeticRange: Operator {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor] {
         let start = try inputs.required(0), limit = try inputs.required(1), delta = try inputs.required(2)
-        guard start.count == 1, limit.count == 1, delta.count == 1,
-              start.dataType == limit.dataType, start.dataType == delta.dataType else {
-            throw KernelError("start, limit and delta must be scalars of one type")
-        }
-        let (s, l, d) = (start.int64OrDouble(at: 0), limit.int64OrDouble(at: 0), delta.int64OrDouble(at: 0))
-        let integer = [.int64, .int32].contains(start.dataType)
-        let (si, li, di) = integer ? (start.int64Array()[0], limit.int64Array()[0], delta.int64Array()[0]) : (0, 0, 0)
-        guard (integer ? di != 0 : d != 0) else { throw KernelError("delta must not be zero") }
-        let exactCount = integer ? Self.integerCount(si, li, di) : ((l - s) / d).rounded(.up)
-        guard exactCount.isFinite, exactCount <= Double(1 << 28) else { throw KernelError("a range of \(exactCount) elements is too large") }
-        let count = exactCount > 0 ? Int(exactCount) : 0
+        let count = try Self.count(start: start, limit: limit, delta: delta)
+        let s = start.int64OrDouble(at: 0), d = delta.int64OrDouble(at: 0)
+        let (si, di) = [.int64, .int32].contains(start.dataType) ? (start.int64Array()[0], delta.int64Array()[0]) : (0, 0)
         let out = try workspace.allocate(start.dataType, [count])
         switch start.dataType {
         case .float:
@@ -238,6 +230,21 @@ struct ArithmeticRange: Operator {
             throw KernelError("Range does not support \(start.dataType)")
         }
         return [out]
+    }
+
+    /// The number of elements, checked: scalars of one type, a nonzero delta, at most 2^28 elements.
+    static func count(start: Tensor, limit: Tensor, delta: Tensor) throws -> Int {
+        guard start.count == 1, limit.count == 1, delta.count == 1,
+              start.dataType == limit.dataType, start.dataType == delta.dataType else {
+            throw KernelError("start, limit and delta must be scalars of one type")
+        }
+        let (s, l, d) = (start.int64OrDouble(at: 0), limit.int64OrDouble(at: 0), delta.int64OrDouble(at: 0))
+        let integer = [.int64, .int32].contains(start.dataType)
+        let (si, li, di) = integer ? (start.int64Array()[0], limit.int64Array()[0], delta.int64Array()[0]) : (0, 0, 0)
+        guard (integer ? di != 0 : d != 0) else { throw KernelError("delta must not be zero") }
+        let exactCount = integer ? Self.integerCount(si, li, di) : ((l - s) / d).rounded(.up)
+        guard exactCount.isFinite, exactCount <= Double(1 << 28) else { throw KernelError("a range of \(exactCount) elements is too large") }
+        return exactCount > 0 ? Int(exactCount) : 0
     }
 
     /// ⌈(limit − start) / delta⌉, exactly (Double would round differences above 2^53), in magnitudes

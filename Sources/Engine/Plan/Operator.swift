@@ -7,6 +7,15 @@ import Foundation
 /// outputs, allocating them from the caller's workspace.
 protocol Operator: Sendable {
     func run(_ inputs: [Tensor?], _ workspace: Workspace) throws -> [Tensor]
+
+    /// Static shape inference: what the outputs will be, from what is known of the inputs (nil where an optional input
+    /// is omitted), without running. Throws what `run` would throw on inputs it can already see are wrong. nil means
+    /// the operator has no rule, and its outputs are unknown.
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]?
+}
+
+extension Operator {
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? { nil }
 }
 
 /// What an operator factory knows about the node it compiles.

@@ -9,6 +9,7 @@ import Foundation
 public final class Plan: Sendable {
     /// Inputs a run must provide (initializers excluded).
     public let inputs: [ValueInfo]
+    /// The graph's outputs as declared, with the dimensions static shape inference proves filled in (`refine`).
     public let outputs: [ValueInfo]
     /// Opset version per domain ("" is the default ONNX domain).
     public let opsets: [String: Int]
@@ -34,7 +35,9 @@ public final class Plan: Sendable {
     init(inputs: [ValueInfo], outputs: [ValueInfo], opsets: [String: Int], producer: String,
          steps: [Step], initialSlots: [Tensor?], inputSlots: [Int], outputSlots: [Int]) {
         self.inputs = inputs
-        self.outputs = outputs
+        let facts = try? Self.propagateFacts(steps: steps, initialSlots: initialSlots, inputs: inputs, inputSlots: inputSlots,
+                                             inputShapes: [:], nil)
+        self.outputs = Self.refine(outputs, slots: outputSlots, facts: facts)
         self.opsets = opsets
         self.producer = producer
         self.steps = steps
