@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "ServingTests",
             dependencies: [
-                "Serving", "Engine", "HTTPServer", "Imaging", "CImaging", "InferenceGRPC",
+                "Serving", "Engine", "ONNXProto", "HTTPServer", "Imaging", "CImaging", "InferenceGRPC",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

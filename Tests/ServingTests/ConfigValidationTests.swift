@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import ONNXProto
 import XCTest
 @testable import Serving
 
@@ -53,6 +54,41 @@ final class ConfigValidationTests: XCTestCase {
             config["inputs"] = [["name": "latent", "dtype": "float32", "shape": [-1, 100]]]
         }
         XCTAssertEqual(shape, "config.json: inputs[0].shape[1] is 100, but model.onnx's 'latent' has 64 there")
+    }
+
+    /// A graph whose height and width are dynamic (OCR and detection exports) cannot run at 1 × 1: the trial run at
+    /// load takes the sizes config.json gives, and when the config leaves them dynamic too, the failure says so.
+    func testTheTrialRunAtLoadUsesTheSizesTheConfigGives() throws {
+        let root = try TemporaryRepository.make("dynamic-size", with: ["mnist-cnn"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("mnist-cnn")
+        let modelURL = folder.appendingPathComponent("1/model.onnx")
+        var model = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: modelURL))
+        for axis in [2, 3] {
+            var dim = Onnx_TensorShapeProto.Dimension()
+            dim.dimParam = axis == 2 ? "height" : "width"
+            model.graph.input[0].type.tensorType.shape.dim[axis] = dim
+        }
+        try model.serializedData().write(to: modelURL)
+        let repository = ModelRepository(root: root)
+        // config.json says [-1, 1, 28, 28]: the trial runs at 28 × 28 and the model loads.
+        let loaded = try repository.load("mnist-cnn")
+        XCTAssertEqual(loaded.plan.inputs[0].shape, [.symbolic("batch"), .fixed(1), .symbolic("height"), .symbolic("width")])
+        XCTAssertEqual(loaded.plan.outputs[0].shape, [.symbolic("batch"), .fixed(10)])
+
+        let configURL = folder.appendingPathComponent("config.json")
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        config["inputs"] = [["name": "image", "dtype": "float32", "shape": [-1, 1, -1, -1]]]
+        config.removeValue(forKey: "preprocessing")
+        config.removeValue(forKey: "task")
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        do {
+            _ = try ModelRepository(root: root).load("mnist-cnn")
+            XCTFail("a 1 × 1 image cannot pass the network's pooling")
+        } catch ServingError.loadFailed(_, let reason) {
+            XCTAssertTrue(reason.contains("is smaller than the kernel"), reason)
+            XCTAssertTrue(reason.contains("the trial run at load gave size 1 to the dynamic dimensions 'image'[2], 'image'[3]"), reason)
+        }
     }
 
     /// `batch_axis` must name a dynamic dimension inside the tensor's rank, be an integer, and be declared where step

@@ -41,8 +41,8 @@ public final class LoadedModel: Sendable {
     deinit { MallocTrim.releaseFreeMemory() }
 
     /// Loads `folder/VERSION/model.onnx` (and every other .onnx beside it as a component) with the
-    /// model's config, and runs the plan once on placeholder inputs, so a model that cannot run
-    /// fails here and not on its first request. Every file is resolved inside the model's folder (`ModelFolder`).
+    /// model's config, checks the config against the graph, and runs the plan once on zeros at the shapes the config
+    /// gives (`TrialRun`), so a model that cannot run fails here and not on its first request. Every file is resolved inside the model's folder (`ModelFolder`).
     static func load(name: String, folder: ModelFolder, version: Int) throws -> LoadedModel {
         let start = Date()
         let configData = try folder.configData(version: version)
@@ -62,7 +62,6 @@ public final class LoadedModel: Sendable {
         }
         let versionFolder = try folder.item(String(version))
         let plan = try Plan(contentsOf: try folder.item("\(version)/model.onnx"))
-        _ = try plan.inferShapes(dynamicSize: 1)
         var components: [String: Plan] = [:]
         for file in try FileManager.default.contentsOfDirectory(atPath: versionFolder.path).sorted()
         where file.hasSuffix(".onnx") && file != "model.onnx" {
@@ -83,6 +82,7 @@ public final class LoadedModel: Sendable {
         }
         let interface = try ModelInterface.check(config: config, plan: plan, preprocessing: imagePreprocessing,
                                                  labels: labels, vocabulary: vocabulary)
+        try TrialRun.run(plan, inputs: config.inputs)
         return LoadedModel(name: name, version: version, config: config, plan: plan, components: components,
                            labels: labels, vocabulary: vocabulary, imagePreprocessing: imagePreprocessing,
                            interface: interface, loadSeconds: Date().timeIntervalSince(start))
