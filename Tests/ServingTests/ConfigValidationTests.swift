@@ -91,6 +91,39 @@ final class ConfigValidationTests: XCTestCase {
         }
     }
 
+    /// Batching splits each output along its batch axis: an output that static inference shows holding something else
+    /// there is refused for batching at load (it would be split wrongly, or hand one request another's rows), and
+    /// default step batching is left off for it rather than failing the load.
+    func testBatchingNeedsEveryOutputToCarryTheBatch() throws {
+        func withoutStateOutputAxes(_ config: inout [String: Any]) {
+            config["outputs"] = (config["outputs"] as? [[String: Any]] ?? []).map { spec in
+                var spec = spec
+                spec.removeValue(forKey: "batch_axis")
+                return spec
+            }
+        }
+        let reason = try loadFailure("shakespeare-lstm") { config in
+            withoutStateOutputAxes(&config)
+            config["batching"] = ["max_batch_size": 4]
+        }
+        XCTAssertEqual(reason, "config.json: batching.max_batch_size is 4, but output 'hn' holds 2 on its batch axis 0, not the batch "
+                       + "(shape [2, batch, 256] by static inference, the batch is on axis 1: declare it as the output's batch_axis)")
+
+        let root = try TemporaryRepository.make("batch-flow", with: ["shakespeare-lstm", "mnist-cnn"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let url = root.appendingPathComponent("shakespeare-lstm/config.json")
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        withoutStateOutputAxes(&config)
+        config.removeValue(forKey: "batching")
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let repository = ModelRepository(root: root)
+        XCTAssertFalse(try repository.load("shakespeare-lstm").interface.stepBatching)
+        // As shipped, every output carries the batch: both kinds of batching stay on.
+        let shipped = ModelRepository(root: SchedulerTests.models)
+        XCTAssertTrue(try shipped.load("shakespeare-lstm").interface.stepBatching)
+        XCTAssertNil(ModelInterface.outputMissingTheBatch(try shipped.load("mnist-cnn").plan, axes: BatchAxes()))
+    }
+
     /// `batch_axis` must name a dynamic dimension inside the tensor's rank, be an integer, and be declared where step
     /// batching is asked for and the state's default axis can't batch.
     func testInvalidBatchAxisIsRejected() throws {

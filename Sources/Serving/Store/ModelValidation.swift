@@ -32,6 +32,9 @@ struct ModelInterface: Sendable {
         }
         try checkSpecs(config.inputs, against: plan.inputs, key: "inputs", file: file)
         try checkSpecs(config.outputs, against: plan.outputs, key: "outputs", file: file)
+        if let size = config.batching?.maxBatchSize, size > 1, let problem = outputMissingTheBatch(plan, axes: BatchAxes(config)) {
+            throw ConfigError(file, "batching.max_batch_size", "is \(size), but \(problem)")
+        }
         var interface = ModelInterface()
         let outputName = config.postprocessing?.output ?? plan.outputs.first?.name
         if let name = config.postprocessing?.output, !plan.outputs.contains(where: { $0.name == name }) {
@@ -54,6 +57,12 @@ struct ModelInterface: Sendable {
         case "text-generation":
             try checkGenerator(config, plan, vocabulary: vocabulary, file: file)
             interface.stepBatching = try stepBatching(config, plan, file: file)
+            if interface.stepBatching, let problem = outputMissingTheBatch(plan, axes: BatchAxes(config)) {
+                guard config.generation?.stepBatching == nil else {
+                    throw ConfigError(file, "generation.step_batching", "is true, but \(problem)")
+                }
+                interface.stepBatching = false
+            }
         case "image-generation":
             guard let input = plan.inputs.first, input.shape?.last?.fixedValue != nil else {
                 throw ConfigError(file, "inputs", "must name a latent input of fixed size, but model.onnx's first input is \(plan.inputs.first.map(\.description) ?? "missing")")
@@ -148,6 +157,37 @@ struct ModelInterface: Sendable {
             let final = plan.finalOperator(ofOutput: output)
             interface.activation = final == "Softmax" || final == "Sigmoid" || final == "LogSoftmax" ? .none : .softmax
         }
+    }
+
+    /// Batching joins requests along the inputs' batch axes and splits every output along its own, so each output must
+    /// carry the batch there. Static shape inference, with the inputs' batch axes given one name, says where the batch
+    /// goes: an output whose batch axis it proves to hold something else (a fixed size, another dimension) would be
+    /// split wrongly — or, when the sizes happen to agree, answer each request with another's rows. Returns what is
+    /// wrong, or nil; where inference cannot tell (an unknown dimension), the split's run-time check remains.
+    static func outputMissingTheBatch(_ plan: Plan, axes: BatchAxes) -> String? {
+        let batch = Dimension.symbolic("deepserve.batch")
+        var shapes: [String: [Dimension]] = [:]
+        for input in plan.inputs {
+            guard var shape = input.shape else { continue }
+            let axis = axes.input(input.name)
+            guard axis < shape.count, shape[axis].fixedValue == nil else { return nil }   // never batched: no split
+            shape[axis] = batch
+            shapes[input.name] = shape
+        }
+        guard let facts = try? plan.inferFacts(inputShapes: shapes) else { return nil }
+        for output in plan.outputs {
+            guard let shape = facts[output.name]?.shape else { continue }
+            let axis = axes.output(output.name)
+            let shown = "[" + shape.map { $0 == batch ? "batch" : $0.description }.joined(separator: ", ") + "]"
+            if axis >= shape.count {
+                return "output '\(output.name)' has rank \(shape.count) (\(shown)), no batch axis \(axis) to split the batch along"
+            }
+            if shape[axis] != batch, shape[axis] != .unknown {
+                let holder = shape.firstIndex(of: batch).map { ", the batch is on axis \($0): declare it as the output's batch_axis" } ?? ""
+                return "output '\(output.name)' holds \(shape[axis]) on its batch axis \(axis), not the batch (shape \(shown) by static inference\(holder))"
+            }
+        }
+        return nil
     }
 
     /// Step batching joins the streams' tokens and states along their batch axes, so each of those axes must be a
