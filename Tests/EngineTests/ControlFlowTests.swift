@@ -70,6 +70,32 @@ final class ControlFlowTests: XCTestCase {
         XCTAssertThrowsError(try plan.run(["x": x, "c": Tensor(shape: [2], bools: [true, false])]))
     }
 
+    /// Static inference through If: with the condition unknown, what both branches agree on; a Loop has no rule, so
+    /// its outputs stay unknown and the observer is told.
+    func testShapeInferenceThroughControlFlow() throws {
+        var thenBranch = ModelBuilder()
+        thenBranch.node("Add", ["x", "w"], ["t"])
+        thenBranch.output("t", [.symbolic("a"), .symbolic("b")])
+        var elseBranch = ModelBuilder()
+        elseBranch.initializer("axes", [1], int64s: [1])
+        elseBranch.node("ReduceSum", ["x", "axes"], ["e"])
+        elseBranch.output("e", [.symbolic("a"), .symbolic("b")])
+        var model = ModelBuilder()
+        model.input("x", [.symbolic("N"), .fixed(2)])
+        model.input("c", [], type: 9)
+        model.initializer("w", [2], floats: [10, 20])
+        model.node("If", ["c"], ["y"], attributes: [Self.graphAttribute("then_branch", thenBranch), Self.graphAttribute("else_branch", elseBranch)])
+        model.output("y", [.symbolic("a"), .symbolic("b")])
+        let facts = try model.plan().inferFacts()
+        XCTAssertEqual(facts["y"]?.shape, [.symbolic("N"), .unknown])   // [N, 2] or [N, 1]
+        XCTAssertEqual(facts["y"]?.dataType, .float)
+
+        var ruleless: [String] = []
+        let loopFacts = try endlessLoop().inferFacts { step in if !step.hasRule { ruleless.append(step.opType) } }
+        XCTAssertEqual(ruleless, ["Loop"])
+        XCTAssertNil(loopFacts["y"]?.shape)
+    }
+
     func testZeroIterationsReturnTheInitialValues() throws {
         var body = ModelBuilder()
         body.input("i", [], type: 7)

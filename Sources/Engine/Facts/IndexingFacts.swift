@@ -1,5 +1,5 @@
 /// Shape rules of the indexing, quantization and resampling operators. Those whose output size depends on the data
-/// itself (NonZero, Compress, NonMaxSuppression) state the rank only.
+/// itself (NonZero, Compress, NonMaxSuppression) state what the shapes alone imply.
 
 extension GatherElements {
     func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
@@ -148,5 +148,43 @@ extension Resize {
             for (axis, scale) in zip(axes, scales) where scale != 1 { result[axis] = .unknown }
         }
         return [TensorFact(.float, result)]
+    }
+}
+
+extension GatherND {
+    /// indices' shape without its last axis, then data's axes after the batch axes and the m it addresses.
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
+        let data = try inputs.required(0), indices = try inputs.required(1)
+        guard let dataShape = data.shape, let indexShape = indices.shape else { return [TensorFact(data.dataType, nil)] }
+        let (b, r, q) = (batchDims, dataShape.count, indexShape.count)
+        guard q >= 1, r >= 1, b >= 0, b < min(q, r) else {
+            throw KernelError("batch_dims \(b) does not fit data \(data) and indices \(indices)")
+        }
+        guard let m = indexShape[q - 1].fixedValue else { return [TensorFact(data.dataType, nil)] }
+        guard m <= r - b else { throw KernelError("indices \(indices) do not address data \(data) with batch_dims \(b)") }
+        return [TensorFact(data.dataType, Array(indexShape[..<(q - 1)]) + Array(dataShape[(b + m)...]))]
+    }
+}
+
+extension GridSample {
+    /// [N, C] and the grid's output sizes.
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
+        let x = try inputs.required(0), grid = try inputs.required(1)
+        guard let xShape = x.shape, let gridShape = grid.shape else { return [TensorFact(.float, rank: x.rank)] }
+        guard xShape.count == 4 || xShape.count == 5, gridShape.count == xShape.count else {
+            throw KernelError("grid \(grid) must be [N, out…, \(xShape.count - 2)] for input \(x)")
+        }
+        let batch = try xShape[0].unified(with: gridShape[0], "the batch of X \(x) and grid \(grid)")
+        return [TensorFact(.float, [batch, xShape[1]] + Array(gridShape[1..<(gridShape.count - 1)]))]
+    }
+}
+
+extension RoiAlign {
+    /// [boxes, C, output_height, output_width].
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
+        let x = try inputs.required(0), rois = try inputs.required(1)
+        let channels: Dimension = x.shape.map { $0.count == 4 ? $0[1] : .unknown } ?? .unknown
+        let boxes: Dimension = rois.shape?.first ?? .unknown
+        return [TensorFact(.float, [boxes, channels, .fixed(outputHeight), .fixed(outputWidth)])]
     }
 }

@@ -18,19 +18,39 @@ extension Conv {
         for fact in [x, w] where fact.dataType != nil && fact.dataType != .float {
             throw KernelError("X and W must be float, got \(fact.dataType!)")
         }
-        guard let xShape = x.shape else { return [TensorFact(.float, rank: w.rank)] }
-        guard xShape.count >= 3 else { throw KernelError("X \(x) must be N × C × spatial…") }
-        if let rank = w.rank, rank != xShape.count {
-            throw KernelError("X \(x) and W \(w) must both be N × C × spatial… of the same rank")
-        }
-        let weightShape = w.fixedShape
-        if let weightShape, let channels = xShape[1].fixedValue, channels != weightShape[1] * group {
-            throw KernelError("X has \(channels) channels but W \(weightShape) with group \(group) expects \(weightShape[1] * group)")
-        }
-        let outChannels: Dimension = weightShape.map { .fixed($0[0]) } ?? .unknown
-        let spatial = try window.outputDims(input: Array(xShape.dropFirst(2)), kernel: weightShape.map { Array($0.dropFirst(2)) })
-        return [TensorFact(.float, [xShape[0], outChannels] + spatial)]
+        return [try convolutionFact(x, w, window: window, group: group, dataType: .float)]
     }
+}
+
+extension ConvInteger {
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
+        [try convolutionFact(try inputs.required(0), try inputs.required(1), window: window, group: group, dataType: .int32)]
+    }
+}
+
+extension QLinearConv {
+    /// The convolution's shape, in y_zero_point's type.
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
+        let type = try inputs.required(7).dataType
+        return [try convolutionFact(try inputs.required(0), try inputs.required(3), window: window, group: group, dataType: type)]
+    }
+}
+
+/// A convolution's output: [N, Cout] and the size the window gives each spatial axis; the channels checked against
+/// the filters' when both are fixed.
+func convolutionFact(_ x: TensorFact, _ w: TensorFact, window: SpatialWindow, group: Int, dataType: DataType?) throws -> TensorFact {
+    guard let xShape = x.shape else { return TensorFact(dataType, rank: w.rank) }
+    guard xShape.count >= 3 else { throw KernelError("X \(x) must be N × C × spatial…") }
+    if let rank = w.rank, rank != xShape.count {
+        throw KernelError("X \(x) and W \(w) must both be N × C × spatial… of the same rank")
+    }
+    let weightShape = w.fixedShape
+    if let weightShape, let channels = xShape[1].fixedValue, channels != weightShape[1] * group {
+        throw KernelError("X has \(channels) channels but W \(weightShape) with group \(group) expects \(weightShape[1] * group)")
+    }
+    let outChannels: Dimension = weightShape.map { .fixed($0[0]) } ?? .unknown
+    let spatial = try window.outputDims(input: Array(xShape.dropFirst(2)), kernel: weightShape.map { Array($0.dropFirst(2)) })
+    return TensorFact(dataType, [xShape[0], outChannels] + spatial)
 }
 
 extension Pool {
@@ -122,5 +142,15 @@ extension ConvTranspose {
         let output = try geometry(spatial: spatial.map { $0.fixedValue ?? 1 << 20 }, weightKernel: Array(weightShape.dropFirst(2))).output
         let dims = zip(spatial, output).map { dim, size in dim.fixedValue == nil ? Dimension.unknown : .fixed(size) }
         return [TensorFact(.float, [xShape[0], .fixed(weightShape[1] * group)] + dims)]
+    }
+}
+
+extension Einsum {
+    /// Exact when every operand's shape is fixed (the equation's own resolution); otherwise unknown.
+    func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
+        let operands = try (0..<equation.terms.count).map { try inputs.required($0) }
+        let type = operands.lazy.compactMap(\.dataType).first
+        guard let shapes = operands.map(\.fixedShape) as? [[Int]] else { return [TensorFact(type, nil)] }
+        return [TensorFact(type, try equation.resolve(shapes).outputSizes.map { .fixed($0) })]
     }
 }

@@ -33,6 +33,15 @@ extension Plan {
         return result
     }
 
+    /// Inference through a subgraph's plan, its inputs' facts by position (as `runNested` takes its tensors): the
+    /// facts of its outputs in declared order.
+    func nestedFacts(_ inputFacts: [TensorFact?]) throws -> [TensorFact] {
+        var slots: [TensorFact?] = initialSlots.map { $0.map(TensorFact.init(known:)) }
+        for (slot, fact) in zip(inputSlots, inputFacts) { slots[slot] = try (fact ?? .unknown).checkedSize() }
+        try Self.walk(steps, &slots, nil)
+        return outputSlots.map { slots[$0] ?? .unknown }
+    }
+
     /// The facts of every value slot after the steps, from the inputs' declared types and shapes.
     static func propagateFacts(steps: [Step], initialSlots: [Tensor?], inputs: [ValueInfo], inputSlots: [Int],
                                inputShapes: [String: [Dimension]], _ observer: ((StepFacts) -> Void)?) throws -> [TensorFact?] {
@@ -45,6 +54,12 @@ extension Plan {
                 throw EngineError.invalidModel(reason: "input '\(info.name)' \(error.reason)")
             }
         }
+        try walk(steps, &slots, observer)
+        return slots
+    }
+
+    /// Each step's facts from those of its inputs, in order, into the slots of its outputs.
+    private static func walk(_ steps: [Step], _ slots: inout [TensorFact?], _ observer: ((StepFacts) -> Void)?) throws {
         for step in steps {
             let arguments = step.inputs.map { $0.flatMap { slots[$0] } }
             let (outputs, hasRule) = try facts(of: step, arguments)
@@ -53,7 +68,6 @@ extension Plan {
                 if let slot { slots[slot] = index < outputs.count ? outputs[index] : .unknown }
             }
         }
-        return slots
     }
 
     private static func facts(of step: Step, _ arguments: [TensorFact?]) throws -> (outputs: [TensorFact], hasRule: Bool) {

@@ -26,6 +26,13 @@ struct Subgraph: Sendable {
 
     var outputCount: Int { plan.outputs.count }
 
+    /// Static shape inference through the subgraph, from the facts of the node's captured values (If's branches,
+    /// which declare no inputs of their own).
+    func facts(captured: [TensorFact?]) throws -> [TensorFact] {
+        guard declaredCount == 0 else { throw KernelError("the subgraph declares \(declaredCount) inputs") }
+        return try plan.nestedFacts(capturedIndices.map { captured.indices.contains($0) ? captured[$0] : nil })
+    }
+
     /// Runs the subgraph on its declared inputs and the node's captured values.
     func run(_ declared: [Tensor], captured: ArraySlice<Tensor?>, _ workspace: Workspace) throws -> [Tensor] {
         guard declared.count == declaredCount else {
