@@ -14,7 +14,7 @@ protocol ShapePreserving: Operator {}
 
 extension ShapePreserving {
     func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
-        [try inputs.required(0).with(try inputs.required(0).dataType)]
+        [try inputs.required(0).sameShape]
     }
 }
 
@@ -112,9 +112,9 @@ extension LayerNormalization {
     /// Y, then Mean and InvStdDev with the normalised axes kept at size 1.
     func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
         let x = try inputs.required(0)
-        guard let shape = x.shape else { return [x.with(x.dataType), .unknown, .unknown] }
+        guard let shape = x.shape else { return [x.sameShape, .unknown, .unknown] }
         let axis = try normalizedAxis(self.axis, rank: shape.count, allowingScalar: true)
         let statistics = TensorFact(.float, Array(shape[..<axis]) + Array(repeating: .fixed(1), count: shape.count - axis))
-        return [x.with(x.dataType), statistics, statistics]
+        return [x.sameShape, statistics, statistics]
     }
 }

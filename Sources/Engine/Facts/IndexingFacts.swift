@@ -19,7 +19,7 @@ extension TopK {
     /// Values and int64 indices, the axis cut to K.
     func outputFacts(_ inputs: [TensorFact?]) throws -> [TensorFact]? {
         let x = try inputs.required(0)
-        guard var shape = x.shape else { return [x.with(x.dataType), x.with(.int64)] }
+        guard var shape = x.shape else { return [x.sameShape, x.with(.int64)] }
         let axis = try normalizedAxis(self.axis, rank: shape.count)
         let k = try attributeK ?? inputs.required(1).indices(role: "K").flatMap { $0.count == 1 ? $0[0] : nil }
         if let k, let dim = shape[axis].fixedValue, k < 0 || k > dim {

@@ -377,7 +377,7 @@ extension Reduce {
             axes = []
         }
         if axes.isEmpty {
-            if noopWithEmptyAxes { return [x.with(x.dataType)] }
+            if noopWithEmptyAxes { return [x.sameShape] }
             axes = Array(0..<shape.count)
         }
         let reduced = Set(try axes.map { try normalizedAxis($0, rank: shape.count, allowingScalar: true) })

@@ -57,18 +57,13 @@ public struct TensorFact: Sendable, CustomStringConvertible {
     }
 
     /// The shape when every dimension is fixed.
-    public var fixedShape: [Int]? {
-        guard let shape else { return nil }
-        var dims: [Int] = []
-        for dim in shape {
-            guard let value = dim.fixedValue else { return nil }
-            dims.append(value)
-        }
-        return dims
-    }
+    public var fixedShape: [Int]? { shape?.fixedValues }
 
     /// This fact with another element type (the shape kept, the value dropped).
     func with(_ dataType: DataType?) -> TensorFact { TensorFact(dataType, shape) }
+
+    /// The type and shape of a result computed from this value element by element (the value itself dropped).
+    var sameShape: TensorFact { with(dataType) }
 
     public var description: String {
         let type = dataType?.description ?? "?"
