@@ -42,7 +42,8 @@ public final class LoadedModel: Sendable {
 
     /// Loads `folder/VERSION/model.onnx` (and every other .onnx beside it as a component) with the
     /// model's config, checks the config against the graph, and runs the plan once on zeros at the shapes the config
-    /// gives (`TrialRun`), so a model that cannot run fails here and not on its first request. Every file is resolved inside the model's folder (`ModelFolder`).
+    /// gives (`TrialRun`), so a model that cannot run fails here and not on its first request. Every file is resolved
+    /// inside the model's folder (`ModelFolder`).
     static func load(name: String, folder: ModelFolder, version: Int) throws -> LoadedModel {
         let start = Date()
         let configData = try folder.configData(version: version)
@@ -82,7 +83,7 @@ public final class LoadedModel: Sendable {
         }
         let interface = try ModelInterface.check(config: config, plan: plan, preprocessing: imagePreprocessing,
                                                  labels: labels, vocabulary: vocabulary)
-        try TrialRun.run(plan, inputs: config.inputs)
+        try TrialRun.run(plan, inputs: config.inputs, axes: BatchAxes(config))
         return LoadedModel(name: name, version: version, config: config, plan: plan, components: components,
                            labels: labels, vocabulary: vocabulary, imagePreprocessing: imagePreprocessing,
                            interface: interface, loadSeconds: Date().timeIntervalSince(start))

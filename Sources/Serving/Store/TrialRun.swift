@@ -6,7 +6,7 @@ enum TrialRun {
     /// config.json's `inputs[].shape` gives it, else 1. A 1 is a safe guess for a batch axis only: an OCR network
     /// with dynamic height and width cannot run at 1 × 1, so when the run fails after such a guess, the error names
     /// the guessed dimensions and where to state their sizes.
-    static func run(_ plan: Plan, inputs specs: [ModelConfig.TensorSpec]) throws {
+    static func run(_ plan: Plan, inputs specs: [ModelConfig.TensorSpec], axes: BatchAxes) throws {
         var feeds: [String: Tensor] = [:]
         var guessed: [String] = []
         for input in plan.inputs {
@@ -20,7 +20,7 @@ enum TrialRun {
                     shape.append(spec.shape[axis])
                 } else {
                     shape.append(1)
-                    if axis != (spec?.batchAxis ?? 0) { guessed.append("'\(input.name)'[\(axis)]") }
+                    if axis != axes.input(input.name) { guessed.append("'\(input.name)'[\(axis)]") }
                 }
             }
             feeds[input.name] = Tensor.zeros(input.dataType ?? .float, shape: shape)
